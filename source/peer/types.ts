@@ -1,0 +1,124 @@
+/**
+ * Shapes shared by the headless core and its consumers (the Ink UI, the `serve --json`
+ * reporter, the one-shot commands). Nothing here touches a socket or React.
+ */
+
+/** The four UDP transfer ports of a peer: base, base+1, base+2, base+3. */
+export interface TransferPorts {
+	/** Data for our own downloads arrives here (BASE). */
+	receive: number;
+	/** Answers list, manifest and block requests (BASE+1). */
+	send: number;
+	/** Pushes verified pieces to other leechers (BASE+2); also takes their interest messages. */
+	distribute: number;
+	/** Accepts pieces pushed to us by other leechers (BASE+3). */
+	distributee: number;
+}
+
+/** A remote peer as known from its announces. */
+export interface PeerRecord {
+	/** Per-process peer id, 32 lowercase hex characters (16 random bytes). */
+	id: string;
+	/** Human name the peer announced (at most 64 bytes of UTF-8). */
+	name: string;
+	/** IPv4 address the announce came from. */
+	address: string;
+	ports: TransferPorts;
+	/** Number of files in the peer's shared list, as of its last fetched list (or announce). */
+	files: number;
+	/** Revision number of the peer's shared list; it changes whenever the list changes. */
+	revision: number;
+	/** Wall-clock time of the last announce, in ms since the epoch. */
+	lastSeen: number;
+	/** Announce interval the peer declared, in ms; it expires after three missed intervals. */
+	interval: number;
+}
+
+/** One file on the network, merged by id across every peer that lists it. */
+export interface NetworkFile {
+	/** File id: lowercase hex BLAKE3 of the manifest's encoding (64 characters). */
+	id: string;
+	/** Path relative to the sharer's folder, with `/` separators (the first name heard). */
+	name: string;
+	/** Size in bytes. */
+	size: number;
+	/** Lowercase hex BLAKE3 of the whole content, as `b3sum` prints it. */
+	contentHash: string;
+	/** Ids of the peers that list this file. */
+	peers: string[];
+}
+
+/** Life cycle of one download. */
+export type TransferStatus =
+	| "starting"
+	| "downloading"
+	| "waiting"
+	| "verifying"
+	| "complete"
+	| "failed";
+
+/** A download as the UI and reporters see it. */
+export interface TransferState {
+	/** File id being fetched (hex). */
+	fileId: string;
+	name: string;
+	/** Total size in bytes. */
+	size: number;
+	/** Verified bytes written to the partial file. */
+	bytesDone: number;
+	verifiedPieces: number;
+	totalPieces: number;
+	/** Recent download rate in bytes per second. */
+	speed: number;
+	/** Number of peers currently serving this download. */
+	peers: number;
+	/** Bytes that came from the peers' send ports (requested). */
+	fromSeeders: number;
+	/** Bytes that arrived pushed on our distributee port (distribution). */
+	fromDistribution: number;
+	/** Pieces that failed their BLAKE3 check and were fetched again. */
+	hashFailures: number;
+	status: TransferStatus;
+	/** Final path once complete. */
+	path?: string;
+	/** One-line reason when failed. */
+	error?: string;
+}
+
+/** This peer's own identity and folders. */
+export interface SelfInfo {
+	id: string;
+	name: string;
+	shareDir: string;
+	downloadsDir: string;
+	ports: TransferPorts;
+	discoveryPort: number;
+	/** Number of files we share. */
+	sharedFiles: number;
+}
+
+/** Everything a view needs, at one moment. Treat as immutable. */
+export interface Snapshot {
+	self: SelfInfo;
+	peers: PeerRecord[];
+	files: NetworkFile[];
+	transfers: TransferState[];
+	/** Last short message for the status area (e.g. "download complete: a.txt"). */
+	message?: string;
+}
+
+/** What a view may ask the core to do. */
+export type Intent = { type: "download"; fileId: string } | { type: "quit" };
+
+/**
+ * The contract between the core and any view: read the current snapshot, be told when
+ * it changes, send intents. Modelled on React's `useSyncExternalStore` contract.
+ */
+export interface Store {
+	/** The current snapshot; the same object until something changes. */
+	getSnapshot(): Snapshot;
+	/** Calls `listener` after each change; returns the unsubscribe function. */
+	subscribe(listener: () => void): () => void;
+	/** Sends an intent; never throws (failures show up in the snapshot). */
+	dispatch(intent: Intent): void;
+}
