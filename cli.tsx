@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * p2p-tui entry point: parses arguments, picks a command, and turns errors into one line
+ * on stderr with exit code 2 (usage, settings) or 1 (the work failed). Never a stack trace.
+ */
+import { readFileSync } from "node:fs";
+import { parseCommandLine, USAGE } from "./source/cli/args.js";
+import { get, list, type Output, peerOptions, peers, serve } from "./source/cli/commands.js";
+import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
+import { loadSettings } from "./source/cli/settings.js";
+import { OperationError, UsageError } from "./source/errors.js";
+import { Peer } from "./source/peer/peer.js";
+
+const io: Output = {
+	out: (line) => process.stdout.write(`${line}\n`),
+	err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function version(): string {
+	const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+		version: string;
+	};
+	return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+	const parsed = parseCommandLine(argv);
+	if (parsed.kind === "help") {
+		io.out(USAGE);
+		return 0;
+	}
+	if (parsed.kind === "version") {
+		io.out(version());
+		return 0;
+	}
+	const { command, flags, target } = parsed;
+	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];
+	const settings = loadSettings(flags);
+	const options = peerOptions(settings, flags);
+	const wait = flags.wait ?? 3_000;
+	switch (command) {
+		case "serve":
+			await serve(options, flags.json, io);
+			return 0;
+		case "peers":
+			await peers(options, wait, flags.json, io);
+			return 0;
+		case "list":
+			await list(options, wait, flags.json, io);
+			return 0;
+		case "get":
+			await get(options, target ?? "", wait, flags.json, io);
+			return 0;
+		case "tui": {
+			if (!process.stdout.isTTY || !process.stdin.isTTY) {
+				throw new UsageError(
+					"the TUI needs a terminal; use `p2p-tui serve`, `list` or `get` in scripts",
+				);
+			}
+			const demo = flags.demo ? startDemo(settings.discoveryPort, settings.interval) : undefined;
+			try {
+				const peer = await Peer.start(options);
+				const { runTui } = await import("./source/ui/run-tui.js");
+				await runTui(peer);
+			} finally {
+				await demo?.stop();
+			}
+			return 0;
+		}
+	}
+}
+
+main(process.argv.slice(2)).then(
+	(code) => {
+		process.exitCode = code;
+	},
+	(error: unknown) => {
+		if (error instanceof UsageError || error instanceof OperationError) {
+			io.err(`p2p-tui: ${error.message}`);
+			process.exitCode = error.exitCode;
+		} else {
+			io.err(`p2p-tui: internal error: ${error instanceof Error ? error.message : String(error)}`);
+			process.exitCode = 1;
+		}
+	},
+);

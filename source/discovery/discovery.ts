@@ -1,0 +1,140 @@
+/**
+ * Discovery over UDP broadcast: the socket adapter around `PeerTable`. It binds the
+ * discovery port with address reuse (so several peers on one host share it), announces
+ * every interval to each configured broadcast address, expires silent peers, and
+ * broadcasts a leave on `close()`.
+ */
+import { EventEmitter } from "node:events";
+import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
+import { UsageError } from "../errors.js";
+import type { PeerRecord } from "../peer/types.js";
+import { encodeMessage } from "../protocol/messages.js";
+import { PeerTable } from "./table.js";
+
+/** Options of a discovery service. */
+export interface DiscoveryOptions {
+	/** Our 16-byte peer id. */
+	peerId: Uint8Array;
+	/** Hex of `peerId`. */
+	selfId: string;
+	/** Discovery UDP port, shared by every peer of the swarm. */
+	port: number;
+	/** Broadcast addresses to announce to, e.g. `["127.255.255.255"]`. */
+	broadcast: string[];
+	/** Announce interval in ms. */
+	interval: number;
+	/** Address to bind, default `0.0.0.0` (broadcasts arrive only on a wildcard bind). */
+	bindAddress?: string;
+	/** What to announce; called before every announce. */
+	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
+}
+
+/** Events of the discovery service. */
+export interface DiscoveryEvents {
+	"peer-joined": [peer: PeerRecord];
+	"peer-updated": [peer: PeerRecord, revisionChanged: boolean];
+	"peer-left": [peer: PeerRecord, reason: "bye" | "expired"];
+}
+
+/** The running discovery service. Create with `Discovery.start`. */
+export class Discovery extends EventEmitter<DiscoveryEvents> {
+	readonly table: PeerTable;
+	private timer: NodeJS.Timeout | undefined;
+	private closing: Promise<void> | undefined;
+
+	private constructor(
+		private readonly options: DiscoveryOptions,
+		private readonly socket: SocketAsPromised,
+	) {
+		super();
+		this.table = new PeerTable(options.selfId);
+	}
+
+	/**
+	 * Binds the discovery port and starts announcing.
+	 * @throws UsageError (code `PORT_IN_USE`) when the port cannot be bound
+	 */
+	static async start(options: DiscoveryOptions): Promise<Discovery> {
+		const socket = DgramAsPromised.createSocket({ type: "udp4", reuseAddr: true });
+		try {
+			await socket.bind(options.port, options.bindAddress ?? "0.0.0.0");
+		} catch (error) {
+			socket.destroy();
+			throw new UsageError(
+				`cannot bind discovery port ${options.port}: ${(error as Error).message}`,
+				"PORT_IN_USE",
+			);
+		}
+		socket.setBroadcast(true);
+		const discovery = new Discovery(options, socket);
+		socket.socket.on("message", (msg, rinfo) => discovery.onDatagram(msg, rinfo.address));
+		// A send error (unreachable broadcast address) must not crash the peer.
+		socket.socket.on("error", () => {});
+		discovery.timer = setInterval(() => discovery.tick(), options.interval);
+		discovery.timer.unref();
+		await discovery.announce();
+		return discovery;
+	}
+
+	/** Known peers. */
+	peers(): PeerRecord[] {
+		return this.table.list();
+	}
+
+	/** Announces now (also called every interval); use after the shared list changed. */
+	async announce(): Promise<void> {
+		const d = this.options.describe();
+		await this.broadcast(
+			encodeMessage({
+				type: "announce",
+				peerId: this.options.peerId,
+				basePort: d.basePort,
+				revision: d.revision,
+				fileCount: d.fileCount,
+				interval: this.options.interval,
+				name: d.name,
+			}),
+		);
+	}
+
+	private async broadcast(datagram: Buffer): Promise<void> {
+		await Promise.all(
+			this.options.broadcast.map((address) =>
+				this.socket.send(datagram, this.options.port, address).catch(() => 0),
+			),
+		);
+	}
+
+	private tick(): void {
+		for (const change of this.table.expire(Date.now())) {
+			if (change.kind === "left") this.emit("peer-left", change.peer, change.reason);
+		}
+		void this.announce();
+	}
+
+	private onDatagram(msg: Buffer, from: string): void {
+		const change = this.table.recv(msg, from, Date.now());
+		if (!change) return;
+		if (change.kind === "joined") this.emit("peer-joined", change.peer);
+		else if (change.kind === "updated")
+			this.emit("peer-updated", change.peer, change.revisionChanged);
+		else this.emit("peer-left", change.peer, change.reason);
+	}
+
+	/**
+	 * Broadcasts the leave message and closes the socket. Safe to call twice: the second
+	 * call returns the same promise.
+	 */
+	close(): Promise<void> {
+		this.closing ??= (async () => {
+			clearInterval(this.timer);
+			const leave = encodeMessage({ type: "leave", peerId: this.options.peerId });
+			// Twice, a few ms apart: one lost datagram should not turn a goodbye into an expiry.
+			await this.broadcast(leave);
+			await new Promise((resolve) => setTimeout(resolve, 20));
+			await this.broadcast(leave);
+			await this.socket.close().catch(() => {});
+		})();
+		return this.closing;
+	}
+}

@@ -1,0 +1,94 @@
+/**
+ * The peer table: discovery as a state machine with no sockets and no timers. Feed it
+ * datagrams with `recv(bytes, from, now)` and the time with `expire(now)`; it returns what
+ * changed. The socket adapter (`discovery.ts`) drives it.
+ *
+ * A peer is added on its first announce, refreshed on each, removed at once on its leave
+ * and after three missed intervals (its declared interval) otherwise.
+ */
+
+import type { PeerRecord } from "../peer/types.js";
+import { toHex } from "../protocol/hash.js";
+import { decodeMessage } from "../protocol/messages.js";
+
+/** Missed announce intervals after which a silent peer expires. */
+export const MISSED_INTERVALS = 3;
+
+/** What one datagram or one expiry pass did to the table. */
+export type TableChange =
+	| { kind: "joined"; peer: PeerRecord }
+	| { kind: "updated"; peer: PeerRecord; revisionChanged: boolean }
+	| { kind: "left"; peer: PeerRecord; reason: "bye" | "expired" };
+
+/** Peers heard on the discovery port, keyed by peer id. */
+export class PeerTable {
+	private peers = new Map<string, PeerRecord>();
+	/** Datagrams dropped because they did not decode as discovery messages. */
+	malformed = 0;
+
+	/** @param selfId - our own peer id (hex); our own broadcasts come back and are ignored */
+	constructor(private readonly selfId: string) {}
+
+	/** Every known peer. */
+	list(): PeerRecord[] {
+		return [...this.peers.values()];
+	}
+
+	/** The peer with this hex id, if known. */
+	get(id: string): PeerRecord | undefined {
+		return this.peers.get(id);
+	}
+
+	/**
+	 * Takes one datagram from the discovery port.
+	 * @param bytes - untrusted datagram
+	 * @param from - the sender's IPv4 address
+	 * @param now - wall-clock time in ms
+	 * @returns the change, or undefined (our own message, a repeat, or dropped and counted)
+	 */
+	recv(bytes: Uint8Array, from: string, now: number): TableChange | undefined {
+		const message = decodeMessage(bytes);
+		if (!message || (message.type !== "announce" && message.type !== "leave")) {
+			this.malformed++;
+			return undefined;
+		}
+		const id = toHex(message.peerId);
+		if (id === this.selfId) return undefined;
+		const known = this.peers.get(id);
+		if (message.type === "leave") {
+			if (!known || known.address !== from) return undefined;
+			this.peers.delete(id);
+			return { kind: "left", peer: known, reason: "bye" };
+		}
+		const base = message.basePort;
+		const peer: PeerRecord = {
+			id,
+			name: message.name,
+			address: from,
+			ports: { receive: base, send: base + 1, distribute: base + 2, distributee: base + 3 },
+			files: message.fileCount,
+			revision: message.revision,
+			lastSeen: now,
+			interval: message.interval,
+		};
+		this.peers.set(id, peer);
+		if (!known) return { kind: "joined", peer };
+		return { kind: "updated", peer, revisionChanged: known.revision !== peer.revision };
+	}
+
+	/**
+	 * Removes peers silent for more than three of their intervals.
+	 * @param now - wall-clock time in ms
+	 * @returns the peers removed
+	 */
+	expire(now: number): TableChange[] {
+		const changes: TableChange[] = [];
+		for (const peer of this.peers.values()) {
+			if (now - peer.lastSeen > MISSED_INTERVALS * peer.interval) {
+				this.peers.delete(peer.id);
+				changes.push({ kind: "left", peer, reason: "expired" });
+			}
+		}
+		return changes;
+	}
+}

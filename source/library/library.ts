@@ -1,0 +1,300 @@
+/**
+ * The library: the shared folder indexed into manifests, and the reads that serve it.
+ *
+ * Indexing walks the folder recursively and hashes each regular file once, piece by piece
+ * (piece hashes plus the whole-content BLAKE3). Only regular files inside the folder are
+ * indexed: symlinks are followed only when their target resolves inside the folder, and
+ * partial downloads (`*.p2p-part`) are skipped. Serving reads by file id, so a peer can
+ * never name a path; each read re-checks that the file still has the size and mtime it was
+ * indexed with and refuses it otherwise (a changed file is re-indexed by `rescan`).
+ */
+import { EventEmitter } from "node:events";
+import { constants as fsConstants } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { UsageError } from "../errors.js";
+import { createHasher, hash, toHex } from "../protocol/hash.js";
+import { encodeManifest, type Manifest, manifestId, pieceSizeFor } from "../protocol/manifest.js";
+import { isInside, PARTIAL_SUFFIX } from "./paths.js";
+
+/** One shared file. */
+export interface SharedFile {
+	/** Hex file id (BLAKE3 of `manifestBytes`). */
+	id: string;
+	/** Raw 32-byte file id. */
+	idBytes: Buffer;
+	/** Path relative to the shared folder, with `/`. */
+	name: string;
+	/** Absolute path on disk. */
+	absPath: string;
+	/** Size in bytes. */
+	size: number;
+	/** Modification time in ms, as indexed. */
+	mtimeMs: number;
+	manifest: Manifest;
+	/** The manifest's encoding, served to peers. */
+	manifestBytes: Buffer;
+}
+
+/** Events of a library. */
+export interface LibraryEvents {
+	/** The shared list changed; `revision` is the new revision number. */
+	changed: [revision: number];
+}
+
+/** Pieces kept in the read cache (each up to one piece size). */
+const PIECE_CACHE_ENTRIES = 32;
+
+/**
+ * Hashes one file into a manifest, reading it piece by piece.
+ * @param absPath - the file to hash
+ * @returns manifest, its encoding and the file id; throws the fs error when unreadable
+ */
+export async function hashFile(
+	absPath: string,
+): Promise<{ manifest: Manifest; manifestBytes: Buffer; idBytes: Buffer; mtimeMs: number }> {
+	const handle = await fs.open(absPath, fsConstants.O_RDONLY);
+	try {
+		const stat = await handle.stat();
+		const size = stat.size;
+		const pieceSize = pieceSizeFor(size);
+		const content = createHasher();
+		const pieceHashes: Uint8Array[] = [];
+		const buffer = Buffer.allocUnsafe(Math.min(pieceSize, Math.max(size, 1)));
+		for (let offset = 0; offset < size; offset += pieceSize) {
+			const length = Math.min(pieceSize, size - offset);
+			const piece = buffer.subarray(0, length);
+			await readFully(handle, piece, offset);
+			pieceHashes.push(hash(piece));
+			content.update(piece);
+		}
+		const manifest: Manifest = { size, pieceSize, contentHash: content.digest(), pieceHashes };
+		const manifestBytes = encodeManifest(manifest);
+		return { manifest, manifestBytes, idBytes: manifestId(manifestBytes), mtimeMs: stat.mtimeMs };
+	} finally {
+		await handle.close();
+	}
+}
+
+/** Reads exactly `target.length` bytes at `position`; throws when the file is shorter. */
+export async function readFully(
+	handle: fs.FileHandle,
+	target: Uint8Array,
+	position: number,
+): Promise<void> {
+	let done = 0;
+	while (done < target.length) {
+		const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+		if (bytesRead === 0) throw new Error("file shrank while reading");
+		done += bytesRead;
+	}
+}
+
+/** The shared folder, indexed. Create with `Library.open`. */
+export class Library extends EventEmitter<LibraryEvents> {
+	private byId = new Map<string, SharedFile>();
+	private byPath = new Map<string, SharedFile>();
+	private cache = new Map<string, Promise<Buffer | null>>();
+	/** Revision of the shared list: bumped whenever the list changes. */
+	revision = 1;
+
+	private constructor(
+		/** Absolute, resolved path of the shared folder. */
+		readonly root: string,
+	) {
+		super();
+	}
+
+	/**
+	 * Opens and indexes a shared folder.
+	 * @param dir - the folder to share (created when missing)
+	 * @throws UsageError (code `SHARE_UNREADABLE`) when the folder cannot be read
+	 */
+	static async open(dir: string): Promise<Library> {
+		const abs = path.resolve(dir);
+		try {
+			await fs.mkdir(abs, { recursive: true });
+			await fs.access(abs, fsConstants.R_OK | fsConstants.X_OK);
+			const root = await fs.realpath(abs);
+			const library = new Library(root);
+			await library.rescan();
+			return library;
+		} catch (error) {
+			if (error instanceof UsageError) throw error;
+			throw new UsageError(
+				`cannot read shared folder ${abs}: ${reason(error)}`,
+				"SHARE_UNREADABLE",
+			);
+		}
+	}
+
+	/** Every shared file, sorted by name. */
+	files(): SharedFile[] {
+		return [...this.byPath.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+	}
+
+	/** The shared file with this hex id, if any. */
+	get(id: string): SharedFile | undefined {
+		return this.byId.get(id);
+	}
+
+	/**
+	 * Walks the folder again: hashes new and changed files, drops deleted ones.
+	 * Emits `changed` with the new revision when the list changed.
+	 */
+	async rescan(): Promise<void> {
+		const found = new Map<string, { absPath: string; size: number; mtimeMs: number }>();
+		await this.walk(this.root, found);
+		let changed = false;
+		for (const [name, file] of this.byPath) {
+			const now = found.get(name);
+			if (!now || now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
+				this.remove(file);
+				changed = true;
+			}
+		}
+		for (const [name, info] of found) {
+			if (this.byPath.has(name)) continue;
+			try {
+				const hashed = await hashFile(info.absPath);
+				const file: SharedFile = {
+					id: toHex(hashed.idBytes),
+					idBytes: hashed.idBytes,
+					name,
+					absPath: info.absPath,
+					size: hashed.manifest.size,
+					mtimeMs: hashed.mtimeMs,
+					manifest: hashed.manifest,
+					manifestBytes: hashed.manifestBytes,
+				};
+				this.byPath.set(name, file);
+				if (!this.byId.has(file.id)) this.byId.set(file.id, file);
+				changed = true;
+			} catch {
+				// Unreadable or vanished while hashing: not shared; the next rescan tries again.
+			}
+		}
+		if (changed) {
+			this.revision = (this.revision + 1) >>> 0 || 1;
+			this.emit("changed", this.revision);
+		}
+	}
+
+	private remove(file: SharedFile): void {
+		this.byPath.delete(file.name);
+		if (this.byId.get(file.id) === file) {
+			this.byId.delete(file.id);
+			// Another path with the same content keeps the id served.
+			for (const other of this.byPath.values()) {
+				if (other.id === file.id) {
+					this.byId.set(other.id, other);
+					break;
+				}
+			}
+		}
+		for (const key of this.cache.keys()) if (key.startsWith(file.id)) this.cache.delete(key);
+	}
+
+	private async walk(
+		dir: string,
+		found: Map<string, { absPath: string; size: number; mtimeMs: number }>,
+	): Promise<void> {
+		let entries: import("node:fs").Dirent[];
+		try {
+			entries = await fs.readdir(dir, { withFileTypes: true });
+		} catch {
+			return;
+		}
+		for (const entry of entries) {
+			const absPath = path.join(dir, entry.name);
+			if (entry.name.endsWith(PARTIAL_SUFFIX)) continue;
+			let real = absPath;
+			if (entry.isSymbolicLink()) {
+				try {
+					real = await fs.realpath(absPath);
+				} catch {
+					continue;
+				}
+				// A link that leads outside the shared folder is never served.
+				if (!isInside(this.root, real)) continue;
+			}
+			let stat: import("node:fs").Stats;
+			try {
+				stat = await fs.stat(real);
+			} catch {
+				continue;
+			}
+			if (stat.isDirectory()) {
+				if (!entry.isSymbolicLink()) await this.walk(absPath, found);
+			} else if (stat.isFile()) {
+				const name = path.relative(this.root, absPath).split(path.sep).join("/");
+				found.set(name, { absPath: real, size: stat.size, mtimeMs: stat.mtimeMs });
+			}
+		}
+	}
+
+	/**
+	 * Reads `length` bytes of a shared file at `offset`, for serving. The range must lie
+	 * inside one piece. Pieces are cached, so consecutive block requests read the disk once.
+	 * @param id - hex file id
+	 * @param offset - byte offset in the file
+	 * @param length - bytes wanted
+	 * @returns the bytes (a view into a cached piece), or null when the file is not shared,
+	 *   the range is outside one piece, or the file changed since it was indexed
+	 */
+	async read(id: string, offset: number, length: number): Promise<Buffer | null> {
+		const file = this.byId.get(id);
+		if (!file || length <= 0 || offset < 0 || offset + length > file.size) return null;
+		const pieceSize = file.manifest.pieceSize;
+		const index = Math.floor(offset / pieceSize);
+		if (Math.floor((offset + length - 1) / pieceSize) !== index) return null;
+		const key = `${id}:${index}`;
+		let piece = this.cache.get(key);
+		if (piece) {
+			this.cache.delete(key); // re-insert: most recently used last
+		} else {
+			piece = this.readPiece(file, index);
+		}
+		this.cache.set(key, piece);
+		if (this.cache.size > PIECE_CACHE_ENTRIES) {
+			const oldest = this.cache.keys().next().value;
+			if (oldest !== undefined) this.cache.delete(oldest);
+		}
+		const data = await piece;
+		if (!data) {
+			this.cache.delete(key);
+			return null;
+		}
+		const start = offset - index * pieceSize;
+		return data.subarray(start, start + length);
+	}
+
+	private async readPiece(file: SharedFile, index: number): Promise<Buffer | null> {
+		let handle: fs.FileHandle | undefined;
+		try {
+			// Open once, then check the opened file itself: a swapped path cannot slip past.
+			handle = await fs.open(file.absPath, fsConstants.O_RDONLY);
+			const stat = await handle.stat();
+			if (!stat.isFile() || stat.size !== file.size || stat.mtimeMs !== file.mtimeMs) {
+				void this.rescan();
+				return null;
+			}
+			const start = index * file.manifest.pieceSize;
+			const piece = Buffer.allocUnsafe(Math.min(file.manifest.pieceSize, file.size - start));
+			await readFully(handle, piece, start);
+			return piece;
+		} catch {
+			return null;
+		} finally {
+			await handle?.close();
+		}
+	}
+}
+
+/** The message of an unknown thrown value. */
+export function reason(error: unknown): string {
+	if (error && typeof error === "object" && "code" in error && typeof error.code === "string") {
+		return error.code === "EACCES" ? "permission denied" : error.code;
+	}
+	return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,89 @@
+/**
+ * The store a view reads: snapshots of a `Peer`, rebuilt when the peer emits and handed
+ * out at most every `throttleMs` (so a burst of piece events costs a few renders, not
+ * thousands). Intents from the view are turned into calls on the peer.
+ */
+import type { Peer, PeerEvents } from "./peer.js";
+import type { Intent, Snapshot, Store } from "./types.js";
+
+/** A store bound to a running peer; `close()` stops listening. */
+export interface PeerStore extends Store {
+	close(): void;
+}
+
+/**
+ * Creates the store of a peer.
+ * @param peer - the running peer
+ * @param onQuit - called once on the `quit` intent (the caller stops the peer)
+ * @param throttleMs - least time between two snapshots, in ms (default 100)
+ */
+export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100): PeerStore {
+	const listeners = new Set<() => void>();
+	let message: string | undefined;
+	let snapshot = build();
+	let timer: NodeJS.Timeout | undefined;
+	let quitting = false;
+
+	function build(): Snapshot {
+		return {
+			self: peer.self(),
+			peers: peer.peers(),
+			files: peer.files(),
+			transfers: peer.transfers(),
+			message,
+		};
+	}
+
+	function changed(): void {
+		if (timer) return;
+		timer = setTimeout(() => {
+			timer = undefined;
+			snapshot = build();
+			for (const l of listeners) l();
+		}, throttleMs);
+	}
+
+	const say = (text: string) => {
+		message = text;
+		changed();
+	};
+	const offs: (() => void)[] = [];
+	function listen<K extends keyof PeerEvents>(event: K, handler: (...args: PeerEvents[K]) => void) {
+		peer.on(event, handler as never);
+		offs.push(() => peer.off(event, handler as never));
+	}
+	listen("peer-joined", (p) => say(`peer joined: ${p.name}`));
+	listen("peer-left", (p, why) => say(`peer left: ${p.name} (${why})`));
+	listen("peer-updated", changed);
+	listen("files-changed", changed);
+	listen("library-changed", changed);
+	listen("download-started", (t) => say(`downloading ${t.name}`));
+	listen("download-progress", changed);
+	listen("download-complete", (t) => say(`download complete: ${t.path ?? t.name}`));
+	listen("download-failed", (t) => say(`download failed: ${t.name}: ${t.error}`));
+	// Ages in the peers pane move with time even when nothing else does.
+	const clock = setInterval(changed, 1_000);
+	clock.unref();
+
+	return {
+		getSnapshot: () => snapshot,
+		subscribe(listener) {
+			listeners.add(listener);
+			return () => listeners.delete(listener);
+		},
+		dispatch(intent: Intent) {
+			if (intent.type === "download") {
+				peer.download(intent.fileId).catch((error: Error) => say(error.message));
+			} else if (intent.type === "quit" && !quitting) {
+				quitting = true;
+				onQuit();
+			}
+		},
+		close() {
+			clearInterval(clock);
+			clearTimeout(timer);
+			for (const off of offs) off();
+			listeners.clear();
+		},
+	};
+}

@@ -1,0 +1,448 @@
+/**
+ * Wire messages of p2p-tui, protocol version 1: their types and pure codecs.
+ *
+ * Every datagram starts with a 4-byte header: magic `P2` (0x50 0x32), version (1) and a
+ * message type. Discovery messages travel on the discovery port; the rest on the four
+ * transfer ports. The field-by-field layout, sizes and byte order are in docs/protocol.md;
+ * keep the two in step. `decodeMessage` never throws: a malformed, truncated, oversized
+ * or unknown datagram decodes to `null`, and the caller drops and counts it.
+ */
+import { Reader, Writer } from "./wire.js";
+
+/** Protocol version carried in every header. */
+export const PROTOCOL_VERSION = 1;
+/** Header size in bytes: magic (2), version (1), type (1). */
+export const HEADER_SIZE = 4;
+const MAGIC_0 = 0x50; // 'P'
+const MAGIC_1 = 0x32; // '2'
+
+/** Length in bytes of a peer id. */
+export const PEER_ID_SIZE = 16;
+/** Length in bytes of a file id, a content hash or a piece hash (BLAKE3, 256 bits). */
+export const HASH_SIZE = 32;
+/** Length in bytes of an address-validation token. */
+export const TOKEN_SIZE = 16;
+/** Longest peer name on the wire, in bytes of UTF-8. */
+export const MAX_NAME_BYTES = 64;
+/** Longest file path on the wire, in bytes of UTF-8. */
+export const MAX_PATH_BYTES = 1024;
+/** Largest block a request may ask for, in bytes (fits a loopback datagram with headers). */
+export const MAX_BLOCK_SIZE = 60 * 1024;
+/** Largest UDP payload we ever send or accept, in bytes. */
+export const MAX_DATAGRAM = 65_507;
+
+/** Message type codes (the header's fourth byte). */
+export const MessageType = {
+	announce: 0x01,
+	leave: 0x02,
+	retry: 0x10,
+	listRequest: 0x11,
+	listPage: 0x12,
+	manifestRequest: 0x13,
+	manifestChunk: 0x14,
+	blockRequest: 0x15,
+	data: 0x16,
+	error: 0x17,
+	interest: 0x20,
+	push: 0x21,
+} as const;
+
+/** Error codes carried by an `error` message. */
+export const ErrorCode = {
+	/** The file id is not (or no longer) shared by this peer. */
+	notFound: 1,
+	/** The requested range lies outside the file or manifest. */
+	badRange: 2,
+	/** The peer could not read the file. */
+	unavailable: 3,
+} as const;
+
+/** Periodic presence on the discovery port (broadcast). */
+export interface Announce {
+	type: "announce";
+	/** 16 random bytes chosen per process. */
+	peerId: Uint8Array;
+	/** First of the four transfer ports (receive); the others follow it. */
+	basePort: number;
+	/** Revision of the shared list; changes whenever the list does. */
+	revision: number;
+	/** Number of files shared. */
+	fileCount: number;
+	/** Announce interval in ms; listeners expire the peer after three missed ones. */
+	interval: number;
+	/** Peer name, at most 64 bytes of UTF-8. */
+	name: string;
+}
+
+/** Goodbye on the discovery port: remove this peer at once. */
+export interface Leave {
+	type: "leave";
+	peerId: Uint8Array;
+}
+
+/** Address validation (QUIC Retry, RFC 9000 section 8.1): resend with this token. */
+export interface Retry {
+	type: "retry";
+	/** Request id of the request that carried no valid token (0 for block requests). */
+	requestId: number;
+	token: Uint8Array;
+}
+
+/** Asks for entries of the shared list starting at `index`. */
+export interface ListRequest {
+	type: "listRequest";
+	token: Uint8Array;
+	requestId: number;
+	/** Index of the first entry wanted. */
+	index: number;
+}
+
+/** One entry of a shared list. */
+export interface ListEntry {
+	/** File id (BLAKE3 of the manifest encoding). */
+	fileId: Uint8Array;
+	/** Size in bytes. */
+	size: number;
+	/** BLAKE3 of the whole content. */
+	contentHash: Uint8Array;
+	/** Path relative to the shared folder with `/`, at most 1024 bytes of UTF-8. */
+	name: string;
+}
+
+/** A page of the shared list. */
+export interface ListPage {
+	type: "listPage";
+	requestId: number;
+	/** Revision of the list the page was cut from. */
+	revision: number;
+	/** Total number of entries in the list. */
+	total: number;
+	/** Index of the first entry of this page. */
+	index: number;
+	entries: ListEntry[];
+}
+
+/** Asks for the manifest encoding of a file, from byte `offset`. */
+export interface ManifestRequest {
+	type: "manifestRequest";
+	token: Uint8Array;
+	requestId: number;
+	fileId: Uint8Array;
+	offset: number;
+}
+
+/** A slice of a manifest encoding. */
+export interface ManifestChunk {
+	type: "manifestChunk";
+	requestId: number;
+	fileId: Uint8Array;
+	/** Total length of the manifest encoding in bytes. */
+	total: number;
+	offset: number;
+	bytes: Uint8Array;
+}
+
+/** Asks for `length` bytes of a file at `offset`; answered by one `data` message. */
+export interface BlockRequest {
+	type: "blockRequest";
+	token: Uint8Array;
+	fileId: Uint8Array;
+	/** Byte offset in the file. */
+	offset: number;
+	/** Bytes wanted, 1 to MAX_BLOCK_SIZE. */
+	length: number;
+}
+
+/** A block of file content: the answer to a block request (`data`) or a pushed block (`push`). */
+export interface Data {
+	type: "data" | "push";
+	fileId: Uint8Array;
+	/** Byte offset of `payload` in the file. */
+	offset: number;
+	payload: Uint8Array;
+}
+
+/** A request could not be served. */
+export interface ErrorMessage {
+	type: "error";
+	code: number;
+	fileId: Uint8Array;
+	/** The request id, or for a block request its offset. */
+	ref: number;
+}
+
+/**
+ * Tells a peer's distribute port that we are fetching `fileId` and which pieces we have
+ * (a have-map slice), or with `done` that we no longer want pushes.
+ */
+export interface Interest {
+	type: "interest";
+	peerId: Uint8Array;
+	fileId: Uint8Array;
+	/** Number of pieces in the file. */
+	pieceCount: number;
+	/** True when we stopped fetching (completed or cancelled). */
+	done: boolean;
+	/** Piece index of the first bit of `have`; a multiple of 8. */
+	firstPiece: number;
+	/** Have-map bits, most significant bit first: bit i set means piece firstPiece+i is held. */
+	have: Uint8Array;
+}
+
+/** Any decoded message. */
+export type Message =
+	| Announce
+	| Leave
+	| Retry
+	| ListRequest
+	| ListPage
+	| ManifestRequest
+	| ManifestChunk
+	| BlockRequest
+	| Data
+	| ErrorMessage
+	| Interest;
+
+const utf8 = new TextEncoder();
+
+function header(w: Writer, type: number): Writer {
+	return w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(type);
+}
+
+function checkFixed(name: string, b: Uint8Array, size: number): void {
+	if (b.length !== size) throw new RangeError(`${name} must be ${size} bytes, got ${b.length}`);
+}
+
+/** Encoded size in bytes of a list entry. */
+export function listEntrySize(entry: ListEntry): number {
+	return HASH_SIZE + 8 + HASH_SIZE + 2 + Buffer.byteLength(entry.name);
+}
+
+/** Size of a list page's fixed part (header included), in bytes. */
+export const LIST_PAGE_OVERHEAD = HEADER_SIZE + 4 + 4 + 4 + 4 + 2;
+/** Size of a data or push message's fixed part (header included), in bytes. */
+export const DATA_OVERHEAD = HEADER_SIZE + HASH_SIZE + 8;
+/** Size of a manifest chunk's fixed part (header included), in bytes. */
+export const MANIFEST_CHUNK_OVERHEAD = HEADER_SIZE + 4 + HASH_SIZE + 4 + 4;
+
+/**
+ * Encodes a message into one datagram.
+ * @param message - a well-formed message (ids and tokens of their exact sizes)
+ * @returns the datagram bytes
+ * @throws RangeError when a field is out of its bounds (a bug in the caller, not bad input)
+ */
+export function encodeMessage(message: Message): Buffer {
+	switch (message.type) {
+		case "announce": {
+			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
+			const name = utf8.encode(message.name);
+			if (name.length > MAX_NAME_BYTES) throw new RangeError("peer name over 64 bytes");
+			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + name.length);
+			header(w, MessageType.announce).bytes(message.peerId).u16(message.basePort);
+			w.u32(message.revision).u32(message.fileCount).u32(message.interval);
+			return w.u8(name.length).bytes(name).finish();
+		}
+		case "leave": {
+			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
+			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE);
+			return header(w, MessageType.leave).bytes(message.peerId).finish();
+		}
+		case "retry": {
+			checkFixed("token", message.token, TOKEN_SIZE);
+			const w = new Writer(HEADER_SIZE + 4 + TOKEN_SIZE);
+			return header(w, MessageType.retry).u32(message.requestId).bytes(message.token).finish();
+		}
+		case "listRequest": {
+			checkFixed("token", message.token, TOKEN_SIZE);
+			const w = new Writer(HEADER_SIZE + TOKEN_SIZE + 4 + 4);
+			header(w, MessageType.listRequest).bytes(message.token);
+			return w.u32(message.requestId).u32(message.index).finish();
+		}
+		case "listPage": {
+			let size = LIST_PAGE_OVERHEAD;
+			for (const e of message.entries) {
+				checkFixed("fileId", e.fileId, HASH_SIZE);
+				checkFixed("contentHash", e.contentHash, HASH_SIZE);
+				if (Buffer.byteLength(e.name) > MAX_PATH_BYTES)
+					throw new RangeError("path over 1024 bytes");
+				size += listEntrySize(e);
+			}
+			const w = new Writer(size);
+			header(w, MessageType.listPage).u32(message.requestId).u32(message.revision);
+			w.u32(message.total).u32(message.index).u16(message.entries.length);
+			for (const e of message.entries) {
+				const name = utf8.encode(e.name);
+				w.bytes(e.fileId).u64(e.size).bytes(e.contentHash).u16(name.length).bytes(name);
+			}
+			return w.finish();
+		}
+		case "manifestRequest": {
+			checkFixed("token", message.token, TOKEN_SIZE);
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			const w = new Writer(HEADER_SIZE + TOKEN_SIZE + 4 + HASH_SIZE + 4);
+			header(w, MessageType.manifestRequest).bytes(message.token).u32(message.requestId);
+			return w.bytes(message.fileId).u32(message.offset).finish();
+		}
+		case "manifestChunk": {
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			const w = new Writer(MANIFEST_CHUNK_OVERHEAD + message.bytes.length);
+			header(w, MessageType.manifestChunk).u32(message.requestId).bytes(message.fileId);
+			return w.u32(message.total).u32(message.offset).bytes(message.bytes).finish();
+		}
+		case "blockRequest": {
+			checkFixed("token", message.token, TOKEN_SIZE);
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			const w = new Writer(HEADER_SIZE + TOKEN_SIZE + HASH_SIZE + 8 + 4);
+			header(w, MessageType.blockRequest).bytes(message.token).bytes(message.fileId);
+			return w.u64(message.offset).u32(message.length).finish();
+		}
+		case "data":
+		case "push": {
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			const w = new Writer(DATA_OVERHEAD + message.payload.length);
+			header(w, message.type === "data" ? MessageType.data : MessageType.push);
+			return w.bytes(message.fileId).u64(message.offset).bytes(message.payload).finish();
+		}
+		case "error": {
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			const w = new Writer(HEADER_SIZE + 1 + HASH_SIZE + 8);
+			header(w, MessageType.error).u8(message.code).bytes(message.fileId);
+			return w.u64(message.ref).finish();
+		}
+		case "interest": {
+			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			if (message.firstPiece % 8 !== 0) throw new RangeError("firstPiece must be a multiple of 8");
+			const w = new Writer(
+				HEADER_SIZE + PEER_ID_SIZE + HASH_SIZE + 4 + 1 + 4 + message.have.length,
+			);
+			header(w, MessageType.interest).bytes(message.peerId).bytes(message.fileId);
+			w.u32(message.pieceCount)
+				.u8(message.done ? 1 : 0)
+				.u32(message.firstPiece);
+			return w.bytes(message.have).finish();
+		}
+	}
+}
+
+/**
+ * Decodes one datagram.
+ * @param datagram - untrusted bytes as received
+ * @returns the message, or `null` when the datagram is not a valid version-1 message
+ *   (wrong magic or version, unknown type, truncated, trailing bytes, out-of-bound field).
+ *   Byte fields are views into `datagram`; copy them to keep them past the datagram.
+ */
+export function decodeMessage(datagram: Uint8Array): Message | null {
+	if (datagram.length < HEADER_SIZE || datagram.length > MAX_DATAGRAM) return null;
+	if (datagram[0] !== MAGIC_0 || datagram[1] !== MAGIC_1 || datagram[2] !== PROTOCOL_VERSION) {
+		return null;
+	}
+	const r = new Reader(datagram);
+	r.offset = HEADER_SIZE;
+	const message = decodeBody(datagram[3], r);
+	return message && r.done ? message : null;
+}
+
+function decodeBody(type: number, r: Reader): Message | null {
+	switch (type) {
+		case MessageType.announce: {
+			const peerId = r.bytes(PEER_ID_SIZE);
+			const basePort = r.u16();
+			const revision = r.u32();
+			const fileCount = r.u32();
+			const interval = r.u32();
+			const nameLength = r.u8();
+			if (nameLength > MAX_NAME_BYTES || basePort === 0 || basePort > 65532) r.fail();
+			if (interval < 10) r.fail();
+			const name = r.utf8(nameLength);
+			return { type: "announce", peerId, basePort, revision, fileCount, interval, name };
+		}
+		case MessageType.leave:
+			return { type: "leave", peerId: r.bytes(PEER_ID_SIZE) };
+		case MessageType.retry:
+			return { type: "retry", requestId: r.u32(), token: r.bytes(TOKEN_SIZE) };
+		case MessageType.listRequest:
+			return {
+				type: "listRequest",
+				token: r.bytes(TOKEN_SIZE),
+				requestId: r.u32(),
+				index: r.u32(),
+			};
+		case MessageType.listPage: {
+			const requestId = r.u32();
+			const revision = r.u32();
+			const total = r.u32();
+			const index = r.u32();
+			const count = r.u16();
+			// Each entry takes at least 74 bytes: a count the datagram cannot hold is a lie.
+			if (count * (HASH_SIZE * 2 + 10) > r.remaining) r.fail();
+			const entries: ListEntry[] = [];
+			for (let i = 0; i < count && r.ok; i++) {
+				const fileId = r.bytes(HASH_SIZE);
+				const size = r.u64();
+				const contentHash = r.bytes(HASH_SIZE);
+				const nameLength = r.u16();
+				if (nameLength === 0 || nameLength > MAX_PATH_BYTES) r.fail();
+				entries.push({ fileId, size, contentHash, name: r.utf8(nameLength) });
+			}
+			if (index + count > total) r.fail();
+			return { type: "listPage", requestId, revision, total, index, entries };
+		}
+		case MessageType.manifestRequest:
+			return {
+				type: "manifestRequest",
+				token: r.bytes(TOKEN_SIZE),
+				requestId: r.u32(),
+				fileId: r.bytes(HASH_SIZE),
+				offset: r.u32(),
+			};
+		case MessageType.manifestChunk: {
+			const requestId = r.u32();
+			const fileId = r.bytes(HASH_SIZE);
+			const total = r.u32();
+			const offset = r.u32();
+			const bytes = r.rest();
+			if (offset + bytes.length > total) r.fail();
+			return { type: "manifestChunk", requestId, fileId, total, offset, bytes };
+		}
+		case MessageType.blockRequest: {
+			const token = r.bytes(TOKEN_SIZE);
+			const fileId = r.bytes(HASH_SIZE);
+			const offset = r.u64();
+			const length = r.u32();
+			if (length === 0 || length > MAX_BLOCK_SIZE) r.fail();
+			return { type: "blockRequest", token, fileId, offset, length };
+		}
+		case MessageType.data:
+		case MessageType.push: {
+			const fileId = r.bytes(HASH_SIZE);
+			const offset = r.u64();
+			const payload = r.rest();
+			if (payload.length === 0) r.fail();
+			return { type: type === MessageType.data ? "data" : "push", fileId, offset, payload };
+		}
+		case MessageType.error:
+			return { type: "error", code: r.u8(), fileId: r.bytes(HASH_SIZE), ref: r.u64() };
+		case MessageType.interest: {
+			const peerId = r.bytes(PEER_ID_SIZE);
+			const fileId = r.bytes(HASH_SIZE);
+			const pieceCount = r.u32();
+			const doneByte = r.u8();
+			const firstPiece = r.u32();
+			const have = r.rest();
+			if (doneByte > 1 || firstPiece % 8 !== 0) r.fail();
+			if (firstPiece + have.length * 8 > pieceCount + 7) r.fail();
+			return {
+				type: "interest",
+				peerId,
+				fileId,
+				pieceCount,
+				done: doneByte === 1,
+				firstPiece,
+				have,
+			};
+		}
+		default:
+			return null;
+	}
+}

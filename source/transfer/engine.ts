@@ -1,0 +1,671 @@
+/**
+ * The four-port transfer engine: the socket adapter that owns our UDP sockets and routes
+ * datagrams to the state machines.
+ *
+ * - receive (BASE): answers to our requests (retry, list pages, manifest chunks, data,
+ *   errors). Every request we send leaves from this socket, so replies come back here.
+ * - send (BASE+1): the `SendService`, answering other peers' requests from the library.
+ * - distribute (BASE+2): takes `interest` messages from leechers of files we are fetching
+ *   and pushes them verified pieces they lack (`push` messages) to their distributee port.
+ * - distributee (BASE+3): takes pushed pieces, only for files we are fetching, assembles
+ *   and hands them to the download, which verifies them before writing.
+ */
+import { EventEmitter } from "node:events";
+import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
+import { UsageError } from "../errors.js";
+import type { Library } from "../library/library.js";
+import type { PeerRecord, TransferPorts } from "../peer/types.js";
+import { fromHex, toHex } from "../protocol/hash.js";
+import { decodeManifest, type Manifest, manifestId, pieceLength } from "../protocol/manifest.js";
+import {
+	DATA_OVERHEAD,
+	decodeMessage,
+	encodeMessage,
+	HASH_SIZE,
+	type Message,
+	TOKEN_SIZE,
+} from "../protocol/messages.js";
+import { Download, type SourceInfo } from "./download.js";
+import { maxDatagramFor } from "./path-mtu.js";
+import { type Endpoint, SendService } from "./serve.js";
+import { TokenIssuer } from "./tokens.js";
+
+/** First base port tried when none is configured. */
+export const DEFAULT_BASE_PORT = 45460;
+/** Blocks of four ports tried before giving up, when no base port is configured. */
+const PORT_SEARCH_BLOCKS = 64;
+/** Socket buffer size asked of the kernel, in bytes (it may grant less). */
+const SOCKET_BUFFER = 4 * 1024 * 1024;
+/** First timeout of a list or manifest request, in ms; doubled at each retry. */
+const REQUEST_TIMEOUT_MS = 200;
+const REQUEST_ATTEMPTS = 5;
+/** How often downloads advance their timers, in ms. */
+const TICK_MS = 10;
+/** How often a leecher re-sends its interest and have-map, in ms. */
+const INTEREST_MS = 1_000;
+/** Have-map bytes per interest datagram (8,192 pieces). */
+const HAVE_CHUNK = 1_024;
+/** Pieces pushed to one leecher in answer to one interest message. */
+const PUSH_PER_INTEREST = 32;
+
+/** One file in a remote peer's shared list. */
+export interface RemoteFile {
+	id: string;
+	name: string;
+	size: number;
+	contentHash: string;
+}
+
+/** Counters of the engine. */
+export interface EngineStats {
+	/** Datagrams dropped because they did not decode or were unexpected, per port. */
+	malformed: number;
+	/** Payload bytes uploaded: answers on the send port plus pushes. */
+	uploaded: number;
+	/** Payload bytes pushed from the distribute port. */
+	pushed: number;
+}
+
+/** Options of the engine. */
+export interface EngineOptions {
+	library: Library;
+	/** Base port; when set and taken, `open` fails instead of moving on. */
+	basePort?: number;
+	/** Address to bind the four sockets, default `0.0.0.0`. */
+	bindAddress?: string;
+	/** Our hex peer id. */
+	selfId: string;
+	/** Our 16-byte peer id. */
+	peerId: Uint8Array;
+	/** Known peers, for interest messages and for checking who pushes and asks for pushes. */
+	peers: () => PeerRecord[];
+	/** Upload rate cap of the send port in bytes per second; unlimited when absent. */
+	maxUploadRate?: number;
+}
+
+/** Events of the engine. */
+export interface EngineEvents {
+	"download-progress": [download: Download];
+	"download-complete": [download: Download];
+	"download-failed": [download: Download];
+}
+
+interface Pending {
+	build: (token: Uint8Array, requestId: number) => Buffer;
+	to: Endpoint;
+	resolve: (message: Message) => void;
+	reject: (error: Error) => void;
+	timer: NodeJS.Timeout;
+	attempts: number;
+}
+
+interface Interested {
+	peerId: string;
+	to: Endpoint;
+	have: Uint8Array;
+	expires: number;
+}
+
+interface Assembly {
+	buffer: Buffer;
+	got: number;
+	offsets: Set<number>;
+	started: number;
+}
+
+/** The running engine. Create with `TransferEngine.open`. */
+export class TransferEngine extends EventEmitter<EngineEvents> {
+	readonly stats: EngineStats = { malformed: 0, uploaded: 0, pushed: 0 };
+	/** Downloads by hex file id. */
+	readonly downloads = new Map<string, Download>();
+	readonly service: SendService;
+	private readonly tokens = new Map<string, Uint8Array>();
+	private readonly pending = new Map<number, Pending>();
+	private readonly interested = new Map<string, Map<string, Interested>>();
+	private readonly assemblies = new Map<string, Assembly>();
+	private nextRequestId = 1;
+	private readonly timers: NodeJS.Timeout[] = [];
+	private closing: Promise<void> | undefined;
+	private uploadFreeAt = 0;
+
+	private constructor(
+		private readonly options: EngineOptions,
+		private readonly sockets: Record<keyof TransferPorts, SocketAsPromised>,
+		readonly ports: TransferPorts,
+	) {
+		super();
+		const issuer = new TokenIssuer();
+		this.service = new SendService(options.library, issuer, (datagram, to) =>
+			this.paced(datagram, to),
+		);
+		sockets.receive.socket.on("message", (m, r) => this.onReceive(m, r));
+		sockets.send.socket.on("message", (m, r) => this.service.recv(m, r));
+		sockets.distribute.socket.on("message", (m, r) => this.onInterest(m, r));
+		sockets.distributee.socket.on("message", (m, r) => this.onPush(m, r));
+		this.timers.push(setInterval(() => this.tick(), TICK_MS));
+		this.timers.push(setInterval(() => this.sendInterest(), INTEREST_MS));
+		for (const t of this.timers) t.unref();
+	}
+
+	/**
+	 * Binds the four transfer ports.
+	 * @throws UsageError (code `PORT_IN_USE`) when `basePort` is set and one of its four
+	 *   ports is taken, or when no free block of four is found
+	 */
+	static async open(options: EngineOptions): Promise<TransferEngine> {
+		const fixed = options.basePort !== undefined;
+		const first = options.basePort ?? DEFAULT_BASE_PORT;
+		for (let block = 0; block < (fixed ? 1 : PORT_SEARCH_BLOCKS); block++) {
+			const base = first + block * 4;
+			const bound = await bindBlock(base, options.bindAddress ?? "0.0.0.0");
+			if ("sockets" in bound) {
+				const ports = {
+					receive: base,
+					send: base + 1,
+					distribute: base + 2,
+					distributee: base + 3,
+				};
+				return new TransferEngine(options, bound.sockets, ports);
+			}
+			if (fixed) {
+				throw new UsageError(
+					`port ${bound.port} is in use (transfer ports ${base}-${base + 3})`,
+					"PORT_IN_USE",
+				);
+			}
+		}
+		throw new UsageError(`no free block of four UDP ports from ${first}`, "PORT_IN_USE");
+	}
+
+	/** Sends from the send socket, at most `maxUploadRate` bytes per second. */
+	private paced(datagram: Buffer, to: Endpoint): void {
+		const rate = this.options.maxUploadRate;
+		if (!rate) {
+			this.sendFrom("send", datagram, to);
+			return;
+		}
+		const now = Date.now();
+		this.uploadFreeAt = Math.max(now, this.uploadFreeAt) + (datagram.length * 1000) / rate;
+		const wait = this.uploadFreeAt - now;
+		// A queue longer than a second means the asker is too greedy: drop, it will retry.
+		if (wait > 1_000) {
+			this.uploadFreeAt -= (datagram.length * 1000) / rate;
+			return;
+		}
+		if (wait < 1) this.sendFrom("send", datagram, to);
+		else setTimeout(() => this.sendFrom("send", datagram, to), wait).unref();
+	}
+
+	private sendFrom(port: keyof TransferPorts, datagram: Buffer, to: Endpoint): void {
+		if (this.closing) return;
+		this.sockets[port].socket.send(datagram, to.port, to.address);
+	}
+
+	/** The token we hold for a peer's send port, or zeros. */
+	private tokenFor(to: Endpoint): Uint8Array {
+		return this.tokens.get(`${to.address}:${to.port}`) ?? ZERO_TOKEN;
+	}
+
+	/**
+	 * Sends a request from the receive port and waits for its answer, retrying with
+	 * exponential back-off.
+	 * @throws Error with code `TIMEOUT` after the last attempt, or `NOT_FOUND` on an error reply
+	 */
+	private request(to: Endpoint, build: Pending["build"]): Promise<Message> {
+		return new Promise((resolve, reject) => {
+			const requestId = this.nextRequestId;
+			this.nextRequestId = (this.nextRequestId % 0xffffffff) + 1;
+			const pending: Pending = {
+				build,
+				to,
+				resolve,
+				reject,
+				attempts: 0,
+				timer: undefined as unknown as NodeJS.Timeout,
+			};
+			this.pending.set(requestId, pending);
+			this.attempt(requestId, pending);
+		});
+	}
+
+	private attempt(requestId: number, pending: Pending): void {
+		clearTimeout(pending.timer);
+		if (pending.attempts >= REQUEST_ATTEMPTS || this.closing) {
+			this.pending.delete(requestId);
+			pending.reject(
+				codedError("TIMEOUT", `no answer from ${pending.to.address}:${pending.to.port}`),
+			);
+			return;
+		}
+		const timeout = REQUEST_TIMEOUT_MS * 2 ** pending.attempts;
+		pending.attempts++;
+		this.sendFrom("receive", pending.build(this.tokenFor(pending.to), requestId), pending.to);
+		pending.timer = setTimeout(() => this.attempt(requestId, pending), timeout);
+		pending.timer.unref();
+	}
+
+	private settle(requestId: number, from: Endpoint, message: Message | Error): void {
+		const pending = this.pending.get(requestId);
+		if (!pending || pending.to.address !== from.address || pending.to.port !== from.port) {
+			this.stats.malformed++;
+			return;
+		}
+		clearTimeout(pending.timer);
+		this.pending.delete(requestId);
+		if (message instanceof Error) pending.reject(message);
+		else pending.resolve(message);
+	}
+
+	/**
+	 * Fetches a peer's whole shared list, page by page.
+	 * @param peer - the peer (its send port is asked)
+	 * @returns the list's revision and files
+	 * @throws Error with code `TIMEOUT` when the peer does not answer
+	 */
+	async fetchList(peer: PeerRecord): Promise<{ revision: number; files: RemoteFile[] }> {
+		const to = { address: peer.address, port: peer.ports.send };
+		for (let restart = 0; restart < 3; restart++) {
+			const files: RemoteFile[] = [];
+			let revision: number | undefined;
+			let total = 1;
+			while (files.length < total) {
+				const index = files.length;
+				const page = await this.request(to, (token, requestId) =>
+					encodeMessage({ type: "listRequest", token, requestId, index }),
+				);
+				if (page.type !== "listPage" || page.index !== index) break;
+				if (revision !== undefined && page.revision !== revision) break;
+				revision = page.revision;
+				total = page.total;
+				if (page.entries.length === 0 && files.length < total) break;
+				for (const e of page.entries) {
+					files.push({
+						id: toHex(e.fileId),
+						name: e.name,
+						size: e.size,
+						contentHash: toHex(e.contentHash),
+					});
+				}
+			}
+			if (revision !== undefined && files.length === total) return { revision, files };
+		}
+		throw codedError("TIMEOUT", `the list of ${peer.name} kept changing`);
+	}
+
+	/**
+	 * Fetches a manifest from the first source that answers, checked against the file id.
+	 * @param fileId - hex file id
+	 * @param sources - peers' send ports to ask, in order
+	 * @throws Error with code `NO_SOURCE` when no source gave a manifest matching the id
+	 */
+	async fetchManifest(fileId: string, sources: Endpoint[]): Promise<Manifest> {
+		const idBytes = fromHex(fileId, HASH_SIZE);
+		if (!idBytes) throw codedError("NOT_FOUND", `not a file id: ${fileId}`);
+		for (const to of sources) {
+			try {
+				const first = await this.manifestChunk(to, idBytes, 0);
+				const bytes = Buffer.alloc(first.total);
+				Buffer.from(first.bytes).copy(bytes, 0);
+				const step = first.bytes.length;
+				if (step === 0 && first.total > 0) continue;
+				const offsets: number[] = [];
+				for (let o = step; o < first.total; o += step) offsets.push(o);
+				// A few chunk requests in flight at once.
+				for (let i = 0; i < offsets.length; i += 16) {
+					const chunks = await Promise.all(
+						offsets.slice(i, i + 16).map((o) => this.manifestChunk(to, idBytes, o)),
+					);
+					for (const c of chunks) Buffer.from(c.bytes).copy(bytes, c.offset);
+				}
+				const manifest = decodeManifest(bytes);
+				if (manifest && manifestId(bytes).equals(idBytes)) return manifest;
+			} catch {
+				// Try the next source.
+			}
+		}
+		throw codedError("NO_SOURCE", "no peer gave a valid manifest");
+	}
+
+	private async manifestChunk(to: Endpoint, fileId: Buffer, offset: number) {
+		const reply = await this.request(to, (token, requestId) =>
+			encodeMessage({ type: "manifestRequest", token, requestId, fileId, offset }),
+		);
+		if (
+			reply.type !== "manifestChunk" ||
+			reply.offset !== offset ||
+			!Buffer.from(reply.fileId).equals(fileId)
+		) {
+			throw codedError("BAD_REPLY", "unexpected manifest reply");
+		}
+		return reply;
+	}
+
+	/**
+	 * Starts (or returns the running) download of a file.
+	 * @param fileId - hex id
+	 * @param name - display name
+	 * @param manifest - verified manifest
+	 * @param target - absolute path the file should land at
+	 * @param sources - peers known to have the file
+	 */
+	download(
+		fileId: string,
+		name: string,
+		manifest: Manifest,
+		target: string,
+		sources: SourceInfo[],
+	): Download {
+		const running = this.downloads.get(fileId);
+		if (running && running.status !== "failed") return running;
+		const download = new Download({
+			fileId: Buffer.from(fileId, "hex"),
+			id: fileId,
+			name,
+			manifest,
+			target,
+			send: (datagram, to) => this.sendFrom("receive", datagram, to),
+			tokenFor: (to) => this.tokenFor(to),
+		});
+		this.downloads.set(fileId, download);
+		this.interested.set(fileId, new Map());
+		for (const s of sources) download.addSource(s);
+		download.on("piece", (index, data) => this.distribute(fileId, download, index, data));
+		download.on("progress", () => this.emit("download-progress", download));
+		download.on("complete", () => {
+			this.sendInterestFor(fileId, download, true);
+			this.interested.delete(fileId);
+			this.emit("download-complete", download);
+		});
+		download.on("failed", () => {
+			this.interested.delete(fileId);
+			this.emit("download-failed", download);
+		});
+		void download.start().then(() => this.sendInterestFor(fileId, download, false));
+		return download;
+	}
+
+	private onReceive(bytes: Buffer, from: Endpoint): void {
+		const message = decodeMessage(bytes);
+		if (!message) {
+			this.stats.malformed++;
+			return;
+		}
+		switch (message.type) {
+			case "retry": {
+				this.tokens.set(`${from.address}:${from.port}`, Buffer.from(message.token));
+				if (message.requestId !== 0) {
+					const pending = this.pending.get(message.requestId);
+					if (pending && pending.attempts <= REQUEST_ATTEMPTS) {
+						pending.attempts = Math.max(0, pending.attempts - 1);
+						this.attempt(message.requestId, pending);
+					}
+				} else {
+					for (const d of this.downloads.values()) d.onRetry(from);
+				}
+				return;
+			}
+			case "listPage":
+			case "manifestChunk":
+				this.settle(message.requestId, from, message);
+				return;
+			case "data": {
+				const download = this.downloads.get(toHex(message.fileId));
+				if (download) download.onData(from, message.offset, message.payload);
+				else this.stats.malformed++;
+				return;
+			}
+			case "error": {
+				if (this.pending.has(message.ref)) {
+					this.settle(
+						message.ref,
+						from,
+						codedError("NOT_FOUND", "the peer no longer shares that file"),
+					);
+				} else {
+					this.downloads.get(toHex(message.fileId))?.onError(from);
+				}
+				return;
+			}
+			default:
+				this.stats.malformed++;
+		}
+	}
+
+	/** Distribute port: a leecher tells us it fetches a file and which pieces it has. */
+	private onInterest(bytes: Buffer, from: Endpoint): void {
+		const message = decodeMessage(bytes);
+		if (message?.type !== "interest") {
+			this.stats.malformed++;
+			return;
+		}
+		const fileId = toHex(message.fileId);
+		const download = this.downloads.get(fileId);
+		const table = this.interested.get(fileId);
+		if (!download || !table || message.pieceCount !== download.pieceCount) return;
+		const peerId = toHex(message.peerId);
+		// Push only to a peer discovery knows, at its announced distributee port.
+		const peer = this.options.peers().find((p) => p.id === peerId && p.address === from.address);
+		if (!peer || peerId === this.options.selfId) return;
+		if (message.done) {
+			table.delete(peerId);
+			return;
+		}
+		let entry = table.get(peerId);
+		if (!entry) {
+			entry = {
+				peerId,
+				to: { address: peer.address, port: peer.ports.distributee },
+				have: new Uint8Array(download.have.length),
+				expires: 0,
+			};
+			table.set(peerId, entry);
+		}
+		entry.expires = Date.now() + 3 * INTEREST_MS;
+		entry.have.set(
+			message.have.subarray(0, entry.have.length - message.firstPiece / 8),
+			message.firstPiece / 8,
+		);
+		// Push what we hold that it lacks, a bounded number per interest message.
+		let pushed = 0;
+		for (let index = 0; index < download.pieceCount && pushed < PUSH_PER_INTEREST; index++) {
+			if (!download.hasPiece(index) || hasBit(entry.have, index)) continue;
+			void this.pushPiece(fileId, download, entry, index).catch(() => {});
+			pushed++;
+		}
+	}
+
+	private distribute(fileId: string, download: Download, index: number, data: Buffer): void {
+		const table = this.interested.get(fileId);
+		if (!table) return;
+		const now = Date.now();
+		for (const entry of table.values()) {
+			if (entry.expires < now) {
+				table.delete(entry.peerId);
+				continue;
+			}
+			if (!hasBit(entry.have, index)) this.pushBlocks(fileId, download, entry, index, data);
+		}
+	}
+
+	private async pushPiece(
+		fileId: string,
+		download: Download,
+		entry: Interested,
+		index: number,
+	): Promise<void> {
+		setBit(entry.have, index);
+		const data = await download.readPiece(index);
+		if (data) this.pushBlocks(fileId, download, entry, index, data, false);
+	}
+
+	private pushBlocks(
+		fileId: string,
+		download: Download,
+		entry: Interested,
+		index: number,
+		data: Buffer,
+		mark = true,
+	): void {
+		if (mark) setBit(entry.have, index);
+		const blockSize = maxDatagramFor(entry.to.address) - DATA_OVERHEAD;
+		const start = index * download.pieceSize;
+		const idBytes = Buffer.from(fileId, "hex");
+		for (let o = 0; o < data.length; o += blockSize) {
+			const payload = data.subarray(o, Math.min(data.length, o + blockSize));
+			this.stats.pushed += payload.length;
+			this.sendFrom(
+				"distribute",
+				encodeMessage({ type: "push", fileId: idBytes, offset: start + o, payload }),
+				entry.to,
+			);
+		}
+	}
+
+	/** Distributee port: a pushed block of a piece of a file we fetch. */
+	private onPush(bytes: Buffer, from: Endpoint): void {
+		const message = decodeMessage(bytes);
+		if (message?.type !== "push") {
+			this.stats.malformed++;
+			return;
+		}
+		const fileId = toHex(message.fileId);
+		const download = this.downloads.get(fileId);
+		if (!download || (download.status !== "downloading" && download.status !== "waiting")) return;
+		const index = Math.floor(message.offset / download.pieceSize);
+		if (index >= download.pieceCount || download.hasPiece(index)) return;
+		const length = pieceLength(download.manifest, index);
+		const within = message.offset - index * download.pieceSize;
+		if (within + message.payload.length > length) {
+			this.stats.malformed++;
+			return;
+		}
+		const key = `${fileId}:${index}:${from.address}:${from.port}`;
+		let assembly = this.assemblies.get(key);
+		if (!assembly) {
+			if (this.assemblies.size >= 64) this.expireAssemblies(true);
+			assembly = { buffer: Buffer.alloc(length), got: 0, offsets: new Set(), started: Date.now() };
+			this.assemblies.set(key, assembly);
+		}
+		if (assembly.offsets.has(within)) return;
+		assembly.offsets.add(within);
+		assembly.buffer.set(message.payload, within);
+		assembly.got += message.payload.length;
+		if (assembly.got >= length) {
+			this.assemblies.delete(key);
+			download.offerPiece(index, assembly.buffer);
+		}
+	}
+
+	private expireAssemblies(force: boolean): void {
+		const old = Date.now() - 3_000;
+		for (const [key, a] of this.assemblies) {
+			if (force || a.started < old) this.assemblies.delete(key);
+			if (force) return;
+		}
+	}
+
+	private tick(): void {
+		const now = Date.now();
+		for (const d of this.downloads.values()) d.tick(now);
+		if (this.assemblies.size > 0) this.expireAssemblies(false);
+	}
+
+	private sendInterest(): void {
+		for (const [fileId, d] of this.downloads) {
+			if (d.status === "downloading" || d.status === "waiting")
+				this.sendInterestFor(fileId, d, false);
+		}
+	}
+
+	/** Tells every known peer's distribute port what we have of a file we fetch. */
+	private sendInterestFor(fileId: string, download: Download, done: boolean): void {
+		const idBytes = Buffer.from(fileId, "hex");
+		for (const peer of this.options.peers()) {
+			for (let first = 0; first < download.have.length || first === 0; first += HAVE_CHUNK) {
+				const have = done ? new Uint8Array(0) : download.have.subarray(first, first + HAVE_CHUNK);
+				const datagram = encodeMessage({
+					type: "interest",
+					peerId: this.options.peerId,
+					fileId: idBytes,
+					pieceCount: download.pieceCount,
+					done,
+					firstPiece: first * 8,
+					have,
+				});
+				this.sendFrom("distribute", datagram, {
+					address: peer.address,
+					port: peer.ports.distribute,
+				});
+				if (done) break;
+			}
+		}
+	}
+
+	/** Payload bytes we uploaded: answers to requests plus pushes. */
+	get uploaded(): number {
+		return this.service.stats.uploaded + this.stats.pushed;
+	}
+
+	/** Closes the four sockets; safe to call twice. */
+	close(): Promise<void> {
+		this.closing ??= (async () => {
+			for (const t of this.timers) clearInterval(t);
+			for (const [id, p] of this.pending) {
+				clearTimeout(p.timer);
+				p.reject(codedError("CLOSED", "engine closed"));
+				this.pending.delete(id);
+			}
+			await Promise.all([...this.downloads.values()].map((d) => d.cancel()));
+			await Promise.all(Object.values(this.sockets).map((s) => s.close().catch(() => {})));
+		})();
+		return this.closing;
+	}
+}
+
+const ZERO_TOKEN = new Uint8Array(TOKEN_SIZE);
+
+function hasBit(bits: Uint8Array, index: number): boolean {
+	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
+}
+
+function setBit(bits: Uint8Array, index: number): void {
+	bits[index >> 3] |= 0x80 >> (index & 7);
+}
+
+/** An Error with a machine-readable `code`. */
+export function codedError(code: string, message: string): Error & { code: string } {
+	return Object.assign(new Error(message), { code });
+}
+
+async function bindBlock(
+	base: number,
+	address: string,
+): Promise<{ sockets: Record<keyof TransferPorts, SocketAsPromised> } | { port: number }> {
+	if (base + 3 > 65535) return { port: base };
+	const names: (keyof TransferPorts)[] = ["receive", "send", "distribute", "distributee"];
+	const bound: SocketAsPromised[] = [];
+	for (let i = 0; i < 4; i++) {
+		const socket = DgramAsPromised.createSocket({ type: "udp4" });
+		try {
+			await socket.bind(base + i, address);
+		} catch {
+			socket.destroy();
+			await Promise.all(bound.map((s) => s.close().catch(() => {})));
+			return { port: base + i };
+		}
+		// Send errors (an unreachable peer) surface as events; they must not crash us.
+		socket.socket.on("error", () => {});
+		try {
+			socket.setRecvBufferSize(SOCKET_BUFFER);
+			socket.setSendBufferSize(SOCKET_BUFFER);
+		} catch {
+			// The kernel caps buffers at net.core.rmem_max; what it grants is enough to start.
+		}
+		bound.push(socket);
+	}
+	const sockets = Object.fromEntries(names.map((n, i) => [n, bound[i]])) as Record<
+		keyof TransferPorts,
+		SocketAsPromised
+	>;
+	return { sockets };
+}

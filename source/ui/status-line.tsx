@@ -1,0 +1,37 @@
+/**
+ * The one-line status bar at the bottom of the screen.
+ */
+
+import { Box, Text } from "ink";
+import type { JSX } from "react";
+import type { Snapshot } from "../peer/types.js";
+import { statusLineText } from "./rows.js";
+
+/** Props of {@link StatusLine}. */
+export interface StatusLineProps {
+	/** The current snapshot (message, self name and folders). */
+	snapshot: Snapshot;
+	/** Terminal width, in columns. */
+	width: number;
+}
+
+/**
+ * Shows the snapshot's message (when present), our name, shared and downloads folders,
+ * and the key help, on exactly one line of `width` columns.
+ *
+ * @param props - see {@link StatusLineProps}
+ * @returns the status line element
+ */
+export function StatusLine({ snapshot, width }: StatusLineProps): JSX.Element {
+	const { info, keys } = statusLineText(snapshot, width);
+	return (
+		<Box width={width} height={1} flexShrink={0}>
+			<Text color={snapshot.message ? "yellow" : undefined} wrap="truncate-end">
+				{info}
+			</Text>
+			<Text dimColor wrap="truncate-end">
+				{keys}
+			</Text>
+		</Box>
+	);
+}
