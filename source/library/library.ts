@@ -29,7 +29,7 @@ export interface SharedFile {
 	absPath: string;
 	/** Size in bytes. */
 	size: number;
-	/** Modification time in ms, as indexed. */
+	/** Modification time in whole ms, as indexed (whole ms: what utimes can set back). */
 	mtimeMs: number;
 	manifest: Manifest;
 	/** The manifest's encoding, served to peers. */
@@ -70,7 +70,12 @@ export async function hashFile(
 		}
 		const manifest: Manifest = { size, pieceSize, contentHash: content.digest(), pieceHashes };
 		const manifestBytes = encodeManifest(manifest);
-		return { manifest, manifestBytes, idBytes: manifestId(manifestBytes), mtimeMs: stat.mtimeMs };
+		return {
+			manifest,
+			manifestBytes,
+			idBytes: manifestId(manifestBytes),
+			mtimeMs: Math.floor(stat.mtimeMs),
+		};
 	} finally {
 		await handle.close();
 	}
@@ -228,7 +233,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 				if (!entry.isSymbolicLink()) await this.walk(absPath, found);
 			} else if (stat.isFile()) {
 				const name = path.relative(this.root, absPath).split(path.sep).join("/");
-				found.set(name, { absPath: real, size: stat.size, mtimeMs: stat.mtimeMs });
+				found.set(name, { absPath: real, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) });
 			}
 		}
 	}
@@ -275,7 +280,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 			// Open once, then check the opened file itself: a swapped path cannot slip past.
 			handle = await fs.open(file.absPath, fsConstants.O_RDONLY);
 			const stat = await handle.stat();
-			if (!stat.isFile() || stat.size !== file.size || stat.mtimeMs !== file.mtimeMs) {
+			if (!stat.isFile() || stat.size !== file.size || Math.floor(stat.mtimeMs) !== file.mtimeMs) {
 				void this.rescan();
 				return null;
 			}

@@ -121,7 +121,14 @@ export function App({ store }: AppProps): JSX.Element {
 	useLayoutEffect(() => {
 		handlerRef.current = handleKey;
 	});
-	const onInput = useCallback((input: string, key: Key) => handlerRef.current(input, key), []);
+	const onInput = useCallback((input: string, key: Key) => {
+		// Keys typed faster than a frame (or pasted) arrive as one chunk: "jjj" is three moves.
+		if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e]+$/.test(input)) {
+			for (const char of input) handlerRef.current(char, key);
+		} else {
+			handlerRef.current(input, key);
+		}
+	}, []);
 	useInput(onInput);
 
 	return (
