@@ -80,7 +80,9 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	try {
 		parsed = parse(argv);
 	} catch (error) {
-		throw new UsageError(`${(error as Error).message.split("\n")[0]} (see --help)`);
+		// parseArgs explains at length; the first sentence is the useful part.
+		const first = (error as Error).message.split(/\.\s|\n/)[0];
+		throw new UsageError(`${first.charAt(0).toLowerCase()}${first.slice(1)} (see --help)`);
 	}
 	const { values, positionals } = parsed;
 	if (values.help) return { kind: "help" };

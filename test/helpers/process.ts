@@ -1,0 +1,65 @@
+/**
+ * Helpers to run the built CLI (dist/cli.js) as real processes in tests.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Absolute path of the built CLI. */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "cli.js");
+
+/** Result of a finished command. */
+export interface RunResult {
+	code: number | null;
+	stdout: string;
+	stderr: string;
+}
+
+/** Runs the CLI to completion (at most `timeoutMs`). */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+	return new Promise((resolve) => {
+		execFile(
+			process.execPath,
+			[CLI, ...args],
+			{ timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+			(error, stdout, stderr) => {
+				const code: unknown = error ? (error as { code?: unknown }).code : 0;
+				resolve({ code: typeof code === "number" ? code : null, stdout, stderr });
+			},
+		);
+	});
+}
+
+/** A long-running `serve` process whose JSON event lines are collected. */
+export class ServeProcess {
+	readonly events: Record<string, unknown>[] = [];
+	readonly child: ChildProcess;
+	private buffered = "";
+
+	constructor(args: string[]) {
+		this.child = spawn(process.execPath, [CLI, "serve", "--json", ...args], {
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		this.child.stdout?.setEncoding("utf8");
+		this.child.stdout?.on("data", (chunk: string) => {
+			this.buffered += chunk;
+			const lines = this.buffered.split("\n");
+			this.buffered = lines.pop() ?? "";
+			for (const line of lines) if (line.trim()) this.events.push(JSON.parse(line));
+		});
+	}
+
+	/** The first event of this kind, once it arrived. */
+	event(kind: string): Record<string, unknown> | undefined {
+		return this.events.find((e) => e.event === kind);
+	}
+
+	/** Sends SIGTERM and waits for the exit code. */
+	stop(): Promise<number | null> {
+		return new Promise((resolve) => {
+			if (this.child.exitCode !== null) return resolve(this.child.exitCode);
+			this.child.once("exit", (code) => resolve(code));
+			this.child.kill("SIGTERM");
+		});
+	}
+}

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, it } from "node:test";
+import { render } from "ink-testing-library";
+import { createPeerStore } from "../../source/peer/store.js";
+import { App } from "../../source/ui/app.js";
+import { fixturesDir, listFiles, waitFor } from "../helpers/net.js";
+import { Swarm } from "../helpers/swarm.js";
+
+describe("the TUI over a real peer on loopback", () => {
+	let swarm: Swarm;
+	afterEach(async () => {
+		await swarm.close();
+	});
+
+	it("shows peers and files, downloads with Enter, and q sends the leave", async () => {
+		swarm = await Swarm.create();
+		const fixtures = fixturesDir();
+		const seeder = await swarm.add("seeder-sam", fixtures);
+		const user = await swarm.add("user");
+		let quit = false;
+		const store = createPeerStore(
+			user,
+			() => {
+				quit = true;
+				void user.stop();
+			},
+			20,
+		);
+		const app = render(<App store={store} />);
+		try {
+			const frame = () => app.lastFrame() ?? "";
+			await waitFor(() => frame().includes("seeder-sam"), "the seeder in the Peers pane");
+			await waitFor(() => frame().includes("random-3MiB.bin"), "the files in the Files pane");
+
+			const target = "gradient.png";
+			const index = user.files().findIndex((f) => f.name === target);
+			assert.ok(index >= 0);
+			for (let i = 0; i < index; i++) {
+				app.stdin.write("j");
+				await new Promise((resolve) => setTimeout(resolve, 10));
+			}
+			await waitFor(() => /› gradient\.png/.test(frame()), "gradient.png selected");
+			app.stdin.write("\r");
+			const downloaded = path.join(user.self().downloadsDir, target);
+			await waitFor(() => fs.existsSync(downloaded), "the download on disk");
+			assert.ok(fs.readFileSync(downloaded).equals(fs.readFileSync(path.join(fixtures, target))));
+			await waitFor(
+				() => /gradient\.png.*100%/.test(frame()),
+				"the transfer at 100% in the Transfers pane",
+			);
+			assert.deepEqual(listFiles(user.self().downloadsDir), [target]);
+
+			const left: string[] = [];
+			seeder.on("peer-left", (p, reason) => left.push(`${p.name}:${reason}`));
+			app.stdin.write("q");
+			await waitFor(() => quit, "the quit intent");
+			await waitFor(() => left.includes("user:bye"), "the seeder hearing the leave");
+		} finally {
+			store.close();
+			app.unmount();
+		}
+	});
+});
