@@ -32,7 +32,14 @@ async function main(): Promise<void> {
 	const fd = fs.openSync(file, "w");
 	for (let i = 0; i < mib; i++) fs.writeSync(fd, randomBytes(1024 * 1024));
 	fs.closeSync(fd);
-	const net = ["--broadcast", "127.255.255.255", "--discovery-port", String(await freePort()), "--interval", "500"];
+	const net = [
+		"--broadcast",
+		"127.255.255.255",
+		"--discovery-port",
+		String(await freePort()),
+		"--interval",
+		"500",
+	];
 	const peer = (name: string) => [
 		...net,
 		"--name",
@@ -42,14 +49,26 @@ async function main(): Promise<void> {
 		"--downloads",
 		path.join(root, name, "dl"),
 	];
-	const seeder = spawn(process.execPath, [cli, "serve", "--json", ...peer("seeder"), "--share", share], {
-		stdio: ["ignore", "pipe", "inherit"],
-	});
+	const seeder = spawn(
+		process.execPath,
+		[cli, "serve", "--json", ...peer("seeder"), "--share", share],
+		{
+			stdio: ["ignore", "pipe", "inherit"],
+		},
+	);
 	await new Promise<void>((resolve) => seeder.stdout.once("data", () => resolve()));
 	const started = process.hrtime.bigint();
 	const out = execFileSync(
 		process.execPath,
-		[cli, "get", path.basename(file), ...peer("leecher"), "--share", path.join(root, "leecher", "share"), "--json"],
+		[
+			cli,
+			"get",
+			path.basename(file),
+			...peer("leecher"),
+			"--share",
+			path.join(root, "leecher", "share"),
+			"--json",
+		],
 		{ encoding: "utf8" },
 	);
 	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -65,9 +84,14 @@ async function main(): Promise<void> {
 		node: process.version,
 		date: new Date().toISOString(),
 	};
-	console.log(`${mib} MiB: ${row.seconds} s for the whole get (start, discovery, manifest, transfer, verify), ${row.mbPerSecond} MB/s, identical: ${same}`);
+	console.log(
+		`${mib} MiB: ${row.seconds} s for the whole get (start, discovery, manifest, transfer, verify), ${row.mbPerSecond} MB/s, identical: ${same}`,
+	);
 	fs.mkdirSync(path.resolve(here, "..", "..", "bench", "results"), { recursive: true });
-	fs.writeFileSync(path.resolve(here, "..", "..", "bench", "results", "transfer.json"), `${JSON.stringify(row, null, 2)}\n`);
+	fs.writeFileSync(
+		path.resolve(here, "..", "..", "bench", "results", "transfer.json"),
+		`${JSON.stringify(row, null, 2)}\n`,
+	);
 	fs.rmSync(root, { recursive: true, force: true });
 	if (!same) process.exitCode = 1;
 }

@@ -274,6 +274,15 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return this.engine.uploaded;
 	}
 
+	/** Datagrams dropped as malformed or unexpected, on the discovery and transfer ports. */
+	get malformed(): number {
+		return (
+			this.discovery.table.malformed +
+			this.engine.stats.malformed +
+			this.engine.service.stats.malformed
+		);
+	}
+
 	/** The running download of a file, if any (for tests and reporters). */
 	downloadOf(fileId: string): Download | undefined {
 		return this.engine.downloads.get(fileId);

@@ -3,7 +3,14 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fixturesDir, freePort, LOOPBACK_BROADCAST, listFiles, tempDir, waitFor } from "../helpers/net.js";
+import {
+	fixturesDir,
+	freePort,
+	LOOPBACK_BROADCAST,
+	listFiles,
+	tempDir,
+	waitFor,
+} from "../helpers/net.js";
 import { CLI, ServeProcess } from "../helpers/process.js";
 
 const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
@@ -17,7 +24,14 @@ describe("the built program in a real terminal (tmux)", () => {
 
 	before(async () => {
 		const discovery = await freePort();
-		net = ["--broadcast", LOOPBACK_BROADCAST, "--discovery-port", String(discovery), "--interval", "300"];
+		net = [
+			"--broadcast",
+			LOOPBACK_BROADCAST,
+			"--discovery-port",
+			String(discovery),
+			"--interval",
+			"300",
+		];
 		seeder = new ServeProcess([
 			...net,
 			"--name",
@@ -60,10 +74,27 @@ describe("the built program in a real terminal (tmux)", () => {
 			]
 				.map((a) => `'${a}'`)
 				.join(" ");
-			tmux("new-session", "-d", "-s", session, "-x", String(columns), "-y", String(rows), `${command}; echo P2P_EXITED=$?; sleep 120`);
+			tmux(
+				"new-session",
+				"-d",
+				"-s",
+				session,
+				"-x",
+				String(columns),
+				"-y",
+				String(rows),
+				`${command}; echo P2P_EXITED=$?; sleep 120`,
+			);
 			try {
-				await waitFor(() => screen(session).includes("tmux-seeder"), "the seeder in the Peers pane", 15_000);
-				await waitFor(() => screen(session).includes("random-3MiB.bin"), "the files in the Files pane");
+				await waitFor(
+					() => screen(session).includes("tmux-seeder"),
+					"the seeder in the Peers pane",
+					15_000,
+				);
+				await waitFor(
+					() => screen(session).includes("random-3MiB.bin"),
+					"the files in the Files pane",
+				);
 				assert.match(screen(session), /Peers/);
 				assert.match(screen(session), /Transfers/);
 
@@ -74,7 +105,9 @@ describe("the built program in a real terminal (tmux)", () => {
 				tmux("send-keys", "-t", session, "Enter");
 				const file = path.join(downloads, "random-3MiB.bin");
 				await waitFor(() => fs.existsSync(file), "the download on disk");
-				assert.ok(fs.readFileSync(file).equals(fs.readFileSync(path.join(fixtures, "random-3MiB.bin"))));
+				assert.ok(
+					fs.readFileSync(file).equals(fs.readFileSync(path.join(fixtures, "random-3MiB.bin"))),
+				);
 				await waitFor(() => /random-3MiB\.bin.*100%/.test(screen(session)), "100% on screen");
 
 				tmux("send-keys", "-t", session, "q");
@@ -82,7 +115,10 @@ describe("the built program in a real terminal (tmux)", () => {
 				// Back on the normal screen: the TUI's frame is gone.
 				assert.doesNotMatch(screen(session), /Transfers/);
 				await waitFor(
-					() => seeder.events.some((e) => e.event === "peer-left" && e.name === name && e.reason === "bye"),
+					() =>
+						seeder.events.some(
+							(e) => e.event === "peer-left" && e.name === name && e.reason === "bye",
+						),
 					"the serve peer reporting peer-left with reason bye",
 				);
 			} finally {
