@@ -46,16 +46,18 @@ describe("transfers between peers on loopback", () => {
 		const content = randomBytes(4 * 1024 * 1024 + 777);
 		const good = path.join(swarm.root, "good");
 		const bad = path.join(swarm.root, "bad");
+		// A whole-second mtime: utimes can set it back exactly after the corruption.
+		const mtime = new Date("2026-01-01T00:00:00Z");
 		for (const dir of [good, bad]) {
 			fs.mkdirSync(dir, { recursive: true });
 			fs.writeFileSync(path.join(dir, "data.bin"), content);
+			fs.utimesSync(path.join(dir, "data.bin"), mtime, mtime);
 		}
 		await swarm.add("honest", good);
 		const liar = await swarm.add("liar", bad);
 		// Corrupt the liar's copy after it was indexed, keeping size and mtime: it now
 		// serves wrong bytes under the right manifest.
 		const file = path.join(bad, "data.bin");
-		const { mtime } = fs.statSync(file);
 		const fd = fs.openSync(file, "r+");
 		for (let offset = 1000; offset < content.length; offset += 256 * 1024) {
 			fs.writeSync(fd, Buffer.from([content[offset] ^ 0xff]), 0, 1, offset);
