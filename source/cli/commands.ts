@@ -5,6 +5,7 @@
 import { OperationError } from "../errors.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
 import type { NetworkFile, PeerRecord } from "../peer/types.js";
+import { printable } from "../ui/format.js";
 import type { RunFlags } from "./args.js";
 import type { Settings } from "./settings.js";
 
@@ -53,7 +54,7 @@ function fileJson(f: NetworkFile) {
 export async function serve(options: PeerOptions, json: boolean, io: Output): Promise<void> {
 	const peer = await Peer.start(options);
 	const emit = (event: string, fields: Record<string, unknown>, text: string) =>
-		io.out(json ? JSON.stringify({ event, ...fields }) : text);
+		io.out(json ? JSON.stringify({ event, ...fields }) : printable(text));
 	const self = peer.self();
 	emit(
 		"ready",
@@ -130,7 +131,7 @@ export async function peers(
 	else if (list.length === 0) io.out("no peers heard");
 	else
 		for (const p of list)
-			io.out(`${p.name}\t${p.address}:${p.ports.receive}\t${p.files} files\t${p.id}`);
+			io.out(`${printable(p.name)}\t${p.address}:${p.ports.receive}\t${p.files} files\t${p.id}`);
 }
 
 /** `list`: the files on the network. */
@@ -145,7 +146,7 @@ export async function list(
 	else if (files.length === 0) io.out("no files on the network");
 	else
 		for (const f of files)
-			io.out(`${f.id.slice(0, 16)}\t${f.size}\t${f.peers.length} peers\t${f.name}`);
+			io.out(`${f.id.slice(0, 16)}\t${f.size}\t${f.peers.length} peers\t${printable(f.name)}`);
 }
 
 /**
@@ -178,7 +179,8 @@ export async function get(
 		if (json) {
 			const { name, path, size } = result;
 			io.out(JSON.stringify({ id: file.id, name, path, size, contentHash: file.contentHash }));
-		} else io.out(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`);
+		} else
+			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
 		await peer.stop();
 	}

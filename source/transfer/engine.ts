@@ -93,6 +93,8 @@ export interface EngineEvents {
 interface Pending {
 	build: (token: Uint8Array, requestId: number) => Buffer;
 	to: Endpoint;
+	/** Hex file id of a manifest request (errors name it). */
+	fileId?: string;
 	resolve: (message: Message) => void;
 	reject: (error: Error) => void;
 	timer: NodeJS.Timeout;
@@ -211,13 +213,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 * exponential back-off.
 	 * @throws Error with code `TIMEOUT` after the last attempt, or `NOT_FOUND` on an error reply
 	 */
-	private request(to: Endpoint, build: Pending["build"]): Promise<Message> {
+	private request(to: Endpoint, build: Pending["build"], fileId?: string): Promise<Message> {
 		return new Promise((resolve, reject) => {
 			const requestId = this.nextRequestId;
 			this.nextRequestId = (this.nextRequestId % 0xffffffff) + 1;
 			const pending: Pending = {
 				build,
 				to,
+				fileId,
 				resolve,
 				reject,
 				attempts: 0,
@@ -327,8 +330,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	private async manifestChunk(to: Endpoint, fileId: Buffer, offset: number) {
-		const reply = await this.request(to, (token, requestId) =>
-			encodeMessage({ type: "manifestRequest", token, requestId, fileId, offset }),
+		const reply = await this.request(
+			to,
+			(token, requestId) =>
+				encodeMessage({ type: "manifestRequest", token, requestId, fileId, offset }),
+			toHex(fileId),
 		);
 		if (
 			reply.type !== "manifestChunk" ||
@@ -377,6 +383,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.emit("download-complete", download);
 		});
 		download.on("failed", () => {
+			this.sendInterestFor(fileId, download, true);
 			this.interested.delete(fileId);
 			this.emit("download-failed", download);
 		});
@@ -394,9 +401,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			case "retry": {
 				this.tokens.set(`${from.address}:${from.port}`, Buffer.from(message.token));
 				if (message.requestId !== 0) {
+					// Resend at once with the token; the Retry counts as an attempt, so two peers
+					// that disagree on addresses cannot bounce Retries forever.
 					const pending = this.pending.get(message.requestId);
-					if (pending && pending.attempts <= REQUEST_ATTEMPTS) {
-						pending.attempts = Math.max(0, pending.attempts - 1);
+					if (pending && pending.to.address === from.address && pending.to.port === from.port) {
 						this.attempt(message.requestId, pending);
 					}
 				} else {
@@ -415,7 +423,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				return;
 			}
 			case "error": {
-				if (this.pending.has(message.ref)) {
+				// `ref` is a request id for manifest requests and an offset for block requests:
+				// only an error naming the file a pending manifest request asked for settles it.
+				const pending = this.pending.get(message.ref);
+				if (pending?.fileId !== undefined && pending.fileId === toHex(message.fileId)) {
 					this.settle(
 						message.ref,
 						from,

@@ -230,15 +230,29 @@ export function truncateMiddle(text: string, width: number): string {
  * @returns a string exactly `width` columns wide
  */
 export function fit(
-	text: string,
+	raw: string,
 	width: number,
 	align: "left" | "right" = "left",
 	truncate: "end" | "middle" = "end",
 ): string {
+	const text = printable(raw);
 	if (width <= 0) {
 		return "";
 	}
 	const cut = truncate === "middle" ? truncateMiddle(text, width) : truncateEnd(text, width);
 	const padding = " ".repeat(Math.max(0, width - displayWidth(cut)));
 	return align === "right" ? padding + cut : cut + padding;
+}
+
+/**
+ * Makes text from the network safe to print on a terminal: C0 and C1 control characters
+ * (ESC among them, so no escape sequence gets through), DEL and bidirectional overrides
+ * become U+FFFD. Peer and file names are untrusted.
+ */
+export function printable(text: string): string {
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+	return text.replace(
+		/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+		"\ufffd",
+	);
 }

@@ -7,6 +7,7 @@ import {
 	formatBytes,
 	formatRate,
 	percent,
+	printable,
 	progressBar,
 	truncateEnd,
 	truncateMiddle,
@@ -151,5 +152,14 @@ describe("truncateEnd and fit", () => {
 		assert.equal(fit("abcdefgh", 5), "abcd…");
 		assert.equal(fit("abcdefgh.txt", 9, "left", "middle"), "abcd….txt");
 		assert.equal(fit("ab", 0), "");
+	});
+});
+
+describe("printable", () => {
+	it("turns escape sequences, C1 controls and bidi overrides from the network into U+FFFD", () => {
+		assert.equal(printable("a\u001B[2Jb"), "a\uFFFD[2Jb");
+		assert.equal(printable("x\u009By\u202Ez\u0007"), "x\uFFFDy\uFFFDz\uFFFD");
+		assert.equal(printable("Café – résumé ü.txt"), "Café – résumé ü.txt");
+		assert.doesNotMatch(fit("evil\u001B]0;pwned\u0007name", 40), /\u001B|\u0007/);
 	});
 });
