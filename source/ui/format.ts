@@ -250,9 +250,8 @@ export function fit(
  * become U+FFFD. Peer and file names are untrusted.
  */
 export function printable(text: string): string {
-	// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-	return text.replace(
-		/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-		"\ufffd",
-	);
+	return text.replace(UNPRINTABLE, "\ufffd");
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
