@@ -57,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
 					"the TUI needs a terminal; use `p2p-tui serve`, `list` or `get` in scripts",
 				);
 			}
+			// Ink draws only the last frame when it thinks it runs in CI (CI=true); on a real
+			// terminal the user wants the live screen, so that guess must not apply.
+			process.env.CI = "0";
+			process.env.CONTINUOUS_INTEGRATION = "0";
 			const demo = flags.demo ? startDemo(settings.discoveryPort, settings.interval) : undefined;
 			try {
 				const peer = await Peer.start(options);
