@@ -237,6 +237,10 @@ export function encodeMessage(message: Message): Buffer {
 			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
 			const name = utf8.encode(message.name);
 			if (name.length > MAX_NAME_BYTES) throw new RangeError("peer name over 64 bytes");
+			// The decoder drops these; refuse to send what every receiver would drop.
+			if (message.basePort < 1 || message.basePort > 65532)
+				throw new RangeError("basePort out of 1..65532");
+			if (message.interval < 10) throw new RangeError("interval under 10 ms");
 			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + name.length);
 			header(w, MessageType.announce).bytes(message.peerId).u16(message.basePort);
 			w.u32(message.revision).u32(message.fileCount).u32(message.interval);
@@ -299,6 +303,7 @@ export function encodeMessage(message: Message): Buffer {
 		case "data":
 		case "push": {
 			checkFixed("fileId", message.fileId, HASH_SIZE);
+			if (message.payload.length === 0) throw new RangeError("empty payload");
 			const w = new Writer(DATA_OVERHEAD + message.payload.length);
 			header(w, message.type === "data" ? MessageType.data : MessageType.push);
 			return w.bytes(message.fileId).u64(message.offset).bytes(message.payload).finish();

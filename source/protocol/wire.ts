@@ -111,19 +111,23 @@ export class Writer {
 		this.buffer = Buffer.allocUnsafe(size);
 	}
 
+	/** @throws RangeError when `v` is not an integer in [0, 255] */
 	u8(v: number): this {
-		this.buffer[this.offset++] = v;
+		this.buffer.writeUInt8(v, this.offset);
+		this.offset += 1;
 		return this;
 	}
 
+	/** @throws RangeError when `v` is not an integer in [0, 65535] */
 	u16(v: number): this {
 		this.buffer.writeUInt16BE(v, this.offset);
 		this.offset += 2;
 		return this;
 	}
 
+	/** @throws RangeError when `v` is not an integer in [0, 2^32) */
 	u32(v: number): this {
-		this.buffer.writeUInt32BE(v >>> 0, this.offset);
+		this.buffer.writeUInt32BE(v, this.offset);
 		this.offset += 4;
 		return this;
 	}

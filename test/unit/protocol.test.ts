@@ -22,6 +22,7 @@ import {
 	MAX_BLOCK_SIZE,
 	MAX_DATAGRAM,
 	type Message,
+	MessageType,
 } from "../../source/protocol/messages.js";
 import { MAX_U64, Reader, Writer } from "../../source/protocol/wire.js";
 import { SendService } from "../../source/transfer/serve.js";
@@ -818,15 +819,21 @@ describe("message rejection", () => {
 		}
 	});
 
-	it("rejects data and push without payload", () => {
-		for (const type of ["data", "push"] as const) {
-			const empty = encodeMessage({
-				type,
-				fileId: filled(32, 1),
-				offset: 0,
-				payload: new Uint8Array(0),
-			});
+	it("rejects data and push without payload, and refuses to encode them", () => {
+		for (const type of [MessageType.data, MessageType.push]) {
+			// Header + file id + offset, no payload: hand-built, since the encoder refuses it.
+			const empty = Buffer.concat([
+				Buffer.from([0x50, 0x32, 0x01, type]),
+				Buffer.alloc(32, 1),
+				Buffer.alloc(8),
+			]);
 			assert.equal(decodeMessage(empty), null);
+		}
+		for (const type of ["data", "push"] as const) {
+			assert.throws(
+				() => encodeMessage({ type, fileId: filled(32, 1), offset: 0, payload: new Uint8Array(0) }),
+				/empty payload/,
+			);
 		}
 	});
 
@@ -1230,8 +1237,16 @@ describe("Reader and Writer", () => {
 	it("throws from finish when under- or over-filled", () => {
 		assert.throws(() => new Writer(4).u16(1).finish(), /wrote 2 of 4/);
 		assert.throws(() => new Writer(3).finish(), /wrote 0 of 3/);
-		assert.throws(() => new Writer(1).u8(1).u8(2).finish(), /wrote 2 of 1/);
+		assert.throws(() => new Writer(1).u8(1).u8(2).finish(), RangeError);
 		assert.equal(new Writer(3).u8(1).u16(0x0203).finish().toString("hex"), "010203");
+	});
+
+	it("refuses integers out of their field's range instead of wrapping them", () => {
+		assert.throws(() => new Writer(1).u8(256), RangeError);
+		assert.throws(() => new Writer(2).u16(65536), RangeError);
+		assert.throws(() => new Writer(4).u32(2 ** 32 + 5), RangeError);
+		assert.throws(() => new Writer(4).u32(-1), RangeError);
+		assert.throws(() => new Writer(8).u64(2 ** 53), RangeError);
 	});
 });
 
