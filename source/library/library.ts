@@ -100,6 +100,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 	private byId = new Map<string, SharedFile>();
 	private byPath = new Map<string, SharedFile>();
 	private cache = new Map<string, Promise<Buffer | null>>();
+	private scanning: Promise<void> | undefined;
 	/** Revision of the shared list: bumped whenever the list changes. */
 	revision = 1;
 
@@ -147,7 +148,16 @@ export class Library extends EventEmitter<LibraryEvents> {
 	 * Walks the folder again: hashes new and changed files, drops deleted ones.
 	 * Emits `changed` with the new revision when the list changed.
 	 */
-	async rescan(): Promise<void> {
+	rescan(): Promise<void> {
+		// One walk at a time: a read that finds a changed file and the periodic timer may
+		// both ask; the second caller shares the walk under way.
+		this.scanning ??= this.scan().finally(() => {
+			this.scanning = undefined;
+		});
+		return this.scanning;
+	}
+
+	private async scan(): Promise<void> {
 		const found = new Map<string, { absPath: string; size: number; mtimeMs: number }>();
 		await this.walk(this.root, found);
 		let changed = false;

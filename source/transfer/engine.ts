@@ -60,8 +60,6 @@ export interface RemoteFile {
 export interface EngineStats {
 	/** Datagrams dropped because they did not decode or were unexpected, per port. */
 	malformed: number;
-	/** Payload bytes uploaded: answers on the send port plus pushes. */
-	uploaded: number;
 	/** Payload bytes pushed from the distribute port. */
 	pushed: number;
 }
@@ -117,7 +115,7 @@ interface Assembly {
 
 /** The running engine. Create with `TransferEngine.open`. */
 export class TransferEngine extends EventEmitter<EngineEvents> {
-	readonly stats: EngineStats = { malformed: 0, uploaded: 0, pushed: 0 };
+	readonly stats: EngineStats = { malformed: 0, pushed: 0 };
 	/** Downloads by hex file id. */
 	readonly downloads = new Map<string, Download>();
 	readonly service: SendService;

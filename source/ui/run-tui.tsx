@@ -32,6 +32,7 @@ export async function runTui(peer: Peer): Promise<void> {
 		await app.waitUntilExit();
 	} finally {
 		process.off("SIGTERM", stop);
+		process.off("exit", restore);
 		store.close();
 		app.cleanup();
 		restore();

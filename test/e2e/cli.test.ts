@@ -13,7 +13,7 @@ import {
 	tempDir,
 	waitFor,
 } from "../helpers/net.js";
-import { runCli, ServeProcess } from "../helpers/process.js";
+import { loopbackNet, peerFolders, runCli, ServeProcess } from "../helpers/process.js";
 
 function b3sum(file: string): string {
 	return execFileSync("b3sum", ["--no-names", file], { encoding: "utf8" }).trim();
@@ -29,30 +29,11 @@ describe("two serve processes and a get, as separate programs", () => {
 
 	before(async () => {
 		discovery = await freePort();
-		net = [
-			"--broadcast",
-			LOOPBACK_BROADCAST,
-			"--discovery-port",
-			String(discovery),
-			"--interval",
-			"300",
-		];
+		net = loopbackNet(discovery);
 		for (const name of ["alice", "bob"]) {
-			const dir = path.join(root, name);
+			const port = String(await freeBase());
 			servers.push(
-				new ServeProcess([
-					...net,
-					"--name",
-					name,
-					"--share",
-					fixtures,
-					"--downloads",
-					path.join(dir, "dl"),
-					"--config-dir",
-					path.join(dir, "cfg"),
-					"--port",
-					String(await freeBase()),
-				]),
+				new ServeProcess([...net, ...peerFolders(root, name, fixtures), "--port", port]),
 			);
 		}
 		await waitFor(() => servers.every((s) => s.event("ready")), "both peers ready");
@@ -63,17 +44,7 @@ describe("two serve processes and a get, as separate programs", () => {
 		fs.rmSync(root, { recursive: true, force: true });
 	});
 
-	const client = (name: string) => [
-		...net,
-		"--name",
-		name,
-		"--share",
-		path.join(root, name, "share"),
-		"--downloads",
-		path.join(root, name, "dl"),
-		"--config-dir",
-		path.join(root, name, "cfg"),
-	];
+	const client = (name: string) => [...net, ...peerFolders(root, name)];
 
 	it("peers --json lists both serving peers", async () => {
 		const result = await runCli(["peers", ...client("looker"), "--wait", "1000", "--json"]);
@@ -169,16 +140,8 @@ describe("two serve processes and a get, as separate programs", () => {
 describe("bad input: one line on stderr, exit 2, no stack trace", () => {
 	const root = tempDir();
 	after(() => fs.rmSync(root, { recursive: true, force: true }));
-	const base = (name: string) => [
-		"--broadcast",
-		LOOPBACK_BROADCAST,
-		"--config-dir",
-		path.join(root, name, "cfg"),
-		"--share",
-		path.join(root, name, "share"),
-		"--downloads",
-		path.join(root, name, "dl"),
-	];
+	// Loopback broadcast even where the command is expected to fail before sending.
+	const base = (name: string) => ["--broadcast", LOOPBACK_BROADCAST, ...peerFolders(root, name)];
 
 	const expectUsage = async (args: string[], pattern: RegExp) => {
 		const result = await runCli(args);

@@ -3,15 +3,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-	fixturesDir,
-	freePort,
-	LOOPBACK_BROADCAST,
-	listFiles,
-	tempDir,
-	waitFor,
-} from "../helpers/net.js";
-import { CLI, ServeProcess } from "../helpers/process.js";
+import { fixturesDir, freePort, listFiles, tempDir, waitFor } from "../helpers/net.js";
+import { CLI, loopbackNet, peerFolders, ServeProcess } from "../helpers/process.js";
 
 const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
 const screen = (session: string) => tmux("capture-pane", "-p", "-t", session);
@@ -23,26 +16,8 @@ describe("the built program in a real terminal (tmux)", () => {
 	let net: string[];
 
 	before(async () => {
-		const discovery = await freePort();
-		net = [
-			"--broadcast",
-			LOOPBACK_BROADCAST,
-			"--discovery-port",
-			String(discovery),
-			"--interval",
-			"300",
-		];
-		seeder = new ServeProcess([
-			...net,
-			"--name",
-			"tmux-seeder",
-			"--share",
-			fixtures,
-			"--downloads",
-			path.join(root, "seeder-dl"),
-			"--config-dir",
-			path.join(root, "seeder-cfg"),
-		]);
+		net = loopbackNet(await freePort());
+		seeder = new ServeProcess([...net, ...peerFolders(root, "tmux-seeder", fixtures)]);
 		await waitFor(() => seeder.event("ready"), "the seeder ready");
 	});
 
@@ -58,20 +33,8 @@ describe("the built program in a real terminal (tmux)", () => {
 		it(`at ${columns}x${rows}: launch, see the peer and files, download with Enter, quit with q`, async () => {
 			const session = `p2p-tui-test-${process.pid}-${columns}`;
 			const name = `tui-${columns}`;
-			const downloads = path.join(root, `${name}-dl`);
-			const command = [
-				process.execPath,
-				CLI,
-				...net,
-				"--name",
-				name,
-				"--share",
-				path.join(root, `${name}-share`),
-				"--downloads",
-				downloads,
-				"--config-dir",
-				path.join(root, `${name}-cfg`),
-			]
+			const downloads = path.join(root, name, "dl");
+			const command = [process.execPath, CLI, ...net, ...peerFolders(root, name)]
 				.map((a) => `'${a}'`)
 				.join(" ");
 			tmux(

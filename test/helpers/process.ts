@@ -4,9 +4,40 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { LOOPBACK_BROADCAST } from "./net.js";
 
 /** Absolute path of the built CLI. */
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "cli.js");
+
+/** Flags that keep a CLI peer on loopback: broadcast, discovery port, a short interval. */
+export function loopbackNet(discoveryPort: number, interval = 300): string[] {
+	return [
+		"--broadcast",
+		LOOPBACK_BROADCAST,
+		"--discovery-port",
+		String(discoveryPort),
+		"--interval",
+		String(interval),
+	];
+}
+
+/**
+ * Flags giving a CLI peer its own folders under `root/name`.
+ * @param share - folder to share; `root/name/share` when absent
+ */
+export function peerFolders(root: string, name: string, share?: string): string[] {
+	const dir = path.join(root, name);
+	return [
+		"--name",
+		name,
+		"--share",
+		share ?? path.join(dir, "share"),
+		"--downloads",
+		path.join(dir, "dl"),
+		"--config-dir",
+		path.join(dir, "cfg"),
+	];
+}
 
 /** Result of a finished command. */
 export interface RunResult {

@@ -56,11 +56,9 @@ describe("discovery between three peers on loopback", () => {
 		// Leave: carol says goodbye; both others drop her at once with reason "bye".
 		const left: [string, string][] = [];
 		a.on("peer-left", (p, reason) => left.push([p.name, reason]));
-		const leftAt = Date.now();
 		await c.close();
 		await waitFor(() => left.some(([n]) => n === "carol"), "carol left");
 		assert.deepEqual(left, [["carol", "bye"]]);
-		assert.ok(Date.now() - leftAt < 250, "a leave removes the peer before it could expire");
 		assert.equal(names(b), "alice");
 
 		// Expire: a peer that announces once and falls silent is dropped after 3 intervals.

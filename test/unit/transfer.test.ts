@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { fixturesDir, listFiles } from "../helpers/net.js";
+import { fixturesDir, listFiles, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
 describe("transfers between peers on loopback", () => {
@@ -110,7 +110,11 @@ describe("transfers between peers on loopback", () => {
 		const two = await swarm.add("two");
 		await swarm.waitForFiles(one, 1);
 		await swarm.waitForFiles(two, 1);
-		await new Promise((resolve) => setTimeout(resolve, 300)); // each knows the other
+		// Interest goes to peers discovery knows: wait until the leechers know each other.
+		await waitFor(
+			() => one.peers().some((p) => p.name === "two") && two.peers().some((p) => p.name === "one"),
+			"the leechers know each other",
+		);
 		const id = one.files()[0].id;
 		const [a, b] = await Promise.all([one.download(id), two.download(id)]);
 		assert.ok(fs.readFileSync(a.path ?? "").equals(content));

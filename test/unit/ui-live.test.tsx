@@ -39,7 +39,6 @@ describe("the TUI over a real peer on loopback", () => {
 			assert.ok(index >= 0);
 			for (let i = 0; i < index; i++) {
 				app.stdin.write("j");
-				await new Promise((resolve) => setTimeout(resolve, 10));
 			}
 			await waitFor(() => /› gradient\.png/.test(frame()), "gradient.png selected");
 			app.stdin.write("\r");
@@ -50,6 +49,8 @@ describe("the TUI over a real peer on loopback", () => {
 				() => /gradient\.png.*100%/.test(frame()),
 				"the transfer at 100% in the Transfers pane",
 			);
+			// The final name is linked before the partial one is removed: wait for completion.
+			await waitFor(() => user.transfers()[0]?.status === "complete", "the transfer complete");
 			assert.deepEqual(listFiles(user.self().downloadsDir), [target]);
 
 			const left: string[] = [];
