@@ -48,7 +48,8 @@ function fileJson(f: NetworkFile) {
 }
 
 /**
- * `serve`: shares, serves and prints events until SIGINT/SIGTERM, then says goodbye.
+ * `serve`: shares, serves and prints events until SIGINT/SIGTERM, then says goodbye; the
+ * last event, `stopped`, carries `uploaded`, the payload bytes uploaded in this run.
  * @returns when the peer has stopped
  */
 export async function serve(options: PeerOptions, json: boolean, io: Output): Promise<void> {
@@ -100,7 +101,8 @@ export async function serve(options: PeerOptions, json: boolean, io: Output): Pr
 		process.once("SIGTERM", stop);
 	});
 	await peer.stop();
-	emit("stopped", { peer: self.id }, "stopped");
+	const uploaded = peer.uploaded;
+	emit("stopped", { peer: self.id, uploaded }, `stopped (uploaded ${uploaded} bytes)`);
 }
 
 /** Starts a peer, listens for `wait` ms and for the lists to arrive, runs `body`, stops. */
@@ -150,7 +152,11 @@ export async function list(
 }
 
 /**
- * `get`: waits up to `wait` ms for a peer that shares the file, then downloads it.
+ * `get`: waits up to `wait` ms for a peer that shares the file, then downloads it. With
+ * `json`, one object: the file (`id`, `name`, `path`, `size`, `contentHash`), `seconds`
+ * of the download (from the manifest request to the verified file, without start-up and
+ * discovery), `uploaded` payload bytes (pieces served to other leechers meanwhile) and
+ * `maxRss`, this process's peak resident set size in bytes.
  * @throws OperationError `NOT_FOUND` when no peer shares it in time, or the download's error
  */
 export async function get(
@@ -178,7 +184,18 @@ export async function get(
 		const seconds = (Date.now() - started) / 1000;
 		if (json) {
 			const { name, path, size } = result;
-			io.out(JSON.stringify({ id: file.id, name, path, size, contentHash: file.contentHash }));
+			io.out(
+				JSON.stringify({
+					id: file.id,
+					name,
+					path,
+					size,
+					contentHash: file.contentHash,
+					seconds,
+					uploaded: peer.uploaded,
+					maxRss: process.resourceUsage().maxRSS * 1024,
+				}),
+			);
 		} else
 			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
