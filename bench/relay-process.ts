@@ -1,0 +1,80 @@
+/**
+ * The fault relay of test/helpers/fault-relay.ts in a process of its own, so that its CPU
+ * and memory are not the bench's. It listens to the seeders' announces on the upstream
+ * discovery port and re-announces them, with its own ports, on the downstream one; every
+ * datagram it forwards may be lost or reordered. Loopback only.
+ *
+ *   node dist/bench/relay-process.js --upstream U --downstream D [--seed N] [--loss P] [--reorder P]
+ *
+ * Prints `{"event":"ready"}` once relaying, and on SIGTERM/SIGINT
+ * `{"event":"stopped","stats":{...}}` with the relay's counters, then exits.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+
+/** What the bench needs of the relay (test/helpers/fault-relay.ts). */
+interface Relay {
+	readonly stats: unknown;
+	close(): Promise<void> | void;
+}
+
+interface RelayModule {
+	FaultRelay: {
+		start(options: {
+			upstreamDiscoveryPort: number;
+			downstreamDiscoveryPort: number;
+			faults: { seed: number; loss: number; reorder: number };
+		}): Promise<Relay>;
+	};
+}
+
+/** The built relay, next to the other test helpers in dist/. */
+const RELAY_MODULE = path.resolve(
+	path.dirname(fileURLToPath(import.meta.url)),
+	"..",
+	"test",
+	"helpers",
+	"fault-relay.js",
+);
+
+async function main(): Promise<void> {
+	const { values } = parseArgs({
+		options: {
+			upstream: { type: "string" },
+			downstream: { type: "string" },
+			seed: { type: "string", default: "1" },
+			loss: { type: "string", default: "0.02" },
+			reorder: { type: "string", default: "0.02" },
+		},
+	});
+	const upstream = Number(values.upstream);
+	const downstream = Number(values.downstream);
+	if (!upstream || !downstream) throw new Error("--upstream and --downstream are required");
+	if (!fs.existsSync(RELAY_MODULE)) throw new Error(`relay missing: ${RELAY_MODULE}`);
+	// Imported at run time: the relay is written separately and may not be built yet.
+	const { FaultRelay } = (await import(pathToFileURL(RELAY_MODULE).href)) as RelayModule;
+	const relay = await FaultRelay.start({
+		upstreamDiscoveryPort: upstream,
+		downstreamDiscoveryPort: downstream,
+		faults: {
+			seed: Number(values.seed),
+			loss: Number(values.loss),
+			reorder: Number(values.reorder),
+		},
+	});
+	console.log(JSON.stringify({ event: "ready", upstream, downstream }));
+	await new Promise<void>((resolve) => {
+		process.once("SIGTERM", resolve);
+		process.once("SIGINT", resolve);
+	});
+	const stats = relay.stats;
+	await relay.close();
+	console.log(JSON.stringify({ event: "stopped", stats }));
+}
+
+main().catch((error: Error) => {
+	console.error(`relay-process: ${error.message}`);
+	process.exitCode = 1;
+});
