@@ -1,0 +1,424 @@
+/**
+ * BLAKE3 off the main thread: a small pool of worker threads that hash pieces and files, so that
+ * verifying a piece never stalls the event loop that moves UDP datagrams. Digests are those of
+ * `../protocol/hash.ts` (BLAKE3 spec, default unkeyed mode, 32 bytes, as `b3sum` prints), made by
+ * the same backend: each worker loads that module and gets the main thread's backend choice.
+ *
+ * Piece bytes move to a worker and back by transferring their ArrayBuffer (no copy). Jobs queue
+ * per worker and go to the least-loaded one. Workers are unref()ed while idle, so an idle pool
+ * never keeps the process alive, and ref()ed while they have jobs, so pending jobs complete.
+ * When worker threads cannot start, the pool hashes inline on the calling thread instead.
+ */
+import fs from "node:fs/promises";
+import os from "node:os";
+import { Worker } from "node:worker_threads";
+import {
+	createHasher,
+	HASH_BACKEND_ENV,
+	type HashBackendName,
+	hash,
+	hashBackend,
+} from "../protocol/hash.js";
+
+/** Bytes read from a file at a time by {@link HashPool.hashFile}: 4 MiB. */
+export const FILE_READ_SIZE = 4 * 1024 * 1024;
+
+/** Options of {@link HashPool}. */
+export interface HashPoolOptions {
+	/**
+	 * Number of worker threads, a non-negative integer; 0 hashes inline on the calling thread.
+	 * Default: {@link defaultHashWorkers}.
+	 */
+	workers?: number;
+}
+
+/** What {@link HashPool.hash} resolves to. */
+export interface PieceHash {
+	/** BLAKE3 of the piece: 32 bytes. */
+	digest: Buffer;
+	/** The piece's bytes, unchanged, in a buffer that owns its whole ArrayBuffer. */
+	data: Buffer;
+}
+
+/**
+ * A job sent to a hash worker (internal protocol between the pool and `hash-worker.js`).
+ * `hash`: the BLAKE3 of the first `byteLength` bytes of `buffer`, which comes back transferred.
+ * `file`: the BLAKE3 of the first `size` bytes of the file at `path`.
+ */
+export type HashJobMessage =
+	| { id: number; op: "hash"; buffer: ArrayBuffer | SharedArrayBuffer; byteLength: number }
+	| { id: number; op: "file"; path: string; size: number };
+
+/** An error as plain data, so that its `code`, `syscall` and `path` survive postMessage. */
+export interface SerializedError {
+	name: string;
+	message: string;
+	stack?: string;
+	code?: string;
+	errno?: number;
+	syscall?: string;
+	path?: string;
+}
+
+/**
+ * A message from a hash worker (internal protocol): `ready` once it has loaded and can take
+ * jobs, then one `done` or `failed` per job. `done` carries the 32-byte digest and, for `hash`
+ * jobs, the transferred buffer.
+ */
+export type HashReplyMessage =
+	| { type: "ready"; backend: HashBackendName }
+	| { type: "done"; id: number; digest: Uint8Array; buffer?: ArrayBuffer | SharedArrayBuffer }
+	| { type: "failed"; id: number; error: SerializedError };
+
+/**
+ * The default pool size for a machine with `cores` logical cores: 1 when `cores` ≤ 2, else
+ * min(4, cores − 1), leaving a core for the event loop.
+ * @param cores logical cores; default `os.availableParallelism()`
+ * @returns the number of worker threads, at least 1
+ */
+export function defaultHashWorkers(cores: number = os.availableParallelism()): number {
+	return cores <= 2 ? 1 : Math.min(4, cores - 1);
+}
+
+/**
+ * BLAKE3 of the first `size` bytes of the file at `path`, read {@link FILE_READ_SIZE} bytes at a
+ * time with the module's selected backend. Used by the workers and by inline hashing.
+ * @param path the file
+ * @param size bytes to hash from the start: a non-negative safe integer
+ * @returns a new 32-byte digest
+ * @throws the fs error (with its `code`, e.g. `ENOENT`) when the file cannot be opened or read;
+ *   an Error with `code` `ERR_SHORT_FILE` when the file has fewer than `size` bytes
+ */
+export async function hashFilePrefix(path: string, size: number): Promise<Buffer> {
+	const handle = await fs.open(path, "r");
+	try {
+		const hasher = createHasher();
+		const chunk = Buffer.allocUnsafe(Math.min(FILE_READ_SIZE, Math.max(size, 1)));
+		let offset = 0;
+		while (offset < size) {
+			const want = Math.min(chunk.length, size - offset);
+			const { bytesRead } = await handle.read(chunk, 0, want, offset);
+			if (bytesRead === 0) {
+				throw Object.assign(
+					new Error(`${path}: file ends at ${offset} bytes, before the ${size} bytes to hash`),
+					{ code: "ERR_SHORT_FILE", path },
+				);
+			}
+			hasher.update(chunk.subarray(0, bytesRead));
+			offset += bytesRead;
+		}
+		return hasher.digest();
+	} finally {
+		await handle.close();
+	}
+}
+
+/** An error as plain data for postMessage. */
+export function serializeError(error: unknown): SerializedError {
+	if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+	const e = error as NodeJS.ErrnoException;
+	const out: SerializedError = { name: e.name, message: e.message, stack: e.stack };
+	if (typeof e.code === "string") out.code = e.code;
+	if (typeof e.errno === "number") out.errno = e.errno;
+	if (typeof e.syscall === "string") out.syscall = e.syscall;
+	if (typeof e.path === "string") out.path = e.path;
+	return out;
+}
+
+/** The Error that {@link serializeError} described, with its `code`, `syscall` and `path`. */
+function deserializeError(data: SerializedError): Error {
+	const error = new Error(data.message) as NodeJS.ErrnoException;
+	error.name = data.name;
+	if (data.stack) error.stack = data.stack;
+	if (data.code !== undefined) error.code = data.code;
+	if (data.errno !== undefined) error.errno = data.errno;
+	if (data.syscall !== undefined) error.syscall = data.syscall;
+	if (data.path !== undefined) error.path = data.path;
+	return error;
+}
+
+/** The worker script, next to this module in the compiled layout (dist/source/transfer/). */
+const WORKER_URL = new URL("./hash-worker.js", import.meta.url);
+
+interface Job {
+	message: HashJobMessage;
+	/** Bytes this job hashes: the measure of a worker's load. */
+	cost: number;
+	resolve(reply: Extract<HashReplyMessage, { type: "done" }>): void;
+	reject(error: Error): void;
+}
+
+interface Slot {
+	worker: Worker;
+	/** The worker has loaded and said `ready`; jobs are posted only then. */
+	ready: boolean;
+	/** Posted to the worker, awaiting its reply. */
+	posted: Map<number, Job>;
+	/** Waiting for the worker to become ready (their buffers are still ours). */
+	waiting: Job[];
+	/** Sum of the costs of posted and waiting jobs. */
+	load: number;
+	/** The last uncaught error of the worker, for the exit message. */
+	error?: Error;
+}
+
+/**
+ * A pool of worker threads computing BLAKE3 digests of pieces and files.
+ *
+ * ```ts
+ * const pool = new HashPool();
+ * const { digest, data } = await pool.hash(piece); // `piece` is detached; use `data`
+ * await pool.close();
+ * ```
+ */
+export class HashPool {
+	/** The BLAKE3 backend the workers (and inline hashing) use, as chosen by `hash.ts`. */
+	readonly backend: HashBackendName = hashBackend;
+
+	private readonly slots: Slot[] = [];
+	private readonly size: number;
+	private nextId = 1;
+	private inline = false;
+	private closed = false;
+
+	/**
+	 * Starts the workers (they load in the background; jobs wait for them).
+	 * @param options `workers`: the pool size, default {@link defaultHashWorkers}; 0 hashes inline
+	 * @throws RangeError when `workers` is not a non-negative integer
+	 */
+	constructor(options: HashPoolOptions = {}) {
+		const size = options.workers ?? defaultHashWorkers();
+		if (!Number.isInteger(size) || size < 0) {
+			throw new RangeError(`HashPool workers must be a non-negative integer, got ${size}`);
+		}
+		this.size = size;
+		if (size === 0) this.inline = true;
+		for (let i = 0; i < size && !this.inline; i++) this.spawn();
+	}
+
+	/**
+	 * The number of worker threads running now; 0 when hashing inline (asked for, or because
+	 * worker threads could not start).
+	 */
+	get workers(): number {
+		return this.inline ? 0 : this.slots.length;
+	}
+
+	/**
+	 * BLAKE3 of a piece, computed in a worker. The piece's ArrayBuffer is transferred to the
+	 * worker and back, so `data` is detached (length 0) once this returns: use the resolved
+	 * `data` instead, the same bytes without a copy. A `data` that does not own its whole
+	 * ArrayBuffer (a slice, or a small buffer from Node's shared pool) is copied first and left
+	 * intact; one backed by a SharedArrayBuffer is shared, not copied.
+	 * @param data the piece, any length including 0
+	 * @returns the 32-byte digest and the piece's bytes
+	 * @throws Error (rejects) when the pool is closed, or when the worker dies while hashing (its
+	 *   bytes are then lost with it)
+	 */
+	hash(data: Buffer): Promise<PieceHash> {
+		if (this.closed) return Promise.reject(new Error("HashPool is closed"));
+		if (this.inline) return this.hashInline(data);
+		const byteLength = data.byteLength;
+		let buffer: ArrayBuffer | SharedArrayBuffer = data.buffer;
+		if (
+			!(buffer instanceof SharedArrayBuffer) &&
+			(data.byteOffset !== 0 || buffer.byteLength !== byteLength)
+		) {
+			buffer = new ArrayBuffer(byteLength);
+			new Uint8Array(buffer).set(data);
+		}
+		return this.submit({ id: this.nextId++, op: "hash", buffer, byteLength }, byteLength).then(
+			(reply) => ({
+				digest: toBuffer(reply.digest),
+				data: Buffer.from(reply.buffer ?? buffer, 0, byteLength),
+			}),
+		);
+	}
+
+	/**
+	 * BLAKE3 of the first `size` bytes of a file, streamed in a worker in 4 MiB reads.
+	 * @param path the file
+	 * @param size bytes to hash from the start of the file (a non-negative safe integer)
+	 * @returns a new 32-byte digest, equal to `b3sum`'s when `size` is the file's length
+	 * @throws (rejects) the fs error (`ENOENT`, `EACCES`, `EISDIR`, …, with `code` and `path`)
+	 *   when the file cannot be read; an Error with `code` `ERR_SHORT_FILE` when it is shorter than
+	 *   `size`; a RangeError for a bad `size`; an Error when the pool is closed or the worker dies
+	 */
+	hashFile(path: string, size: number): Promise<Buffer> {
+		if (!Number.isSafeInteger(size) || size < 0) {
+			return Promise.reject(
+				new RangeError(`hashFile size must be a non-negative integer: ${size}`),
+			);
+		}
+		if (this.closed) return Promise.reject(new Error("HashPool is closed"));
+		if (this.inline) return hashFilePrefix(path, size);
+		return this.submit({ id: this.nextId++, op: "file", path, size }, size).then((reply) =>
+			toBuffer(reply.digest),
+		);
+	}
+
+	/**
+	 * Stops the workers. Jobs still pending reject with an Error; later calls reject too.
+	 * Calling it again is harmless.
+	 * @returns once every worker thread has exited
+	 */
+	async close(): Promise<void> {
+		if (this.closed) return;
+		this.closed = true;
+		const error = new Error("HashPool closed before the job finished");
+		const slots = this.slots.splice(0);
+		for (const slot of slots) {
+			for (const job of [...slot.posted.values(), ...slot.waiting]) job.reject(error);
+			slot.posted.clear();
+			slot.waiting = [];
+		}
+		await Promise.all(slots.map((slot) => slot.worker.terminate()));
+	}
+
+	/** Inline fallback: hash on this thread, after yielding once so callers see a real promise. */
+	private async hashInline(data: Buffer): Promise<PieceHash> {
+		await new Promise<void>((resolve) => setImmediate(resolve));
+		return { digest: hash(data), data };
+	}
+
+	/** Queues `message` on the least-loaded worker. */
+	private submit(
+		message: HashJobMessage,
+		cost: number,
+	): Promise<Extract<HashReplyMessage, { type: "done" }>> {
+		return new Promise((resolve, reject) => {
+			this.dispatch({ message, cost, resolve, reject });
+		});
+	}
+
+	/** Gives `job` to the least-loaded worker, or runs it inline when there is none. */
+	private dispatch(job: Job): void {
+		if (this.closed) {
+			job.reject(new Error("HashPool is closed"));
+			return;
+		}
+		let best: Slot | undefined;
+		for (const slot of this.slots) if (!best || slot.load < best.load) best = slot;
+		if (this.inline || !best) {
+			this.inline = true;
+			this.runInline(job);
+			return;
+		}
+		best.load += job.cost;
+		if (best.ready) this.post(best, job);
+		else best.waiting.push(job);
+		best.worker.ref();
+	}
+
+	/** Runs a job that was meant for a worker on this thread. */
+	private runInline(job: Job): void {
+		const m = job.message;
+		const done = (digest: Buffer, buffer?: ArrayBuffer | SharedArrayBuffer) =>
+			job.resolve({ type: "done", id: m.id, digest, buffer });
+		if (m.op === "hash") {
+			this.hashInline(Buffer.from(m.buffer, 0, m.byteLength)).then(
+				(r) => done(r.digest, m.buffer),
+				job.reject,
+			);
+		} else {
+			hashFilePrefix(m.path, m.size).then((digest) => done(digest), job.reject);
+		}
+	}
+
+	/** Posts `job` to a ready worker, transferring its buffer when it can be transferred. */
+	private post(slot: Slot, job: Job): void {
+		const m = job.message;
+		slot.posted.set(m.id, job);
+		try {
+			if (m.op === "hash" && m.buffer instanceof ArrayBuffer) {
+				try {
+					slot.worker.postMessage(m, [m.buffer]);
+				} catch {
+					// Not transferable (e.g. marked untransferable, or external memory): send a copy.
+					const copy = m.buffer.slice(0, m.byteLength);
+					job.message = { ...m, buffer: copy };
+					slot.worker.postMessage(job.message, [copy]);
+				}
+			} else {
+				slot.worker.postMessage(m);
+			}
+		} catch (error) {
+			this.finish(slot, m.id);
+			job.reject(error instanceof Error ? error : new Error(String(error)));
+		}
+	}
+
+	/** Removes job `id` from `slot`, unref()ing the worker when it has nothing left to do. */
+	private finish(slot: Slot, id: number): Job | undefined {
+		const job = slot.posted.get(id);
+		if (!job) return undefined;
+		slot.posted.delete(id);
+		slot.load -= job.cost;
+		if (slot.posted.size === 0 && slot.waiting.length === 0) {
+			slot.load = 0;
+			slot.worker.unref();
+		}
+		return job;
+	}
+
+	/** Starts one worker, or switches to inline hashing when worker threads cannot start. */
+	private spawn(): void {
+		let worker: Worker;
+		try {
+			worker = new Worker(WORKER_URL, {
+				env: { ...process.env, [HASH_BACKEND_ENV]: hashBackend },
+			});
+		} catch {
+			if (this.slots.length === 0) this.inline = true;
+			return;
+		}
+		worker.unref();
+		const slot: Slot = { worker, ready: false, posted: new Map(), waiting: [], load: 0 };
+		this.slots.push(slot);
+		worker.on("message", (reply: HashReplyMessage) => this.onMessage(slot, reply));
+		worker.on("error", (error) => {
+			slot.error = error;
+		});
+		worker.on("exit", (code) => this.onExit(slot, code));
+	}
+
+	private onMessage(slot: Slot, reply: HashReplyMessage): void {
+		if (reply.type === "ready") {
+			slot.ready = true;
+			const waiting = slot.waiting;
+			slot.waiting = [];
+			for (const job of waiting) this.post(slot, job);
+			return;
+		}
+		const job = this.finish(slot, reply.id);
+		if (!job) return;
+		if (reply.type === "done") job.resolve(reply);
+		else job.reject(deserializeError(reply.error));
+	}
+
+	/**
+	 * A worker exited without close(): its posted jobs reject (their bytes went with it); a
+	 * worker that had started is replaced; one that never started is not, and when none is left
+	 * the pool hashes inline. Jobs still waiting are dispatched again.
+	 */
+	private onExit(slot: Slot, code: number): void {
+		const index = this.slots.indexOf(slot);
+		if (index < 0) return; // closed
+		this.slots.splice(index, 1);
+		const cause = slot.error;
+		const reason = cause ? `: ${cause.message}` : "";
+		for (const job of slot.posted.values()) {
+			job.reject(new Error(`hash worker exited with code ${code}${reason}`, { cause }));
+		}
+		slot.posted.clear();
+		if (this.closed) return;
+		if (slot.ready && this.slots.length < this.size) this.spawn();
+		if (this.slots.length === 0) this.inline = true;
+		for (const job of slot.waiting) this.dispatch(job);
+	}
+}
+
+/** A Buffer view of a digest that arrived as a Uint8Array. */
+function toBuffer(bytes: Uint8Array): Buffer {
+	return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,48 @@
+/**
+ * The worker thread of `HashPool` (`hash-pool.ts`): answers `hash` and `file` jobs with
+ * BLAKE3 digests from `../protocol/hash.ts`, whose backend choice it shares (the pool sets
+ * `P2P_TUI_BLAKE3` in this thread's environment to the main thread's choice). A `hash` job's
+ * buffer is transferred back with the reply, so the bytes are never copied.
+ * @module
+ */
+import { parentPort } from "node:worker_threads";
+import { hash, hashBackend } from "../protocol/hash.js";
+import {
+	type HashJobMessage,
+	type HashReplyMessage,
+	hashFilePrefix,
+	serializeError,
+} from "./hash-pool.js";
+
+if (!parentPort) throw new Error("hash-worker.js runs only as a worker thread of HashPool");
+const port = parentPort;
+
+/** Runs one job and posts its reply. */
+async function run(job: HashJobMessage): Promise<void> {
+	try {
+		if (job.op === "hash") {
+			const digest = hash(new Uint8Array(job.buffer, 0, job.byteLength));
+			const reply: HashReplyMessage = { type: "done", id: job.id, digest };
+			if (job.buffer instanceof ArrayBuffer) {
+				reply.buffer = job.buffer;
+				port.postMessage(reply, [job.buffer]);
+			} else {
+				port.postMessage(reply);
+			}
+		} else {
+			const digest = await hashFilePrefix(job.path, job.size);
+			port.postMessage({ type: "done", id: job.id, digest } satisfies HashReplyMessage);
+		}
+	} catch (error) {
+		port.postMessage({
+			type: "failed",
+			id: job.id,
+			error: serializeError(error),
+		} satisfies HashReplyMessage);
+	}
+}
+
+port.on("message", (job: HashJobMessage) => {
+	void run(job);
+});
+port.postMessage({ type: "ready", backend: hashBackend } satisfies HashReplyMessage);
