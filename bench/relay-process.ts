@@ -14,21 +14,8 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-/** What the bench needs of the relay (test/helpers/fault-relay.ts). */
-interface Relay {
-	readonly stats: unknown;
-	close(): Promise<void> | void;
-}
-
-interface RelayModule {
-	FaultRelay: {
-		start(options: {
-			upstreamDiscoveryPort: number;
-			downstreamDiscoveryPort: number;
-			faults: { seed: number; loss: number; reorder: number };
-		}): Promise<Relay>;
-	};
-}
+/** The relay's module; its types are checked at build time, the code is loaded at run time. */
+type RelayModule = typeof import("../test/helpers/fault-relay.js");
 
 /** The built relay, next to the other test helpers in dist/. */
 const RELAY_MODULE = path.resolve(

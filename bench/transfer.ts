@@ -501,8 +501,11 @@ function table(results: ScenarioResult[], fileBytes: number): string {
 }
 
 async function main(): Promise<number> {
+	// Other work on the machine skews every number: the load average at the start says how much.
+	const load = os.loadavg()[0];
 	console.log(
-		`p2p-tui transfer bench: ${mib} MiB random file, loopback, ${os.cpus().length} CPUs, Node ${process.version}`,
+		`p2p-tui transfer bench: ${mib} MiB random file, loopback, ${os.cpus().length} CPUs, ` +
+			`Node ${process.version}, load average ${load.toFixed(2)} at the start`,
 	);
 	const source = makeSource();
 	const results = new Map<number, ScenarioResult>();
@@ -561,6 +564,7 @@ async function main(): Promise<number> {
 			memoryBytes: os.totalmem(),
 			platform: `${os.platform()} ${os.release()} ${os.arch()}`,
 			node: process.version,
+			loadAverageAtStart: load,
 		},
 		fileBytes: source.bytes,
 		timing:
