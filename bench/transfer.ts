@@ -15,8 +15,10 @@
  * final `stopped` event. Prints a table and the targets, writes JSON to bench/results/.
  *
  * Usage: npm run bench -- [--mib N] [--only 1,3,5] [--timeout SECONDS]
- *   (or BENCH_MIB=N). Exit code 1 when a download failed or differs; missed targets are
- *   reported, not fatal. Every address is loopback: 127.0.0.1 and 127.255.255.255.
+ *   (or BENCH_MIB=N). Results go to bench/results/transfer.json for the full 1 GiB run,
+ *   transfer-<N>MiB[-only-<ids>].json otherwise. Exit code 1 when a download failed or
+ *   differs; missed targets are reported, not fatal. Every address is loopback:
+ *   127.0.0.1 and 127.255.255.255.
  */
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -218,9 +220,11 @@ function num(value: unknown): number | undefined {
 
 /** Why a process failed, in one line. */
 function failure(w: Watched, exit: Exit): string {
-	if (exit.timedOut) return `timed out after ${(timeoutMs / 1000).toFixed(0)} s`;
 	const last = w.stderr.trim().split("\n").pop();
-	return `exit ${exit.code ?? exit.signal}${last ? `: ${last}` : ""}`;
+	const why = exit.timedOut
+		? `timed out after ${(timeoutMs / 1000).toFixed(0)} s`
+		: `exit ${exit.code ?? exit.signal}`;
+	return last ? `${why}: ${last}` : why;
 }
 
 /** Checks a finished download against the source, then deletes it (disk space). */
@@ -574,7 +578,9 @@ async function main(): Promise<number> {
 		scenarios: rows,
 	};
 	fs.mkdirSync(RESULTS_DIR, { recursive: true });
-	const out = path.join(RESULTS_DIR, mib === 1024 ? "transfer.json" : `transfer-${mib}MiB.json`);
+	// transfer.json is the full default run; other sizes and --only runs go beside it.
+	const suffix = (mib === 1024 ? "" : `-${mib}MiB`) + (only ? `-only-${only.join("-")}` : "");
+	const out = path.join(RESULTS_DIR, `transfer${suffix}.json`);
 	// Fractions to three decimals: enough for seconds (ms) and MB/s.
 	const rounded = (_key: string, value: unknown) =>
 		typeof value === "number" && !Number.isInteger(value) ? Number(value.toFixed(3)) : value;
