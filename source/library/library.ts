@@ -15,7 +15,7 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import { createHasher, hash, toHex } from "../protocol/hash.js";
 import { encodeManifest, type Manifest, manifestId, pieceSizeFor } from "../protocol/manifest.js";
-import { isInside, PARTIAL_SUFFIX } from "./paths.js";
+import { isInside, isTransferFile } from "./paths.js";
 
 /** One shared file. */
 export interface SharedFile {
@@ -222,7 +222,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 		}
 		for (const entry of entries) {
 			const absPath = path.join(dir, entry.name);
-			if (entry.name.endsWith(PARTIAL_SUFFIX)) continue;
+			if (isTransferFile(entry.name)) continue;
 			let real = absPath;
 			if (entry.isSymbolicLink()) {
 				try {

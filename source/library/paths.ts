@@ -5,6 +5,17 @@ import path from "node:path";
 
 /** Suffix of a download in progress; such files are never shared and never final. */
 export const PARTIAL_SUFFIX = ".p2p-part";
+/** Suffix of a partial download's resume record (which pieces are on disk). */
+export const RESUME_SUFFIX = ".p2p-resume";
+
+/** True for our own bookkeeping files: partial downloads, resume records, their temporaries. */
+export function isTransferFile(name: string): boolean {
+	return (
+		name.endsWith(PARTIAL_SUFFIX) ||
+		name.endsWith(RESUME_SUFFIX) ||
+		name.endsWith(`${RESUME_SUFFIX}.tmp`)
+	);
+}
 
 /** True when `child` (an absolute, resolved path) lies inside `root` (or is `root`). */
 export function isInside(root: string, child: string): boolean {

@@ -72,10 +72,14 @@ export interface TransferState {
 	speed: number;
 	/** Number of peers currently serving this download. */
 	peers: number;
-	/** Bytes that came from the peers' send ports (requested). */
+	/** Bytes requested from seeders (peers with the whole file). */
 	fromSeeders: number;
-	/** Bytes that arrived pushed on our distributee port (distribution). */
+	/** Bytes from other leechers: pushed to our distributee port or requested of them. */
 	fromDistribution: number;
+	/** Bytes already on disk from an earlier run when this one started (resume). */
+	resumedBytes: number;
+	/** Ids of peers this download banned for serving bad pieces. */
+	bannedPeers: string[];
 	/** Pieces that failed their BLAKE3 check and were fetched again. */
 	hashFailures: number;
 	status: TransferStatus;

@@ -3,13 +3,25 @@
  *
  * How the objects relate: the file is cut in pieces (manifest), each piece in blocks. A
  * piece being fetched is an `ActivePiece` assigned to one source, so a piece that fails
- * its BLAKE3 check is blamed on the source that sent it. Each source (a peer with the
- * file) keeps a congestion window of outstanding block requests (AIMD: slow start, then
- * +1/cwnd per block, halved at most once per RTT on a timeout) and an RTO from its
- * smoothed RTT (RFC 6298). A timed-out request is sent again; a source silent for many
- * RTOs gives its pieces back. A verified piece is written at its offset in the partial
- * file (`<name>.p2p-part`); when every piece is written the whole file is hashed again and
- * moved to its final name only if the content BLAKE3 matches (never over another file).
+ * its BLAKE3 check is blamed on the sources that sent its blocks. Sources are seeders
+ * (the whole file) or partial seeders (other leechers, with a have-map). Pieces are picked
+ * rarest first (fewest sources hold them, as BitTorrent does), ties broken by walking the
+ * file from a random point, so leechers of one file hold different pieces and can trade
+ * them. When every missing piece is being fetched, idle sources also ask for the blocks
+ * still outstanding elsewhere (endgame), and the first answer wins.
+ *
+ * Each source keeps a congestion window of outstanding block requests (AIMD as TCP's,
+ * RFC 5681: slow start, then +1/cwnd per block, halved at most once per round trip on a
+ * loss), capped by the bytes our receive socket can buffer. Its retransmission timeout
+ * comes from a smoothed RTT (RFC 6298); a request is also deemed lost, before its
+ * timeout, once requests sent after it were answered and a reordering window passed
+ * (RACK, RFC 8985). The block size per source is found by `PathMtuSearch` (RFC 8899).
+ *
+ * Verified pieces are written whole at their offset in `<name>.p2p-part`; a resume record
+ * (`<name>.p2p-resume`) written after the data says which pieces are on disk, so a
+ * restarted download fetches only the rest. When every piece is on disk the whole file is
+ * hashed again and moved to its final name only if the content BLAKE3 matches (never over
+ * another file). Hashing runs on the injected `PieceHasher` (a worker pool in the engine).
  *
  * No sockets: requests go out through the injected `send`; data comes in through
  * `onData`, pushed pieces through `offerPiece`, and time through `tick(now)`.
@@ -18,17 +30,19 @@ import { EventEmitter } from "node:events";
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { readFully, reason } from "../library/library.js";
-import { numberedName, PARTIAL_SUFFIX } from "../library/paths.js";
+import { numberedName, PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js";
 import type { TransferState, TransferStatus } from "../peer/types.js";
 import { createHasher, hash } from "../protocol/hash.js";
 import { type Manifest, pieceCount, pieceLength } from "../protocol/manifest.js";
 import { DATA_OVERHEAD, encodeMessage, MAX_BLOCK_SIZE } from "../protocol/messages.js";
-import { maxDatagramFor } from "./path-mtu.js";
+import { decodeResume, encodeResume } from "../protocol/resume.js";
+import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
 import { RttEstimator } from "./rtt.js";
 import type { Endpoint } from "./serve.js";
 
-/** A peer that has the file: where to send block requests (its send port). */
+/** A peer that has the file, or part of it: where to send block requests (its send port). */
 export interface SourceInfo {
 	peerId: string;
 	address: string;
@@ -36,35 +50,89 @@ export interface SourceInfo {
 	port: number;
 }
 
-/** Initial congestion window, in blocks. */
+/**
+ * Hashes pieces and files; the engine passes a worker pool so hashing never stalls the
+ * event loop that moves datagrams.
+ */
+export interface PieceHasher {
+	/** BLAKE3 of `data`; resolves with the digest and the same bytes (possibly moved). */
+	hash(data: Buffer): Promise<{ digest: Buffer; data: Buffer }>;
+	/** BLAKE3 of the first `size` bytes of the file at `path`; rejects when unreadable. */
+	hashFile(path: string, size: number): Promise<Buffer>;
+}
+
+/** Hashing on the calling thread (tests, and when no pool is given). */
+export const inlineHasher: PieceHasher = {
+	hash: async (data) => ({ digest: hash(data), data }),
+	hashFile: async (file, size) => {
+		const handle = await fs.open(file, fsConstants.O_RDONLY);
+		try {
+			return await hashHandle(handle, size);
+		} finally {
+			await handle.close();
+		}
+	},
+};
+
+/**
+ * Queuing delay the window aims at, in ms (RFC 6817's TARGET, at most 100 ms): above it
+ * the window shrinks, so a download never builds a long queue at a busy or rate-limited
+ * peer and leaves room for other traffic on the LAN.
+ */
+const TARGET_DELAY_MS = 50;
+/** Window growth per round trip at zero queuing delay, in blocks (RFC 6817's GAIN). */
+const LEDBAT_GAIN = 1;
+/** Length of one base-delay bucket, in ms, and buckets kept (RFC 6817 BASE_HISTORY). */
+const BASE_BUCKET_MS = 10_000;
+const BASE_HISTORY = 6;
+/** Initial congestion window, in blocks (RFC 5681's IW is 2 to 4 segments). */
 const INITIAL_CWND = 4;
+/** Initial slow-start threshold, in blocks. */
+const INITIAL_SSTHRESH = 256;
 /** Largest congestion window, in blocks. */
-const MAX_CWND = 512;
-/** Most pieces held in memory while being fetched. */
-const MAX_ACTIVE_PIECES = 48;
-/** Most verified pieces waiting for the disk before requests pause. */
-const MAX_PENDING_WRITES = 32;
+const MAX_CWND = 1024;
+/** Most bytes held in memory for pieces being fetched, verified or written. */
+const MAX_BUFFERED_BYTES = 24 * 1024 * 1024;
 /** Consecutive timeouts after which a source gives its pieces back. */
 const STALL_TIMEOUTS = 8;
 /** How long a stalled source is left alone, in ms. */
 const STALL_BACKOFF_MS = 2_000;
 /** Bad pieces after which a source is banned for the session. */
-const BAN_BAD_PIECES = 3;
+export const BAN_BAD_PIECES = 3;
+/** Least time between two resume records, in ms. */
+const RESUME_INTERVAL_MS = 250;
+/** Default cap on outstanding request bytes (all sources), for a 4 MiB receive buffer. */
+const DEFAULT_MAX_INFLIGHT = 3 * 1024 * 1024;
+
+/** Piece states. */
+const MISSING = 0;
+const ACTIVE = 1;
+const VERIFYING = 2;
+const VERIFIED = 3;
 
 interface SourceState extends SourceInfo {
+	key: string;
+	/** Have-map of a partial seeder; undefined for a seeder (every piece). */
+	have: Uint8Array | undefined;
 	rtt: RttEstimator;
+	mtu: PathMtuSearch;
+	/** Index of the piece probing a larger datagram size, if any. */
+	probePiece: number | undefined;
 	cwnd: number;
 	ssthresh: number;
 	inflight: number;
-	/** Block payload size for this path, in bytes. */
-	blockSize: number;
 	badPieces: number;
 	banned: boolean;
 	stalledUntil: number;
 	consecutiveTimeouts: number;
 	lastLossAt: number;
 	lastDataAt: number;
-	token: () => Uint8Array;
+	/** Send time of the most recently sent request that was answered (RACK). */
+	rackSentAt: number;
+	/** Minimum RTT per bucket of BASE_BUCKET_MS, newest last (RFC 6817 base delay). */
+	baseHistory: { start: number; min: number }[];
+	/** Payload bytes received from this source. */
+	received: number;
 }
 
 interface ActivePiece {
@@ -77,8 +145,12 @@ interface ActivePiece {
 	received: Uint8Array;
 	requested: Uint8Array;
 	receivedCount: number;
+	/** Lowest block that may still be unrequested. */
+	nextBlock: number;
 	source: SourceState | undefined;
 	contributors: Set<SourceState>;
+	/** True while this piece probes a larger datagram size for its source. */
+	probe: boolean;
 }
 
 interface Inflight {
@@ -89,6 +161,8 @@ interface Inflight {
 	source: SourceState;
 	sentAt: number;
 	retransmitted: boolean;
+	/** True for an endgame duplicate of a request outstanding at another source. */
+	duplicate: boolean;
 }
 
 /** Events of a download. */
@@ -98,6 +172,8 @@ export interface DownloadEvents {
 	progress: [];
 	complete: [path: string];
 	failed: [error: string];
+	/** A source served too many bad pieces and is banned for the session. */
+	banned: [peerId: string];
 }
 
 /** Options of a download. */
@@ -115,7 +191,11 @@ export interface DownloadOptions {
 	send: (datagram: Buffer, to: Endpoint) => void;
 	/** The current token for a source's send port (zeros when we have none). */
 	tokenFor: (to: Endpoint) => Uint8Array;
-	/** Clock in ms. */
+	/** Piece and file hashing (default: on this thread). */
+	hasher?: PieceHasher;
+	/** Most request bytes outstanding over all sources (default 3 MiB). */
+	maxInflightBytes?: number;
+	/** Clock in ms (default `performance.now`). */
 	now?: () => number;
 }
 
@@ -130,7 +210,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 	finalPath: string | undefined;
 	verifiedPieces = 0;
 	bytesDone = 0;
+	/** Bytes found on disk from an earlier run (resume record). */
+	resumedBytes = 0;
+	/** Payload bytes received from seeders (peers with the whole file). */
 	fromSeeders = 0;
+	/** Payload bytes received from other leechers: pushes and their answers. */
 	fromDistribution = 0;
 	hashFailures = 0;
 	/** Block datagrams that arrived for nothing we wanted (duplicates, late retransmissions). */
@@ -138,69 +222,151 @@ export class Download extends EventEmitter<DownloadEvents> {
 	retransmits = 0;
 
 	private readonly sources = new Map<string, SourceState>();
-	private readonly done: Uint8Array;
+	private readonly pieceState: Uint8Array;
+	/** Partial seeders holding each piece (seeders are counted in `seederCount`). */
+	private readonly availability: Uint16Array;
+	private seederCount = 0;
+	private missingCount: number;
+	private cursor: number;
 	private readonly active = new Map<number, ActivePiece>();
 	private readonly inflight = new Map<number, Inflight>();
+	private readonly duplicateInflight = new Map<number, Inflight>();
+	private inflightBytes = 0;
+	private bufferedBytes = 0;
 	/** Pieces that failed from a source: avoid giving them to it again. */
 	private readonly failedFrom = new Map<number, Set<string>>();
+	private readonly pushVerifying = new Set<number>();
 	private readonly now: () => number;
+	private readonly hasher: PieceHasher;
+	private readonly maxInflightBytes: number;
 	private readonly partialPath: string;
+	private readonly resumePath: string;
 	private handle: fs.FileHandle | undefined;
-	private pendingWrites = 0;
 	private writeChain: Promise<void> = Promise.resolve();
+	private lastRecordAt = Number.NEGATIVE_INFINITY;
+	private recordDirty = false;
 	private finishing = false;
+	private rechecked = false;
 	private readonly rateSamples: { at: number; bytes: number }[] = [];
 
 	constructor(private readonly options: DownloadOptions) {
 		super();
-		this.now = options.now ?? Date.now;
+		this.now = options.now ?? (() => performance.now());
+		this.hasher = options.hasher ?? inlineHasher;
+		this.maxInflightBytes = options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT;
 		this.pieceCount = pieceCount(options.manifest.size, options.manifest.pieceSize);
-		this.done = new Uint8Array(this.pieceCount);
+		this.pieceState = new Uint8Array(this.pieceCount);
+		this.availability = new Uint16Array(this.pieceCount);
+		this.missingCount = this.pieceCount;
+		this.cursor = Math.floor(Math.random() * Math.max(1, this.pieceCount));
 		this.have = new Uint8Array(Math.ceil(this.pieceCount / 8));
 		this.partialPath = options.target + PARTIAL_SUFFIX;
+		this.resumePath = options.target + RESUME_SUFFIX;
 	}
 
 	/**
-	 * Opens the partial file and starts requesting.
+	 * Opens the partial file, taking up the pieces a valid resume record names, and starts
+	 * requesting.
 	 * @throws nothing; a failure to open the partial file fails the download
 	 */
 	async start(): Promise<void> {
 		try {
 			await fs.mkdir(path.dirname(this.partialPath), { recursive: true });
+			const resumed = await this.readRecord();
 			this.handle = await fs.open(
 				this.partialPath,
-				fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC,
+				fsConstants.O_RDWR | fsConstants.O_CREAT | (resumed ? 0 : fsConstants.O_TRUNC),
 			);
+			if (resumed) this.takeResumed(resumed);
+			else await fs.rm(this.resumePath, { force: true });
 		} catch (error) {
 			this.fail(`cannot write ${this.partialPath}: ${reason(error)}`);
 			return;
 		}
-		this.status = this.sources.size > 0 ? "downloading" : "waiting";
-		if (this.pieceCount === 0) void this.finish();
+		if (this.status !== "starting") return;
+		this.status = "downloading";
+		this.updateWaiting();
+		this.emit("progress");
+		if (this.verifiedPieces === this.pieceCount) void this.finish();
 		else this.pump();
 	}
 
-	/** Adds (or refreshes) a source. */
-	addSource(info: SourceInfo): void {
+	/** The resume record's have-map when it describes this file and the partial file exists. */
+	private async readRecord(): Promise<Uint8Array | undefined> {
+		try {
+			const [bytes, stat] = await Promise.all([
+				fs.readFile(this.resumePath),
+				fs.stat(this.partialPath),
+			]);
+			const record = decodeResume(bytes);
+			if (
+				!record ||
+				!stat.isFile() ||
+				!Buffer.from(record.fileId).equals(this.options.fileId) ||
+				record.size !== this.options.manifest.size ||
+				record.pieceSize !== this.options.manifest.pieceSize
+			)
+				return undefined;
+			return record.have;
+		} catch {
+			return undefined;
+		}
+	}
+
+	private takeResumed(have: Uint8Array): void {
+		for (let index = 0; index < this.pieceCount; index++) {
+			if (!hasBit(have, index)) continue;
+			this.pieceState[index] = VERIFIED;
+			this.missingCount--;
+			this.verifiedPieces++;
+			setBit(this.have, index);
+			const length = pieceLength(this.options.manifest, index);
+			this.bytesDone += length;
+			this.resumedBytes += length;
+		}
+	}
+
+	/**
+	 * Adds a source, or updates a partial seeder's have-map.
+	 * @param info - where the source's send port is
+	 * @param have - for a partial seeder, its have-map slice starting at piece `firstPiece`
+	 *   (a multiple of 8); absent for a seeder with the whole file
+	 */
+	addSource(info: SourceInfo, have?: { firstPiece: number; bits: Uint8Array }): void {
 		const key = `${info.address}:${info.port}`;
-		if (this.sources.has(key)) return;
-		const blockSize = Math.min(MAX_BLOCK_SIZE, maxDatagramFor(info.address) - DATA_OVERHEAD);
-		this.sources.set(key, {
-			...info,
-			rtt: new RttEstimator(),
-			cwnd: INITIAL_CWND,
-			ssthresh: 64,
-			inflight: 0,
-			blockSize,
-			badPieces: 0,
-			banned: false,
-			stalledUntil: 0,
-			consecutiveTimeouts: 0,
-			lastLossAt: 0,
-			lastDataAt: 0,
-			token: () => this.options.tokenFor(info),
-		});
-		if (this.status === "waiting") this.status = "downloading";
+		let source = this.sources.get(key);
+		if (source?.banned) return;
+		if (!source) {
+			source = {
+				...info,
+				key,
+				have: have ? new Uint8Array(this.have.length) : undefined,
+				rtt: new RttEstimator(),
+				mtu: new PathMtuSearch(maxDatagramFor(info.address)),
+				probePiece: undefined,
+				cwnd: INITIAL_CWND,
+				ssthresh: INITIAL_SSTHRESH,
+				inflight: 0,
+				badPieces: 0,
+				banned: false,
+				stalledUntil: 0,
+				consecutiveTimeouts: 0,
+				lastLossAt: Number.NEGATIVE_INFINITY,
+				lastDataAt: 0,
+				rackSentAt: Number.NEGATIVE_INFINITY,
+				baseHistory: [],
+				received: 0,
+			};
+			this.sources.set(key, source);
+			if (!source.have) this.seederCount++;
+		} else if (!have && source.have) {
+			// A partial seeder finished: it now holds everything.
+			this.countHave(source, -1);
+			source.have = undefined;
+			this.seederCount++;
+		}
+		if (have && source.have) this.setHave(source, have.firstPiece, have.bits);
+		this.updateWaiting();
 		this.pump();
 	}
 
@@ -209,7 +375,23 @@ export class Download extends EventEmitter<DownloadEvents> {
 		const source = this.sources.get(`${address}:${port}`);
 		if (!source) return;
 		this.release(source);
-		this.sources.delete(`${address}:${port}`);
+		this.uncount(source);
+		this.sources.delete(source.key);
+		this.updateWaiting();
+		this.pump();
+	}
+
+	/** Removes a partial seeder (it finished, cancelled or went quiet); seeders stay. */
+	removePartialSource(info: SourceInfo): void {
+		const source = this.sources.get(`${info.address}:${info.port}`);
+		if (source?.have) this.removeSource(info.address, info.port);
+	}
+
+	/** Bans a peer banned elsewhere in this session: its sources get no more requests. */
+	banPeer(peerId: string): void {
+		for (const source of this.sources.values()) {
+			if (source.peerId === peerId && !source.banned) this.ban(source, false);
+		}
 		this.updateWaiting();
 		this.pump();
 	}
@@ -219,6 +401,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		let n = 0;
 		for (const s of this.sources.values()) if (!s.banned) n++;
 		return n;
+	}
+
+	/** Peer ids of the sources banned by this download. */
+	bannedPeers(): string[] {
+		return [...this.sources.values()].filter((s) => s.banned).map((s) => s.peerId);
 	}
 
 	/** Sources that sent data in the last 2 seconds. */
@@ -232,7 +419,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/** Download rate over the last 2 seconds, in bytes per second. */
 	get speed(): number {
 		const since = this.now() - 2_000;
-		while (this.rateSamples.length > 0 && this.rateSamples[0].at < since) this.rateSamples.shift();
+		let drop = 0;
+		while (drop < this.rateSamples.length && this.rateSamples[drop].at < since) drop++;
+		if (drop > 0) this.rateSamples.splice(0, drop);
 		let bytes = 0;
 		for (const s of this.rateSamples) bytes += s.bytes;
 		return bytes / 2;
@@ -248,16 +437,38 @@ export class Download extends EventEmitter<DownloadEvents> {
 		return this.options.manifest.pieceSize;
 	}
 
+	/** Largest block payload confirmed towards any source, in bytes (for views and tests). */
+	get blockSize(): number {
+		let best = 0;
+		for (const s of this.sources.values()) best = Math.max(best, blockPayload(s.mtu.confirmed));
+		return best;
+	}
+
 	/**
 	 * Reads a verified, written piece back from the partial file (for distribution).
 	 * @returns the piece, or null when it is not on disk or the file is closed
 	 */
 	async readPiece(index: number): Promise<Buffer | null> {
+		if (index < 0 || index >= this.pieceCount) return null;
+		return this.readBlock(index * this.pieceSize, pieceLength(this.options.manifest, index));
+	}
+
+	/**
+	 * Reads bytes of a verified, written piece (to serve other leechers: partial seeding).
+	 * @param offset - byte offset in the file
+	 * @param length - bytes wanted; the range must lie inside one piece
+	 * @returns the bytes, or null when that piece is not on disk or the range is bad
+	 */
+	async readBlock(offset: number, length: number): Promise<Buffer | null> {
 		const handle = this.handle;
-		if (!handle || (this.have[index >> 3] & (0x80 >> (index & 7))) === 0) return null;
-		const data = Buffer.allocUnsafe(pieceLength(this.options.manifest, index));
+		const index = Math.floor(offset / this.pieceSize);
+		if (!handle || length <= 0 || index < 0 || index >= this.pieceCount) return null;
+		if (!hasBit(this.have, index)) return null;
+		const end = index * this.pieceSize + pieceLength(this.options.manifest, index);
+		if (offset + length > end) return null;
+		const data = Buffer.allocUnsafe(length);
 		try {
-			await readFully(handle, data, index * this.options.manifest.pieceSize);
+			await readFully(handle, data, offset);
 			return data;
 		} catch {
 			return null;
@@ -266,7 +477,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** True when piece `index` is verified. */
 	hasPiece(index: number): boolean {
-		return this.done[index] === 1;
+		return this.pieceState[index] === VERIFIED;
 	}
 
 	/** A snapshot for views. */
@@ -282,7 +493,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 			peers: this.servingPeers,
 			fromSeeders: this.fromSeeders,
 			fromDistribution: this.fromDistribution,
+			resumedBytes: this.resumedBytes,
 			hashFailures: this.hashFailures,
+			bannedPeers: this.bannedPeers(),
 			status: this.status,
 			path: this.finalPath,
 			error: this.error,
@@ -294,33 +507,44 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * @param from - the sender; must be the source the block was requested from
 	 */
 	onData(from: Endpoint, offset: number, payload: Uint8Array): void {
-		const request = this.inflight.get(offset);
-		if (
-			!request ||
-			request.source.address !== from.address ||
-			request.source.port !== from.port ||
-			request.length !== payload.length
-		) {
+		const primary = this.inflight.get(offset);
+		const duplicate = this.duplicateInflight.get(offset);
+		const request =
+			primary && isFrom(primary.source, from)
+				? primary
+				: duplicate && isFrom(duplicate.source, from)
+					? duplicate
+					: undefined;
+		if (!request || request.length !== payload.length) {
 			this.duplicates++;
 			return;
 		}
-		this.inflight.delete(offset);
+		this.forget(request);
 		const { source, piece } = request;
-		source.inflight--;
 		const now = this.now();
-		if (!request.retransmitted) source.rtt.sample(now - request.sentAt);
+		if (!request.retransmitted) {
+			source.rtt.sample(now - request.sentAt);
+			grow(source, now, now - request.sentAt);
+		}
+		if (request.sentAt > source.rackSentAt) source.rackSentAt = request.sentAt;
 		source.consecutiveTimeouts = 0;
 		source.lastDataAt = now;
-		source.cwnd = Math.min(
-			MAX_CWND,
-			source.cwnd + (source.cwnd < source.ssthresh ? 1 : 1 / source.cwnd),
-		);
+		if (piece.probe && source.probePiece === piece.index) {
+			source.mtu.acknowledge(piece.blockSize + DATA_OVERHEAD);
+			source.probePiece = undefined;
+			piece.probe = false;
+		}
 		if (this.active.get(piece.index) === piece && piece.received[request.block] === 0) {
+			// The other copy of an endgame request is no longer needed.
+			const other = request.duplicate ? primary : duplicate;
+			if (other && other.piece === piece) this.forget(other);
 			piece.buffer.set(payload, request.block * piece.blockSize);
 			piece.received[request.block] = 1;
 			piece.receivedCount++;
 			piece.contributors.add(source);
-			this.fromSeeders += payload.length;
+			source.received += payload.length;
+			if (source.have) this.fromDistribution += payload.length;
+			else this.fromSeeders += payload.length;
 			this.rateSamples.push({ at: now, bytes: payload.length });
 			if (piece.receivedCount === piece.received.length) this.completePiece(piece);
 		} else {
@@ -329,69 +553,139 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.pump();
 	}
 
-	/** A source answered a block request with an error (file gone): drop the source. */
-	onError(from: Endpoint): void {
+	/**
+	 * A source answered a block request with an error: a refused size ends its datagram
+	 * size search; anything else (file gone) drops the source.
+	 * @param offset - the refused request's offset (the error's `ref`)
+	 */
+	onError(from: Endpoint, offset?: number): void {
+		const source = this.sources.get(`${from.address}:${from.port}`);
+		if (!source) return;
+		const request = offset === undefined ? undefined : this.inflight.get(offset);
+		if (request?.piece.probe && request.source === source) {
+			this.probeFailed(source, request.piece, true);
+			this.pump();
+			return;
+		}
+		if (source.have && request?.source === source) {
+			// A partial seeder that no longer has the piece (its have-map was stale): forget
+			// that bit and give the piece to someone else.
+			const { piece } = request;
+			this.setHave(source, piece.index & ~7, [
+				source.have[piece.index >> 3] & ~(0x80 >> (piece.index & 7)),
+			]);
+			this.release(source);
+			this.pump();
+			return;
+		}
+		if (source.have) return;
 		this.removeSource(from.address, from.port);
 	}
 
 	/** A source issued a new token: resend everything outstanding to it at once. */
 	onRetry(from: Endpoint): void {
 		const now = this.now();
-		for (const request of this.inflight.values()) {
-			if (request.source.address === from.address && request.source.port === from.port) {
-				request.sentAt = now;
-				request.retransmitted = true;
-				this.sendRequest(request);
+		for (const table of [this.inflight, this.duplicateInflight]) {
+			for (const request of table.values()) {
+				if (isFrom(request.source, from)) {
+					request.sentAt = now;
+					request.retransmitted = true;
+					this.sendRequest(request);
+				}
 			}
 		}
 	}
 
 	/**
-	 * Offers a whole piece pushed by another leecher (distribution).
-	 * @returns true when the piece was missing, verified and taken
+	 * Offers a whole piece pushed by another leecher (distribution). It is verified off the
+	 * event loop and written only if its BLAKE3 matches the manifest.
+	 * @returns true when the piece was missing and is being verified
 	 */
 	offerPiece(index: number, data: Buffer): boolean {
-		if (index < 0 || index >= this.pieceCount || this.done[index] === 1 || this.finishing)
+		if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) return false;
+		if (this.pieceState[index] >= VERIFYING || this.pushVerifying.has(index) || this.finishing)
 			return false;
+		if (this.status !== "downloading" && this.status !== "waiting") return false;
 		if (data.length !== pieceLength(this.options.manifest, index)) return false;
-		if (!hash(data).equals(this.options.manifest.pieceHashes[index])) return false;
-		const piece = this.active.get(index);
-		if (piece) this.dropPiece(piece);
-		this.fromDistribution += data.length;
-		this.rateSamples.push({ at: this.now(), bytes: data.length });
-		this.accept(index, data);
-		this.pump();
+		this.pushVerifying.add(index);
+		this.bufferedBytes += data.length;
+		void this.hasher.hash(data).then(
+			({ digest, data: bytes }) => {
+				this.pushVerifying.delete(index);
+				this.bufferedBytes -= bytes.length;
+				if (!this.running || this.pieceState[index] >= VERIFYING) return;
+				if (!digest.equals(this.options.manifest.pieceHashes[index])) return;
+				const piece = this.active.get(index);
+				if (piece) this.dropPiece(piece);
+				this.fromDistribution += bytes.length;
+				this.rateSamples.push({ at: this.now(), bytes: bytes.length });
+				if (this.pieceState[index] === MISSING) this.missingCount--;
+				this.accept(index, bytes);
+				this.pump();
+			},
+			() => {
+				this.pushVerifying.delete(index);
+				this.bufferedBytes -= data.length;
+			},
+		);
 		return true;
 	}
 
+	private get running(): boolean {
+		return this.status === "downloading" || this.status === "waiting";
+	}
+
 	/**
-	 * Advances time: retransmits timed-out requests, backs off stalled sources.
-	 * @param now - clock in ms
+	 * Advances time: detects lost requests (RACK and RTO) and resends them, backs off
+	 * silent sources.
+	 * @param now - clock in ms, same clock as `options.now`
 	 */
 	tick(now = this.now()): void {
-		if (this.status !== "downloading" && this.status !== "waiting") return;
+		if (!this.running) return;
+		const timedOut = new Set<SourceState>();
 		const lossFrom = new Set<SourceState>();
-		for (const request of this.inflight.values()) {
-			const source = request.source;
-			if (now - request.sentAt <= source.rtt.rto) continue;
-			if (!lossFrom.has(source)) {
-				lossFrom.add(source);
-				source.consecutiveTimeouts++;
-				// One multiplicative decrease per round trip, as TCP reacts once per window.
-				if (now - source.lastLossAt > (source.rtt.srtt ?? 0)) {
-					source.ssthresh = Math.max(2, source.cwnd / 2);
-					source.cwnd = source.ssthresh;
-					source.lastLossAt = now;
+		const failedProbes: ActivePiece[] = [];
+		for (const table of [this.inflight, this.duplicateInflight]) {
+			for (const request of table.values()) {
+				const source = request.source;
+				const age = now - request.sentAt;
+				const timeout = age > source.rtt.rto;
+				// RACK: a later request was answered and this one is older than an RTT plus a
+				// reordering window, so it is lost (RFC 8985 section 6.2).
+				const reorderWindow = Math.max(2, (source.rtt.srtt ?? 0) / 4);
+				const lost =
+					timeout ||
+					(request.sentAt < source.rackSentAt &&
+						age > (source.rtt.srtt ?? source.rtt.rto) + reorderWindow);
+				if (!lost) continue;
+				if (request.piece.probe && source.probePiece === request.piece.index) {
+					failedProbes.push(request.piece);
+					continue;
 				}
-				source.rtt.backoff();
+				if (timeout) timedOut.add(source);
+				lossFrom.add(source);
+				if (source.consecutiveTimeouts >= STALL_TIMEOUTS) continue;
+				request.sentAt = now;
+				request.retransmitted = true;
+				this.retransmits++;
+				this.sendRequest(request);
 			}
-			if (source.consecutiveTimeouts >= STALL_TIMEOUTS) continue;
-			request.sentAt = now;
-			request.retransmitted = true;
-			this.retransmits++;
-			this.sendRequest(request);
+		}
+		for (const piece of failedProbes) {
+			if (piece.source && this.active.get(piece.index) === piece)
+				this.probeFailed(piece.source, piece, false);
 		}
 		for (const source of lossFrom) {
+			// One multiplicative decrease per round trip, as TCP reacts once per window.
+			if (now - source.lastLossAt > (source.rtt.srtt ?? 0)) {
+				source.ssthresh = Math.max(2, source.cwnd / 2);
+				source.cwnd = source.ssthresh;
+				source.lastLossAt = now;
+			}
+		}
+		for (const source of timedOut) {
+			source.consecutiveTimeouts++;
+			source.rtt.backoff();
 			if (source.consecutiveTimeouts >= STALL_TIMEOUTS) {
 				source.stalledUntil = now + STALL_BACKOFF_MS;
 				source.consecutiveTimeouts = 0;
@@ -403,7 +697,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.pump();
 	}
 
-	/** Stops the download; the partial file stays. */
+	/** Stops the download; the partial file and its resume record stay. */
 	async cancel(): Promise<void> {
 		if (this.status === "complete" || this.status === "failed") return;
 		this.fail("cancelled");
@@ -411,35 +705,46 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	private updateWaiting(): void {
-		if (this.status !== "downloading" && this.status !== "waiting") return;
-		this.status = this.usableSources > 0 ? "downloading" : "waiting";
+		if (!this.running) return;
+		const usable = this.usableSources > 0;
+		const next = usable ? "downloading" : "waiting";
+		if (next !== this.status) {
+			this.status = next;
+			this.emit("progress");
+		}
 	}
 
 	/** Fills every source's congestion window with block requests. */
 	private pump(): void {
 		if (this.status !== "downloading" || !this.handle) return;
-		if (this.pendingWrites >= MAX_PENDING_WRITES) return;
 		const now = this.now();
 		for (const source of this.sources.values()) {
 			if (source.banned || source.stalledUntil > now) continue;
-			while (source.inflight < Math.floor(source.cwnd)) {
+			while (
+				source.inflight < Math.floor(source.cwnd) &&
+				this.inflightBytes < this.maxInflightBytes
+			) {
 				const next = this.nextBlock(source);
 				if (!next) break;
-				const { piece, block } = next;
-				piece.requested[block] = 1;
+				const { piece, block, duplicate } = next;
 				const offset = piece.start + block * piece.blockSize;
-				const length = Math.min(piece.blockSize, piece.length - block * piece.blockSize);
 				const request: Inflight = {
 					piece,
 					block,
 					offset,
-					length,
+					length: Math.min(piece.blockSize, piece.length - block * piece.blockSize),
 					source,
 					sentAt: now,
 					retransmitted: false,
+					duplicate,
 				};
-				this.inflight.set(offset, request);
+				if (duplicate) this.duplicateInflight.set(offset, request);
+				else {
+					piece.requested[block] = 1;
+					this.inflight.set(offset, request);
+				}
 				source.inflight++;
+				this.inflightBytes += request.length;
 				this.sendRequest(request);
 			}
 		}
@@ -450,7 +755,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.options.send(
 			encodeMessage({
 				type: "blockRequest",
-				token: source.token(),
+				token: this.options.tokenFor(source),
 				fileId: this.options.fileId,
 				offset: request.offset,
 				length: request.length,
@@ -459,128 +764,341 @@ export class Download extends EventEmitter<DownloadEvents> {
 		);
 	}
 
-	private nextBlock(source: SourceState): { piece: ActivePiece; block: number } | undefined {
-		for (const piece of this.active.values()) {
-			if (piece.source !== source) continue;
-			const block = piece.requested.indexOf(0);
-			if (block >= 0) return { piece, block };
-		}
-		// Pieces whose source went away: adopt them if our blocks fit.
-		for (const piece of this.active.values()) {
-			if (piece.source === undefined && piece.blockSize <= source.blockSize) {
-				piece.source = source;
-				const block = piece.requested.indexOf(0);
-				if (block >= 0) return { piece, block };
+	private sourceHas(source: SourceState, index: number): boolean {
+		return source.have === undefined || hasBit(source.have, index);
+	}
+
+	private nextBlock(
+		source: SourceState,
+	): { piece: ActivePiece; block: number; duplicate: boolean } | undefined {
+		// A probe for a larger datagram size goes first: one new piece at the probe size.
+		const probe = source.mtu.probe;
+		if (probe !== undefined && source.probePiece === undefined) {
+			const piece = this.newPiece(source, blockPayload(probe));
+			if (piece) {
+				piece.probe = true;
+				source.probePiece = piece.index;
+				return { piece, block: this.takeBlock(piece) ?? 0, duplicate: false };
 			}
 		}
-		if (this.active.size >= MAX_ACTIVE_PIECES) return undefined;
+		for (const piece of this.active.values()) {
+			if (piece.source !== source) continue;
+			const block = this.takeBlock(piece);
+			if (block !== undefined) return { piece, block, duplicate: false };
+		}
+		const blockSize = blockPayload(source.mtu.confirmed);
+		// Pieces whose source went away: adopt them if our blocks fit, else start them over
+		// at our block size (the blocks they hold are few next to a stuck download).
+		for (const piece of [...this.active.values()]) {
+			if (piece.source !== undefined || !this.sourceHas(source, piece.index)) continue;
+			if (piece.blockSize > blockSize) {
+				this.dropPiece(piece);
+				this.pieceState[piece.index] = MISSING;
+				this.missingCount++;
+				continue;
+			}
+			piece.source = source;
+			const block = this.takeBlock(piece);
+			if (block !== undefined) return { piece, block, duplicate: false };
+		}
+		const piece = this.newPiece(source, blockSize);
+		if (piece) return { piece, block: this.takeBlock(piece) ?? 0, duplicate: false };
+		if (this.missingCount === 0) return this.endgameBlock(source, blockSize);
+		return undefined;
+	}
+
+	/** The next unrequested block of a piece, or undefined. */
+	private takeBlock(piece: ActivePiece): number | undefined {
+		while (piece.nextBlock < piece.requested.length && piece.requested[piece.nextBlock] === 1)
+			piece.nextBlock++;
+		return piece.nextBlock < piece.requested.length ? piece.nextBlock : undefined;
+	}
+
+	/** Starts fetching the rarest missing piece this source holds, if memory allows. */
+	private newPiece(source: SourceState, blockSize: number): ActivePiece | undefined {
+		if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0)
+			return undefined;
 		const index = this.pickPiece(source);
 		if (index === undefined) return undefined;
 		const length = pieceLength(this.options.manifest, index);
-		const blocks = Math.ceil(length / source.blockSize);
+		const blocks = Math.ceil(length / blockSize);
 		const piece: ActivePiece = {
 			index,
-			start: index * this.options.manifest.pieceSize,
+			start: index * this.pieceSize,
 			length,
-			blockSize: source.blockSize,
+			blockSize,
 			buffer: Buffer.allocUnsafe(length),
 			received: new Uint8Array(blocks),
 			requested: new Uint8Array(blocks),
 			receivedCount: 0,
+			nextBlock: 0,
 			source,
 			contributors: new Set(),
+			probe: false,
 		};
 		this.active.set(index, piece);
-		return { piece, block: 0 };
+		this.pieceState[index] = ACTIVE;
+		this.missingCount--;
+		this.bufferedBytes += length;
+		return piece;
 	}
 
 	/**
-	 * Picks a missing piece nobody is fetching, at random: several leechers of one file
-	 * then hold different pieces and distribution has something to push.
+	 * Rarest first among the missing pieces this source holds; ties go to the first found
+	 * walking from a cursor that started at a random piece, so one source reads the file
+	 * mostly in order while different leechers start at different places.
 	 */
 	private pickPiece(source: SourceState): number | undefined {
-		const start = Math.floor(Math.random() * this.pieceCount);
-		let fallback: number | undefined;
-		for (let i = 0; i < this.pieceCount; i++) {
-			const index = (start + i) % this.pieceCount;
-			if (this.done[index] === 1 || this.active.has(index)) continue;
-			if (this.failedFrom.get(index)?.has(source.peerId) && this.usableSources > 1) {
-				fallback ??= index;
+		const n = this.pieceCount;
+		let best = -1;
+		let bestRarity = Number.POSITIVE_INFINITY;
+		let fallback = -1;
+		for (let k = 0; k < n; k++) {
+			const index = (this.cursor + k) % n;
+			if (this.pieceState[index] !== MISSING) continue;
+			if (source.have && !hasBit(source.have, index)) continue;
+			if (this.failedFrom.get(index)?.has(source.peerId)) {
+				if (fallback < 0) fallback = index;
 				continue;
 			}
-			return index;
+			const rarity = this.seederCount + this.availability[index];
+			if (rarity < bestRarity) {
+				best = index;
+				bestRarity = rarity;
+				if (rarity <= 1) break;
+			}
 		}
-		return fallback;
+		// A piece that failed from this source goes back to it only when no one else can help.
+		if (best < 0 && fallback >= 0 && this.usableSources <= 1) best = fallback;
+		if (best < 0) return undefined;
+		this.cursor = (best + 1) % n;
+		return best;
+	}
+
+	/** Endgame: a block outstanding at another source, asked of this one as well. */
+	private endgameBlock(
+		source: SourceState,
+		blockSize: number,
+	): { piece: ActivePiece; block: number; duplicate: boolean } | undefined {
+		for (const piece of this.active.values()) {
+			if (piece.source === source || piece.blockSize > blockSize) continue;
+			if (!this.sourceHas(source, piece.index)) continue;
+			for (let block = 0; block < piece.requested.length; block++) {
+				if (piece.received[block] === 1) continue;
+				const offset = piece.start + block * piece.blockSize;
+				if (this.duplicateInflight.has(offset)) continue;
+				const primary = this.inflight.get(offset);
+				if (primary?.source === source) continue;
+				if (piece.requested[block] === 0) {
+					// Unrequested (its source went quiet): take it as a normal request.
+					piece.source ??= source;
+					if (piece.source === source) return { piece, block, duplicate: false };
+					continue;
+				}
+				return { piece, block, duplicate: true };
+			}
+		}
+		return undefined;
+	}
+
+	/** Removes a request from the tables and the window counts. */
+	private forget(request: Inflight): void {
+		const table = request.duplicate ? this.duplicateInflight : this.inflight;
+		if (table.get(request.offset) !== request) return;
+		table.delete(request.offset);
+		request.source.inflight--;
+		this.inflightBytes -= request.length;
+	}
+
+	/** A datagram-size probe was lost or refused: give the piece back and stop or retry. */
+	private probeFailed(source: SourceState, piece: ActivePiece, refused: boolean): void {
+		source.mtu.lose(refused);
+		source.probePiece = undefined;
+		this.dropPiece(piece);
+		this.pieceState[piece.index] = MISSING;
+		this.missingCount++;
 	}
 
 	private completePiece(piece: ActivePiece): void {
 		this.active.delete(piece.index);
-		if (hash(piece.buffer).equals(this.options.manifest.pieceHashes[piece.index])) {
-			this.accept(piece.index, piece.buffer);
-			return;
-		}
-		// A corrupt piece is discarded and fetched again, preferably from someone else.
-		this.hashFailures++;
-		const failed = this.failedFrom.get(piece.index) ?? new Set<string>();
-		for (const source of piece.contributors) {
-			failed.add(source.peerId);
-			source.badPieces++;
-			if (source.badPieces >= BAN_BAD_PIECES && !source.banned) {
-				source.banned = true;
-				this.release(source);
-			}
-		}
-		this.failedFrom.set(piece.index, failed);
-		this.updateWaiting();
+		this.pieceState[piece.index] = VERIFYING;
+		const contributors = [...piece.contributors];
+		void this.hasher.hash(piece.buffer).then(
+			({ digest, data }) => this.verified(piece.index, digest, data, contributors),
+			(error: unknown) => {
+				this.bufferedBytes -= piece.length;
+				this.fail(`cannot verify pieces: ${reason(error)}`);
+			},
+		);
 	}
 
-	/** Marks a verified piece done and queues its write. */
+	private verified(index: number, digest: Buffer, data: Buffer, contributors: SourceState[]) {
+		if (!this.running || this.pieceState[index] !== VERIFYING) {
+			this.bufferedBytes -= data.length;
+			return;
+		}
+		if (digest.equals(this.options.manifest.pieceHashes[index])) {
+			// `accept` keeps the buffer until it is written.
+			this.bufferedBytes -= data.length;
+			this.accept(index, data);
+			this.pump();
+			return;
+		}
+		this.bufferedBytes -= data.length;
+		// A corrupt piece is discarded and fetched again, preferably from someone else.
+		this.hashFailures++;
+		this.pieceState[index] = MISSING;
+		this.missingCount++;
+		const failed = this.failedFrom.get(index) ?? new Set<string>();
+		for (const source of contributors) {
+			failed.add(source.peerId);
+			source.badPieces++;
+			if (source.badPieces >= BAN_BAD_PIECES && !source.banned) this.ban(source);
+		}
+		this.failedFrom.set(index, failed);
+		this.emit("progress");
+		this.updateWaiting();
+		this.pump();
+	}
+
+	private ban(source: SourceState, announce = true): void {
+		this.release(source);
+		this.uncount(source);
+		source.banned = true;
+		if (announce) this.emit("banned", source.peerId);
+	}
+
+	/** Marks a verified piece done and queues its write, then the resume record. */
 	private accept(index: number, data: Buffer): void {
-		this.done[index] = 1;
+		this.pieceState[index] = VERIFIED;
 		this.verifiedPieces++;
-		this.pendingWrites++;
-		const position = index * this.options.manifest.pieceSize;
+		this.bufferedBytes += data.length;
+		const position = index * this.pieceSize;
 		this.writeChain = this.writeChain.then(async () => {
-			if (!this.handle || this.status === "failed") return;
-			try {
-				await this.handle.write(data, 0, data.length, position);
-			} catch (error) {
-				this.fail(`cannot write ${this.partialPath}: ${reason(error)}`);
+			if (!this.handle || this.status === "failed") {
+				this.bufferedBytes -= data.length;
 				return;
 			}
-			this.pendingWrites--;
-			this.have[index >> 3] |= 0x80 >> (index & 7);
+			try {
+				await writeFully(this.handle, data, position);
+			} catch (error) {
+				this.bufferedBytes -= data.length;
+				this.fail(diskError(this.partialPath, error));
+				return;
+			}
+			this.bufferedBytes -= data.length;
+			setBit(this.have, index);
 			this.bytesDone += data.length;
+			this.recordDirty = true;
+			if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS && !(await this.writeRecord()))
+				return;
 			this.emit("piece", index, data);
 			this.emit("progress");
-			if (this.verifiedPieces === this.pieceCount) void this.finish();
+			if (this.bytesDone === this.options.manifest.size) void this.finish();
 			else this.pump();
 		});
 	}
 
+	/**
+	 * Writes the resume record for what is on disk now, atomically (temporary file, then
+	 * rename). Called from the write chain, so it never names a piece not yet written.
+	 */
+	private async writeRecord(): Promise<boolean> {
+		if (!this.recordDirty) return true;
+		this.recordDirty = false;
+		this.lastRecordAt = this.now();
+		const bytes = encodeResume({
+			fileId: this.options.fileId,
+			size: this.options.manifest.size,
+			pieceSize: this.pieceSize,
+			have: this.have,
+		});
+		const temporary = `${this.resumePath}.tmp`;
+		try {
+			await fs.writeFile(temporary, bytes);
+			await fs.rename(temporary, this.resumePath);
+			return true;
+		} catch (error) {
+			await fs.rm(temporary, { force: true }).catch(() => {});
+			this.fail(diskError(this.resumePath, error));
+			return false;
+		}
+	}
+
 	/** Forgets an active piece and its outstanding requests. */
 	private dropPiece(piece: ActivePiece): void {
-		this.active.delete(piece.index);
+		if (this.active.get(piece.index) === piece) {
+			this.active.delete(piece.index);
+			this.bufferedBytes -= piece.length;
+		}
 		for (let block = 0; block < piece.requested.length; block++) {
 			const offset = piece.start + block * piece.blockSize;
-			const request = this.inflight.get(offset);
-			if (request && request.piece === piece) {
-				request.source.inflight--;
-				this.inflight.delete(offset);
+			for (const table of [this.inflight, this.duplicateInflight]) {
+				const request = table.get(offset);
+				if (request && request.piece === piece) this.forget(request);
 			}
 		}
+		if (piece.source?.probePiece === piece.index) piece.source.probePiece = undefined;
 	}
 
 	/** Takes all outstanding work away from a source (it left, stalled or was banned). */
 	private release(source: SourceState): void {
-		for (const [offset, request] of this.inflight) {
-			if (request.source !== source) continue;
-			this.inflight.delete(offset);
-			request.piece.requested[request.block] = 0;
+		for (const table of [this.inflight, this.duplicateInflight]) {
+			for (const request of [...table.values()]) {
+				if (request.source !== source) continue;
+				this.forget(request);
+				if (!request.duplicate) {
+					request.piece.requested[request.block] = 0;
+					request.piece.nextBlock = Math.min(request.piece.nextBlock, request.block);
+				}
+			}
 		}
-		source.inflight = 0;
+		if (source.probePiece !== undefined) {
+			const piece = this.active.get(source.probePiece);
+			source.probePiece = undefined;
+			if (piece) {
+				this.dropPiece(piece);
+				this.pieceState[piece.index] = MISSING;
+				this.missingCount++;
+			}
+		}
 		for (const piece of this.active.values()) {
 			if (piece.source === source) piece.source = undefined;
+		}
+	}
+
+	/** Takes a source out of the availability counts (it left or was banned). */
+	private uncount(source: SourceState): void {
+		if (source.banned) return;
+		if (source.have) this.countHave(source, -1);
+		else this.seederCount--;
+	}
+
+	private countHave(source: SourceState, sign: 1 | -1): void {
+		const have = source.have;
+		if (!have) return;
+		for (let index = 0; index < this.pieceCount; index++)
+			if (hasBit(have, index)) this.availability[index] += sign;
+	}
+
+	/** Replaces part of a partial seeder's have-map, keeping the availability counts. */
+	private setHave(source: SourceState, firstPiece: number, bits: ArrayLike<number>): void {
+		const have = source.have;
+		if (!have || firstPiece % 8 !== 0) return;
+		const first = firstPiece / 8;
+		const spare = have.length * 8 - this.pieceCount;
+		for (let b = 0; b < bits.length && first + b < have.length; b++) {
+			const at = first + b;
+			let next = bits[b];
+			if (at === have.length - 1 && spare > 0) next &= 0xff << spare;
+			const changed = have[at] ^ next;
+			if (changed === 0) continue;
+			for (let k = 0; k < 8; k++) {
+				const mask = 0x80 >> k;
+				if ((changed & mask) === 0) continue;
+				if (!source.banned) this.availability[at * 8 + k] += next & mask ? 1 : -1;
+			}
+			have[at] = next;
 		}
 	}
 
@@ -590,12 +1108,40 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.error = error;
 		for (const source of this.sources.values()) this.release(source);
 		this.active.clear();
-		void this.handle?.close().catch(() => {});
+		const handle = this.handle;
 		this.handle = undefined;
+		// The partial file stays, with a record of what it holds, for a later retry.
+		this.writeChain = this.writeChain.then(async () => {
+			if (this.recordDirty && handle) await this.writeRecordQuietly();
+			await handle?.close().catch(() => {});
+		});
 		this.emit("failed", error);
 	}
 
-	/** Hashes the whole partial file and moves it to a final name that is not taken. */
+	private async writeRecordQuietly(): Promise<void> {
+		this.recordDirty = false;
+		const temporary = `${this.resumePath}.tmp`;
+		try {
+			await fs.writeFile(
+				temporary,
+				encodeResume({
+					fileId: this.options.fileId,
+					size: this.options.manifest.size,
+					pieceSize: this.pieceSize,
+					have: this.have,
+				}),
+			);
+			await fs.rename(temporary, this.resumePath);
+		} catch {
+			await fs.rm(temporary, { force: true }).catch(() => {});
+		}
+	}
+
+	/**
+	 * Hashes the whole partial file and moves it to a final name that is not taken. When
+	 * the content hash does not match although every piece did (a record that lied, a
+	 * disk that lost a write), every piece is checked again once and the bad ones fetched.
+	 */
 	private async finish(): Promise<void> {
 		if (this.finishing) return;
 		this.finishing = true;
@@ -608,14 +1154,23 @@ export class Download extends EventEmitter<DownloadEvents> {
 		try {
 			await handle.truncate(manifest.size);
 			await handle.sync();
-			const content = await hashHandle(handle, manifest.size);
-			await handle.close();
-			this.handle = undefined;
+			const content = await this.hasher.hashFile(this.partialPath, manifest.size);
 			if (!content.equals(manifest.contentHash)) {
+				if (!this.rechecked) {
+					this.rechecked = true;
+					this.finishing = false;
+					await this.recheck();
+					return;
+				}
 				this.fail("content hash mismatch after all pieces verified");
 				return;
 			}
-			this.finalPath = await placeFinal(this.partialPath, this.options.target, content);
+			await handle.close();
+			this.handle = undefined;
+			this.finalPath = await placeFinal(this.partialPath, this.options.target, content, (f, n) =>
+				this.hasher.hashFile(f, n),
+			);
+			await fs.rm(this.resumePath, { force: true });
 		} catch (error) {
 			this.fail(`cannot finish ${this.options.target}: ${reason(error)}`);
 			return;
@@ -623,6 +1178,97 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.status = "complete";
 		this.emit("progress");
 		this.emit("complete", this.finalPath);
+	}
+
+	/** Hashes every piece on disk again; the ones that fail go back to missing. */
+	private async recheck(): Promise<void> {
+		const handle = this.handle;
+		if (!handle) return;
+		for (let index = 0; index < this.pieceCount; index++) {
+			const data = Buffer.allocUnsafe(pieceLength(this.options.manifest, index));
+			await readFully(handle, data, index * this.pieceSize);
+			const { digest } = await this.hasher.hash(data);
+			if (digest.equals(this.options.manifest.pieceHashes[index])) continue;
+			this.pieceState[index] = MISSING;
+			this.missingCount++;
+			this.verifiedPieces--;
+			this.bytesDone -= data.length;
+			this.have[index >> 3] &= ~(0x80 >> (index & 7));
+		}
+		this.recordDirty = true;
+		await this.writeRecord();
+		this.status = "downloading";
+		this.updateWaiting();
+		this.emit("progress");
+		if (this.bytesDone === this.options.manifest.size) void this.finish();
+		else this.pump();
+	}
+}
+
+/**
+ * Opens the window for one answered request, LEDBAT style (RFC 6817 section 2.4.2): the
+ * window grows by GAIN * off_target / cwnd, where off_target is how far the queuing delay
+ * (this RTT minus the lowest RTT seen lately) is below TARGET; above TARGET it shrinks.
+ * Slow start (+1 per answer) runs until the slow-start threshold or until the queuing
+ * delay reaches half of TARGET.
+ */
+function grow(source: SourceState, now: number, rtt: number): void {
+	const history = source.baseHistory;
+	const last = history[history.length - 1];
+	if (!last || now - last.start >= BASE_BUCKET_MS) {
+		history.push({ start: now, min: rtt });
+		if (history.length > BASE_HISTORY) history.shift();
+	} else if (rtt < last.min) last.min = rtt;
+	let base = Number.POSITIVE_INFINITY;
+	for (const bucket of history) base = Math.min(base, bucket.min);
+	const queuing = rtt - base;
+	if (source.cwnd < source.ssthresh) {
+		if (queuing < TARGET_DELAY_MS / 2) {
+			source.cwnd = Math.min(MAX_CWND, source.cwnd + 1);
+			return;
+		}
+		source.ssthresh = source.cwnd;
+	}
+	const offTarget = (TARGET_DELAY_MS - queuing) / TARGET_DELAY_MS;
+	source.cwnd = Math.min(
+		MAX_CWND,
+		Math.max(2, source.cwnd + (LEDBAT_GAIN * Math.max(-1, offTarget)) / source.cwnd),
+	);
+}
+
+/** Block payload bytes for a datagram of `datagram` bytes. */
+function blockPayload(datagram: number): number {
+	return Math.min(MAX_BLOCK_SIZE, datagram - DATA_OVERHEAD);
+}
+
+function isFrom(source: SourceState, from: Endpoint): boolean {
+	return source.address === from.address && source.port === from.port;
+}
+
+function hasBit(bits: Uint8Array, index: number): boolean {
+	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
+}
+
+function setBit(bits: Uint8Array, index: number): void {
+	bits[index >> 3] |= 0x80 >> (index & 7);
+}
+
+/** A one-line description of a write failure, naming disk full and a vanished folder. */
+function diskError(file: string, error: unknown): string {
+	const code = (error as NodeJS.ErrnoException).code;
+	if (code === "ENOSPC" || code === "EDQUOT")
+		return `disk full writing ${file}; the partial download is kept, retry to resume`;
+	if (code === "ENOENT") return `the downloads folder of ${file} was removed`;
+	return `cannot write ${file}: ${reason(error)}`;
+}
+
+/** Writes all of `data` at `position` (a short write continues where it stopped). */
+async function writeFully(handle: fs.FileHandle, data: Buffer, position: number): Promise<void> {
+	let done = 0;
+	while (done < data.length) {
+		const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+		if (bytesWritten === 0) throw new Error("wrote nothing");
+		done += bytesWritten;
 	}
 }
 
@@ -644,7 +1290,12 @@ async function hashHandle(handle: fs.FileHandle, size: number): Promise<Buffer> 
  * `link` + `unlink` never replaces an existing file, unlike `rename`.
  * @returns the final path
  */
-async function placeFinal(partial: string, target: string, content: Buffer): Promise<string> {
+async function placeFinal(
+	partial: string,
+	target: string,
+	content: Buffer,
+	hashFile: (file: string, size: number) => Promise<Buffer>,
+): Promise<string> {
 	for (let n = 0; n < 1000; n++) {
 		const candidate = n === 0 ? target : numberedName(target, n);
 		try {
@@ -653,7 +1304,7 @@ async function placeFinal(partial: string, target: string, content: Buffer): Pro
 			return candidate;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-			if (await sameContent(candidate, content)) {
+			if (await sameContent(candidate, content, hashFile)) {
 				await fs.unlink(partial);
 				return candidate;
 			}
@@ -662,15 +1313,14 @@ async function placeFinal(partial: string, target: string, content: Buffer): Pro
 	throw new Error("no free name");
 }
 
-async function sameContent(file: string, content: Buffer): Promise<boolean> {
+async function sameContent(
+	file: string,
+	content: Buffer,
+	hashFile: (file: string, size: number) => Promise<Buffer>,
+): Promise<boolean> {
 	try {
-		const handle = await fs.open(file, fsConstants.O_RDONLY);
-		try {
-			const stat = await handle.stat();
-			return stat.isFile() && (await hashHandle(handle, stat.size)).equals(content);
-		} finally {
-			await handle.close();
-		}
+		const stat = await fs.stat(file);
+		return stat.isFile() && (await hashFile(file, stat.size)).equals(content);
 	} catch {
 		return false;
 	}

@@ -11,6 +11,7 @@
  *   and hands them to the download, which verifies them before writing.
  */
 import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
 import type { Library } from "../library/library.js";
@@ -25,7 +26,8 @@ import {
 	type Message,
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
-import { Download, type SourceInfo } from "./download.js";
+import { Download, type PieceHasher, type SourceInfo } from "./download.js";
+import { HashPool } from "./hash-pool.js";
 import { maxDatagramFor } from "./path-mtu.js";
 import { type Endpoint, SendService } from "./serve.js";
 import { TokenIssuer } from "./tokens.js";
@@ -79,6 +81,8 @@ export interface EngineOptions {
 	peers: () => PeerRecord[];
 	/** Upload rate cap of the send port in bytes per second; unlimited when absent. */
 	maxUploadRate?: number;
+	/** Piece and file hashing for downloads (a worker pool); on this thread when absent. */
+	hasher?: PieceHasher;
 }
 
 /** Events of the engine. */
@@ -86,6 +90,8 @@ export interface EngineEvents {
 	"download-progress": [download: Download];
 	"download-complete": [download: Download];
 	"download-failed": [download: Download];
+	/** A peer served too many bad pieces; it is banned for the rest of the session. */
+	"peer-banned": [peerId: string];
 }
 
 interface Pending {
@@ -102,6 +108,8 @@ interface Pending {
 interface Interested {
 	peerId: string;
 	to: Endpoint;
+	/** Its send port (where we ask it for pieces as a partial seeder). */
+	sendPort: number;
 	have: Uint8Array;
 	expires: number;
 }
@@ -119,6 +127,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	/** Downloads by hex file id. */
 	readonly downloads = new Map<string, Download>();
 	readonly service: SendService;
+	/** Peers banned for this session (bad pieces), by hex id. */
+	readonly banned = new Set<string>();
+	/** Most request bytes outstanding per download, from the receive buffer we were granted. */
+	private readonly maxInflightBytes: number;
+	/** Hashing of pieces off the event loop; ours to close when we made it. */
+	private readonly hasher: PieceHasher;
+	private readonly pool: HashPool | undefined;
 	private readonly tokens = new Map<string, Uint8Array>();
 	private readonly pending = new Map<number, Pending>();
 	private readonly interested = new Map<string, Map<string, Interested>>();
@@ -134,10 +149,27 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		readonly ports: TransferPorts,
 	) {
 		super();
+		if (options.hasher) this.hasher = options.hasher;
+		else {
+			this.pool = new HashPool();
+			this.hasher = this.pool;
+		}
 		const issuer = new TokenIssuer();
-		this.service = new SendService(options.library, issuer, (datagram, to) =>
-			this.paced(datagram, to),
+		this.service = new SendService(
+			options.library,
+			issuer,
+			(datagram, to) => this.paced(datagram, to),
+			(id, offset, length) => this.readPartial(id, offset, length),
 		);
+		// Linux reports twice the buffer asked for (bookkeeping included); keep the bytes in
+		// flight well inside it so a burst of answers never overflows it.
+		let granted = SOCKET_BUFFER;
+		try {
+			granted = sockets.receive.getRecvBufferSize();
+		} catch {
+			// Keep the default.
+		}
+		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 3) / 8));
 		sockets.receive.socket.on("message", (m, r) => this.onReceive(m, r));
 		sockets.send.socket.on("message", (m, r) => this.service.recv(m, r));
 		sockets.distribute.socket.on("message", (m, r) => this.onInterest(m, r));
@@ -369,10 +401,18 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			target,
 			send: (datagram, to) => this.sendFrom("receive", datagram, to),
 			tokenFor: (to) => this.tokenFor(to),
+			hasher: this.hasher,
+			maxInflightBytes: this.maxInflightBytes,
 		});
 		this.downloads.set(fileId, download);
 		this.interested.set(fileId, new Map());
-		for (const s of sources) download.addSource(s);
+		for (const s of sources) if (!this.banned.has(s.peerId)) download.addSource(s);
+		download.on("banned", (peerId) => {
+			if (this.banned.has(peerId)) return;
+			this.banned.add(peerId);
+			for (const d of this.downloads.values()) d.banPeer(peerId);
+			this.emit("peer-banned", peerId);
+		});
 		download.on("piece", (index, data) => this.distribute(fileId, download, index, data));
 		download.on("progress", () => this.emit("download-progress", download));
 		download.on("complete", () => {
@@ -431,7 +471,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 						codedError("NOT_FOUND", "the peer no longer shares that file"),
 					);
 				} else {
-					this.downloads.get(toHex(message.fileId))?.onError(from);
+					this.downloads.get(toHex(message.fileId))?.onError(from, message.ref);
 				}
 				return;
 			}
@@ -455,16 +495,22 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// Push only to a peer discovery knows, at its announced distributee port.
 		const peer = this.options.peers().find((p) => p.id === peerId && p.address === from.address);
 		if (!peer || peerId === this.options.selfId) return;
+		const partial = { peerId, address: peer.address, port: peer.ports.send };
 		if (message.done) {
 			table.delete(peerId);
+			download.removePartialSource(partial);
 			return;
 		}
+		// A leecher of the same file is a partial seeder: we may ask it for what it has.
+		if (!this.banned.has(peerId))
+			download.addSource(partial, { firstPiece: message.firstPiece, bits: message.have });
 		let entry = table.get(peerId);
 		if (!entry) {
 			entry = {
 				peerId,
 				to: { address: peer.address, port: peer.ports.distributee },
 				have: new Uint8Array(download.have.length),
+				sendPort: peer.ports.send,
 				expires: 0,
 			};
 			table.set(peerId, entry);
@@ -490,6 +536,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		for (const entry of table.values()) {
 			if (entry.expires < now) {
 				table.delete(entry.peerId);
+				download.removePartialSource({
+					peerId: entry.peerId,
+					address: entry.to.address,
+					port: entry.sendPort,
+				});
 				continue;
 			}
 			if (!hasBit(entry.have, index)) this.pushBlocks(fileId, download, entry, index, data);
@@ -574,7 +625,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	private tick(): void {
-		const now = Date.now();
+		const now = performance.now();
 		for (const d of this.downloads.values()) d.tick(now);
 		if (this.assemblies.size > 0) this.expireAssemblies(false);
 	}
@@ -610,6 +661,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 	}
 
+	/** Serves a block of a file we are still fetching, from its verified pieces. */
+	private readPartial(id: string, offset: number, length: number): Promise<Buffer | null> {
+		const download = this.downloads.get(id);
+		if (!download || (download.status !== "downloading" && download.status !== "waiting"))
+			return Promise.resolve(null);
+		return download.readBlock(offset, length);
+	}
+
 	/** Payload bytes we uploaded: answers to requests plus pushes. */
 	get uploaded(): number {
 		return this.service.stats.uploaded + this.stats.pushed;
@@ -626,6 +685,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			}
 			await Promise.all([...this.downloads.values()].map((d) => d.cancel()));
 			await Promise.all(Object.values(this.sockets).map((s) => s.close().catch(() => {})));
+			await this.pool?.close();
 		})();
 		return this.closing;
 	}

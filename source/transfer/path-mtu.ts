@@ -1,11 +1,132 @@
 /**
- * Datagram size per path. Loopback carries 64 KiB datagrams, so large blocks cost fewer
- * datagrams there; on a LAN a datagram must fit a 1500-byte Ethernet frame (1500 - 20 IP
- * - 8 UDP = 1472 bytes), because IP fragmentation loses the whole datagram with any one
- * fragment. A fuller path MTU search (RFC 8899) can replace this table later.
+ * Datagram sizes per path, in the spirit of Datagram Packetization Layer PMTU Discovery
+ * (RFC 8899). Two parts:
+ *
+ * - `maxDatagramFor` is the ceiling: the MTU of our own interface towards the address
+ *   (from `/sys/class/net/<if>/mtu` on Linux) minus 28 bytes of IPv4 and UDP headers.
+ *   Loopback carries 64 KiB datagrams; an unknown path gets 1472 (a 1500-byte Ethernet
+ *   frame). We never send above it, so we never fragment at our own interface.
+ * - `PathMtuSearch` walks up a ladder of sizes from the RFC's BASE_PLPMTU (1200) using
+ *   real block requests as probes: a probe answered confirms the size (the answer came
+ *   back whole, not fragmented away), two probes lost at a size end the search there.
+ *   The peer's own ceiling shows as an error reply (it refuses blocks bigger than its
+ *   interface carries), which ends the search at once. Probe loss is not congestion
+ *   (RFC 8899 section 4.6), so the caller must not shrink its window for it.
  */
+import fs from "node:fs";
+import os from "node:os";
 
-/** Largest UDP payload, in bytes, we send to `address`. */
+/** IPv4 (20) plus UDP (8) header bytes. */
+const IP_UDP_HEADERS = 28;
+/** RFC 8899 BASE_PLPMTU: every IPv4 path is assumed to carry this, in bytes (IP packet). */
+export const BASE_PLPMTU = 1200;
+/** Largest UDP payload on loopback that we use, in bytes (64 KiB minus headroom). */
+const LOOPBACK_DATAGRAM = 60 * 1024 + 64;
+/** Default Ethernet UDP payload, in bytes. */
+const ETHERNET_DATAGRAM = 1500 - IP_UDP_HEADERS;
+
+const ceilings = new Map<string, number>();
+
+/**
+ * Largest UDP payload in bytes we send to `address`, from our interface's MTU.
+ * @param address - dotted IPv4 address of the peer
+ */
 export function maxDatagramFor(address: string): number {
-	return address.startsWith("127.") ? 60 * 1024 + 64 : 1472;
+	if (address.startsWith("127.")) return LOOPBACK_DATAGRAM;
+	let ceiling = ceilings.get(address);
+	if (ceiling === undefined) {
+		const mtu = interfaceMtuTowards(address);
+		ceiling = mtu === undefined ? ETHERNET_DATAGRAM : mtu - IP_UDP_HEADERS;
+		ceiling = Math.max(BASE_PLPMTU - IP_UDP_HEADERS, Math.min(LOOPBACK_DATAGRAM, ceiling));
+		if (ceilings.size > 4096) ceilings.clear();
+		ceilings.set(address, ceiling);
+	}
+	return ceiling;
+}
+
+/** MTU of the local interface whose IPv4 subnet holds `address`, when Linux tells it. */
+function interfaceMtuTowards(address: string): number | undefined {
+	const target = ipv4ToNumber(address);
+	if (target === undefined) return undefined;
+	for (const [name, addresses] of Object.entries(os.networkInterfaces())) {
+		for (const a of addresses ?? []) {
+			if (a.family !== "IPv4") continue;
+			const local = ipv4ToNumber(a.address);
+			const mask = ipv4ToNumber(a.netmask);
+			if (local === undefined || mask === undefined) continue;
+			if ((local & mask) >>> 0 !== (target & mask) >>> 0) continue;
+			try {
+				const mtu = Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, "utf8").trim());
+				return Number.isInteger(mtu) && mtu >= 576 ? mtu : undefined;
+			} catch {
+				return undefined;
+			}
+		}
+	}
+	return undefined;
+}
+
+function ipv4ToNumber(address: string): number | undefined {
+	const parts = address.split(".");
+	if (parts.length !== 4) return undefined;
+	let n = 0;
+	for (const p of parts) {
+		const v = Number(p);
+		if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
+		n = n * 256 + v;
+	}
+	return n >>> 0;
+}
+
+/** Datagram sizes probed in turn, in bytes (IP packet sizes: base, Ethernet, jumbo, loopback). */
+const LADDER = [BASE_PLPMTU, 1500, 9000, 16 * 1024, 32 * 1024, LOOPBACK_DATAGRAM + IP_UDP_HEADERS];
+/** Probes lost at one size before the search stops below it. */
+const MAX_PROBES = 2;
+
+/**
+ * The search state of one path: the confirmed datagram size and the next size to probe.
+ * Sizes are UDP payload bytes (datagrams).
+ */
+export class PathMtuSearch {
+	/** Largest datagram confirmed to reach us, in bytes. */
+	confirmed: number;
+	private step = 0;
+	private lost = 0;
+	private readonly ceiling: number;
+
+	/** @param ceiling - largest datagram our interface sends on this path, in bytes */
+	constructor(ceiling: number) {
+		this.ceiling = ceiling;
+		this.confirmed = Math.min(ceiling, BASE_PLPMTU - IP_UDP_HEADERS);
+		this.advance();
+	}
+
+	/** The datagram size to probe next, or undefined when the search is over. */
+	get probe(): number | undefined {
+		const size = LADDER[this.step];
+		return size === undefined ? undefined : Math.min(size - IP_UDP_HEADERS, this.ceiling);
+	}
+
+	/** A probe of `size` bytes was answered: the path carries it. */
+	acknowledge(size: number): void {
+		if (size > this.confirmed) this.confirmed = size;
+		this.lost = 0;
+		this.step++;
+		this.advance();
+	}
+
+	/** A probe was lost (timed out) or refused; after `MAX_PROBES` losses, or a refusal, stop. */
+	lose(refused = false): void {
+		this.lost++;
+		if (refused || this.lost >= MAX_PROBES) this.step = LADDER.length;
+	}
+
+	/** Skips ladder steps no bigger than what is confirmed, and stops at the ceiling. */
+	private advance(): void {
+		while (this.step < LADDER.length) {
+			const size = Math.min(LADDER[this.step] - IP_UDP_HEADERS, this.ceiling);
+			if (size > this.confirmed) return;
+			this.step++;
+		}
+	}
 }

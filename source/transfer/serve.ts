@@ -48,6 +48,15 @@ export class SendService {
 		private readonly tokens: TokenIssuer,
 		/** Sends one datagram to `to`; must not throw. */
 		private readonly send: (datagram: Buffer, to: Endpoint) => void,
+		/**
+		 * Reads a block of a file we do not share but are fetching (partial seeding): resolves
+		 * null unless the block lies in a verified piece on disk.
+		 */
+		private readonly partial?: (
+			id: string,
+			offset: number,
+			length: number,
+		) => Promise<Buffer | null>,
 	) {}
 
 	/**
@@ -140,7 +149,7 @@ export class SendService {
 			}
 			const fileId = Buffer.from(message.fileId);
 			const id = toHex(fileId);
-			void this.library.read(id, message.offset, message.length).then((payload) => {
+			void this.read(id, message.offset, message.length).then((payload) => {
 				if (!payload) {
 					const code = this.library.get(id) ? ErrorCode.badRange : ErrorCode.notFound;
 					this.sendError(fileId, message.offset, code, from);
@@ -150,6 +159,13 @@ export class SendService {
 				this.send(encodeMessage({ type: "data", fileId, offset: message.offset, payload }), from);
 			});
 		}
+	}
+
+	/** Reads from the library, then from downloads in progress. */
+	private async read(id: string, offset: number, length: number): Promise<Buffer | null> {
+		const shared = await this.library.read(id, offset, length);
+		if (shared || !this.partial) return shared;
+		return this.partial(id, offset, length);
 	}
 
 	private sendError(fileId: Uint8Array, ref: number, code: number, to: Endpoint): void {

@@ -93,6 +93,8 @@ function transfer(name: string, overrides: Partial<TransferState> = {}): Transfe
 		peers: 1,
 		fromSeeders: 500,
 		fromDistribution: 0,
+		resumedBytes: 0,
+		bannedPeers: [],
 		hashFailures: 0,
 		status: "downloading",
 		...overrides,

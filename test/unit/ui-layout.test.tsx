@@ -46,6 +46,8 @@ function transfer(overrides: Partial<TransferState>): TransferState {
 		peers: 2,
 		fromSeeders: 0,
 		fromDistribution: 0,
+		resumedBytes: 0,
+		bannedPeers: [],
 		hashFailures: 0,
 		status: "downloading",
 		...overrides,
