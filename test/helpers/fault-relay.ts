@@ -52,6 +52,11 @@ export interface FaultOptions {
 	 * mask), so the datagram usually still decodes and the damage reaches its content.
 	 */
 	corrupt?: number;
+	/**
+	 * Most datagrams corrupted in all (per relay, or per proxy used alone); later corruption
+	 * decisions are ignored. Default: no limit.
+	 */
+	maxCorrupted?: number;
 	/** Directions the faults apply to (default both); the other direction is relayed intact. */
 	direction?: FaultDirection;
 	/**
@@ -372,7 +377,7 @@ export class UdpFaultProxy {
 		}
 		this.stats.forwarded++;
 		let out = datagram;
-		if (d.corruptAt >= 0) {
+		if (d.corruptAt >= 0 && this.stats.corrupted < (lane.plan.faults.maxCorrupted ?? Infinity)) {
 			out = corruptCopy(datagram, d.corruptAt, d.corruptMask);
 			this.stats.corrupted++;
 		}

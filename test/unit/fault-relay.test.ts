@@ -159,6 +159,22 @@ describe("UdpFaultProxy", () => {
 		assert.equal(proxy.stats.corrupted, 20);
 	});
 
+	it("corrupts no more than maxCorrupted datagrams", async () => {
+		const server = await endpoint();
+		const proxy = await UdpFaultProxy.start(
+			{ address: LOOPBACK, port: server.port },
+			{ seed: 5, corrupt: 1, maxCorrupted: 3 },
+		);
+		const client = await endpoint();
+		closers.push(server.close, () => proxy.close(), client.close);
+		const sent = numbered(10, [100]);
+		for (const d of sent) await client.send(d, proxy.port);
+		await waitFor(() => server.received.length === 10, "10 datagrams");
+		const intact = server.received.filter((r) => r.data.equals(sent[r.data.readUInt32BE(0)]));
+		assert.equal(intact.length, 7);
+		assert.equal(proxy.stats.corrupted, 3);
+	});
+
 	it("duplication delivers every datagram twice", async () => {
 		const server = await endpoint();
 		const proxy = await UdpFaultProxy.start(
