@@ -42,8 +42,8 @@ export interface LibraryEvents {
 	changed: [revision: number];
 }
 
-/** Pieces kept in the read cache (each up to one piece size). */
-const PIECE_CACHE_ENTRIES = 32;
+/** Open files kept for serving (least recently used closed first). */
+const OPEN_FILES = 16;
 
 /**
  * Hashes one file into a manifest, reading it piece by piece.
@@ -99,7 +99,8 @@ export async function readFully(
 export class Library extends EventEmitter<LibraryEvents> {
 	private byId = new Map<string, SharedFile>();
 	private byPath = new Map<string, SharedFile>();
-	private cache = new Map<string, Promise<Buffer | null>>();
+	/** Open handles of files being served, by id, least recently used first. */
+	private handles = new Map<string, Promise<fs.FileHandle | null>>();
 	private scanning: Promise<void> | undefined;
 	/** Revision of the shared list: bumped whenever the list changes. */
 	revision = 1;
@@ -207,7 +208,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 				}
 			}
 		}
-		for (const key of this.cache.keys()) if (key.startsWith(file.id)) this.cache.delete(key);
+		this.closeHandle(file.id);
 	}
 
 	private async walk(
@@ -250,12 +251,15 @@ export class Library extends EventEmitter<LibraryEvents> {
 
 	/**
 	 * Reads `length` bytes of a shared file at `offset`, for serving. The range must lie
-	 * inside one piece. Pieces are cached, so consecutive block requests read the disk once.
+	 * inside one piece. Each read goes to the disk (the kernel's page cache does the
+	 * caching) into a buffer of its own, which dies young: a seeder's memory stays flat
+	 * whatever the file size. Files stay open between reads; every read first checks the
+	 * opened file still has the size and mtime it was indexed with.
 	 * @param id - hex file id
 	 * @param offset - byte offset in the file
 	 * @param length - bytes wanted
-	 * @returns the bytes (a view into a cached piece), or null when the file is not shared,
-	 *   the range is outside one piece, or the file changed since it was indexed
+	 * @returns the bytes, or null when the file is not shared, the range is outside one
+	 *   piece, or the file changed since it was indexed (which starts a rescan)
 	 */
 	async read(id: string, offset: number, length: number): Promise<Buffer | null> {
 		const file = this.byId.get(id);
@@ -263,46 +267,54 @@ export class Library extends EventEmitter<LibraryEvents> {
 		const pieceSize = file.manifest.pieceSize;
 		const index = Math.floor(offset / pieceSize);
 		if (Math.floor((offset + length - 1) / pieceSize) !== index) return null;
-		const key = `${id}:${index}`;
-		let piece = this.cache.get(key);
-		if (piece) {
-			this.cache.delete(key); // re-insert: most recently used last
-		} else {
-			piece = this.readPiece(file, index);
-		}
-		this.cache.set(key, piece);
-		if (this.cache.size > PIECE_CACHE_ENTRIES) {
-			const oldest = this.cache.keys().next().value;
-			if (oldest !== undefined) this.cache.delete(oldest);
-		}
-		const data = await piece;
-		if (!data) {
-			this.cache.delete(key);
-			return null;
-		}
-		const start = offset - index * pieceSize;
-		return data.subarray(start, start + length);
-	}
-
-	private async readPiece(file: SharedFile, index: number): Promise<Buffer | null> {
-		let handle: fs.FileHandle | undefined;
+		const handle = await this.open(file);
+		if (!handle) return null;
 		try {
-			// Open once, then check the opened file itself: a swapped path cannot slip past.
-			handle = await fs.open(file.absPath, fsConstants.O_RDONLY);
+			// Check the opened file itself: a path swapped after indexing cannot slip past.
 			const stat = await handle.stat();
 			if (!stat.isFile() || stat.size !== file.size || Math.floor(stat.mtimeMs) !== file.mtimeMs) {
+				this.closeHandle(id);
 				void this.rescan();
 				return null;
 			}
-			const start = index * file.manifest.pieceSize;
-			const piece = Buffer.allocUnsafe(Math.min(file.manifest.pieceSize, file.size - start));
-			await readFully(handle, piece, start);
-			return piece;
+			const data = Buffer.allocUnsafe(length);
+			await readFully(handle, data, offset);
+			return data;
 		} catch {
+			this.closeHandle(id);
 			return null;
-		} finally {
-			await handle?.close();
 		}
+	}
+
+	/** The open handle of a shared file (opened once, kept in a small LRU). */
+	private open(file: SharedFile): Promise<fs.FileHandle | null> {
+		let handle = this.handles.get(file.id);
+		if (handle) {
+			this.handles.delete(file.id); // re-insert: most recently used last
+		} else {
+			handle = fs.open(file.absPath, fsConstants.O_RDONLY).catch(() => null);
+			if (this.handles.size >= OPEN_FILES) {
+				const oldest = this.handles.keys().next().value;
+				if (oldest !== undefined) this.closeHandle(oldest);
+			}
+		}
+		this.handles.set(file.id, handle);
+		return handle;
+	}
+
+	/** Closes a file's handle once the reads under way on it are done. */
+	private closeHandle(id: string): void {
+		const handle = this.handles.get(id);
+		if (!handle) return;
+		this.handles.delete(id);
+		// Reads already started keep their own reference; closing after a grace period
+		// lets them finish instead of failing with EBADF.
+		setTimeout(() => void handle.then((h) => h?.close().catch(() => {})), 1_000).unref();
+	}
+
+	/** Closes every open file. */
+	close(): void {
+		for (const id of [...this.handles.keys()]) this.closeHandle(id);
 	}
 }
 

@@ -344,6 +344,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			clearInterval(this.rescanTimer);
 			await this.discovery.close();
 			await this.engine.close();
+			this.library.close();
 		})();
 		return this.stopping;
 	}

@@ -222,6 +222,20 @@ export function listEntrySize(entry: ListEntry): number {
 export const LIST_PAGE_OVERHEAD = HEADER_SIZE + 4 + 4 + 4 + 4 + 2;
 /** Size of a data or push message's fixed part (header included), in bytes. */
 export const DATA_OVERHEAD = HEADER_SIZE + HASH_SIZE + 8;
+
+/**
+ * Encodes the fixed part of a data or push message; sent together with the payload as
+ * one datagram (`socket.send([header, payload])`), so the payload is never copied.
+ * `Buffer.concat([encodeDataHeader(m), m.payload])` equals `encodeMessage(m)`.
+ * @throws RangeError on a bad file id, offset, or an empty payload
+ */
+export function encodeDataHeader(message: Data): Buffer {
+	checkFixed("fileId", message.fileId, HASH_SIZE);
+	if (message.payload.length === 0) throw new RangeError("empty payload");
+	const w = new Writer(DATA_OVERHEAD);
+	header(w, message.type === "data" ? MessageType.data : MessageType.push);
+	return w.bytes(message.fileId).u64(message.offset).finish();
+}
 /** Size of a manifest chunk's fixed part (header included), in bytes. */
 export const MANIFEST_CHUNK_OVERHEAD = HEADER_SIZE + 4 + HASH_SIZE + 4 + 4;
 

@@ -92,7 +92,7 @@ const INITIAL_SSTHRESH = 256;
 /** Largest congestion window, in blocks. */
 const MAX_CWND = 1024;
 /** Most bytes held in memory for pieces being fetched, verified or written. */
-const MAX_BUFFERED_BYTES = 24 * 1024 * 1024;
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** Consecutive timeouts after which a source gives its pieces back. */
 const STALL_TIMEOUTS = 8;
 /** How long a stalled source is left alone, in ms. */
@@ -129,6 +129,13 @@ interface SourceState extends SourceInfo {
 	lastDataAt: number;
 	/** Send time of the most recently sent request that was answered (RACK). */
 	rackSentAt: number;
+	/** Lowest RTT sample, in ms (RACK's min_RTT). */
+	minRtt: number;
+	/**
+	 * Reordering window multiplier, raised each time a request we deemed lost turned out
+	 * to be answered after all (RFC 8985 section 6.2, reo_wnd_mult).
+	 */
+	reorderMultiplier: number;
 	/** Minimum RTT per bucket of BASE_BUCKET_MS, newest last (RFC 6817 base delay). */
 	baseHistory: { start: number; min: number }[];
 	/** Payload bytes received from this source. */
@@ -236,6 +243,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/** Pieces that failed from a source: avoid giving them to it again. */
 	private readonly failedFrom = new Map<number, Set<string>>();
 	private readonly pushVerifying = new Set<number>();
+	/** Full-size piece buffers ready for reuse. */
+	private readonly spare: Buffer[] = [];
 	private readonly now: () => number;
 	private readonly hasher: PieceHasher;
 	private readonly maxInflightBytes: number;
@@ -355,6 +364,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 				lastDataAt: 0,
 				rackSentAt: Number.NEGATIVE_INFINITY,
 				baseHistory: [],
+				minRtt: Number.POSITIVE_INFINITY,
+				reorderMultiplier: 1,
 				received: 0,
 			};
 			this.sources.set(key, source);
@@ -522,9 +533,15 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.forget(request);
 		const { source, piece } = request;
 		const now = this.now();
+		const rtt = now - request.sentAt;
 		if (!request.retransmitted) {
-			source.rtt.sample(now - request.sentAt);
-			grow(source, now, now - request.sentAt);
+			source.rtt.sample(rtt);
+			source.minRtt = Math.min(source.minRtt, rtt);
+			grow(source, now, rtt);
+		} else if (rtt < source.minRtt / 2) {
+			// Answered faster than any round trip: the first request's answer, so resending
+			// was spurious. Wait longer for reordered answers from now on.
+			source.reorderMultiplier = Math.min(16, source.reorderMultiplier + 1);
 		}
 		if (request.sentAt > source.rackSentAt) source.rackSentAt = request.sentAt;
 		source.consecutiveTimeouts = 0;
@@ -650,18 +667,21 @@ export class Download extends EventEmitter<DownloadEvents> {
 				const source = request.source;
 				const age = now - request.sentAt;
 				const timeout = age > source.rtt.rto;
-				// RACK: a later request was answered and this one is older than an RTT plus a
-				// reordering window, so it is lost (RFC 8985 section 6.2).
-				const reorderWindow = Math.max(2, (source.rtt.srtt ?? 0) / 4);
-				const lost =
-					timeout ||
-					(request.sentAt < source.rackSentAt &&
-						age > (source.rtt.srtt ?? source.rtt.rto) + reorderWindow);
-				if (!lost) continue;
 				if (request.piece.probe && source.probePiece === request.piece.index) {
-					failedProbes.push(request.piece);
+					// A probe is lost only when its timer runs out (RFC 8899 PROBE_TIMER): a big
+					// answer may well come after smaller ones.
+					if (timeout) failedProbes.push(request.piece);
 					continue;
 				}
+				// RACK: a later request was answered and this one is older than an RTT plus a
+				// reordering window, so it is lost (RFC 8985 section 6.2).
+				const srtt = source.rtt.srtt ?? source.rtt.rto;
+				const reorderWindow = Math.max(
+					2,
+					Math.min(srtt, (source.reorderMultiplier * source.minRtt) / 4),
+				);
+				const lost = timeout || (request.sentAt < source.rackSentAt && age > srtt + reorderWindow);
+				if (!lost) continue;
 				if (timeout) timedOut.add(source);
 				lossFrom.add(source);
 				if (source.consecutiveTimeouts >= STALL_TIMEOUTS) continue;
@@ -827,7 +847,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			start: index * this.pieceSize,
 			length,
 			blockSize,
-			buffer: Buffer.allocUnsafe(length),
+			buffer: this.pieceBuffer(length),
 			received: new Uint8Array(blocks),
 			requested: new Uint8Array(blocks),
 			receivedCount: 0,
@@ -935,6 +955,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private verified(index: number, digest: Buffer, data: Buffer, contributors: SourceState[]) {
 		if (!this.running || this.pieceState[index] !== VERIFYING) {
 			this.bufferedBytes -= data.length;
+			this.recycle(data);
 			return;
 		}
 		if (digest.equals(this.options.manifest.pieceHashes[index])) {
@@ -945,6 +966,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			return;
 		}
 		this.bufferedBytes -= data.length;
+		this.recycle(data);
 		// A corrupt piece is discarded and fetched again, preferably from someone else.
 		this.hashFailures++;
 		this.pieceState[index] = MISSING;
@@ -966,6 +988,27 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.uncount(source);
 		source.banned = true;
 		if (announce) this.emit("banned", source.peerId);
+	}
+
+	/**
+	 * A buffer for a piece: a spare full-size one when there is one. Piece buffers live for
+	 * tens of ms, long enough for V8 to move them to its old generation, where dead ones
+	 * wait for a full collection; reusing them keeps memory flat instead.
+	 */
+	private pieceBuffer(length: number): Buffer {
+		if (length !== this.pieceSize) return Buffer.allocUnsafe(length);
+		return this.spare.pop() ?? Buffer.allocUnsafeSlow(length);
+	}
+
+	/** Gives a full-size piece buffer back for reuse (a bounded number are kept). */
+	private recycle(buffer: Buffer): void {
+		if (
+			buffer.length === this.pieceSize &&
+			buffer.byteOffset === 0 &&
+			buffer.buffer.byteLength === this.pieceSize &&
+			this.spare.length * this.pieceSize < MAX_BUFFERED_BYTES
+		)
+			this.spare.push(buffer);
 	}
 
 	/** Marks a verified piece done and queues its write, then the resume record. */
@@ -992,7 +1035,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 			this.recordDirty = true;
 			if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS && !(await this.writeRecord()))
 				return;
+			// Listeners use the piece at once (pushes copy what they send), so it can be reused.
 			this.emit("piece", index, data);
+			this.recycle(data);
 			this.emit("progress");
 			if (this.bytesDone === this.options.manifest.size) void this.finish();
 			else this.pump();
@@ -1030,6 +1075,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.active.get(piece.index) === piece) {
 			this.active.delete(piece.index);
 			this.bufferedBytes -= piece.length;
+			this.recycle(piece.buffer);
 		}
 		for (let block = 0; block < piece.requested.length; block++) {
 			const offset = piece.start + block * piece.blockSize;

@@ -21,6 +21,7 @@ import { decodeManifest, type Manifest, manifestId, pieceLength } from "../proto
 import {
 	DATA_OVERHEAD,
 	decodeMessage,
+	encodeDataHeader,
 	encodeMessage,
 	HASH_SIZE,
 	type Message,
@@ -28,6 +29,7 @@ import {
 } from "../protocol/messages.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { HashPool } from "./hash-pool.js";
+import { DatagramGarbage } from "./memory.js";
 import { maxDatagramFor } from "./path-mtu.js";
 import { type Endpoint, SendService } from "./serve.js";
 import { TokenIssuer } from "./tokens.js";
@@ -134,6 +136,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	/** Hashing of pieces off the event loop; ours to close when we made it. */
 	private readonly hasher: PieceHasher;
 	private readonly pool: HashPool | undefined;
+	private readonly garbage = new DatagramGarbage();
 	private readonly tokens = new Map<string, Uint8Array>();
 	private readonly pending = new Map<number, Pending>();
 	private readonly interested = new Map<string, Map<string, Interested>>();
@@ -170,10 +173,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			// Keep the default.
 		}
 		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 3) / 8));
-		sockets.receive.socket.on("message", (m, r) => this.onReceive(m, r));
+		sockets.receive.socket.on("message", (m, r) => {
+			this.garbage.note(m.length);
+			this.onReceive(m, r);
+		});
 		sockets.send.socket.on("message", (m, r) => this.service.recv(m, r));
 		sockets.distribute.socket.on("message", (m, r) => this.onInterest(m, r));
-		sockets.distributee.socket.on("message", (m, r) => this.onPush(m, r));
+		sockets.distributee.socket.on("message", (m, r) => {
+			this.garbage.note(m.length);
+			this.onPush(m, r);
+		});
 		this.timers.push(setInterval(() => this.tick(), TICK_MS));
 		this.timers.push(setInterval(() => this.sendInterest(), INTEREST_MS));
 		for (const t of this.timers) t.unref();
@@ -210,10 +219,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	/** Sends from the send socket, at most `maxUploadRate` bytes per second. */
-	private paced(datagram: Buffer, to: Endpoint): void {
+	private paced(parts: Buffer | Buffer[], to: Endpoint): void {
 		const rate = this.options.maxUploadRate;
+		const datagram = { length: Array.isArray(parts) ? byteLength(parts) : parts.length };
 		if (!rate) {
-			this.sendFrom("send", datagram, to);
+			this.sendFrom("send", parts, to);
 			return;
 		}
 		const now = Date.now();
@@ -224,12 +234,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.uploadFreeAt -= (datagram.length * 1000) / rate;
 			return;
 		}
-		if (wait < 1) this.sendFrom("send", datagram, to);
-		else setTimeout(() => this.sendFrom("send", datagram, to), wait).unref();
+		if (wait < 1) this.sendFrom("send", parts, to);
+		else setTimeout(() => this.sendFrom("send", parts, to), wait).unref();
 	}
 
-	private sendFrom(port: keyof TransferPorts, datagram: Buffer, to: Endpoint): void {
+	private sendFrom(port: keyof TransferPorts, datagram: Buffer | Buffer[], to: Endpoint): void {
 		if (this.closing) return;
+		if (Array.isArray(datagram)) this.garbage.note(byteLength(datagram));
 		this.sockets[port].socket.send(datagram, to.port, to.address);
 	}
 
@@ -571,13 +582,12 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		const start = index * download.pieceSize;
 		const idBytes = Buffer.from(fileId, "hex");
 		for (let o = 0; o < data.length; o += blockSize) {
-			const payload = data.subarray(o, Math.min(data.length, o + blockSize));
+			// A copy: the piece's buffer is reused once this returns, and a datagram the kernel
+			// cannot take at once is sent later from the bytes given here.
+			const payload = Buffer.from(data.subarray(o, Math.min(data.length, o + blockSize)));
 			this.stats.pushed += payload.length;
-			this.sendFrom(
-				"distribute",
-				encodeMessage({ type: "push", fileId: idBytes, offset: start + o, payload }),
-				entry.to,
-			);
+			const push = { type: "push" as const, fileId: idBytes, offset: start + o, payload };
+			this.sendFrom("distribute", [encodeDataHeader(push), payload], entry.to);
 		}
 	}
 
@@ -692,6 +702,12 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 }
 
 const ZERO_TOKEN = new Uint8Array(TOKEN_SIZE);
+
+function byteLength(parts: Buffer[]): number {
+	let n = 0;
+	for (const p of parts) n += p.length;
+	return n;
+}
 
 function hasBit(bits: Uint8Array, index: number): boolean {
 	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;

@@ -13,6 +13,7 @@ import {
 	DATA_OVERHEAD,
 	decodeMessage,
 	ErrorCode,
+	encodeDataHeader,
 	encodeMessage,
 	LIST_PAGE_OVERHEAD,
 	type ListEntry,
@@ -46,8 +47,8 @@ export class SendService {
 	constructor(
 		private readonly library: Pick<Library, "files" | "get" | "read" | "revision">,
 		private readonly tokens: TokenIssuer,
-		/** Sends one datagram to `to`; must not throw. */
-		private readonly send: (datagram: Buffer, to: Endpoint) => void,
+		/** Sends one datagram (or its parts, sent as one) to `to`; must not throw. */
+		private readonly send: (datagram: Buffer | Buffer[], to: Endpoint) => void,
 		/**
 		 * Reads a block of a file we do not share but are fetching (partial seeding): resolves
 		 * null unless the block lies in a verified piece on disk.
@@ -156,7 +157,8 @@ export class SendService {
 					return;
 				}
 				this.stats.uploaded += payload.length;
-				this.send(encodeMessage({ type: "data", fileId, offset: message.offset, payload }), from);
+				const data = { type: "data" as const, fileId, offset: message.offset, payload };
+				this.send([encodeDataHeader(data), payload], from);
 			});
 		}
 	}
