@@ -155,7 +155,9 @@ export async function list(
  * `get`: waits up to `wait` ms for a peer that shares the file, then downloads it. With
  * `json`, one object: the file (`id`, `name`, `path`, `size`, `contentHash`), `seconds`
  * of the download (from the manifest request to the verified file, without start-up and
- * discovery), `uploaded` payload bytes (pieces served to other leechers meanwhile) and
+ * discovery), `uploaded` payload bytes (pieces served to other leechers meanwhile),
+ * where the bytes came from (`fromSeeders`, `fromDistribution`, `resumedBytes` already on
+ * disk from an earlier run), `hashFailures`, the engine's counters (`engine`) and
  * `maxRss`, this process's peak resident set size in bytes.
  * @throws OperationError `NOT_FOUND` when no peer shares it in time, or the download's error
  */
@@ -193,6 +195,11 @@ export async function get(
 					contentHash: file.contentHash,
 					seconds,
 					uploaded: peer.uploaded,
+					fromSeeders: result.fromSeeders,
+					fromDistribution: result.fromDistribution,
+					resumedBytes: result.resumedBytes,
+					hashFailures: result.hashFailures,
+					engine: peer.transferStats(),
 					maxRss: process.resourceUsage().maxRSS * 1024,
 				}),
 			);

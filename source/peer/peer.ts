@@ -15,7 +15,8 @@ import { Library, reason } from "../library/library.js";
 import { downloadTarget, isInside } from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
 import type { Download } from "../transfer/download.js";
-import { type RemoteFile, TransferEngine } from "../transfer/engine.js";
+import { type EngineStats, type RemoteFile, TransferEngine } from "../transfer/engine.js";
+import type { ServeStats } from "../transfer/serve.js";
 import type { NetworkFile, PeerRecord, SelfInfo, TransferState } from "./types.js";
 
 /** Options of a peer. Every address is configurable: tests pass loopback ones. */
@@ -139,6 +140,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	private wire(): void {
 		this.discovery.on("peer-joined", (p) => {
+			this.engine.peerJoined(p);
 			this.emit("peer-joined", p);
 			this.refreshList(p);
 		});
@@ -281,6 +283,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.engine.stats.malformed +
 			this.engine.service.stats.malformed
 		);
+	}
+
+	/** Counters of the transfer engine and its send port (for reporters and benchmarks). */
+	transferStats(): EngineStats & ServeStats {
+		return { ...this.engine.stats, ...this.engine.service.stats };
 	}
 
 	/** The running download of a file, if any (for tests and reporters). */

@@ -104,6 +104,9 @@ const RESUME_INTERVAL_MS = 250;
 /** Default cap on outstanding request bytes (all sources), for a 4 MiB receive buffer. */
 const DEFAULT_MAX_INFLIGHT = 3 * 1024 * 1024;
 
+/** Pieces per stripe when leechers split a file between them (2 MiB at 256 KiB pieces). */
+const STRIPE_PIECES = 8;
+
 /** Piece states. */
 const MISSING = 0;
 const ACTIVE = 1;
@@ -172,10 +175,20 @@ interface Inflight {
 	duplicate: boolean;
 }
 
+/**
+ * Where a verified piece came from: requested from a seeder, requested from another
+ * leecher (a partial seeder), or pushed to us. Only pieces from seeders are pushed on: the
+ * leecher that had the others pushes them to everyone itself.
+ */
+export type PieceOrigin = "seeder" | "leecher" | "push";
+
 /** Events of a download. */
 export interface DownloadEvents {
-	/** A piece was verified and written (from a source or a push); `data` is its content. */
-	piece: [index: number, data: Buffer];
+	/**
+	 * A piece was verified and written; `data` is its content (valid only during the call)
+	 * and `origin` where it came from.
+	 */
+	piece: [index: number, data: Buffer, origin: PieceOrigin];
 	progress: [];
 	complete: [path: string];
 	failed: [error: string];
@@ -243,6 +256,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/** Pieces that failed from a source: avoid giving them to it again. */
 	private readonly failedFrom = new Map<number, Set<string>>();
 	private readonly pushVerifying = new Set<number>();
+	private swarmRank = 0;
+	private swarmSize = 1;
 	/** Full-size piece buffers ready for reuse. */
 	private readonly spare: Buffer[] = [];
 	private readonly now: () => number;
@@ -637,7 +652,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				this.fromDistribution += bytes.length;
 				this.rateSamples.push({ at: this.now(), bytes: bytes.length });
 				if (this.pieceState[index] === MISSING) this.missingCount--;
-				this.accept(index, bytes);
+				this.accept(index, bytes, "push");
 				this.pump();
 			},
 			() => {
@@ -864,28 +879,54 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	/**
-	 * Rarest first among the missing pieces this source holds; ties go to the first found
-	 * walking from a cursor that started at a random piece, so one source reads the file
-	 * mostly in order while different leechers start at different places.
+	 * Tells the download where it stands among the leechers of this file: they split the
+	 * file in stripes of STRIPE_PIECES pieces, and each prefers its own stripes when it
+	 * asks a seeder, so leechers that started together fetch different pieces and push
+	 * them to each other instead of all asking the seeder for the same ones.
+	 * @param rank - our position among the leechers, 0-based (by peer id)
+	 * @param leechers - how many leechers of the file we know, ourselves included
+	 */
+	setSwarm(rank: number, leechers: number): void {
+		this.swarmRank = rank;
+		this.swarmSize = Math.max(1, leechers);
+	}
+
+	/** True when piece `index` lies in one of our stripes. */
+	private ours(index: number): boolean {
+		return Math.floor(index / STRIPE_PIECES) % this.swarmSize === this.swarmRank;
+	}
+
+	/**
+	 * Rarest first among the missing pieces this source holds (a seeder gets only pieces
+	 * no other leecher holds); among equally rare ones,
+	 * our own stripes first (see `setSwarm`), then the first found walking from a cursor
+	 * that started at a random piece, so one source reads the file mostly in order while
+	 * different leechers start at different places.
 	 */
 	private pickPiece(source: SourceState): number | undefined {
 		const n = this.pieceCount;
 		let best = -1;
-		let bestRarity = Number.POSITIVE_INFINITY;
+		let bestScore = Number.POSITIVE_INFINITY;
 		let fallback = -1;
 		for (let k = 0; k < n; k++) {
 			const index = (this.cursor + k) % n;
 			if (this.pieceState[index] !== MISSING) continue;
 			if (source.have && !hasBit(source.have, index)) continue;
+			// A piece another leecher holds is asked of that leecher, not of a seeder: the
+			// seeder's upload goes to pieces no one else can give.
+			if (!source.have && this.availability[index] > 0) continue;
 			if (this.failedFrom.get(index)?.has(source.peerId)) {
 				if (fallback < 0) fallback = index;
 				continue;
 			}
 			const rarity = this.seederCount + this.availability[index];
-			if (rarity < bestRarity) {
+			// Our stripes count as half a source rarer: preferred among equals, never over a
+			// rarer piece.
+			const score = rarity - (this.ours(index) ? 0.5 : 0);
+			if (score < bestScore) {
 				best = index;
-				bestRarity = rarity;
-				if (rarity <= 1) break;
+				bestScore = score;
+				if (score <= 0.5) break;
 			}
 		}
 		// A piece that failed from this source goes back to it only when no one else can help.
@@ -961,7 +1002,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (digest.equals(this.options.manifest.pieceHashes[index])) {
 			// `accept` keeps the buffer until it is written.
 			this.bufferedBytes -= data.length;
-			this.accept(index, data);
+			this.accept(index, data, contributors.some((c) => c.have) ? "leecher" : "seeder");
 			this.pump();
 			return;
 		}
@@ -993,9 +1034,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/**
 	 * A buffer for a piece: a spare full-size one when there is one. Piece buffers live for
 	 * tens of ms, long enough for V8 to move them to its old generation, where dead ones
-	 * wait for a full collection; reusing them keeps memory flat instead.
+	 * wait for a full collection; reusing them keeps memory flat instead. The engine takes
+	 * its buffers for pushed pieces from here too.
+	 * @param length - piece length in bytes
 	 */
-	private pieceBuffer(length: number): Buffer {
+	pieceBuffer(length: number): Buffer {
 		if (length !== this.pieceSize) return Buffer.allocUnsafe(length);
 		return this.spare.pop() ?? Buffer.allocUnsafeSlow(length);
 	}
@@ -1012,7 +1055,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	/** Marks a verified piece done and queues its write, then the resume record. */
-	private accept(index: number, data: Buffer): void {
+	private accept(index: number, data: Buffer, origin: PieceOrigin): void {
 		this.pieceState[index] = VERIFIED;
 		this.verifiedPieces++;
 		this.bufferedBytes += data.length;
@@ -1036,7 +1079,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS && !(await this.writeRecord()))
 				return;
 			// Listeners use the piece at once (pushes copy what they send), so it can be reused.
-			this.emit("piece", index, data);
+			this.emit("piece", index, data, origin);
 			this.recycle(data);
 			this.emit("progress");
 			if (this.bytesDone === this.options.manifest.size) void this.finish();

@@ -47,10 +47,22 @@ const REQUEST_ATTEMPTS = 5;
 const TICK_MS = 10;
 /** How often a leecher re-sends its interest and have-map, in ms. */
 const INTEREST_MS = 1_000;
+/** New pieces after which a leecher sends its have-map at once (besides every second). */
+const HAVE_EVERY_PIECES = 4;
+/** Least time between two such have-map updates, in ms. */
+const HAVE_MIN_GAP_MS = 50;
 /** Have-map bytes per interest datagram (8,192 pieces). */
 const HAVE_CHUNK = 1_024;
 /** Pieces pushed to one leecher in answer to one interest message. */
-const PUSH_PER_INTEREST = 32;
+const PUSH_PER_INTEREST = 8;
+/** A piece pushed this recently (ms) is taken as on its way, not pushed again. */
+const PUSH_GRACE_MS = 2_000;
+/**
+ * Bytes queued in the distribute socket above which pushes are skipped: pushes have no
+ * acknowledgement, so a full send queue is the only sign the path is saturated. A skipped
+ * piece can go out later, when the peer's next interest shows it still lacks it.
+ */
+const PUSH_QUEUE_LIMIT = 512 * 1024;
 
 /** One file in a remote peer's shared list. */
 export interface RemoteFile {
@@ -66,6 +78,12 @@ export interface EngineStats {
 	malformed: number;
 	/** Payload bytes pushed from the distribute port. */
 	pushed: number;
+	/** Pushed blocks that arrived on the distributee port for a piece we lack. */
+	pushBlocks: number;
+	/** Pushed pieces assembled whole and handed to their download for verification. */
+	pushPieces: number;
+	/** Partly assembled pushed pieces given up (timed out or evicted). */
+	pushAbandoned: number;
 }
 
 /** Options of the engine. */
@@ -112,7 +130,10 @@ interface Interested {
 	to: Endpoint;
 	/** Its send port (where we ask it for pieces as a partial seeder). */
 	sendPort: number;
+	/** Its have-map, as of its last interest message. */
 	have: Uint8Array;
+	/** When we last pushed each piece to it (ms): not pushed again while it may be in flight. */
+	pushedAt: Map<number, number>;
 	expires: number;
 }
 
@@ -125,7 +146,13 @@ interface Assembly {
 
 /** The running engine. Create with `TransferEngine.open`. */
 export class TransferEngine extends EventEmitter<EngineEvents> {
-	readonly stats: EngineStats = { malformed: 0, pushed: 0 };
+	readonly stats: EngineStats = {
+		malformed: 0,
+		pushed: 0,
+		pushBlocks: 0,
+		pushPieces: 0,
+		pushAbandoned: 0,
+	};
 	/** Downloads by hex file id. */
 	readonly downloads = new Map<string, Download>();
 	readonly service: SendService;
@@ -424,7 +451,20 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			for (const d of this.downloads.values()) d.banPeer(peerId);
 			this.emit("peer-banned", peerId);
 		});
-		download.on("piece", (index, data) => this.distribute(fileId, download, index, data));
+		let newPieces = 0;
+		let interestAt = 0;
+		download.on("piece", (index, data, origin) => {
+			if (origin === "seeder") this.distribute(fileId, download, index, data);
+			// Tell the other leechers about new pieces soon, not only once a second: their
+			// choice of source (us or a seeder) depends on a fresh have-map.
+			newPieces++;
+			const now = Date.now();
+			if (newPieces >= HAVE_EVERY_PIECES && now - interestAt >= HAVE_MIN_GAP_MS) {
+				newPieces = 0;
+				interestAt = now;
+				this.sendInterestToLeechers(fileId, download);
+			}
+		});
 		download.on("progress", () => this.emit("download-progress", download));
 		download.on("complete", () => {
 			this.sendInterestFor(fileId, download, true);
@@ -509,6 +549,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		const partial = { peerId, address: peer.address, port: peer.ports.send };
 		if (message.done) {
 			table.delete(peerId);
+			this.updateSwarm(download, table);
 			download.removePartialSource(partial);
 			return;
 		}
@@ -516,28 +557,57 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		if (!this.banned.has(peerId))
 			download.addSource(partial, { firstPiece: message.firstPiece, bits: message.have });
 		let entry = table.get(peerId);
+		const now = Date.now();
 		if (!entry) {
 			entry = {
 				peerId,
 				to: { address: peer.address, port: peer.ports.distributee },
 				have: new Uint8Array(download.have.length),
+				pushedAt: new Map(),
 				sendPort: peer.ports.send,
 				expires: 0,
 			};
 			table.set(peerId, entry);
+			this.updateSwarm(download, table);
+			// Answer a new leecher at once, so both know each other within a round trip.
+			this.sendInterestTo(fileId, download, false, peer);
 		}
-		entry.expires = Date.now() + 3 * INTEREST_MS;
+		entry.expires = now + 3 * INTEREST_MS;
 		entry.have.set(
 			message.have.subarray(0, entry.have.length - message.firstPiece / 8),
 			message.firstPiece / 8,
 		);
+		for (const [index, at] of entry.pushedAt) {
+			if (now - at > PUSH_GRACE_MS || hasBit(entry.have, index)) entry.pushedAt.delete(index);
+		}
 		// Push what we hold that it lacks, a bounded number per interest message.
 		let pushed = 0;
 		for (let index = 0; index < download.pieceCount && pushed < PUSH_PER_INTEREST; index++) {
-			if (!download.hasPiece(index) || hasBit(entry.have, index)) continue;
+			if (!download.hasPiece(index) || !this.lacks(entry, index)) continue;
+			if (this.pushQueueFull()) break;
 			void this.pushPiece(fileId, download, entry, index).catch(() => {});
 			pushed++;
 		}
+	}
+
+	/** True when a leecher lacks a piece and we did not push it lately. */
+	private lacks(entry: Interested, index: number): boolean {
+		return !hasBit(entry.have, index) && !entry.pushedAt.has(index);
+	}
+
+	/** True when the distribute socket has so much queued that pushes must wait. */
+	private pushQueueFull(): boolean {
+		try {
+			return this.sockets.distribute.socket.getSendQueueSize() > PUSH_QUEUE_LIMIT;
+		} catch {
+			return false;
+		}
+	}
+
+	/** Gives a download its rank among the leechers of its file (they split the file). */
+	private updateSwarm(download: Download, table: Map<string, Interested>): void {
+		const ids = [this.options.selfId, ...table.keys()].sort();
+		download.setSwarm(ids.indexOf(this.options.selfId), ids.length);
 	}
 
 	private distribute(fileId: string, download: Download, index: number, data: Buffer): void {
@@ -547,6 +617,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		for (const entry of table.values()) {
 			if (entry.expires < now) {
 				table.delete(entry.peerId);
+				this.updateSwarm(download, table);
 				download.removePartialSource({
 					peerId: entry.peerId,
 					address: entry.to.address,
@@ -554,7 +625,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				});
 				continue;
 			}
-			if (!hasBit(entry.have, index)) this.pushBlocks(fileId, download, entry, index, data);
+			if (this.lacks(entry, index) && !this.pushQueueFull())
+				this.pushBlocks(fileId, download, entry, index, data);
 		}
 	}
 
@@ -564,9 +636,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		entry: Interested,
 		index: number,
 	): Promise<void> {
-		setBit(entry.have, index);
+		entry.pushedAt.set(index, Date.now());
 		const data = await download.readPiece(index);
-		if (data) this.pushBlocks(fileId, download, entry, index, data, false);
+		if (data) this.pushBlocks(fileId, download, entry, index, data);
 	}
 
 	private pushBlocks(
@@ -575,9 +647,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		entry: Interested,
 		index: number,
 		data: Buffer,
-		mark = true,
 	): void {
-		if (mark) setBit(entry.have, index);
+		entry.pushedAt.set(index, Date.now());
 		const blockSize = maxDatagramFor(entry.to.address) - DATA_OVERHEAD;
 		const start = index * download.pieceSize;
 		const idBytes = Buffer.from(fileId, "hex");
@@ -609,11 +680,17 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.stats.malformed++;
 			return;
 		}
+		this.stats.pushBlocks++;
 		const key = `${fileId}:${index}:${from.address}:${from.port}`;
 		let assembly = this.assemblies.get(key);
 		if (!assembly) {
 			if (this.assemblies.size >= 64) this.expireAssemblies(true);
-			assembly = { buffer: Buffer.alloc(length), got: 0, offsets: new Set(), started: Date.now() };
+			assembly = {
+				buffer: download.pieceBuffer(length),
+				got: 0,
+				offsets: new Set(),
+				started: Date.now(),
+			};
 			this.assemblies.set(key, assembly);
 		}
 		if (assembly.offsets.has(within)) return;
@@ -622,6 +699,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		assembly.got += message.payload.length;
 		if (assembly.got >= length) {
 			this.assemblies.delete(key);
+			this.stats.pushPieces++;
 			download.offerPiece(index, assembly.buffer);
 		}
 	}
@@ -629,7 +707,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private expireAssemblies(force: boolean): void {
 		const old = Date.now() - 3_000;
 		for (const [key, a] of this.assemblies) {
-			if (force || a.started < old) this.assemblies.delete(key);
+			if (force || a.started < old) {
+				this.assemblies.delete(key);
+				this.stats.pushAbandoned++;
+			}
 			if (force) return;
 		}
 	}
@@ -648,26 +729,46 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	/** Tells every known peer's distribute port what we have of a file we fetch. */
-	private sendInterestFor(fileId: string, download: Download, done: boolean): void {
-		const idBytes = Buffer.from(fileId, "hex");
+	/**
+	 * A peer appeared on the network: tell it at once what we fetch, so leechers that
+	 * started together find each other before they fetch the same pieces.
+	 */
+	peerJoined(peer: PeerRecord): void {
+		for (const [fileId, d] of this.downloads) {
+			if (d.status === "downloading" || d.status === "waiting")
+				this.sendInterestTo(fileId, d, false, peer);
+		}
+	}
+
+	/** Sends our have-map to the leechers of the file we know (not every known peer). */
+	private sendInterestToLeechers(fileId: string, download: Download): void {
+		const table = this.interested.get(fileId);
+		if (!table || table.size === 0) return;
 		for (const peer of this.options.peers()) {
-			for (let first = 0; first < download.have.length || first === 0; first += HAVE_CHUNK) {
-				const have = done ? new Uint8Array(0) : download.have.subarray(first, first + HAVE_CHUNK);
-				const datagram = encodeMessage({
-					type: "interest",
-					peerId: this.options.peerId,
-					fileId: idBytes,
-					pieceCount: download.pieceCount,
-					done,
-					firstPiece: first * 8,
-					have,
-				});
-				this.sendFrom("distribute", datagram, {
-					address: peer.address,
-					port: peer.ports.distribute,
-				});
-				if (done) break;
-			}
+			if (table.has(peer.id)) this.sendInterestTo(fileId, download, false, peer);
+		}
+	}
+
+	private sendInterestFor(fileId: string, download: Download, done: boolean): void {
+		for (const peer of this.options.peers()) this.sendInterestTo(fileId, download, done, peer);
+	}
+
+	/** Sends our interest and have-map (in slices of HAVE_CHUNK bytes) to one peer. */
+	private sendInterestTo(fileId: string, download: Download, done: boolean, peer: PeerRecord) {
+		const idBytes = Buffer.from(fileId, "hex");
+		for (let first = 0; first < download.have.length || first === 0; first += HAVE_CHUNK) {
+			const have = done ? new Uint8Array(0) : download.have.subarray(first, first + HAVE_CHUNK);
+			const datagram = encodeMessage({
+				type: "interest",
+				peerId: this.options.peerId,
+				fileId: idBytes,
+				pieceCount: download.pieceCount,
+				done,
+				firstPiece: first * 8,
+				have,
+			});
+			this.sendFrom("distribute", datagram, { address: peer.address, port: peer.ports.distribute });
+			if (done) break;
 		}
 	}
 
@@ -711,10 +812,6 @@ function byteLength(parts: Buffer[]): number {
 
 function hasBit(bits: Uint8Array, index: number): boolean {
 	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
-}
-
-function setBit(bits: Uint8Array, index: number): void {
-	bits[index >> 3] |= 0x80 >> (index & 7);
 }
 
 /** An Error with a machine-readable `code`. */
