@@ -561,7 +561,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (request.sentAt > source.rackSentAt) source.rackSentAt = request.sentAt;
 		source.consecutiveTimeouts = 0;
 		source.lastDataAt = now;
-		if (piece.probe && source.probePiece === piece.index) {
+		// Only a full-size block proves the probe size; a piece's short last block does not.
+		if (piece.probe && source.probePiece === piece.index && request.length === piece.blockSize) {
 			source.mtu.acknowledge(piece.blockSize + DATA_OVERHEAD);
 			source.probePiece = undefined;
 			piece.probe = false;
@@ -726,6 +727,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 				source.consecutiveTimeouts = 0;
 				source.cwnd = INITIAL_CWND;
 				this.release(source);
+				// Black hole detection (RFC 8899 section 4.3): the path may have stopped carrying
+				// our block size; search again from the base size. Pieces cut for the old size
+				// are cut again when adopted.
+				source.mtu = new PathMtuSearch(maxDatagramFor(source.address));
 			}
 		}
 		this.updateWaiting();
@@ -982,6 +987,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	private completePiece(piece: ActivePiece): void {
 		this.active.delete(piece.index);
+		// A probe piece with no full-size block proved nothing: probe again with another.
+		if (piece.probe && piece.source?.probePiece === piece.index)
+			piece.source.probePiece = undefined;
 		this.pieceState[piece.index] = VERIFYING;
 		const contributors = [...piece.contributors];
 		void this.hasher.hash(piece.buffer).then(
