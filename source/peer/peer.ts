@@ -19,6 +19,9 @@ import { type EngineStats, type RemoteFile, TransferEngine } from "../transfer/e
 import type { ServeStats } from "../transfer/serve.js";
 import type { NetworkFile, PeerRecord, SelfInfo, TransferState } from "./types.js";
 
+/** How often running downloads are offered the peers that list their file, in ms. */
+const RESUPPLY_MS = 1_000;
+
 /** Options of a peer. Every address is configurable: tests pass loopback ones. */
 export interface PeerOptions {
 	/** Name announced to others (at most 64 bytes of UTF-8). */
@@ -74,6 +77,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private engine!: TransferEngine;
 	private library!: Library;
 	private rescanTimer: NodeJS.Timeout | undefined;
+	private resupplyTimer: NodeJS.Timeout | undefined;
 	private stopping: Promise<void> | undefined;
 
 	private constructor(readonly options: PeerOptions) {
@@ -163,11 +167,32 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.engine.on("download-progress", (d) => this.emit("download-progress", d.state()));
 		this.engine.on("download-complete", (d) => this.emit("download-complete", d.state()));
 		this.engine.on("download-failed", (d) => this.emit("download-failed", d.state()));
+		this.engine.on("peer-banned", (id) => {
+			const p = this.peers().find((known) => known.id === id);
+			if (p) this.emit("peer-updated", p);
+		});
 		this.rescanTimer = setInterval(
 			() => void this.library.rescan(),
 			this.options.rescanInterval ?? 5_000,
 		);
 		this.rescanTimer.unref();
+		this.resupplyTimer = setInterval(() => this.resupply(), RESUPPLY_MS);
+		this.resupplyTimer.unref();
+	}
+
+	/**
+	 * Offers every running download the peers that list its file again: a source dropped
+	 * after an error or a stall comes back, and a waiting download goes on by itself.
+	 */
+	private resupply(): void {
+		for (const [id, download] of this.engine.downloads) {
+			if (download.status !== "downloading" && download.status !== "waiting") continue;
+			for (const [peerId, list] of this.lists) {
+				if (!list.files.some((f) => f.id === id)) continue;
+				const p = this.discovery.table.get(peerId);
+				if (p) download.addSource({ peerId: p.id, address: p.address, port: p.ports.send });
+			}
+		}
 	}
 
 	/** Fetches a peer's list (once at a time per peer) and adds it as a source where it fits. */
@@ -211,10 +236,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 		};
 	}
 
-	/** Known peers, by name. */
+	/** Known peers, by name; `banned` tells the ones banned this session for bad pieces. */
 	peers(): PeerRecord[] {
 		return this.discovery
 			.peers()
+			.map((p) => ({ ...p, banned: this.engine.banned.has(p.id) }))
 			.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 	}
 
@@ -349,6 +375,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	stop(): Promise<void> {
 		this.stopping ??= (async () => {
 			clearInterval(this.rescanTimer);
+			clearInterval(this.resupplyTimer);
 			await this.discovery.close();
 			await this.engine.close();
 			this.library.close();

@@ -32,6 +32,8 @@ export interface PeerRecord {
 	lastSeen: number;
 	/** Announce interval the peer declared, in ms; it expires after three missed intervals. */
 	interval: number;
+	/** Banned for the rest of the session for serving bad pieces (absent means not banned). */
+	banned?: boolean;
 }
 
 /** One file on the network, merged by id across every peer that lists it. */

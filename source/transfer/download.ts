@@ -129,6 +129,7 @@ interface SourceState extends SourceInfo {
 	stalledUntil: number;
 	consecutiveTimeouts: number;
 	lastLossAt: number;
+	lastBackoffAt: number;
 	lastDataAt: number;
 	/** Send time of the most recently sent request that was answered (RACK). */
 	rackSentAt: number;
@@ -376,6 +377,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				stalledUntil: 0,
 				consecutiveTimeouts: 0,
 				lastLossAt: Number.NEGATIVE_INFINITY,
+				lastBackoffAt: Number.NEGATIVE_INFINITY,
 				lastDataAt: 0,
 				rackSentAt: Number.NEGATIVE_INFINITY,
 				baseHistory: [],
@@ -549,6 +551,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		const { source, piece } = request;
 		const now = this.now();
 		const rtt = now - request.sentAt;
+		if (request.retransmitted) source.rtt.resetBackoff();
 		if (!request.retransmitted) {
 			source.rtt.sample(rtt);
 			source.minRtt = Math.min(source.minRtt, rtt);
@@ -588,14 +591,16 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/**
 	 * A source answered a block request with an error: a refused size ends its datagram
-	 * size search; anything else (file gone) drops the source.
+	 * size search; "not found" from a seeder (the file is gone) drops it; a refused range
+	 * otherwise is ignored (a request damaged on the way; it is resent on its timeout).
 	 * @param offset - the refused request's offset (the error's `ref`)
+	 * @param notFound - true for error code "not found", false for "bad range"
 	 */
-	onError(from: Endpoint, offset?: number): void {
+	onError(from: Endpoint, offset: number, notFound: boolean): void {
 		const source = this.sources.get(`${from.address}:${from.port}`);
 		if (!source) return;
-		const request = offset === undefined ? undefined : this.inflight.get(offset);
-		if (request?.piece.probe && request.source === source) {
+		const request = this.inflight.get(offset);
+		if (!notFound && request?.piece.probe && request.source === source) {
 			this.probeFailed(source, request.piece, true);
 			this.pump();
 			return;
@@ -611,7 +616,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			this.pump();
 			return;
 		}
-		if (source.have) return;
+		if (source.have || !notFound) return;
 		this.removeSource(from.address, from.port);
 	}
 
@@ -720,6 +725,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 			}
 		}
 		for (const source of timedOut) {
+			// One back-off per RTO: the requests that time out together are one loss event.
+			if (now - source.lastBackoffAt < source.rtt.rto) continue;
+			source.lastBackoffAt = now;
 			source.consecutiveTimeouts++;
 			source.rtt.backoff();
 			if (source.consecutiveTimeouts >= STALL_TIMEOUTS) {
@@ -1037,6 +1045,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.uncount(source);
 		source.banned = true;
 		if (announce) this.emit("banned", source.peerId);
+		// Every source banned: say so rather than wait for ever; verified pieces stay on disk.
+		if (this.usableSources === 0)
+			this.fail(
+				`every peer with this file served corrupt pieces and was banned (${this.bannedPeers().length}); the partial download is kept`,
+			);
 	}
 
 	/**

@@ -21,6 +21,7 @@ import { decodeManifest, type Manifest, manifestId, pieceLength } from "../proto
 import {
 	DATA_OVERHEAD,
 	decodeMessage,
+	ErrorCode,
 	encodeDataHeader,
 	encodeMessage,
 	HASH_SIZE,
@@ -522,7 +523,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 						codedError("NOT_FOUND", "the peer no longer shares that file"),
 					);
 				} else {
-					this.downloads.get(toHex(message.fileId))?.onError(from, message.ref);
+					this.downloads
+						.get(toHex(message.fileId))
+						?.onError(from, message.ref, message.code === ErrorCode.notFound);
 				}
 				return;
 			}

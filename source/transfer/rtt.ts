@@ -37,6 +37,16 @@ export class RttEstimator {
 	backoff(): void {
 		this.rto = clamp(this.rto * 2);
 	}
+
+	/**
+	 * Undoes back-off once a resent request is answered: the peer is reachable again, so
+	 * the RTO returns to SRTT + 4 * RTTVAR (as Linux does on an ACK after a timeout) instead
+	 * of staying backed off until a sample from a request never resent, which under heavy
+	 * loss may take long to come (Karn's rule allows no sample from a resent request).
+	 */
+	resetBackoff(): void {
+		if (this.srtt !== undefined) this.rto = clamp(this.srtt + Math.max(1, 4 * this.rttvar));
+	}
 }
 
 function clamp(rto: number): number {
