@@ -87,6 +87,11 @@ const BASE_BUCKET_MS = 10_000;
 const BASE_HISTORY = 6;
 /** Initial congestion window, in blocks (RFC 5681's IW is 2 to 4 segments). */
 const INITIAL_CWND = 4;
+/**
+ * Smallest congestion window, in blocks: under heavy random loss (a bad Wi-Fi link) a
+ * window of one or two leaves the link idle while each loss waits for its timeout.
+ */
+const MIN_CWND = 4;
 /** Initial slow-start threshold, in blocks. */
 const INITIAL_SSTHRESH = 256;
 /** Largest congestion window, in blocks. */
@@ -719,7 +724,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		for (const source of lossFrom) {
 			// One multiplicative decrease per round trip, as TCP reacts once per window.
 			if (now - source.lastLossAt > (source.rtt.srtt ?? 0)) {
-				source.ssthresh = Math.max(2, source.cwnd / 2);
+				source.ssthresh = Math.max(MIN_CWND, source.cwnd / 2);
 				source.cwnd = source.ssthresh;
 				source.lastLossAt = now;
 			}
@@ -1342,7 +1347,7 @@ function grow(source: SourceState, now: number, rtt: number): void {
 	const offTarget = (TARGET_DELAY_MS - queuing) / TARGET_DELAY_MS;
 	source.cwnd = Math.min(
 		MAX_CWND,
-		Math.max(2, source.cwnd + (LEDBAT_GAIN * Math.max(-1, offTarget)) / source.cwnd),
+		Math.max(MIN_CWND, source.cwnd + (LEDBAT_GAIN * Math.max(-1, offTarget)) / source.cwnd),
 	);
 }
 
