@@ -109,6 +109,8 @@ const RESUME_INTERVAL_MS = 250;
 /** Default cap on outstanding request bytes (all sources), for a 4 MiB receive buffer. */
 const DEFAULT_MAX_INFLIGHT = 3 * 1024 * 1024;
 
+/** Pieces still being fetched, at most, when idle sources start duplicating requests. */
+const ENDGAME_PIECES = 4;
 /** Pieces per stripe when leechers split a file between them (2 MiB at 256 KiB pieces). */
 const STRIPE_PIECES = 8;
 
@@ -483,23 +485,28 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	async readPiece(index: number): Promise<Buffer | null> {
 		if (index < 0 || index >= this.pieceCount) return null;
-		return this.readBlock(index * this.pieceSize, pieceLength(this.options.manifest, index));
+		const length = pieceLength(this.options.manifest, index);
+		const buffer = this.pieceBuffer(length);
+		const data = await this.readBlock(index * this.pieceSize, length, buffer);
+		if (!data) this.recycle(buffer);
+		return data;
 	}
 
 	/**
 	 * Reads bytes of a verified, written piece (to serve other leechers: partial seeding).
 	 * @param offset - byte offset in the file
 	 * @param length - bytes wanted; the range must lie inside one piece
+	 * @param into - a buffer of exactly `length` bytes to read into (else a new one)
 	 * @returns the bytes, or null when that piece is not on disk or the range is bad
 	 */
-	async readBlock(offset: number, length: number): Promise<Buffer | null> {
+	async readBlock(offset: number, length: number, into?: Buffer): Promise<Buffer | null> {
 		const handle = this.handle;
 		const index = Math.floor(offset / this.pieceSize);
 		if (!handle || length <= 0 || index < 0 || index >= this.pieceCount) return null;
 		if (!hasBit(this.have, index)) return null;
 		const end = index * this.pieceSize + pieceLength(this.options.manifest, index);
 		if (offset + length > end) return null;
-		const data = Buffer.allocUnsafe(length);
+		const data = into?.length === length ? into : Buffer.allocUnsafe(length);
 		try {
 			await readFully(handle, data, offset);
 			return data;
@@ -771,36 +778,48 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private pump(): void {
 		if (this.status !== "downloading" || !this.handle) return;
 		const now = this.now();
-		for (const source of this.sources.values()) {
-			if (source.banned || source.stalledUntil > now) continue;
-			while (
-				source.inflight < Math.floor(source.cwnd) &&
-				this.inflightBytes < this.maxInflightBytes
-			) {
-				const next = this.nextBlock(source);
-				if (!next) break;
-				const { piece, block, duplicate } = next;
-				const offset = piece.start + block * piece.blockSize;
-				const request: Inflight = {
-					piece,
-					block,
-					offset,
-					length: Math.min(piece.blockSize, piece.length - block * piece.blockSize),
-					source,
-					sentAt: now,
-					retransmitted: false,
-					duplicate,
-				};
-				if (duplicate) this.duplicateInflight.set(offset, request);
-				else {
-					piece.requested[block] = 1;
-					this.inflight.set(offset, request);
-				}
-				source.inflight++;
-				this.inflightBytes += request.length;
-				this.sendRequest(request);
+		// Round robin, one request per source per turn: the shared byte budget goes to every
+		// source with room, and a source that answers faster frees it faster, so it gets more.
+		let ready = [...this.sources.values()].filter(
+			(source) => !source.banned && source.stalledUntil <= now,
+		);
+		while (ready.length > 0 && this.inflightBytes < this.maxInflightBytes) {
+			const next: SourceState[] = [];
+			for (const source of ready) {
+				if (source.inflight >= Math.floor(source.cwnd)) continue;
+				if (this.inflightBytes >= this.maxInflightBytes) break;
+				if (!this.requestNext(source, now)) continue;
+				next.push(source);
 			}
+			ready = next;
 		}
+	}
+
+	/** Sends the next request to `source`; false when it has nothing to ask of it. */
+	private requestNext(source: SourceState, now: number): boolean {
+		const next = this.nextBlock(source);
+		if (!next) return false;
+		const { piece, block, duplicate } = next;
+		const offset = piece.start + block * piece.blockSize;
+		const request: Inflight = {
+			piece,
+			block,
+			offset,
+			length: Math.min(piece.blockSize, piece.length - block * piece.blockSize),
+			source,
+			sentAt: now,
+			retransmitted: false,
+			duplicate,
+		};
+		if (duplicate) this.duplicateInflight.set(offset, request);
+		else {
+			piece.requested[block] = 1;
+			this.inflight.set(offset, request);
+		}
+		source.inflight++;
+		this.inflightBytes += request.length;
+		this.sendRequest(request);
+		return true;
 	}
 
 	private sendRequest(request: Inflight): void {
@@ -856,7 +875,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 		const piece = this.newPiece(source, blockSize);
 		if (piece) return { piece, block: this.takeBlock(piece) ?? 0, duplicate: false };
-		if (this.missingCount === 0) return this.endgameBlock(source, blockSize);
+		// Endgame only for the last few pieces: earlier, duplicates would only load the peers.
+		if (this.missingCount === 0 && this.active.size <= ENDGAME_PIECES)
+			return this.endgameBlock(source, blockSize);
 		return undefined;
 	}
 
@@ -1069,8 +1090,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		return this.spare.pop() ?? Buffer.allocUnsafeSlow(length);
 	}
 
-	/** Gives a full-size piece buffer back for reuse (a bounded number are kept). */
-	private recycle(buffer: Buffer): void {
+	/**
+	 * Gives a full-size piece buffer back for reuse (a bounded number are kept).
+	 * @param buffer - a buffer from `pieceBuffer` no one uses any more
+	 */
+	recycle(buffer: Buffer): void {
 		if (
 			buffer.length === this.pieceSize &&
 			buffer.byteOffset === 0 &&

@@ -641,7 +641,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	): Promise<void> {
 		entry.pushedAt.set(index, Date.now());
 		const data = await download.readPiece(index);
-		if (data) this.pushBlocks(fileId, download, entry, index, data);
+		if (!data) return;
+		this.pushBlocks(fileId, download, entry, index, data);
+		download.recycle(data);
 	}
 
 	private pushBlocks(
@@ -703,7 +705,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		if (assembly.got >= length) {
 			this.assemblies.delete(key);
 			this.stats.pushPieces++;
-			download.offerPiece(index, assembly.buffer);
+			if (!download.offerPiece(index, assembly.buffer)) download.recycle(assembly.buffer);
 		}
 	}
 
