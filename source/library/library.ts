@@ -44,6 +44,22 @@ export interface LibraryEvents {
 
 /** Open files kept for serving (least recently used closed first). */
 const OPEN_FILES = 16;
+/**
+ * Bytes of pieces kept in the read cache: enough for the pieces a leecher has requests
+ * out for at once (its window), so each piece is read from disk once.
+ */
+const PIECE_CACHE_BYTES = 8 * 1024 * 1024;
+/** Pieces cached however large they are. */
+const MIN_CACHE_PIECES = 4;
+/** Spare piece buffers kept per size for reuse. */
+const SPARE_PIECES = 8;
+
+/** A piece in the read cache; its buffer is reused once evicted and no read uses it. */
+interface CachedPiece {
+	data: Promise<Buffer | null>;
+	readers: number;
+	evicted: boolean;
+}
 
 /**
  * Hashes one file into a manifest, reading it piece by piece.
@@ -99,6 +115,10 @@ export async function readFully(
 export class Library extends EventEmitter<LibraryEvents> {
 	private byId = new Map<string, SharedFile>();
 	private byPath = new Map<string, SharedFile>();
+	/** Pieces read for serving, by `id:index`, least recently used first. */
+	private pieces = new Map<string, CachedPiece>();
+	/** Piece buffers free for reuse, by length. */
+	private spare = new Map<number, Buffer[]>();
 	/** Open handles of files being served, by id, least recently used first. */
 	private handles = new Map<string, Promise<fs.FileHandle | null>>();
 	private scanning: Promise<void> | undefined;
@@ -209,6 +229,9 @@ export class Library extends EventEmitter<LibraryEvents> {
 			}
 		}
 		this.closeHandle(file.id);
+		for (const key of [...this.pieces.keys()]) {
+			if (key.startsWith(`${file.id}:`)) this.pieces.delete(key);
+		}
 	}
 
 	private async walk(
@@ -251,15 +274,17 @@ export class Library extends EventEmitter<LibraryEvents> {
 
 	/**
 	 * Reads `length` bytes of a shared file at `offset`, for serving. The range must lie
-	 * inside one piece. Each read goes to the disk (the kernel's page cache does the
-	 * caching) into a buffer of its own, which dies young: a seeder's memory stays flat
-	 * whatever the file size. Files stay open between reads; every read first checks the
+	 * inside one piece. The whole piece is read once into a small cache (a leecher asks for
+	 * its blocks one after the other), and each answer is a copy of the block, which dies
+	 * young; the cache's piece buffers are reused, so a seeder's memory stays flat whatever
+	 * the file size. Files stay open between reads; every piece read first checks the
 	 * opened file still has the size and mtime it was indexed with.
 	 * @param id - hex file id
 	 * @param offset - byte offset in the file
 	 * @param length - bytes wanted
-	 * @returns the bytes, or null when the file is not shared, the range is outside one
-	 *   piece, or the file changed since it was indexed (which starts a rescan)
+	 * @returns a new buffer with the bytes, or null when the file is not shared, the range
+	 *   is outside one piece, or the file changed since it was indexed (which starts a
+	 *   rescan)
 	 */
 	async read(id: string, offset: number, length: number): Promise<Buffer | null> {
 		const file = this.byId.get(id);
@@ -267,21 +292,66 @@ export class Library extends EventEmitter<LibraryEvents> {
 		const pieceSize = file.manifest.pieceSize;
 		const index = Math.floor(offset / pieceSize);
 		if (Math.floor((offset + length - 1) / pieceSize) !== index) return null;
+		const key = `${id}:${index}`;
+		let entry = this.pieces.get(key);
+		if (entry)
+			this.pieces.delete(key); // re-insert: most recently used last
+		else entry = { data: this.readPiece(file, index), readers: 0, evicted: false };
+		this.pieces.set(key, entry);
+		this.evictPieces(pieceSize);
+		entry.readers++;
+		try {
+			const piece = await entry.data;
+			if (!piece) {
+				if (this.pieces.get(key) === entry) this.pieces.delete(key);
+				return null;
+			}
+			const start = offset - index * pieceSize;
+			return Buffer.from(piece.subarray(start, start + length));
+		} finally {
+			entry.readers--;
+			if (entry.evicted && entry.readers === 0) void this.recyclePiece(entry);
+		}
+	}
+
+	/** Drops the least recently used pieces past the cache's byte budget. */
+	private evictPieces(pieceSize: number): void {
+		const most = Math.max(MIN_CACHE_PIECES, Math.floor(PIECE_CACHE_BYTES / pieceSize));
+		while (this.pieces.size > most) {
+			const [key, oldest] = this.pieces.entries().next().value as [string, CachedPiece];
+			this.pieces.delete(key);
+			oldest.evicted = true;
+			if (oldest.readers === 0) void this.recyclePiece(oldest);
+		}
+	}
+
+	/** Keeps an evicted piece's buffer for the next piece of the same size. */
+	private async recyclePiece(entry: CachedPiece): Promise<void> {
+		const buffer = await entry.data;
+		if (!buffer || entry.readers > 0) return;
+		const spare = this.spare.get(buffer.length) ?? [];
+		if (spare.length < SPARE_PIECES) spare.push(buffer);
+		this.spare.set(buffer.length, spare);
+	}
+
+	private async readPiece(file: SharedFile, index: number): Promise<Buffer | null> {
 		const handle = await this.open(file);
 		if (!handle) return null;
 		try {
 			// Check the opened file itself: a path swapped after indexing cannot slip past.
 			const stat = await handle.stat();
 			if (!stat.isFile() || stat.size !== file.size || Math.floor(stat.mtimeMs) !== file.mtimeMs) {
-				this.closeHandle(id);
+				this.closeHandle(file.id);
 				void this.rescan();
 				return null;
 			}
-			const data = Buffer.allocUnsafe(length);
-			await readFully(handle, data, offset);
-			return data;
+			const start = index * file.manifest.pieceSize;
+			const length = Math.min(file.manifest.pieceSize, file.size - start);
+			const piece = this.spare.get(length)?.pop() ?? Buffer.allocUnsafeSlow(length);
+			await readFully(handle, piece, start);
+			return piece;
 		} catch {
-			this.closeHandle(id);
+			this.closeHandle(file.id);
 			return null;
 		}
 	}

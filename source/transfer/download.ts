@@ -107,7 +107,7 @@ export const BAN_BAD_PIECES = 3;
 /** Least time between two resume records, in ms. */
 const RESUME_INTERVAL_MS = 250;
 /** Default cap on outstanding request bytes (all sources), for a 4 MiB receive buffer. */
-const DEFAULT_MAX_INFLIGHT = 3 * 1024 * 1024;
+const DEFAULT_MAX_INFLIGHT = 5 * 1024 * 1024;
 
 /** Pieces still being fetched, at most, when idle sources start duplicating requests. */
 const ENDGAME_PIECES = 4;

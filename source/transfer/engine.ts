@@ -192,15 +192,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			(datagram, to) => this.paced(datagram, to),
 			(id, offset, length) => this.readPartial(id, offset, length),
 		);
-		// Linux reports twice the buffer asked for (bookkeeping included); keep the bytes in
-		// flight well inside it so a burst of answers never overflows it.
+		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
+		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
+		// does not overflow it, while the window is large enough for a busy peer's latency.
 		let granted = SOCKET_BUFFER;
 		try {
 			granted = sockets.receive.getRecvBufferSize();
 		} catch {
 			// Keep the default.
 		}
-		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 3) / 8));
+		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 5) / 8));
 		sockets.receive.socket.on("message", (m, r) => {
 			this.garbage.note(m.length);
 			this.onReceive(m, r);

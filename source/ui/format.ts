@@ -37,6 +37,33 @@ export function formatBytes(bytes: number): string {
 }
 
 /**
+ * Formats a byte count in at most five columns for tight table cells: binary units as a
+ * single letter, one decimal below 10.
+ *
+ * @param bytes - a size in bytes (negative or non-finite counts as 0)
+ * @returns e.g. `"0"`, `"512B"`, `"1.5K"`, `"120M"`, `"1.0G"` (T is the largest unit)
+ */
+export function formatBytesCompact(bytes: number): string {
+	let scaled = Number.isFinite(bytes) && bytes > 0 ? bytes : 0;
+	if (scaled === 0) {
+		return "0";
+	}
+	if (Math.round(scaled) < 1024) {
+		return `${Math.round(scaled)}B`;
+	}
+	const units = ["K", "M", "G", "T"];
+	let unit = 0;
+	scaled /= 1024;
+	// Promote a value that would show as 1000 or more (e.g. 1000K shows as 1.0M).
+	while (unit < units.length - 1 && Math.round(scaled) >= 1000) {
+		scaled /= 1024;
+		unit += 1;
+	}
+	const shown = Number(scaled.toFixed(1)) < 10 ? scaled.toFixed(1) : String(Math.round(scaled));
+	return `${shown}${units[unit]}`;
+}
+
+/**
  * Formats a transfer rate with decimal (SI) units, one decimal above bytes.
  *
  * @param bytesPerSecond - a rate in bytes per second (negative or non-finite counts as 0)
@@ -216,6 +243,40 @@ export function truncateMiddle(text: string, width: number): string {
 	}
 	const tail = takeEnd(chars, tailWidth);
 	const head = takeStart(chars, available - displayWidth(tail));
+	return head + ELLIPSIS + tail;
+}
+
+/**
+ * Cuts the middle of a sentence (e.g. an error message) so it fits, marking the cut with
+ * `…`: half the room for each end, each end shortened to a whole word when that costs at
+ * most a third of it, so both the start (the cause) and the end (the advice) stay readable.
+ *
+ * @param text - plain text
+ * @param width - available columns
+ * @returns `text` when it fits, else head + `…` + tail, at most `width` columns wide
+ */
+export function truncateProse(text: string, width: number): string {
+	if (width <= 0) {
+		return "";
+	}
+	if (displayWidth(text) <= width) {
+		return text;
+	}
+	if (width === 1) {
+		return ELLIPSIS;
+	}
+	const chars = Array.from(text);
+	const available = width - 1;
+	let tail = takeEnd(chars, Math.floor(available / 2));
+	let head = takeStart(chars, available - displayWidth(tail));
+	const lastSpace = head.lastIndexOf(" ");
+	if (lastSpace > 0 && head.length - (lastSpace + 1) <= head.length / 3) {
+		head = head.slice(0, lastSpace + 1);
+	}
+	const firstSpace = tail.indexOf(" ");
+	if (firstSpace >= 0 && firstSpace < tail.length - 1 && firstSpace <= tail.length / 3) {
+		tail = tail.slice(firstSpace);
+	}
 	return head + ELLIPSIS + tail;
 }
 

@@ -47,9 +47,13 @@ function titled(name: string, count: number): string {
 	return count > 0 ? `${name} (${count})` : name;
 }
 
+/** Colour of a peer banned for bad pieces (its row also says "banned"). */
+export const BANNED_COLOR = "red";
+
 /**
  * The Peers pane: per peer, its name and file count, then its address (receive port) and
- * the seconds since its last announce, refreshed every second.
+ * the seconds since its last announce, refreshed every second. A banned peer's two lines
+ * are red and say "banned".
  *
  * @param props - peers and window, see {@link ListPaneProps}
  * @returns the pane element
@@ -70,11 +74,12 @@ export function PeersPane(props: ListPaneProps<PeerRecord>): JSX.Element {
 				windowOf(props).flatMap(({ item, index }) => {
 					const highlighted = props.focused && index === props.selected;
 					const [first, second] = peerLines(item, now, inner, highlighted);
+					const color = item.banned ? BANNED_COLOR : undefined;
 					return [
-						<Text key={`${item.id}:1`} inverse={highlighted} bold wrap="truncate-end">
+						<Text key={`${item.id}:1`} inverse={highlighted} color={color} bold wrap="truncate-end">
 							{first}
 						</Text>,
-						<Text key={`${item.id}:2`} inverse={highlighted} wrap="truncate-end">
+						<Text key={`${item.id}:2`} inverse={highlighted} color={color} wrap="truncate-end">
 							{second}
 						</Text>,
 					];
@@ -133,8 +138,9 @@ function transferColor(transfer: TransferState): string | undefined {
 }
 
 /**
- * The Transfers pane: name, progress bar, percent, speed, peers serving and status of
- * every download.
+ * The Transfers pane: name, progress bar, percent, speed, peers serving, where the bytes
+ * came from (seeders or distribution) and status of every download; failed rows red,
+ * waiting ones yellow, complete ones green (the status text says the same).
  *
  * @param props - transfers and window, see {@link ListPaneProps}
  * @returns the pane element

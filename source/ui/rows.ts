@@ -9,10 +9,13 @@ import {
 	fit,
 	formatAge,
 	formatBytes,
+	formatBytesCompact,
 	formatRate,
 	percent,
+	printable,
 	progressBar,
 	truncateEnd,
+	truncateProse,
 } from "./format.js";
 import { KEY_HELP } from "./keymap.js";
 
@@ -26,6 +29,16 @@ const FILE_PEERS_WIDTH = 5;
 const PERCENT_WIDTH = 4;
 const SPEED_WIDTH = 10;
 const TRANSFER_PEERS_WIDTH = 8;
+/** Least columns left for a peer's name before its row drops the file count beside "banned". */
+const MIN_PEER_NAME_WIDTH = 12;
+/** The Transfers pane's "from" column: `"S 1023.9 MiB · D 1023.9 MiB"`. */
+const FROM_WIDTH = 27;
+/** Header of the "from" column. */
+const FROM_HEADER = "S seeders · D distribution";
+/** Least name columns for the Transfers pane to afford the "from" column. */
+const MIN_WIDE_NAME_WIDTH = 24;
+/** Least status columns: `"waiting for peers"` and a space. */
+const MIN_STATUS_WIDTH = 18;
 
 /** The 2-column row prefix: `"› "` for the highlighted row of the focused pane. */
 function marker(marked: boolean): string {
@@ -37,9 +50,20 @@ function plural(count: number, noun: string): string {
 	return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
+/** The first candidate that fits `width` columns, else the last one. */
+function firstFitting(candidates: readonly string[], width: number): string {
+	return candidates.find((text) => displayWidth(text) <= width) ?? candidates.at(-1) ?? "";
+}
+
+/** Non-empty parts joined by `" · "`. */
+function joined(...parts: string[]): string {
+	return parts.filter((part) => part !== "").join(" · ");
+}
+
 /**
  * The two lines of one peer: name and file count, then address and seconds since the
- * last announce.
+ * last announce. A peer banned for bad pieces says `"banned"` before its file count (in
+ * place of it when the name would get too narrow).
  *
  * @param peer - the peer record
  * @param now - current wall-clock time, in ms since the epoch
@@ -54,11 +78,14 @@ export function peerLines(
 	marked: boolean,
 ): [string, string] {
 	const files = plural(peer.files, "file");
+	const right = peer.banned
+		? firstFitting([`banned · ${files}`, "banned"], width - MARKER_WIDTH - 1 - MIN_PEER_NAME_WIDTH)
+		: files;
 	const age = formatAge(peer.lastSeen, now);
 	const address = `${peer.address}:${peer.ports.receive}`;
-	const nameWidth = Math.max(1, width - MARKER_WIDTH - 1 - displayWidth(files));
+	const nameWidth = Math.max(1, width - MARKER_WIDTH - 1 - displayWidth(right));
 	const addressWidth = Math.max(1, width - MARKER_WIDTH - 1 - displayWidth(age));
-	const first = `${marker(marked)}${fit(peer.name, nameWidth, "left", "middle")} ${files}`;
+	const first = `${marker(marked)}${fit(peer.name, nameWidth, "left", "middle")} ${right}`;
 	const second = `${" ".repeat(MARKER_WIDTH)}${fit(address, addressWidth, "left", "middle")} ${age}`;
 	return [fit(first, width), fit(second, width)];
 }
@@ -97,15 +124,17 @@ export function fileRow(file: NetworkFile, width: number, marked: boolean): stri
  * Human status of a transfer, shown when it is not simply downloading.
  *
  * @param transfer - the transfer
- * @returns `""` while downloading, else e.g. `"waiting for peers"`, `"verifying"`,
- *   `"done"`, `"failed: <error>"`
+ * @returns `""` while downloading (or `"resumed 40.0 MiB"` when bytes of an earlier run
+ *   were on disk), else e.g. `"starting"`, `"waiting for peers"`, `"verifying"`, `"done"`,
+ *   `"failed: <error>"`
  */
 export function transferStatusText(transfer: TransferState): string {
+	const resumed = transfer.resumedBytes > 0 ? formatBytes(transfer.resumedBytes) : "";
 	switch (transfer.status) {
 		case "downloading":
-			return "";
+			return resumed ? `resumed ${resumed}` : "";
 		case "starting":
-			return "starting";
+			return resumed ? `resuming ${resumed}` : "starting";
 		case "waiting":
 			return "waiting for peers";
 		case "verifying":
@@ -117,8 +146,30 @@ export function transferStatusText(transfer: TransferState): string {
 	}
 }
 
-/** Column widths of the Transfers pane for an inside width. */
-function transferColumns(width: number): { name: number; status: number } {
+/**
+ * Where a transfer's bytes came from, for the wide "from" column.
+ *
+ * @param transfer - the transfer
+ * @returns e.g. `"S 120.0 MiB · D 80.0 MiB"` (S from seeders, D by distribution from other
+ *   leechers), or `""` before any byte arrived
+ */
+export function transferSources(transfer: TransferState): string {
+	if (transfer.fromSeeders + transfer.fromDistribution <= 0) {
+		return "";
+	}
+	return `S ${formatBytes(transfer.fromSeeders)} · D ${formatBytes(transfer.fromDistribution)}`;
+}
+
+/** {@link transferSources} in at most 13 columns, e.g. `"S 120M D 80M"`. */
+function compactSources(transfer: TransferState): string {
+	if (transfer.fromSeeders + transfer.fromDistribution <= 0) {
+		return "";
+	}
+	return `S ${formatBytesCompact(transfer.fromSeeders)} D ${formatBytesCompact(transfer.fromDistribution)}`;
+}
+
+/** Column widths of the Transfers pane for an inside width; `from` is 0 when it does not fit. */
+function transferColumns(width: number): { name: number; from: number; status: number } {
 	const fixed =
 		MARKER_WIDTH +
 		(BAR_CELLS + 2 + 1) +
@@ -126,8 +177,12 @@ function transferColumns(width: number): { name: number; status: number } {
 		(SPEED_WIDTH + 1) +
 		(TRANSFER_PEERS_WIDTH + 1);
 	const flexible = Math.max(0, width - fixed);
-	const name = Math.max(8, Math.ceil(flexible * 0.55));
-	return { name, status: Math.max(0, flexible - name - 1) };
+	const from =
+		flexible - (FROM_WIDTH + 1) >= MIN_WIDE_NAME_WIDTH + 1 + MIN_STATUS_WIDTH ? FROM_WIDTH : 0;
+	const rest = from > 0 ? flexible - (from + 1) : flexible;
+	// The status gets the odd column: `"waiting for peers"` and more fit at 80 columns.
+	const name = Math.max(8, Math.floor((rest - 1) / 2));
+	return { name, from, status: Math.max(0, rest - name - 1) };
 }
 
 /**
@@ -138,20 +193,46 @@ function transferColumns(width: number): { name: number; status: number } {
  */
 export function transferHeader(width: number): string {
 	const columns = transferColumns(width);
-	const line = [
+	const cells = [
 		`${" ".repeat(MARKER_WIDTH)}${fit("Name", columns.name)}`,
 		fit("Progress", BAR_CELLS + 2),
 		fit("Done", PERCENT_WIDTH, "right"),
 		fit("Speed", SPEED_WIDTH, "right"),
 		fit("Peers", TRANSFER_PEERS_WIDTH, "right"),
-		fit("Status", columns.status),
-	].join(" ");
-	return fit(line, width);
+	];
+	if (columns.from > 0) {
+		cells.push(fit(FROM_HEADER, columns.from));
+	}
+	cells.push(fit("Status", columns.status));
+	return fit(cells.join(" "), width);
+}
+
+/**
+ * The status cell of a transfer row. A failure's message is cut in the middle at word
+ * boundaries, so both its cause and its advice stay readable. Without a "from" column,
+ * the compact sources (`"S 120M D 80M"`) go into the status cell when they fit.
+ */
+function transferStatusCell(transfer: TransferState, width: number, wide: boolean): string {
+	const status = transferStatusText(transfer);
+	if (transfer.status === "failed") {
+		return fit(truncateProse(printable(status), width), width);
+	}
+	if (wide) {
+		return fit(status, width);
+	}
+	const sources = compactSources(transfer);
+	const candidates =
+		transfer.status === "downloading"
+			? [joined(sources, status), sources, status]
+			: [joined(status, sources), status];
+	return fit(firstFitting(candidates, width), width);
 }
 
 /**
  * One row of the Transfers pane: name, progress bar, percent, speed (while downloading),
- * number of peers serving, and the status when not downloading.
+ * number of peers serving, where the bytes came from (from seeders or by distribution:
+ * its own column when the pane is wide, else in the status cell when there is room) and
+ * the status. A failed transfer's message takes the speed, peers, from and status columns.
  *
  * @param transfer - the transfer
  * @param width - inside width of the pane, in columns
@@ -160,19 +241,31 @@ export function transferHeader(width: number): string {
  */
 export function transferRow(transfer: TransferState, width: number, marked: boolean): string {
 	const columns = transferColumns(width);
+	const wide = columns.from > 0;
 	const complete = transfer.status === "complete";
 	const fraction = complete ? 1 : transfer.size > 0 ? transfer.bytesDone / transfer.size : 0;
 	const done = complete ? 100 : percent(transfer.bytesDone, transfer.size);
 	const speed = transfer.status === "downloading" ? formatRate(transfer.speed) : "";
-	const line = [
+	const cells = [
 		`${marker(marked)}${fit(transfer.name, columns.name, "left", "middle")}`,
 		progressBar(fraction, BAR_CELLS),
 		fit(`${done}%`, PERCENT_WIDTH, "right"),
-		fit(speed, SPEED_WIDTH, "right"),
-		fit(plural(transfer.peers, "peer"), TRANSFER_PEERS_WIDTH, "right"),
-		fit(transferStatusText(transfer), columns.status),
-	].join(" ");
-	return fit(line, width);
+	];
+	if (transfer.status === "failed") {
+		const from = wide ? columns.from + 1 : 0;
+		const span = SPEED_WIDTH + 1 + TRANSFER_PEERS_WIDTH + 1 + from + columns.status;
+		cells.push(transferStatusCell(transfer, span, wide));
+	} else {
+		cells.push(
+			fit(speed, SPEED_WIDTH, "right"),
+			fit(plural(transfer.peers, "peer"), TRANSFER_PEERS_WIDTH, "right"),
+		);
+		if (wide) {
+			cells.push(fit(transferSources(transfer), columns.from));
+		}
+		cells.push(transferStatusCell(transfer, columns.status, wide));
+	}
+	return fit(cells.join(" "), width);
 }
 
 /** The two parts of the status line. */
