@@ -29,6 +29,9 @@ export interface DiscoveryOptions {
 	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
 }
 
+/** Least time between two extra announces for newly heard peers, in ms. */
+const GREET_GAP_MS = 1_000;
+
 /** Events of the discovery service. */
 export interface DiscoveryEvents {
 	"peer-joined": [peer: PeerRecord];
@@ -41,6 +44,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	readonly table: PeerTable;
 	private timer: NodeJS.Timeout | undefined;
 	private closing: Promise<void> | undefined;
+	private greetedAt = Number.NEGATIVE_INFINITY;
 
 	private constructor(
 		private readonly options: DiscoveryOptions,
@@ -105,6 +109,18 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		);
 	}
 
+	/**
+	 * A new peer was heard: announce once more now (by broadcast, never a unicast reply),
+	 * so it sees us at once rather than up to an interval later. At most once per second,
+	 * so many peers starting together cost a few datagrams, not a storm.
+	 */
+	private greet(): void {
+		const now = Date.now();
+		if (now - this.greetedAt < GREET_GAP_MS || this.closing) return;
+		this.greetedAt = now;
+		void this.announce();
+	}
+
 	private tick(): void {
 		for (const change of this.table.expire(Date.now())) {
 			if (change.kind === "left") this.emit("peer-left", change.peer, change.reason);
@@ -115,8 +131,10 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private onDatagram(msg: Buffer, from: string): void {
 		const change = this.table.recv(msg, from, Date.now());
 		if (!change) return;
-		if (change.kind === "joined") this.emit("peer-joined", change.peer);
-		else if (change.kind === "updated")
+		if (change.kind === "joined") {
+			this.emit("peer-joined", change.peer);
+			this.greet();
+		} else if (change.kind === "updated")
 			this.emit("peer-updated", change.peer, change.revisionChanged);
 		else this.emit("peer-left", change.peer, change.reason);
 	}
