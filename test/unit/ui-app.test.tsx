@@ -161,6 +161,31 @@ function mount(t: TestContext, store: FakeStore) {
 	};
 }
 
+/** Resizes the fake terminal and waits for a frame of that size. */
+async function resize(app: ReturnType<typeof mount>, columns: number, rows: number): Promise<void> {
+	Object.defineProperty(app.stdout, "rows", { value: rows, configurable: true });
+	Object.defineProperty(app.stdout, "columns", { value: columns, configurable: true });
+	app.stdout.emit("resize");
+	await waitFor(
+		() => {
+			const lines = app.frame().split("\n");
+			return lines.length === rows && Math.max(...lines.map((line) => line.length)) === columns;
+		},
+		() => `${columns}x${rows}, got:\n${app.frame()}`,
+	);
+}
+
+/** The line of the frame that contains `text`. */
+function lineWith(frame: string, text: string): string {
+	const line = frame.split("\n").find((candidate) => candidate.includes(text));
+	assert.ok(line, `"${text}" in frame:\n${frame}`);
+	return line;
+}
+
+const MiB = 1024 ** 2;
+const DISK_FULL =
+	"disk full writing /srv/dl/movie.mkv; the partial download is kept, retry to resume";
+
 /** The text right after the selection marker, i.e. the highlighted row's name. */
 function selected(frame: string): string | undefined {
 	return /› (\S+)/.exec(frame)?.[1];
@@ -225,6 +250,81 @@ describe("App rendering", () => {
 		assert.match(frame, /checking\.bin.*verifying/);
 		assert.match(frame, /done\.txt\s+\[##########\]\s+100%.*done/);
 		assert.match(frame, /broken\.zip.*failed: hash mismatch/);
+	});
+
+	it("shows a banned peer as banned", async (t) => {
+		const store = new FakeStore(
+			snapshot({ peers: [peer("bob"), peer("mallory", { banned: true, files: 3 })] }),
+		);
+		const app = mount(t, store);
+		await app.waitForText("mallory");
+		assert.match(lineWith(app.frame(), "mallory"), /mallory\s+banned · 3 files│/);
+		assert.doesNotMatch(lineWith(app.frame(), "bob"), /banned/);
+		await resize(app, 80, 24);
+		assert.match(lineWith(app.frame(), "mallory"), /mallory\s+banned│/);
+	});
+
+	it("shows where a transfer's bytes came from, in full at 200 columns", async (t) => {
+		const moving = transfer("movie.mkv", {
+			size: 400 * MiB,
+			bytesDone: 200 * MiB,
+			fromSeeders: 120 * MiB,
+			fromDistribution: 80 * MiB,
+			peers: 3,
+		});
+		const app = mount(t, new FakeStore(snapshot({ transfers: [moving] })));
+		await app.waitForText("movie.mkv");
+		await resize(app, 200, 40);
+		assert.match(lineWith(app.frame(), "Progress"), /Peers S seeders · D distribution\s+Status/);
+		assert.match(
+			lineWith(app.frame(), "movie.mkv"),
+			/\[#####-----\]\s+50%\s+1\.2 MB\/s\s+3 peers S 120\.0 MiB · D 80\.0 MiB\s+│$/,
+		);
+	});
+
+	it("keeps every transfer row exactly 80 columns wide, sources compact", async (t) => {
+		const store = new FakeStore(
+			snapshot({
+				transfers: [
+					transfer("a-very-long-movie-name-of-the-summer-holidays.mkv", {
+						size: 400 * MiB,
+						bytesDone: 200 * MiB,
+						fromSeeders: 120 * MiB,
+						fromDistribution: 80 * MiB,
+					}),
+					transfer("waiting.bin", { status: "waiting", peers: 0, bytesDone: 0 }),
+					transfer("movie.mkv", { status: "failed", error: DISK_FULL }),
+				],
+			}),
+		);
+		const app = mount(t, store);
+		await app.waitForText("movie.mkv");
+		await resize(app, 80, 24);
+		const frame = app.frame();
+		const rows = ["a-very", "waiting.bin", "movie.mkv"].map((name) => lineWith(frame, name));
+		for (const row of rows) {
+			assert.equal(row.length, 80, JSON.stringify(row));
+			assert.match(row, /^│.*│$/);
+		}
+		assert.match(rows[0], /1\.2 MB\/s\s+1 peer S 120M D 80M\s+│$/);
+		assert.match(rows[1], /0 peers waiting for peers\s+│$/);
+		assert.match(rows[2], /50% failed: disk full … retry to resume\s+│$/);
+	});
+
+	it("shows a failed transfer's error and waiting for peers", async (t) => {
+		const store = new FakeStore(
+			snapshot({
+				transfers: [
+					transfer("movie.mkv", { status: "failed", error: DISK_FULL }),
+					transfer("waiting.bin", { status: "waiting", peers: 0, bytesDone: 0, fromSeeders: 0 }),
+				],
+			}),
+		);
+		const app = mount(t, store);
+		await app.waitForText("movie.mkv");
+		await resize(app, 200, 24);
+		assert.match(lineWith(app.frame(), "movie.mkv"), new RegExp(`50% failed: ${DISK_FULL}\\s+│$`));
+		assert.match(lineWith(app.frame(), "waiting.bin"), /0 peers\s+waiting for peers\s+│$/);
 	});
 
 	it("shows the snapshot's message in the status line", async (t) => {

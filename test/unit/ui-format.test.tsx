@@ -5,12 +5,14 @@ import {
 	fit,
 	formatAge,
 	formatBytes,
+	formatBytesCompact,
 	formatRate,
 	percent,
 	printable,
 	progressBar,
 	truncateEnd,
 	truncateMiddle,
+	truncateProse,
 } from "../../source/ui/format.js";
 
 describe("formatBytes", () => {
@@ -39,6 +41,24 @@ describe("formatBytes", () => {
 	it("treats negative and non-finite sizes as 0", () => {
 		assert.equal(formatBytes(-5), "0 B");
 		assert.equal(formatBytes(Number.NaN), "0 B");
+	});
+});
+
+describe("formatBytesCompact", () => {
+	it("uses one-letter binary units, one decimal below 10", () => {
+		assert.equal(formatBytesCompact(0), "0");
+		assert.equal(formatBytesCompact(512), "512B");
+		assert.equal(formatBytesCompact(1536), "1.5K");
+		assert.equal(formatBytesCompact(120 * 1024 ** 2), "120M");
+		assert.equal(formatBytesCompact(3 * 1024 ** 3), "3.0G");
+	});
+
+	it("promotes a value that would show as 1000 or more and stays within five columns", () => {
+		assert.equal(formatBytesCompact(1000 * 1024 ** 2), "1.0G");
+		assert.equal(formatBytesCompact(999 * 1024), "999K");
+		for (const bytes of [1023, 1024, 9.99 * 1024, 999.6 * 1024, 5e9, 2e15, -1, Number.NaN]) {
+			assert.ok(formatBytesCompact(bytes).length <= 5, `${bytes}: ${formatBytesCompact(bytes)}`);
+		}
 	});
 });
 
@@ -136,6 +156,25 @@ describe("truncateMiddle", () => {
 		const out = truncateMiddle("日本語のファイル名.txt", 9);
 		assert.ok(displayWidth(out) <= 9, out);
 		assert.ok(out.endsWith(".txt"), out);
+	});
+});
+
+describe("truncateProse", () => {
+	const error =
+		"failed: disk full writing /home/alice/Downloads/movie.mkv; the partial download is kept, retry to resume";
+
+	it("returns text that fits unchanged", () => {
+		assert.equal(truncateProse("failed: hash mismatch", 30), "failed: hash mismatch");
+	});
+
+	it("keeps the start and the end, cut at word boundaries", () => {
+		assert.equal(truncateProse(error, 38), "failed: disk full … retry to resume");
+		for (const width of [1, 2, 5, 20, 38, 60, 100]) {
+			const out = truncateProse(error, width);
+			assert.ok(displayWidth(out) <= width, `${width}: ${out}`);
+			assert.ok(out.includes("…"), out);
+		}
+		assert.equal(truncateProse(error, 0), "");
 	});
 });
 

@@ -10,6 +10,7 @@ import {
 	statusLineText,
 	transferHeader,
 	transferRow,
+	transferSources,
 	transferStatusText,
 } from "../../source/ui/rows.js";
 
@@ -54,6 +55,10 @@ function transfer(overrides: Partial<TransferState>): TransferState {
 	};
 }
 
+const MiB = 1024 ** 2;
+const DISK_FULL =
+	"disk full writing /home/alice/Downloads/movie.mkv; the partial download is kept, retry to resume";
+
 describe("computeLayout", () => {
 	it("fills an 80x24 terminal exactly", () => {
 		const layout = computeLayout(80, 24);
@@ -81,15 +86,23 @@ describe("computeLayout", () => {
 });
 
 describe("row text", () => {
-	for (const width of [20, 24, 40, 78, 120]) {
+	for (const width of [20, 24, 40, 78, 98, 110, 111, 120, 198]) {
 		it(`fits every row to ${width} columns`, () => {
 			const lines = [
 				...peerLines(peer, 1_003_000, width, true),
+				...peerLines({ ...peer, banned: true }, 1_003_000, width, false),
 				fileHeader(width),
 				fileRow(file, width, false),
 				transferHeader(width),
 				transferRow(transfer({}), width, true),
 				transferRow(transfer({ status: "failed", error: "x".repeat(200) }), width, false),
+				transferRow(transfer({ status: "failed", error: DISK_FULL }), width, false),
+				transferRow(transfer({ status: "waiting", fromSeeders: 1e12 }), width, false),
+				transferRow(
+					transfer({ fromSeeders: 1023.99 * MiB, fromDistribution: 5e12, resumedBytes: 9e11 }),
+					width,
+					false,
+				),
 			];
 			for (const line of lines) {
 				assert.equal(displayWidth(line), width, JSON.stringify(line));
@@ -101,6 +114,14 @@ describe("row text", () => {
 		const [first, second] = peerLines({ ...peer, name: "bob" }, 1_003_000, 30, false);
 		assert.match(first, /^ {2}bob\s+12 files$/);
 		assert.match(second, /^ {2}192\.168\.100\.200:45460\s+3s$/);
+	});
+
+	it("says a banned peer is banned, beside its file count when there is room", () => {
+		const banned = { ...peer, name: "mallory", banned: true };
+		assert.match(peerLines(banned, 1_003_000, 40, false)[0], /^ {2}mallory\s+banned · 12 files$/);
+		// The Peers pane of an 80-column terminal: 24 columns inside.
+		assert.match(peerLines(banned, 1_003_000, 24, false)[0], /^ {2}mallory\s+banned$/);
+		assert.doesNotMatch(peerLines(peer, 1_003_000, 40, false)[0], /banned/);
 	});
 
 	it("marks the highlighted row", () => {
@@ -119,6 +140,48 @@ describe("row text", () => {
 		assert.match(row, /movie\.mkv\s+\[####------\]\s+47%\s+1\.2 MB\/s\s+2 peers\s*$/);
 	});
 
+	it("shows where the bytes came from in their own column when the pane is wide", () => {
+		const moving = transfer({ fromSeeders: 120 * MiB, fromDistribution: 80 * MiB });
+		assert.equal(transferSources(moving), "S 120.0 MiB · D 80.0 MiB");
+		assert.equal(transferSources(transfer({})), "");
+		const header = transferHeader(198);
+		const row = transferRow(moving, 198, false);
+		assert.match(header, /Peers S seeders · D distribution\s+Status/);
+		assert.match(row, /2 peers S 120\.0 MiB · D 80\.0 MiB\s*$/);
+		assert.equal(row.indexOf("S 120.0"), header.indexOf("S seeders"));
+		const done = transferRow({ ...moving, status: "complete", bytesDone: 1000 }, 198, false);
+		assert.match(done, /S 120\.0 MiB · D 80\.0 MiB\s+done\s*$/);
+	});
+
+	it("shows compact sources in the status cell of a narrow pane, or nothing", () => {
+		const moving = transfer({ fromSeeders: 120 * MiB, fromDistribution: 80 * MiB });
+		assert.doesNotMatch(transferHeader(78), /seeders/);
+		assert.match(transferRow(moving, 78, false), /2 peers S 120M D 80M\s*$/);
+		const resumed = transferRow({ ...moving, resumedBytes: 40 * MiB }, 78, false);
+		assert.match(resumed, /2 peers S 120M D 80M\s*$/);
+		const wide = transferRow({ ...moving, resumedBytes: 40 * MiB }, 198, false);
+		assert.match(wide, /D 80\.0 MiB\s+resumed 40\.0 MiB\s*$/);
+		// Too little room for the sources: the row keeps its width and shows none.
+		assert.match(transferRow(moving, 60, false), /2 peers\s*$/);
+	});
+
+	it("spans a failure's message over speed, peers and status, cut in the middle", () => {
+		const failed = transfer({ status: "failed", fromSeeders: 70 * MiB, error: DISK_FULL });
+		const narrow = transferRow(failed, 78, false);
+		assert.match(narrow, /47% failed: disk full … retry to resume\s*$/);
+		const wide = transferRow(failed, 198, false);
+		assert.match(
+			wide,
+			/47% failed: disk full writing \/home\/alice\/Downloads\/movie\.mkv; the partial/,
+		);
+		assert.match(wide, /retry to resume\s*$/);
+	});
+
+	it("keeps waiting for peers whole at 80 columns", () => {
+		const row = transferRow(transfer({ status: "waiting", peers: 0, speed: 0 }), 78, false);
+		assert.match(row, /0 peers waiting for peers\s*$/);
+	});
+
 	it("shows a full bar and done for a complete download", () => {
 		const row = transferRow(transfer({ status: "complete", bytesDone: 1000 }), 78, false);
 		assert.match(row, /\[##########\]\s+100%\s+2 peers done/);
@@ -129,6 +192,14 @@ describe("row text", () => {
 describe("transferStatusText", () => {
 	it("names every status but downloading", () => {
 		assert.equal(transferStatusText(transfer({ status: "downloading" })), "");
+		assert.equal(
+			transferStatusText(transfer({ status: "downloading", resumedBytes: 40 * MiB })),
+			"resumed 40.0 MiB",
+		);
+		assert.equal(
+			transferStatusText(transfer({ status: "starting", resumedBytes: 40 * MiB })),
+			"resuming 40.0 MiB",
+		);
 		assert.equal(transferStatusText(transfer({ status: "starting" })), "starting");
 		assert.equal(transferStatusText(transfer({ status: "waiting" })), "waiting for peers");
 		assert.equal(transferStatusText(transfer({ status: "verifying" })), "verifying");

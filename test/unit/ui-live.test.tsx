@@ -4,6 +4,8 @@ import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { render } from "ink-testing-library";
 import { createPeerStore } from "../../source/peer/store.js";
+import type { PeerRecord } from "../../source/peer/types.js";
+import type { TransferEngine } from "../../source/transfer/engine.js";
 import { App } from "../../source/ui/app.js";
 import { fixturesDir, listFiles, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
@@ -58,6 +60,33 @@ describe("the TUI over a real peer on loopback", () => {
 			app.stdin.write("q");
 			await waitFor(() => quit, "the quit intent");
 			await waitFor(() => left.includes("user:bye"), "the seeder hearing the leave");
+		} finally {
+			store.close();
+			app.unmount();
+		}
+	});
+
+	it("marks a peer the engine banned as banned in the Peers pane", async () => {
+		swarm = await Swarm.create();
+		const mallory = await swarm.add("mallory");
+		const user = await swarm.add("user");
+		const store = createPeerStore(user, () => {}, 20);
+		const app = render(<App store={store} />);
+		try {
+			const frame = () => app.lastFrame() ?? "";
+			await waitFor(() => frame().includes("mallory"), "mallory in the Peers pane");
+			assert.doesNotMatch(frame(), /banned/);
+			assert.equal(user.peers()[0]?.banned, false);
+			// What the engine does when a peer served bad pieces once too often.
+			const engine = Reflect.get(user, "engine") as TransferEngine;
+			const updated: PeerRecord[] = [];
+			user.on("peer-updated", (p) => updated.push(p));
+			engine.banned.add(mallory.id);
+			engine.emit("peer-banned", mallory.id);
+			// Re-emitted at once as peer-updated, so the store refreshes without waiting.
+			assert.ok(updated.some((p) => p.id === mallory.id && p.banned === true));
+			await waitFor(() => /mallory\s+banned/.test(frame()), "mallory shown as banned");
+			assert.equal(user.peers().find((p) => p.id === mallory.id)?.banned, true);
 		} finally {
 			store.close();
 			app.unmount();
