@@ -247,13 +247,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		throw new UsageError(`no free block of four UDP ports from ${first}`, "PORT_IN_USE");
 	}
 
-	/** Sends from the send socket, at most `maxUploadRate` bytes per second. */
-	private paced(parts: Buffer | Buffer[], to: Endpoint): void {
+	/**
+	 * Sends from the send socket, at most `maxUploadRate` bytes per second.
+	 * @returns false when the datagram was dropped (it would wait over a second)
+	 */
+	private paced(parts: Buffer | Buffer[], to: Endpoint): boolean {
 		const rate = this.options.maxUploadRate;
 		const datagram = { length: Array.isArray(parts) ? byteLength(parts) : parts.length };
 		if (!rate) {
 			this.sendFrom("send", parts, to);
-			return;
+			return true;
 		}
 		const now = Date.now();
 		this.uploadFreeAt = Math.max(now, this.uploadFreeAt) + (datagram.length * 1000) / rate;
@@ -261,10 +264,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// A queue longer than a second means the asker is too greedy: drop, it will retry.
 		if (wait > 1_000) {
 			this.uploadFreeAt -= (datagram.length * 1000) / rate;
-			return;
+			return false;
 		}
 		if (wait < 1) this.sendFrom("send", parts, to);
 		else setTimeout(() => this.sendFrom("send", parts, to), wait).unref();
+		return true;
 	}
 
 	private sendFrom(port: keyof TransferPorts, datagram: Buffer | Buffer[], to: Endpoint): void {

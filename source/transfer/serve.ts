@@ -47,8 +47,11 @@ export class SendService {
 	constructor(
 		private readonly library: Pick<Library, "files" | "get" | "read" | "revision">,
 		private readonly tokens: TokenIssuer,
-		/** Sends one datagram (or its parts, sent as one) to `to`; must not throw. */
-		private readonly send: (datagram: Buffer | Buffer[], to: Endpoint) => void,
+		/**
+		 * Sends one datagram (or its parts, sent as one) to `to`; must not throw. Returns
+		 * false when it dropped the datagram instead (an upload cap's full queue).
+		 */
+		private readonly send: (datagram: Buffer | Buffer[], to: Endpoint) => boolean | void,
 		/**
 		 * Reads a block of a file we do not share but are fetching (partial seeding): resolves
 		 * null unless the block lies in a verified piece on disk.
@@ -156,9 +159,9 @@ export class SendService {
 					this.sendError(fileId, message.offset, code, from);
 					return;
 				}
-				this.stats.uploaded += payload.length;
 				const data = { type: "data" as const, fileId, offset: message.offset, payload };
-				this.send([encodeDataHeader(data), payload], from);
+				if (this.send([encodeDataHeader(data), payload], from) !== false)
+					this.stats.uploaded += payload.length;
 			});
 		}
 	}

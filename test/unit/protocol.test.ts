@@ -1273,7 +1273,9 @@ describe("address validation", () => {
 		const service = new SendService(
 			{ files: () => [], get: () => undefined, read: async () => null, revision: 3 },
 			new TokenIssuer(() => 0),
-			(datagram) => sent.push(Array.isArray(datagram) ? Buffer.concat(datagram) : datagram),
+			(datagram) => {
+				sent.push(Array.isArray(datagram) ? Buffer.concat(datagram) : datagram);
+			},
 		);
 		const from = { address: "10.0.0.9", port: 45460 };
 		service.recv(
@@ -1309,7 +1311,9 @@ describe("address validation", () => {
 		const service = new SendService(
 			{ files: () => [], get: () => undefined, read: async () => null, revision: 1 },
 			new TokenIssuer(),
-			(datagram) => sent.push(Array.isArray(datagram) ? Buffer.concat(datagram) : datagram),
+			(datagram) => {
+				sent.push(Array.isArray(datagram) ? Buffer.concat(datagram) : datagram);
+			},
 		);
 		const from = { address: "10.0.0.9", port: 1 };
 		service.recv(hex("50 32 01"), from);
