@@ -104,6 +104,8 @@ const STALL_TIMEOUTS = 8;
 const STALL_BACKOFF_MS = 2_000;
 /** Bad pieces after which a source is banned for the session. */
 export const BAN_BAD_PIECES = 3;
+/** Piece writes in flight at once. */
+const MAX_WRITES = 8;
 /** Least time between two resume records, in ms. */
 const RESUME_INTERVAL_MS = 250;
 /** Default cap on outstanding request bytes (all sources), for a 4 MiB receive buffer. */
@@ -274,12 +276,18 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private readonly partialPath: string;
 	private readonly resumePath: string;
 	private handle: fs.FileHandle | undefined;
-	private writeChain: Promise<void> = Promise.resolve();
+	private readonly writeQueue: (() => Promise<void>)[] = [];
+	private writesInFlight = 0;
+	private readonly writesIdle: (() => void)[] = [];
+	private recordChain: Promise<unknown> = Promise.resolve();
+	/** Settles once a failed or cancelled download has written its record and closed. */
+	private closed: Promise<void> = Promise.resolve();
 	private lastRecordAt = Number.NEGATIVE_INFINITY;
 	private recordDirty = false;
 	private finishing = false;
 	private rechecked = false;
 	private readonly rateSamples: { at: number; bytes: number }[] = [];
+	private rateBytes = 0;
 
 	constructor(private readonly options: DownloadOptions) {
 		super();
@@ -455,11 +463,20 @@ export class Download extends EventEmitter<DownloadEvents> {
 	get speed(): number {
 		const since = this.now() - 2_000;
 		let drop = 0;
-		while (drop < this.rateSamples.length && this.rateSamples[drop].at < since) drop++;
+		while (drop < this.rateSamples.length && this.rateSamples[drop].at < since) {
+			this.rateBytes -= this.rateSamples[drop].bytes;
+			drop++;
+		}
 		if (drop > 0) this.rateSamples.splice(0, drop);
-		let bytes = 0;
-		for (const s of this.rateSamples) bytes += s.bytes;
-		return bytes / 2;
+		return this.rateBytes / 2;
+	}
+
+	/** Counts received bytes for `speed`, one sample per 10 ms at most. */
+	private sampleRate(now: number, bytes: number): void {
+		const last = this.rateSamples[this.rateSamples.length - 1];
+		if (last && now - last.at < 10) last.bytes += bytes;
+		else this.rateSamples.push({ at: now, bytes });
+		this.rateBytes += bytes;
 	}
 
 	/** The file's manifest. */
@@ -593,7 +610,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			source.received += payload.length;
 			if (source.have) this.fromDistribution += payload.length;
 			else this.fromSeeders += payload.length;
-			this.rateSamples.push({ at: now, bytes: payload.length });
+			this.sampleRate(now, payload.length);
 			if (piece.receivedCount === piece.received.length) this.completePiece(piece);
 		} else {
 			this.duplicates++;
@@ -668,7 +685,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				const piece = this.active.get(index);
 				if (piece) this.dropPiece(piece);
 				this.fromDistribution += bytes.length;
-				this.rateSamples.push({ at: this.now(), bytes: bytes.length });
+				this.sampleRate(this.now(), bytes.length);
 				if (this.pieceState[index] === MISSING) this.missingCount--;
 				this.accept(index, bytes, "push");
 				this.pump();
@@ -761,7 +778,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	async cancel(): Promise<void> {
 		if (this.status === "complete" || this.status === "failed") return;
 		this.fail("cancelled");
-		await this.writeChain;
+		await this.closed;
 	}
 
 	private updateWaiting(): void {
@@ -890,8 +907,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Starts fetching the rarest missing piece this source holds, if memory allows. */
 	private newPiece(source: SourceState, blockSize: number): ActivePiece | undefined {
-		if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0)
-			return undefined;
+		// Over the memory budget a source may still start one piece when it has none, so a
+		// fast source cannot starve the others (nor their datagram size probes).
+		if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0) {
+			for (const piece of this.active.values()) if (piece.source === source) return undefined;
+		}
 		const index = this.pickPiece(source);
 		if (index === undefined) return undefined;
 		const length = pieceLength(this.options.manifest, index);
@@ -1110,13 +1130,14 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.verifiedPieces++;
 		this.bufferedBytes += data.length;
 		const position = index * this.pieceSize;
-		this.writeChain = this.writeChain.then(async () => {
-			if (!this.handle || this.status === "failed") {
+		this.writeQueue.push(async () => {
+			const handle = this.handle;
+			if (!handle || this.status === "failed") {
 				this.bufferedBytes -= data.length;
 				return;
 			}
 			try {
-				await writeFully(this.handle, data, position);
+				await writeFully(handle, data, position);
 			} catch (error) {
 				this.bufferedBytes -= data.length;
 				this.fail(diskError(this.partialPath, error));
@@ -1126,8 +1147,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 			setBit(this.have, index);
 			this.bytesDone += data.length;
 			this.recordDirty = true;
-			if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS && !(await this.writeRecord()))
-				return;
+			// The record is written after this piece's data, and lists only pieces whose write
+			// finished; one record write at a time.
+			if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS) {
+				this.lastRecordAt = this.now();
+				this.recordChain = this.recordChain.then(() => this.writeRecord());
+			}
 			// Listeners use the piece at once (pushes copy what they send), so it can be reused.
 			this.emit("piece", index, data, origin);
 			this.recycle(data);
@@ -1135,14 +1160,38 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (this.bytesDone === this.options.manifest.size) void this.finish();
 			else this.pump();
 		});
+		this.drainWrites();
+	}
+
+	/** Starts queued piece writes, a few at a time (writes at different offsets overlap). */
+	private drainWrites(): void {
+		while (this.writesInFlight < MAX_WRITES && this.writeQueue.length > 0) {
+			const job = this.writeQueue.shift() as () => Promise<void>;
+			this.writesInFlight++;
+			void job().finally(() => {
+				this.writesInFlight--;
+				this.drainWrites();
+				if (this.writesInFlight === 0 && this.writeQueue.length === 0) {
+					for (const resolve of this.writesIdle.splice(0)) resolve();
+				}
+			});
+		}
+	}
+
+	/** Resolves once every queued piece write and record write has finished. */
+	private async settleWrites(): Promise<void> {
+		if (this.writesInFlight > 0 || this.writeQueue.length > 0)
+			await new Promise<void>((resolve) => this.writesIdle.push(resolve));
+		await this.recordChain;
 	}
 
 	/**
 	 * Writes the resume record for what is on disk now, atomically (temporary file, then
-	 * rename). Called from the write chain, so it never names a piece not yet written.
+	 * rename). It snapshots the have-map, whose bits are set only once a piece's write has
+	 * finished, so it never names a piece not yet on disk.
 	 */
 	private async writeRecord(): Promise<boolean> {
-		if (!this.recordDirty) return true;
+		if (!this.recordDirty || this.status === "failed") return true;
 		this.recordDirty = false;
 		this.lastRecordAt = this.now();
 		const bytes = encodeResume({
@@ -1250,10 +1299,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		const handle = this.handle;
 		this.handle = undefined;
 		// The partial file stays, with a record of what it holds, for a later retry.
-		this.writeChain = this.writeChain.then(async () => {
+		this.closed = (async () => {
+			await this.settleWrites();
 			if (this.recordDirty && handle) await this.writeRecordQuietly();
 			await handle?.close().catch(() => {});
-		});
+		})();
 		this.emit("failed", error);
 	}
 
@@ -1284,7 +1334,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private async finish(): Promise<void> {
 		if (this.finishing) return;
 		this.finishing = true;
-		await this.writeChain;
+		await this.settleWrites();
 		if (this.status === "failed" || !this.handle) return;
 		this.status = "verifying";
 		this.emit("progress");
