@@ -59,6 +59,16 @@ export interface PieceHasher {
 	hash(data: Buffer): Promise<{ digest: Buffer; data: Buffer }>;
 	/** BLAKE3 of the first `size` bytes of the file at `path`; rejects when unreadable. */
 	hashFile(path: string, size: number): Promise<Buffer>;
+	/**
+	 * Optional: hashes `data` and, when its BLAKE3 equals `expected`, writes it to `fd` at
+	 * `position`, off the event loop; rejects with the fs error of a failed write.
+	 */
+	hashAndWrite?(
+		data: Buffer,
+		expected: Uint8Array,
+		fd: number,
+		position: number,
+	): Promise<{ digest: Buffer; data: Buffer; written: boolean }>;
 }
 
 /** Hashing on the calling thread (tests, and when no pool is given). */
@@ -104,6 +114,8 @@ const STALL_TIMEOUTS = 8;
 const STALL_BACKOFF_MS = 2_000;
 /** Bad pieces after which a source is banned for the session. */
 export const BAN_BAD_PIECES = 3;
+/** A gap between two ticks longer than this (ms) means our event loop was stalled. */
+const LOOP_STALL_MS = 100;
 /** Piece writes in flight at once. */
 const MAX_WRITES = 8;
 /** Least time between two resume records, in ms. */
@@ -288,6 +300,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private rechecked = false;
 	private readonly rateSamples: { at: number; bytes: number }[] = [];
 	private rateBytes = 0;
+	private lastTickAt = Number.POSITIVE_INFINITY;
+	private skippedTick = false;
 
 	constructor(private readonly options: DownloadOptions) {
 		super();
@@ -709,6 +723,16 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	tick(now = this.now()): void {
 		if (!this.running) return;
+		// Our own event loop was stalled (a busy machine, a long GC): answers may be waiting
+		// unread in the socket, so nothing can be judged lost from this gap. Judge next time.
+		// (Only one tick is skipped in a row, so a machine that stays slow still recovers.)
+		const gap = now - this.lastTickAt;
+		this.lastTickAt = now;
+		if (gap > LOOP_STALL_MS && !this.skippedTick) {
+			this.skippedTick = true;
+			return;
+		}
+		this.skippedTick = false;
 		const timedOut = new Set<SourceState>();
 		const lossFrom = new Set<SourceState>();
 		const failedProbes: ActivePiece[] = [];
@@ -1046,6 +1070,30 @@ export class Download extends EventEmitter<DownloadEvents> {
 			piece.source.probePiece = undefined;
 		this.pieceState[piece.index] = VERIFYING;
 		const contributors = [...piece.contributors];
+		const handle = this.handle;
+		if (this.hasher.hashAndWrite && handle) {
+			// Verify and store in one trip to the worker; the file stays open until it is back.
+			this.writesInFlight++;
+			void this.hasher
+				.hashAndWrite(
+					piece.buffer,
+					this.options.manifest.pieceHashes[piece.index],
+					handle.fd,
+					piece.start,
+				)
+				.then(
+					({ digest, data, written }) => {
+						this.writeDone();
+						this.verified(piece.index, digest, data, contributors, written);
+					},
+					(error: unknown) => {
+						this.writeDone();
+						this.bufferedBytes -= piece.length;
+						this.fail(diskError(this.partialPath, error));
+					},
+				);
+			return;
+		}
 		void this.hasher.hash(piece.buffer).then(
 			({ digest, data }) => this.verified(piece.index, digest, data, contributors),
 			(error: unknown) => {
@@ -1055,17 +1103,30 @@ export class Download extends EventEmitter<DownloadEvents> {
 		);
 	}
 
-	private verified(index: number, digest: Buffer, data: Buffer, contributors: SourceState[]) {
+	private verified(
+		index: number,
+		digest: Buffer,
+		data: Buffer,
+		contributors: SourceState[],
+		written = false,
+	) {
 		if (!this.running || this.pieceState[index] !== VERIFYING) {
 			this.bufferedBytes -= data.length;
 			this.recycle(data);
 			return;
 		}
 		if (digest.equals(this.options.manifest.pieceHashes[index])) {
-			// `accept` keeps the buffer until it is written.
+			const origin = contributors.some((c) => c.have) ? "leecher" : "seeder";
 			this.bufferedBytes -= data.length;
-			this.accept(index, data, contributors.some((c) => c.have) ? "leecher" : "seeder");
-			this.pump();
+			if (written) {
+				this.pieceState[index] = VERIFIED;
+				this.verifiedPieces++;
+				this.stored(index, data, origin);
+			} else {
+				// `accept` keeps the buffer until it is written.
+				this.accept(index, data, origin);
+				this.pump();
+			}
 			return;
 		}
 		this.bufferedBytes -= data.length;
@@ -1144,23 +1205,29 @@ export class Download extends EventEmitter<DownloadEvents> {
 				return;
 			}
 			this.bufferedBytes -= data.length;
-			setBit(this.have, index);
-			this.bytesDone += data.length;
-			this.recordDirty = true;
-			// The record is written after this piece's data, and lists only pieces whose write
-			// finished; one record write at a time.
-			if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS) {
-				this.lastRecordAt = this.now();
-				this.recordChain = this.recordChain.then(() => this.writeRecord());
-			}
-			// Listeners use the piece at once (pushes copy what they send), so it can be reused.
-			this.emit("piece", index, data, origin);
-			this.recycle(data);
-			this.emit("progress");
-			if (this.bytesDone === this.options.manifest.size) void this.finish();
-			else this.pump();
+			this.stored(index, data, origin);
 		});
 		this.drainWrites();
+	}
+
+	/** A verified piece is on disk: mark it held, record it, tell listeners, go on. */
+	private stored(index: number, data: Buffer, origin: PieceOrigin): void {
+		if (this.status === "failed") return;
+		setBit(this.have, index);
+		this.bytesDone += data.length;
+		this.recordDirty = true;
+		// The record is written after this piece's data, and lists only pieces whose write
+		// finished; one record write at a time.
+		if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS) {
+			this.lastRecordAt = this.now();
+			this.recordChain = this.recordChain.then(() => this.writeRecord());
+		}
+		// Listeners use the piece at once (pushes copy what they send), so it can be reused.
+		this.emit("piece", index, data, origin);
+		this.recycle(data);
+		this.emit("progress");
+		if (this.bytesDone === this.options.manifest.size) void this.finish();
+		else this.pump();
 	}
 
 	/** Starts queued piece writes, a few at a time (writes at different offsets overlap). */
@@ -1168,13 +1235,16 @@ export class Download extends EventEmitter<DownloadEvents> {
 		while (this.writesInFlight < MAX_WRITES && this.writeQueue.length > 0) {
 			const job = this.writeQueue.shift() as () => Promise<void>;
 			this.writesInFlight++;
-			void job().finally(() => {
-				this.writesInFlight--;
-				this.drainWrites();
-				if (this.writesInFlight === 0 && this.writeQueue.length === 0) {
-					for (const resolve of this.writesIdle.splice(0)) resolve();
-				}
-			});
+			void job().finally(() => this.writeDone());
+		}
+	}
+
+	/** One write (queued here or done by the worker) finished. */
+	private writeDone(): void {
+		this.writesInFlight--;
+		this.drainWrites();
+		if (this.writesInFlight === 0 && this.writeQueue.length === 0) {
+			for (const resolve of this.writesIdle.splice(0)) resolve();
 		}
 	}
 

@@ -173,6 +173,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly timers: NodeJS.Timeout[] = [];
 	private closing: Promise<void> | undefined;
 	private uploadFreeAt = 0;
+	/** Data answers waiting in the upload cap's queue, by asker, file and offset. */
+	private readonly pacedKeys = new Set<string>();
 
 	private constructor(
 		private readonly options: EngineOptions,
@@ -189,7 +191,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		this.service = new SendService(
 			options.library,
 			issuer,
-			(datagram, to) => this.paced(datagram, to),
+			(datagram, to, key) => this.paced(datagram, to, key),
 			(id, offset, length) => this.readPartial(id, offset, length),
 		);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
@@ -251,7 +253,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 * Sends from the send socket, at most `maxUploadRate` bytes per second.
 	 * @returns false when the datagram was dropped (it would wait over a second)
 	 */
-	private paced(parts: Buffer | Buffer[], to: Endpoint): boolean {
+	private paced(parts: Buffer | Buffer[], to: Endpoint, key?: string): boolean {
 		const rate = this.options.maxUploadRate;
 		const datagram = { length: Array.isArray(parts) ? byteLength(parts) : parts.length };
 		if (!rate) {
@@ -266,8 +268,22 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.uploadFreeAt -= (datagram.length * 1000) / rate;
 			return false;
 		}
-		if (wait < 1) this.sendFrom("send", parts, to);
-		else setTimeout(() => this.sendFrom("send", parts, to), wait).unref();
+		if (wait < 1) {
+			this.sendFrom("send", parts, to);
+			return true;
+		}
+		// An asker that resent a request whose answer still waits here gets it once, not twice.
+		if (key !== undefined) {
+			if (this.pacedKeys.has(key)) {
+				this.uploadFreeAt -= (datagram.length * 1000) / rate;
+				return false;
+			}
+			this.pacedKeys.add(key);
+		}
+		setTimeout(() => {
+			if (key !== undefined) this.pacedKeys.delete(key);
+			this.sendFrom("send", parts, to);
+		}, wait).unref();
 		return true;
 	}
 
@@ -726,9 +742,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	private tick(): void {
-		const now = performance.now();
-		for (const d of this.downloads.values()) d.tick(now);
-		if (this.assemblies.size > 0) this.expireAssemblies(false);
+		// After the I/O phase: answers that arrived meanwhile are taken before anything is
+		// judged lost.
+		setImmediate(() => {
+			const now = performance.now();
+			for (const d of this.downloads.values()) d.tick(now);
+			if (this.assemblies.size > 0) this.expireAssemblies(false);
+		});
 	}
 
 	private sendInterest(): void {

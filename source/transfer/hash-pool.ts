@@ -9,6 +9,8 @@
  * never keeps the process alive, and ref()ed while they have jobs, so pending jobs complete.
  * When worker threads cannot start, the pool hashes inline on the calling thread instead.
  */
+
+import { writeSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import { Worker } from "node:worker_threads";
@@ -46,7 +48,14 @@ export interface PieceHash {
  * `file`: the BLAKE3 of the first `size` bytes of the file at `path`.
  */
 export type HashJobMessage =
-	| { id: number; op: "hash"; buffer: ArrayBuffer | SharedArrayBuffer; byteLength: number }
+	| {
+			id: number;
+			op: "hash";
+			buffer: ArrayBuffer | SharedArrayBuffer;
+			byteLength: number;
+			/** With `store`: write the bytes to `fd` at `position` when the digest equals `expected`. */
+			store?: { expected: Uint8Array; fd: number; position: number };
+	  }
 	| { id: number; op: "file"; path: string; size: number };
 
 /** An error as plain data, so that its `code`, `syscall` and `path` survive postMessage. */
@@ -67,7 +76,14 @@ export interface SerializedError {
  */
 export type HashReplyMessage =
 	| { type: "ready"; backend: HashBackendName }
-	| { type: "done"; id: number; digest: Uint8Array; buffer?: ArrayBuffer | SharedArrayBuffer }
+	| {
+			type: "done";
+			id: number;
+			digest: Uint8Array;
+			buffer?: ArrayBuffer | SharedArrayBuffer;
+			/** For a `store` job: true when the digest matched and the bytes were written. */
+			written?: boolean;
+	  }
 	| { type: "failed"; id: number; error: SerializedError };
 
 /**
@@ -110,6 +126,19 @@ export async function hashFilePrefix(path: string, size: number): Promise<Buffer
 		return hasher.digest();
 	} finally {
 		await handle.close();
+	}
+}
+
+/**
+ * Writes all of `data` to `fd` at `position`, synchronously (in a worker thread, or inline).
+ * @throws the fs error of a failed write
+ */
+export function writeAll(fd: number, data: Uint8Array, position: number): void {
+	let done = 0;
+	while (done < data.length) {
+		const n = writeSync(fd, data, done, data.length - done, position + done);
+		if (n === 0) throw new Error("wrote nothing");
+		done += n;
 	}
 }
 
@@ -216,8 +245,36 @@ export class HashPool {
 	 *   bytes are then lost with it)
 	 */
 	hash(data: Buffer): Promise<PieceHash> {
+		return this.hashJob(data).then(({ digest, data }) => ({ digest, data }));
+	}
+
+	/**
+	 * Hashes a piece and, when its BLAKE3 equals `expected`, writes it to the open file `fd` at
+	 * `position`, all in the worker: verifying and storing a piece then costs the event loop one
+	 * message. `fd` must stay open until the promise settles.
+	 * @param data the piece (moved to the worker and back, as with `hash`)
+	 * @param expected the 32-byte digest the piece must have
+	 * @param fd an open file descriptor, writable
+	 * @param position byte offset in the file
+	 * @returns the digest, the bytes, and whether they were written (false on a mismatch)
+	 * @throws (rejects) the fs error of a failed write (`ENOSPC`, `EBADF`, … with `code`), or
+	 *   as `hash` does
+	 */
+	hashAndWrite(
+		data: Buffer,
+		expected: Uint8Array,
+		fd: number,
+		position: number,
+	): Promise<PieceHash & { written: boolean }> {
+		return this.hashJob(data, { expected, fd, position });
+	}
+
+	private hashJob(
+		data: Buffer,
+		store?: { expected: Uint8Array; fd: number; position: number },
+	): Promise<PieceHash & { written: boolean }> {
 		if (this.closed) return Promise.reject(new Error("HashPool is closed"));
-		if (this.inline) return this.hashInline(data);
+		if (this.inline) return this.hashInline(data, store);
 		const byteLength = data.byteLength;
 		let buffer: ArrayBuffer | SharedArrayBuffer = data.buffer;
 		if (
@@ -227,12 +284,14 @@ export class HashPool {
 			buffer = new ArrayBuffer(byteLength);
 			new Uint8Array(buffer).set(data);
 		}
-		return this.submit({ id: this.nextId++, op: "hash", buffer, byteLength }, byteLength).then(
-			(reply) => ({
-				digest: toBuffer(reply.digest),
-				data: Buffer.from(reply.buffer ?? buffer, 0, byteLength),
-			}),
-		);
+		return this.submit(
+			{ id: this.nextId++, op: "hash", buffer, byteLength, store },
+			byteLength,
+		).then((reply) => ({
+			digest: toBuffer(reply.digest),
+			data: Buffer.from(reply.buffer ?? buffer, 0, byteLength),
+			written: reply.written === true,
+		}));
 	}
 
 	/**
@@ -276,9 +335,15 @@ export class HashPool {
 	}
 
 	/** Inline fallback: hash on this thread, after yielding once so callers see a real promise. */
-	private async hashInline(data: Buffer): Promise<PieceHash> {
+	private async hashInline(
+		data: Buffer,
+		store?: { expected: Uint8Array; fd: number; position: number },
+	): Promise<PieceHash & { written: boolean }> {
 		await new Promise<void>((resolve) => setImmediate(resolve));
-		return { digest: hash(data), data };
+		const digest = hash(data);
+		const written = store !== undefined && digest.equals(store.expected);
+		if (written) writeAll(store.fd, data, store.position);
+		return { digest, data, written };
 	}
 
 	/** Queues `message` on the least-loaded worker. */

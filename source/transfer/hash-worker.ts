@@ -12,6 +12,7 @@ import {
 	type HashReplyMessage,
 	hashFilePrefix,
 	serializeError,
+	writeAll,
 } from "./hash-pool.js";
 
 if (!parentPort) throw new Error("hash-worker.js runs only as a worker thread of HashPool");
@@ -21,8 +22,13 @@ const port = parentPort;
 async function run(job: HashJobMessage): Promise<void> {
 	try {
 		if (job.op === "hash") {
-			const digest = hash(new Uint8Array(job.buffer, 0, job.byteLength));
+			const bytes = new Uint8Array(job.buffer, 0, job.byteLength);
+			const digest = hash(bytes);
 			const reply: HashReplyMessage = { type: "done", id: job.id, digest };
+			if (job.store && Buffer.from(digest).equals(job.store.expected)) {
+				writeAll(job.store.fd, bytes, job.store.position);
+				reply.written = true;
+			}
 			if (job.buffer instanceof ArrayBuffer) {
 				reply.buffer = job.buffer;
 				port.postMessage(reply, [job.buffer]);

@@ -51,7 +51,12 @@ export class SendService {
 		 * Sends one datagram (or its parts, sent as one) to `to`; must not throw. Returns
 		 * false when it dropped the datagram instead (an upload cap's full queue).
 		 */
-		private readonly send: (datagram: Buffer | Buffer[], to: Endpoint) => boolean | void,
+		private readonly send: (
+			datagram: Buffer | Buffer[],
+			to: Endpoint,
+			/** Names a data answer (asker, file, offset), so a queue can drop a repeat. */
+			key?: string,
+		) => boolean | void,
 		/**
 		 * Reads a block of a file we do not share but are fetching (partial seeding): resolves
 		 * null unless the block lies in a verified piece on disk.
@@ -160,7 +165,8 @@ export class SendService {
 					return;
 				}
 				const data = { type: "data" as const, fileId, offset: message.offset, payload };
-				if (this.send([encodeDataHeader(data), payload], from) !== false)
+				const key = `${from.address}:${from.port}:${id}:${message.offset}`;
+				if (this.send([encodeDataHeader(data), payload], from, key) !== false)
 					this.stats.uploaded += payload.length;
 			});
 		}
