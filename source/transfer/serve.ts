@@ -56,7 +56,7 @@ export class SendService {
 			to: Endpoint,
 			/** Names a data answer (asker, file, offset), so a queue can drop a repeat. */
 			key?: string,
-		) => boolean | void,
+		) => unknown,
 		/**
 		 * Reads a block of a file we do not share but are fetching (partial seeding): resolves
 		 * null unless the block lies in a verified piece on disk.
