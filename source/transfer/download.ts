@@ -107,7 +107,7 @@ const INITIAL_SSTHRESH = 256;
 /** Largest congestion window, in blocks. */
 const MAX_CWND = 1024;
 /** Most bytes held in memory for pieces being fetched, verified or written. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Consecutive timeouts after which a source gives its pieces back. */
 const STALL_TIMEOUTS = 8;
 /** How long a stalled source is left alone, in ms. */
@@ -934,6 +934,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// Over the memory budget a source may still start one piece when it has none, so a
 		// fast source cannot starve the others (nor their datagram size probes).
 		if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0) {
+			// ... but never past one extra piece per source in all.
+			const hardCap = MAX_BUFFERED_BYTES + this.sources.size * this.pieceSize;
+			if (this.bufferedBytes + this.pieceSize > hardCap) return undefined;
 			for (const piece of this.active.values()) if (piece.source === source) return undefined;
 		}
 		const index = this.pickPiece(source);
