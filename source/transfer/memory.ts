@@ -16,7 +16,7 @@ import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /** Bytes of datagrams between two collections. */
-const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
+const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
 type Collect = (options: { type: "minor" | "major"; execution?: "sync" | "async" }) => void;
 
