@@ -34,10 +34,11 @@ import { performance } from "node:perf_hooks";
 import { readFully, reason } from "../library/library.js";
 import { numberedName, PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js";
 import type { TransferState, TransferStatus } from "../peer/types.js";
-import { createHasher, hash } from "../protocol/hash.js";
+import { hash } from "../protocol/hash.js";
 import { type Manifest, pieceCount, pieceLength } from "../protocol/manifest.js";
 import { DATA_OVERHEAD, encodeMessage, MAX_BLOCK_SIZE } from "../protocol/messages.js";
 import { decodeResume, encodeResume } from "../protocol/resume.js";
+import { hashFilePrefix } from "./hash-pool.js";
 import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
 import { RttEstimator } from "./rtt.js";
 import type { Endpoint } from "./serve.js";
@@ -74,14 +75,7 @@ export interface PieceHasher {
 /** Hashing on the calling thread (tests, and when no pool is given). */
 export const inlineHasher: PieceHasher = {
 	hash: async (data) => ({ digest: hash(data), data }),
-	hashFile: async (file, size) => {
-		const handle = await fs.open(file, fsConstants.O_RDONLY);
-		try {
-			return await hashHandle(handle, size);
-		} finally {
-			await handle.close();
-		}
-	},
+	hashFile: hashFilePrefix,
 };
 
 /**
@@ -1265,8 +1259,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	private async writeRecord(): Promise<boolean> {
 		if (!this.recordDirty || this.status === "failed") return true;
-		this.recordDirty = false;
 		this.lastRecordAt = this.now();
+		const error = await this.storeRecord();
+		if (error === undefined) return true;
+		this.fail(diskError(this.resumePath, error));
+		return false;
+	}
+
+	/**
+	 * Writes the record to a temporary file and renames it over the old one.
+	 * @returns the fs error, or undefined when the record is in place
+	 */
+	private async storeRecord(): Promise<unknown> {
+		this.recordDirty = false;
 		const bytes = encodeResume({
 			fileId: this.options.fileId,
 			size: this.options.manifest.size,
@@ -1277,11 +1282,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 		try {
 			await fs.writeFile(temporary, bytes);
 			await fs.rename(temporary, this.resumePath);
-			return true;
+			return undefined;
 		} catch (error) {
 			await fs.rm(temporary, { force: true }).catch(() => {});
-			this.fail(diskError(this.resumePath, error));
-			return false;
+			return error ?? new Error("record not written");
 		}
 	}
 
@@ -1374,29 +1378,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// The partial file stays, with a record of what it holds, for a later retry.
 		this.closed = (async () => {
 			await this.settleWrites();
-			if (this.recordDirty && handle) await this.writeRecordQuietly();
+			if (this.recordDirty && handle) await this.storeRecord();
 			await handle?.close().catch(() => {});
 		})();
 		this.emit("failed", error);
-	}
-
-	private async writeRecordQuietly(): Promise<void> {
-		this.recordDirty = false;
-		const temporary = `${this.resumePath}.tmp`;
-		try {
-			await fs.writeFile(
-				temporary,
-				encodeResume({
-					fileId: this.options.fileId,
-					size: this.options.manifest.size,
-					pieceSize: this.pieceSize,
-					have: this.have,
-				}),
-			);
-			await fs.rename(temporary, this.resumePath);
-		} catch {
-			await fs.rm(temporary, { force: true }).catch(() => {});
-		}
 	}
 
 	/**
@@ -1532,18 +1517,6 @@ async function writeFully(handle: fs.FileHandle, data: Buffer, position: number)
 		if (bytesWritten === 0) throw new Error("wrote nothing");
 		done += bytesWritten;
 	}
-}
-
-/** BLAKE3 of the first `size` bytes of an open file. */
-async function hashHandle(handle: fs.FileHandle, size: number): Promise<Buffer> {
-	const hasher = createHasher();
-	const chunk = Buffer.allocUnsafe(Math.min(4 * 1024 * 1024, Math.max(size, 1)));
-	for (let offset = 0; offset < size; offset += chunk.length) {
-		const part = chunk.subarray(0, Math.min(chunk.length, size - offset));
-		await readFully(handle, part, offset);
-		hasher.update(part);
-	}
-	return hasher.digest();
 }
 
 /**

@@ -421,8 +421,12 @@ describe("the engine under faults, end to end", () => {
 			// Whatever record made it to the disk tells the truth about the partial file.
 			const record = readRecord(`${path.join(downloads, "big.bin")}.p2p-resume`);
 			if (record) assertRecordTruthful(record, partial, content);
-			// The peer lives on: it still hears the seeder and lists its file.
-			await new Promise((resolve) => setTimeout(resolve, 1_000));
+			// The peer lives on: it hears the seeder's next announce and still lists its file.
+			const failedAt = Date.now();
+			await waitFor(
+				() => (leecher?.peers().find((p) => p.name === "seeder")?.lastSeen ?? 0) > failedAt,
+				"an announce heard after the failure",
+			);
 			assert.deepEqual(
 				leecher.files().map((f) => f.id),
 				[id],

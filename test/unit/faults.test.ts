@@ -4,12 +4,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it, type TestContext } from "node:test";
 import { OperationError } from "../../source/errors.js";
-import { Peer } from "../../source/peer/peer.js";
+import type { Peer } from "../../source/peer/peer.js";
 import type { TransferState } from "../../source/peer/types.js";
 import { hash, toHex } from "../../source/protocol/hash.js";
 import { MessageType } from "../../source/protocol/messages.js";
 import { type FaultOptions, FaultPlan, FaultRelay, relayStream } from "../helpers/fault-relay.js";
-import { freeBase, freePort, LOOPBACK_BROADCAST, tempDir, waitFor } from "../helpers/net.js";
+import { freePort, waitFor } from "../helpers/net.js";
+import { Swarm } from "../helpers/swarm.js";
 
 /** Generous: a lossy download is slow, but a stuck one should still fail, not hang. */
 const WAIT_MS = 60_000;
@@ -19,7 +20,6 @@ const WAIT_MS = 60_000;
  * everything between them goes through a fault relay.
  */
 class RelayedPair {
-	readonly root = tempDir("p2p-tui-faults-");
 	private readonly closers: (() => Promise<void>)[] = [];
 	relay!: FaultRelay;
 	seeder!: Peer;
@@ -28,8 +28,9 @@ class RelayedPair {
 
 	/** Starts the relay, a seeder sharing `size` random bytes, and a leecher. */
 	async start(faults: FaultOptions, size: number): Promise<this> {
-		this.closers.push(async () => fs.rmSync(this.root, { recursive: true, force: true }));
-		const upstream = await freePort();
+		const swarm = await Swarm.create();
+		this.closers.push(() => swarm.close());
+		const upstream = swarm.discoveryPort;
 		let downstream = await freePort();
 		while (downstream === upstream) downstream = await freePort();
 		this.relay = await FaultRelay.start({
@@ -38,30 +39,13 @@ class RelayedPair {
 			faults,
 		});
 		this.closers.push(() => this.relay.close());
-		const share = path.join(this.root, "share");
+		const share = path.join(swarm.root, "share");
 		fs.mkdirSync(share);
 		this.content = randomBytes(size);
 		fs.writeFileSync(path.join(share, "data.bin"), this.content);
-		this.seeder = await this.peer("seeder", upstream, share);
-		this.leecher = await this.peer("leecher", downstream);
+		this.seeder = await swarm.add("seeder", share);
+		this.leecher = await swarm.add("leecher", undefined, { discoveryPort: downstream });
 		return this;
-	}
-
-	private async peer(name: string, discoveryPort: number, share?: string): Promise<Peer> {
-		const dir = path.join(this.root, name);
-		const shareDir = share ?? path.join(dir, "share");
-		fs.mkdirSync(shareDir, { recursive: true });
-		const peer = await Peer.start({
-			name,
-			shareDir,
-			downloadsDir: path.join(dir, "downloads"),
-			basePort: await freeBase(),
-			discoveryPort,
-			broadcast: [LOOPBACK_BROADCAST],
-			interval: 200,
-		});
-		this.closers.push(() => peer.stop());
-		return peer;
 	}
 
 	/**
