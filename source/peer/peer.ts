@@ -17,7 +17,15 @@ import { toHex } from "../protocol/hash.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteFile, TransferEngine } from "../transfer/engine.js";
 import type { ServeStats } from "../transfer/serve.js";
-import type { NetworkFile, PeerRecord, SelfInfo, TransferState } from "./types.js";
+import type {
+	FolderTransferState,
+	IndexProgress,
+	NetworkFile,
+	NetworkFolder,
+	PeerRecord,
+	SelfInfo,
+	TransferState,
+} from "./types.js";
 
 /** How often running downloads are offered the peers that list their file, in ms. */
 const RESUPPLY_MS = 1_000;
@@ -59,6 +67,11 @@ export interface PeerEvents {
 	"download-progress": [transfer: TransferState];
 	"download-complete": [transfer: TransferState];
 	"download-failed": [transfer: TransferState];
+	/** Indexing of our shared folder moved on (at most a few times a second). */
+	"index-progress": [progress: IndexProgress];
+	"folder-progress": [folder: FolderTransferState];
+	"folder-complete": [folder: FolderTransferState];
+	"folder-failed": [folder: FolderTransferState];
 }
 
 interface RemoteList {
@@ -266,6 +279,55 @@ export class Peer extends EventEmitter<PeerEvents> {
 		);
 	}
 
+	/**
+	 * Every folder on the network, merged by path, sorted by path: the folders implied by
+	 * the files' paths.
+	 */
+	folders(): NetworkFolder[] {
+		const folders = new Map<string, { ids: Map<string, number>; peers: Set<string> }>();
+		for (const [peerId, list] of this.lists) {
+			for (const f of list.files) {
+				const parts = f.name.split("/");
+				for (let depth = 1; depth < parts.length; depth++) {
+					const folderPath = parts.slice(0, depth).join("/");
+					let folder = folders.get(folderPath);
+					if (!folder) {
+						folder = { ids: new Map(), peers: new Set() };
+						folders.set(folderPath, folder);
+					}
+					folder.ids.set(f.id, f.size);
+					folder.peers.add(peerId);
+				}
+			}
+		}
+		return [...folders]
+			.map(([folderPath, f]) => ({
+				path: folderPath,
+				files: f.ids.size,
+				size: [...f.ids.values()].reduce((a, b) => a + b, 0),
+				peers: [...f.peers],
+			}))
+			.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	}
+
+	/** Whole-folder downloads of this session, oldest first. */
+	folderTransfers(): FolderTransferState[] {
+		return [];
+	}
+
+	/** How far indexing of our shared folder has got. */
+	indexProgress(): IndexProgress {
+		const files = this.library.files();
+		const bytes = files.reduce((sum, f) => sum + f.size, 0);
+		return {
+			filesDone: files.length,
+			filesTotal: files.length,
+			bytesDone: bytes,
+			bytesTotal: bytes,
+			done: true,
+		};
+	}
+
 	/** Files we share ourselves. */
 	sharedFiles(): { id: string; name: string; size: number; contentHash: string }[] {
 		return this.library.files().map((f) => ({
@@ -356,6 +418,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const download = this.engine.download(fileId, file.name, manifest, target, sources);
 		this.emit("download-started", download.state());
 		return this.waitFor(download);
+	}
+
+	/**
+	 * Downloads a whole network folder: its tree, names and empty subfolders recreated
+	 * under the downloads folder, every file verified.
+	 * @param folderPath - a path of `folders()`
+	 * @returns the finished folder transfer
+	 * @throws OperationError `NOT_FOUND` (unknown folder) or `FAILED`
+	 */
+	async downloadFolder(folderPath: string): Promise<FolderTransferState> {
+		throw new OperationError(`cannot download folder ${folderPath} yet`, "NOT_FOUND");
 	}
 
 	private waitFor(download: Download): Promise<TransferState> {

@@ -29,7 +29,10 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			self: peer.self(),
 			peers: peer.peers(),
 			files: peer.files(),
+			folders: peer.folders(),
 			transfers: peer.transfers(),
+			folderTransfers: peer.folderTransfers(),
+			indexing: peer.indexProgress(),
 			message,
 		};
 	}
@@ -74,6 +77,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 		dispatch(intent: Intent) {
 			if (intent.type === "download") {
 				peer.download(intent.fileId).catch((error: Error) => say(error.message));
+			} else if (intent.type === "download-folder") {
+				peer.downloadFolder(intent.path).catch((error: Error) => say(error.message));
 			} else if (intent.type === "quit" && !quitting) {
 				quitting = true;
 				onQuit();

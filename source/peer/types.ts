@@ -50,6 +50,54 @@ export interface NetworkFile {
 	peers: string[];
 }
 
+/**
+ * A folder on the network: the union, by path, of what every peer shares under it
+ * (folders are implied by file paths; empty ones are listed explicitly).
+ */
+export interface NetworkFolder {
+	/** Path relative to the sharers' folders, with `/` separators, no trailing `/`. */
+	path: string;
+	/** Distinct files (by id) under it, at any depth. */
+	files: number;
+	/** Sum of their sizes in bytes. */
+	size: number;
+	/** Ids of the peers that share something under it (or the empty folder itself). */
+	peers: string[];
+}
+
+/** Progress of indexing our shared folder (hashing runs in worker threads). */
+export interface IndexProgress {
+	/** Files hashed (or found unchanged in the index cache) in the walk under way. */
+	filesDone: number;
+	/** Files found by the walk so far. */
+	filesTotal: number;
+	/** Bytes of the files done. */
+	bytesDone: number;
+	/** Bytes of every file found. */
+	bytesTotal: number;
+	/** True once every file found is indexed (files indexed so far are served meanwhile). */
+	done: boolean;
+}
+
+/** A whole-folder download: one download per file, plus the empty folders recreated. */
+export interface FolderTransferState {
+	/** The network folder's path (as in {@link NetworkFolder}). */
+	path: string;
+	/** Where it lands: an absolute path under the downloads folder. */
+	target: string;
+	/** Files in the folder. */
+	files: number;
+	/** Files verified and in place (downloaded, or already there and identical). */
+	filesDone: number;
+	/** Total bytes of its files. */
+	size: number;
+	/** Verified bytes so far, over every file. */
+	bytesDone: number;
+	status: "downloading" | "complete" | "failed";
+	/** One-line reason when failed (the first file that failed). */
+	error?: string;
+}
+
 /** Life cycle of one download. */
 export type TransferStatus =
 	| "starting"
@@ -89,6 +137,8 @@ export interface TransferState {
 	path?: string;
 	/** One-line reason when failed. */
 	error?: string;
+	/** Path of the folder download this file belongs to, if any. */
+	folder?: string;
 }
 
 /** This peer's own identity and folders. */
@@ -108,13 +158,22 @@ export interface Snapshot {
 	self: SelfInfo;
 	peers: PeerRecord[];
 	files: NetworkFile[];
+	/** Folders on the network, sorted by path. */
+	folders: NetworkFolder[];
 	transfers: TransferState[];
+	/** Whole-folder downloads of this session. */
+	folderTransfers: FolderTransferState[];
+	/** Indexing of our shared folder. */
+	indexing: IndexProgress;
 	/** Last short message for the status area (e.g. "download complete: a.txt"). */
 	message?: string;
 }
 
 /** What a view may ask the core to do. */
-export type Intent = { type: "download"; fileId: string } | { type: "quit" };
+export type Intent =
+	| { type: "download"; fileId: string }
+	| { type: "download-folder"; path: string }
+	| { type: "quit" };
 
 /**
  * The contract between the core and any view: read the current snapshot, be told when

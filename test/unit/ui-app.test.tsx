@@ -118,7 +118,10 @@ function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
 			file("beta.bin", { size: 1.5 * 1024 ** 2, peers: ["a", "b"] }),
 			file("gamma.iso"),
 		],
+		folders: [],
 		transfers: [],
+		folderTransfers: [],
+		indexing: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: true },
 		...overrides,
 	};
 }

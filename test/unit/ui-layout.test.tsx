@@ -224,7 +224,10 @@ describe("statusLineText", () => {
 		},
 		peers: [],
 		files: [],
+		folders: [],
 		transfers: [],
+		folderTransfers: [],
+		indexing: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: true },
 	};
 
 	it("shows name, folders and keys in exactly the width", () => {
