@@ -122,6 +122,8 @@ export class Library extends EventEmitter<LibraryEvents> {
 	/** Open handles of files being served, by id, least recently used first. */
 	private handles = new Map<string, Promise<fs.FileHandle | null>>();
 	private scanning: Promise<void> | undefined;
+	/** Every folder under the root, relative with `/`, as of the last walk. */
+	private folders: string[] = [];
 	/** Revision of the shared list: bumped whenever the list changes. */
 	revision = 1;
 
@@ -160,6 +162,14 @@ export class Library extends EventEmitter<LibraryEvents> {
 		return [...this.byPath.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 	}
 
+	/**
+	 * Every folder under the shared folder (not the root itself), relative with `/`,
+	 * sorted; empty ones included, so a peer can recreate them.
+	 */
+	directories(): string[] {
+		return this.folders;
+	}
+
 	/** The shared file with this hex id, if any. */
 	get(id: string): SharedFile | undefined {
 		return this.byId.get(id);
@@ -180,8 +190,11 @@ export class Library extends EventEmitter<LibraryEvents> {
 
 	private async scan(): Promise<void> {
 		const found = new Map<string, { absPath: string; size: number; mtimeMs: number }>();
-		await this.walk(this.root, found);
-		let changed = false;
+		const dirs: string[] = [];
+		await this.walk(this.root, found, dirs);
+		dirs.sort();
+		let changed = dirs.length !== this.folders.length || dirs.some((d, i) => d !== this.folders[i]);
+		this.folders = dirs;
 		for (const [name, file] of this.byPath) {
 			const now = found.get(name);
 			if (!now || now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
@@ -237,6 +250,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 	private async walk(
 		dir: string,
 		found: Map<string, { absPath: string; size: number; mtimeMs: number }>,
+		dirs: string[],
 	): Promise<void> {
 		let entries: import("node:fs").Dirent[];
 		try {
@@ -264,7 +278,10 @@ export class Library extends EventEmitter<LibraryEvents> {
 				continue;
 			}
 			if (stat.isDirectory()) {
-				if (!entry.isSymbolicLink()) await this.walk(absPath, found);
+				if (!entry.isSymbolicLink()) {
+					dirs.push(path.relative(this.root, absPath).split(path.sep).join("/"));
+					await this.walk(absPath, found, dirs);
+				}
 			} else if (stat.isFile()) {
 				const name = path.relative(this.root, absPath).split(path.sep).join("/");
 				found.set(name, { absPath: real, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) });
