@@ -5,7 +5,19 @@
  */
 import { readFileSync } from "node:fs";
 import { parseCommandLine, USAGE } from "./source/cli/args.js";
-import { get, list, type Output, peerOptions, peers, serve } from "./source/cli/commands.js";
+import {
+	config,
+	followSettings,
+	get,
+	list,
+	manifest,
+	type Output,
+	peerOptions,
+	peers,
+	search,
+	serve,
+	setFolder,
+} from "./source/cli/commands.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { loadSettings } from "./source/cli/settings.js";
 import { OperationError, UsageError } from "./source/errors.js";
@@ -34,19 +46,37 @@ async function main(argv: string[]): Promise<number> {
 		return 0;
 	}
 	const { command, flags, target } = parsed;
+	// Commands that start no peer: no network settings needed.
+	switch (command) {
+		case "manifest":
+			await manifest(target ?? "", flags.output, flags.json, io);
+			return 0;
+		case "share":
+			setFolder("shareDir", target ?? "", flags.configDir, io);
+			return 0;
+		case "download-to":
+			setFolder("downloadsDir", target ?? "", flags.configDir, io);
+			return 0;
+		case "config":
+			config(flags.configDir, flags.json, io);
+			return 0;
+	}
 	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];
 	const settings = loadSettings(flags);
 	const options = peerOptions(settings, flags);
 	const wait = flags.wait ?? 3_000;
 	switch (command) {
 		case "serve":
-			await serve(options, flags.json, io);
+			await serve(options, flags.json, io, flags);
 			return 0;
 		case "peers":
 			await peers(options, wait, flags.json, io);
 			return 0;
 		case "list":
 			await list(options, wait, flags.json, io);
+			return 0;
+		case "search":
+			await search(options, target ?? "", wait, flags.json, io);
 			return 0;
 		case "get":
 			await get(options, target ?? "", wait, flags.json, io);
@@ -64,8 +94,15 @@ async function main(argv: string[]): Promise<number> {
 			const demo = flags.demo ? startDemo(settings.discoveryPort, settings.interval) : undefined;
 			try {
 				const peer = await Peer.start(options);
+				// A folder change that cannot be applied leaves the peer as it was; the TUI has
+				// no place for the reason yet (`serve` prints it).
+				const unfollow = followSettings(peer, flags, () => {});
 				const { runTui } = await import("./source/ui/run-tui.js");
-				await runTui(peer);
+				try {
+					await runTui(peer);
+				} finally {
+					unfollow();
+				}
 			} finally {
 				await demo?.stop();
 			}

@@ -6,7 +6,41 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 
 /** The subcommands; `tui` is the default. */
-export type CommandName = "tui" | "serve" | "peers" | "list" | "get";
+export type CommandName =
+	| "tui"
+	| "serve"
+	| "peers"
+	| "list"
+	| "get"
+	| "search"
+	| "manifest"
+	| "share"
+	| "download-to"
+	| "config";
+
+/** Every subcommand name a user may type. */
+const COMMANDS: readonly CommandName[] = [
+	"serve",
+	"peers",
+	"list",
+	"get",
+	"search",
+	"manifest",
+	"share",
+	"download-to",
+	"config",
+];
+
+/**
+ * The only flags the commands that start no peer accept (besides --help and --version):
+ * a peer flag there would do nothing, so it is refused rather than silently ignored.
+ */
+const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
+	manifest: ["output", "json"],
+	share: ["config-dir"],
+	"download-to": ["config-dir"],
+	config: ["config-dir", "json"],
+};
 
 /** Options a flag may set for one run (absent: from settings). */
 export interface RunFlags {
@@ -18,13 +52,15 @@ export interface RunFlags {
 	broadcast?: string[];
 	interval?: number;
 	configDir?: string;
-	/** `--wait MS` for peers, list, get. */
+	/** `--wait MS` for peers, list, search, get. */
 	wait?: number;
 	json: boolean;
 	/** Start two demo peers on loopback sharing fixtures/ (TUI only). */
 	demo: boolean;
 	/** Upload cap in KB/s (1000 bytes). */
 	maxUp?: number;
+	/** `manifest -o FILE`: where the `.p2p` file goes (a folder: `<name>.p2p` in it). */
+	output?: string;
 }
 
 /** A parsed command line. */
@@ -39,7 +75,12 @@ export const USAGE = `Usage:
   p2p-tui serve [options] [--json]               headless peer until SIGINT/SIGTERM
   p2p-tui peers [options] [--wait MS] [--json]   peers heard within MS (default 3000)
   p2p-tui list  [options] [--wait MS] [--json]   files on the network
-  p2p-tui get <id|name> [options] [--wait MS] [--json]   download one file
+  p2p-tui search <query> [options] [--wait MS] [--json]  files on the network, ranked by a fuzzy match
+  p2p-tui get <id|p2p:id|name|file.p2p> [options] [--wait MS] [--json]   download one file
+  p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
+  p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
+  p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
+  p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
 
 Options:
   --share DIR            folder to share
@@ -51,6 +92,7 @@ Options:
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host)
   --max-up KBPS          upload cap in KB/s
+  -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
   --json                 machine-readable output
   --help, --version`;
@@ -88,20 +130,21 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	if (values.help) return { kind: "help" };
 	if (values.version) return { kind: "version" };
 	const [first, ...rest] = positionals;
-	const names: CommandName[] = ["serve", "peers", "list", "get"];
 	let command: CommandName = "tui";
 	if (first !== undefined) {
-		if (!names.includes(first as CommandName))
+		if (!COMMANDS.includes(first as CommandName))
 			throw new UsageError(`unknown command ${JSON.stringify(first)} (see --help)`);
 		command = first as CommandName;
 	}
-	let target: string | undefined;
-	if (command === "get") {
-		if (rest.length !== 1)
-			throw new UsageError("get takes one file id or name: p2p-tui get <id|name>");
-		target = rest[0];
-	} else if (rest.length > 0) {
-		throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} (see --help)`);
+	const target = commandTarget(command, rest);
+	const allowed = LOCAL_FLAGS[command];
+	if (allowed) {
+		for (const [flag, value] of Object.entries(values)) {
+			if (value !== undefined && !allowed.includes(flag))
+				throw new UsageError(`--${flag} does not go with ${command} (see --help)`);
+		}
+	} else if (values.output !== undefined) {
+		throw new UsageError("--output goes with manifest only");
 	}
 	for (const address of values.broadcast ?? []) {
 		if (!isIPv4(address))
@@ -133,8 +176,41 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			json: values.json ?? false,
 			demo: values.demo ?? false,
 			maxUp: intFlag("max-up", values["max-up"], 1, 10_000_000),
+			output: values.output,
 		},
 	};
+}
+
+/**
+ * The positional argument of a command (the file of `get` and `manifest`, the query of
+ * `search`, the folder of `share` and `download-to`).
+ * @throws UsageError when it is missing, empty or extra
+ */
+function commandTarget(command: CommandName, rest: string[]): string | undefined {
+	const one = (usage: string): string => {
+		if (rest.length !== 1 || rest[0] === "") throw new UsageError(usage);
+		return rest[0];
+	};
+	switch (command) {
+		case "get":
+			return one("get takes one file id or name: p2p-tui get <id|p2p:id|name|file.p2p>");
+		case "manifest":
+			return one("manifest takes one file: p2p-tui manifest <file> [-o out.p2p]");
+		case "share":
+			return one("share takes one folder: p2p-tui share <dir>");
+		case "download-to":
+			return one("download-to takes one folder: p2p-tui download-to <dir>");
+		case "search": {
+			// `search slicon valey` without quotes searches for the words together.
+			const query = rest.join(" ").trim();
+			if (query === "") throw new UsageError("search takes a query: p2p-tui search <query>");
+			return query;
+		}
+		default:
+			if (rest.length > 0)
+				throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} (see --help)`);
+			return undefined;
+	}
 }
 
 function parse(argv: string[]) {
@@ -155,6 +231,7 @@ function parse(argv: string[]) {
 			json: { type: "boolean" },
 			demo: { type: "boolean" },
 			"max-up": { type: "string" },
+			output: { type: "string", short: "o" },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },
 		},

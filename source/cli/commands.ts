@@ -2,12 +2,33 @@
  * The commands: each a function of the headless core. Output goes to the given streams;
  * errors are thrown as UsageError / OperationError for the entry point to print.
  */
-import { OperationError } from "../errors.js";
+import fs from "node:fs";
+import path from "node:path";
+import { OperationError, UsageError } from "../errors.js";
+import { hashFile, reason } from "../library/library.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
-import type { NetworkFile, PeerRecord } from "../peer/types.js";
+import type { NetworkFile, PeerRecord, TransferState } from "../peer/types.js";
+import { toHex } from "../protocol/hash.js";
+import {
+	decodeManifestFile,
+	encodeManifestFile,
+	fileLink,
+	isManifestFileName,
+	looksLikeManifestFile,
+	MAX_MANIFEST_FILE_SIZE,
+	type ManifestFile,
+} from "../protocol/manifest-file.js";
+import { fuzzySearch } from "../search/fuzzy.js";
 import { printable } from "../ui/format.js";
 import type { RunFlags } from "./args.js";
-import type { Settings } from "./settings.js";
+import {
+	type FolderSetting,
+	type Settings,
+	settingsFile,
+	storedSettings,
+	storeFolder,
+	watchSettings,
+} from "./settings.js";
 
 /** Where a command writes. */
 export interface Output {
@@ -52,7 +73,12 @@ function fileJson(f: NetworkFile) {
  * last event, `stopped`, carries `uploaded`, the payload bytes uploaded in this run.
  * @returns when the peer has stopped
  */
-export async function serve(options: PeerOptions, json: boolean, io: Output): Promise<void> {
+export async function serve(
+	options: PeerOptions,
+	json: boolean,
+	io: Output,
+	follow?: RunFlags,
+): Promise<void> {
 	const peer = await Peer.start(options);
 	const emit = (event: string, fields: Record<string, unknown>, text: string) =>
 		io.out(json ? JSON.stringify({ event, ...fields }) : printable(text));
@@ -81,6 +107,18 @@ export async function serve(options: PeerOptions, json: boolean, io: Output): Pr
 	peer.on("library-changed", (files) =>
 		emit("library-changed", { files }, `shared list changed: ${files} files`),
 	);
+	peer.on("folders-changed", (f) =>
+		emit(
+			"folders-changed",
+			{ shareDir: f.shareDir, downloadsDir: f.downloadsDir },
+			`folders changed: sharing ${f.shareDir}, downloads to ${f.downloadsDir}`,
+		),
+	);
+	const unfollow = follow
+		? followSettings(peer, follow, (error) =>
+				emit("settings-error", { error }, `settings not applied: ${error}`),
+			)
+		: undefined;
 	peer.on("download-complete", (t) =>
 		emit(
 			"download-complete",
@@ -100,6 +138,7 @@ export async function serve(options: PeerOptions, json: boolean, io: Output): Pr
 		process.once("SIGINT", stop);
 		process.once("SIGTERM", stop);
 	});
+	unfollow?.();
 	await peer.stop();
 	const uploaded = peer.uploaded;
 	emit("stopped", { peer: self.id, uploaded }, `stopped (uploaded ${uploaded} bytes)`);
@@ -146,9 +185,15 @@ export async function list(
 	const files = await withPeer(options, wait, (peer) => peer.files());
 	if (json) io.out(JSON.stringify(files.map(fileJson)));
 	else if (files.length === 0) io.out("no files on the network");
-	else
-		for (const f of files)
-			io.out(`${f.id.slice(0, 16)}\t${f.size}\t${f.peers.length} peers\t${printable(f.name)}`);
+	else for (const f of files) io.out(fileLine(f));
+}
+
+/**
+ * One file in plain `list` and `search` output: its short link (`p2p:` and the first 16
+ * hex digits of the id, which `get` accepts), size in bytes, peer count and name.
+ */
+function fileLine(f: NetworkFile): string {
+	return `${fileLink(f.id.slice(0, 16))}\t${f.size}\t${f.peers.length} peers\t${printable(f.name)}`;
 }
 
 /**
@@ -168,6 +213,8 @@ export async function get(
 	json: boolean,
 	io: Output,
 ): Promise<void> {
+	const p2pFile = manifestFileTarget(query);
+	if (p2pFile) return getManifestFile(options, p2pFile, wait, json, io);
 	const peer = await Peer.start(options);
 	try {
 		const deadline = Date.now() + wait;
@@ -208,4 +255,302 @@ export async function get(
 	} finally {
 		await peer.stop();
 	}
+}
+
+/** The `get --json` object of a finished download (see `get`). */
+function downloadJson(peer: Peer, contentHash: string, result: TransferState, seconds: number) {
+	return {
+		id: result.fileId,
+		name: result.name,
+		path: result.path,
+		size: result.size,
+		contentHash,
+		seconds,
+		uploaded: peer.uploaded,
+		fromSeeders: result.fromSeeders,
+		fromDistribution: result.fromDistribution,
+		resumedBytes: result.resumedBytes,
+		hashFailures: result.hashFailures,
+		engine: peer.transferStats(),
+		maxRss: process.resourceUsage().maxRSS * 1024,
+	};
+}
+
+/**
+ * Whether `get`'s argument names a local `.p2p` file rather than a network file: an
+ * existing regular file whose name ends in `.p2p` or whose bytes start with the `.p2p`
+ * magic. A local file wins over a network file of the same name.
+ * @returns the path to read, or undefined
+ */
+export function manifestFileTarget(query: string): string | undefined {
+	try {
+		if (!fs.statSync(query).isFile()) return undefined;
+		if (query.toLowerCase().endsWith(".p2p")) return query;
+		const head = Buffer.alloc(4);
+		const fd = fs.openSync(query, "r");
+		try {
+			fs.readSync(fd, head, 0, head.length, 0);
+		} finally {
+			fs.closeSync(fd);
+		}
+		return looksLikeManifestFile(head) ? query : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * Reads and checks a `.p2p` file.
+ * @throws UsageError `BAD_P2P_FILE` when it cannot be read, is too large or does not decode
+ */
+export function readManifestFile(file: string): ManifestFile {
+	let bytes: Buffer;
+	try {
+		const size = fs.statSync(file).size;
+		if (size > MAX_MANIFEST_FILE_SIZE)
+			throw new UsageError(`${file} is not a .p2p file (too large)`, "BAD_P2P_FILE");
+		bytes = fs.readFileSync(file);
+	} catch (error) {
+		if (error instanceof UsageError) throw error;
+		throw new UsageError(`cannot read ${file}: ${reason(error)}`, "BAD_P2P_FILE");
+	}
+	const decoded = decodeManifestFile(bytes);
+	if (!decoded)
+		throw new UsageError(`${file} is not a valid .p2p file (damaged or not one)`, "BAD_P2P_FILE");
+	return decoded;
+}
+
+/**
+ * `get <file.p2p>`: waits up to `wait` ms for a peer that lists the file id of the `.p2p`
+ * file, then downloads the file under the name it gives, every piece and the whole
+ * content checked against its manifest (no manifest is fetched). Output as `get`.
+ * @throws UsageError `BAD_P2P_FILE`; OperationError `NOT_FOUND` when no peer lists the id
+ *   in time, or the download's error
+ */
+export async function getManifestFile(
+	options: PeerOptions,
+	file: string,
+	wait: number,
+	json: boolean,
+	io: Output,
+): Promise<void> {
+	const wanted = readManifestFile(file);
+	const peer = await Peer.start(options);
+	try {
+		const deadline = Date.now() + wait;
+		const listed = () => peer.files().some((f) => f.id === wanted.id);
+		while (!listed() && Date.now() < deadline) await sleep(50);
+		if (!listed())
+			throw new OperationError(
+				`no peer shares ${printable(wanted.name)} (${fileLink(wanted.id)}) (waited ${wait} ms)`,
+				"NOT_FOUND",
+			);
+		const started = Date.now();
+		const result = await peer.downloadManifest(wanted.manifest, wanted.name);
+		const seconds = (Date.now() - started) / 1000;
+		const contentHash = toHex(wanted.manifest.contentHash);
+		if (json) io.out(JSON.stringify(downloadJson(peer, contentHash, result, seconds)));
+		else
+			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
+	} finally {
+		await peer.stop();
+	}
+}
+
+/**
+ * `manifest <file> [-o out]`: hashes a local file and writes its `.p2p` file (name, size,
+ * piece size, piece hashes, content BLAKE3; docs/protocol.md ".p2p file"). The output is
+ * `<name>.p2p` in the current folder by default, or in `output` when that is a folder;
+ * an existing file is never overwritten. Prints the file id and its `p2p:` link; with
+ * `json`, one object `{path, id, link, name, size, pieceSize, pieces, contentHash}`.
+ * @throws UsageError `NOT_A_FILE` (missing or not a regular file), `UNSAFE_NAME`,
+ *   `OUTPUT_EXISTS`, `OUTPUT_UNWRITABLE`
+ */
+export async function manifest(
+	file: string,
+	output: string | undefined,
+	json: boolean,
+	io: Output,
+): Promise<void> {
+	const source = path.resolve(file);
+	let isFile = false;
+	try {
+		isFile = fs.statSync(source).isFile();
+	} catch (error) {
+		throw new UsageError(`cannot read ${source}: ${reason(error)}`, "NOT_A_FILE");
+	}
+	if (!isFile) throw new UsageError(`${source} is not a regular file`, "NOT_A_FILE");
+	const name = path.basename(source);
+	if (!isManifestFileName(name))
+		throw new UsageError(`cannot describe a file named ${JSON.stringify(name)}`, "UNSAFE_NAME");
+	let target = path.resolve(output ?? `${name}.p2p`);
+	if (output !== undefined && isDirectory(target)) target = path.join(target, `${name}.p2p`);
+	const exists = () =>
+		new UsageError(
+			`${target} already exists; remove it or choose another with -o`,
+			"OUTPUT_EXISTS",
+		);
+	if (fs.existsSync(target)) throw exists();
+	let hashed: Awaited<ReturnType<typeof hashFile>>;
+	try {
+		hashed = await hashFile(source);
+	} catch (error) {
+		throw new UsageError(`cannot read ${source}: ${reason(error)}`, "NOT_A_FILE");
+	}
+	const bytes = encodeManifestFile(name, hashed.manifest);
+	try {
+		// `wx`: never overwrite, even a file that appeared while hashing.
+		fs.writeFileSync(target, bytes, { flag: "wx" });
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === "EEXIST") throw exists();
+		throw new UsageError(`cannot write ${target}: ${reason(error)}`, "OUTPUT_UNWRITABLE");
+	}
+	const id = toHex(hashed.idBytes);
+	const { size, pieceSize, pieceHashes, contentHash } = hashed.manifest;
+	if (json) {
+		io.out(
+			JSON.stringify({
+				path: target,
+				id,
+				link: fileLink(id),
+				name,
+				size,
+				pieceSize,
+				pieces: pieceHashes.length,
+				contentHash: toHex(contentHash),
+			}),
+		);
+		return;
+	}
+	io.out(
+		printable(
+			`wrote ${target} (${name}: ${size} bytes, ${pieceHashes.length} ${pieceHashes.length === 1 ? "piece" : "pieces"} of ${pieceSize} bytes)`,
+		),
+	);
+	io.out(`id    ${id}`);
+	io.out(`link  ${fileLink(id)}`);
+}
+
+function isDirectory(p: string): boolean {
+	try {
+		return fs.statSync(p).isDirectory();
+	} catch {
+		return false;
+	}
+}
+
+/** The JSON shape of a match in `search --json`. */
+function matchJson(f: NetworkFile, score: number) {
+	return { ...fileJson(f), score };
+}
+
+/**
+ * `search <query>`: listens `wait` ms like `list`, then prints the network's files that
+ * match `query` fuzzily (typos allowed), best first: `p2p:` link, size, peer count and
+ * name a line; with `json` an array of `{id, name, size, contentHash, peers, score}` (score
+ * 0 is a perfect match, 1 none). No match prints so (or `[]`) and is not an error.
+ */
+export async function search(
+	options: PeerOptions,
+	query: string,
+	wait: number,
+	json: boolean,
+	io: Output,
+): Promise<void> {
+	const files = await withPeer(options, wait, (peer) => peer.files());
+	const matches = fuzzySearch(query, files, (f) => f.name);
+	if (json) io.out(JSON.stringify(matches.map((m) => matchJson(m.item, m.score))));
+	else if (matches.length === 0)
+		io.out(
+			printable(`no match for ${JSON.stringify(query)} among ${files.length} files on the network`),
+		);
+	else for (const m of matches) io.out(fileLine(m.item));
+}
+
+/**
+ * `share <dir>` and `download-to <dir>`: stores the folder in the settings (see
+ * `storeFolder`); a running peer that follows the settings switches to it.
+ * @throws UsageError `FOLDERS_NESTED`, `FOLDER_UNUSABLE`, `SETTINGS`
+ */
+export function setFolder(
+	key: FolderSetting,
+	dir: string,
+	configDir: string | undefined,
+	io: Output,
+): void {
+	const { folder, file } = storeFolder(key, dir, configDir);
+	io.out(
+		printable(
+			key === "shareDir"
+				? `sharing ${folder} (saved in ${file}; a running peer re-indexes it)`
+				: `downloads go to ${folder} (saved in ${file}; a running peer follows)`,
+		),
+	);
+}
+
+/**
+ * `config`: every stored setting and the settings file's path; with `json`, one object
+ * `{file, settings: {name, shareDir, downloadsDir, basePort, discoveryPort, broadcast,
+ * interval}}`.
+ * @throws UsageError `SETTINGS`
+ */
+export function config(configDir: string | undefined, json: boolean, io: Output): void {
+	const file = settingsFile(configDir);
+	const s = storedSettings(configDir);
+	const settings: Settings = {
+		name: s.name,
+		shareDir: s.shareDir,
+		downloadsDir: s.downloadsDir,
+		basePort: s.basePort,
+		discoveryPort: s.discoveryPort,
+		broadcast: s.broadcast,
+		interval: s.interval,
+	};
+	if (json) {
+		io.out(JSON.stringify({ file, settings }));
+		return;
+	}
+	const rows: [string, string][] = [
+		["settings file", file],
+		["name", settings.name],
+		["shared folder", settings.shareDir],
+		["downloads folder", settings.downloadsDir],
+		["base port", settings.basePort ? String(settings.basePort) : "0 (first free block)"],
+		["discovery port", String(settings.discoveryPort)],
+		["broadcast", settings.broadcast.join(", ")],
+		["interval", `${settings.interval} ms`],
+	];
+	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
+}
+
+/**
+ * Makes a running peer follow the stored folders: each time the settings change (a
+ * `p2p-tui share` or `download-to` in another terminal), the shared and downloads folders
+ * are applied with `Peer.changeFolders`, one change at a time. A folder given by a flag
+ * for this run (`--share`, `--downloads`) wins: its setting is not followed.
+ * @param peer - the running peer
+ * @param flags - this run's flags (`configDir`, and which folders are pinned)
+ * @param onError - called with a one-line reason when a change cannot be applied
+ * @returns a function that stops following
+ * @throws UsageError `SETTINGS` when the settings folder cannot be used
+ */
+export function followSettings(
+	peer: Peer,
+	flags: RunFlags,
+	onError: (message: string) => void,
+): () => void {
+	let applying = Promise.resolve();
+	return watchSettings(flags.configDir, (stored) => {
+		const folder = (value: unknown, pinned: string | undefined) =>
+			pinned === undefined && typeof value === "string" && value !== ""
+				? path.resolve(value)
+				: undefined;
+		const folders = {
+			shareDir: folder(stored.shareDir, flags.share),
+			downloadsDir: folder(stored.downloadsDir, flags.downloads),
+		};
+		applying = applying
+			.then(() => peer.changeFolders(folders))
+			.catch((error: unknown) => onError(error instanceof Error ? error.message : String(error)));
+	});
 }

@@ -3,10 +3,12 @@
  * A flag overrides a setting for one run only; `--config-dir` picks another settings
  * folder so several instances on one host keep separate settings.
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Conf from "conf";
 import { UsageError } from "../errors.js";
+import { isInside } from "../library/paths.js";
 import type { RunFlags } from "./args.js";
 
 /** What is kept between runs. */
@@ -41,26 +43,54 @@ export function defaultSettings(): Settings {
 	};
 }
 
+/** Opens the settings store (conf) in `configDir`, or the OS config folder when absent. */
+function openStore(configDir: string | undefined): Conf<Settings> {
+	try {
+		return new Conf<Settings>({
+			projectName: "p2p-tui",
+			projectSuffix: "",
+			cwd: configDir ? path.resolve(configDir) : undefined,
+			defaults: defaultSettings(),
+		});
+	} catch (error) {
+		throw new UsageError(
+			`cannot use settings in ${configDir ?? "the default folder"}: ${(error as Error).message}`,
+			"SETTINGS",
+		);
+	}
+}
+
+/**
+ * The stored settings, without this run's flags (defaults written on first use).
+ * @param configDir - the `--config-dir` folder; the OS config folder when absent
+ * @throws UsageError (code `SETTINGS`) when the settings file cannot be read or written
+ */
+export function storedSettings(configDir?: string): Settings {
+	const conf = openStore(configDir);
+	try {
+		return { ...defaultSettings(), ...conf.store };
+	} catch (error) {
+		throw new UsageError(
+			`cannot read settings ${conf.path}: ${(error as Error).message}`,
+			"SETTINGS",
+		);
+	}
+}
+
+/**
+ * The absolute path of the settings file (`config.json` in the settings folder).
+ * @throws UsageError (code `SETTINGS`) when the settings folder cannot be used
+ */
+export function settingsFile(configDir?: string): string {
+	return openStore(configDir).path;
+}
+
 /**
  * Loads settings (writing defaults on first use) and applies this run's flags.
  * @throws UsageError when the settings file cannot be read or written
  */
 export function loadSettings(flags: RunFlags): Settings {
-	let stored: Settings;
-	try {
-		const conf = new Conf<Settings>({
-			projectName: "p2p-tui",
-			projectSuffix: "",
-			cwd: flags.configDir ? path.resolve(flags.configDir) : undefined,
-			defaults: defaultSettings(),
-		});
-		stored = { ...defaultSettings(), ...conf.store };
-	} catch (error) {
-		throw new UsageError(
-			`cannot use settings in ${flags.configDir ?? "the default folder"}: ${(error as Error).message}`,
-			"SETTINGS",
-		);
-	}
+	const stored = storedSettings(flags.configDir);
 	return {
 		name: flags.name ?? stored.name,
 		shareDir: path.resolve(flags.share ?? stored.shareDir),
@@ -69,5 +99,155 @@ export function loadSettings(flags: RunFlags): Settings {
 		discoveryPort: flags.discoveryPort ?? stored.discoveryPort,
 		broadcast: flags.broadcast ?? stored.broadcast,
 		interval: flags.interval ?? stored.interval,
+	};
+}
+
+/** Which folder setting: the shared folder or the downloads folder. */
+export type FolderSetting = "shareDir" | "downloadsDir";
+
+/** The user's word for a folder setting, for messages. */
+const FOLDER_LABEL: Record<FolderSetting, string> = {
+	shareDir: "shared folder",
+	downloadsDir: "downloads folder",
+};
+
+/**
+ * A path with symlinks resolved as far as it exists: the real path of its deepest existing
+ * ancestor, then the rest as given. Compares folders that may not exist yet.
+ */
+function canonical(p: string): string {
+	let head = path.resolve(p);
+	const tail: string[] = [];
+	for (;;) {
+		try {
+			return path.join(fs.realpathSync(head), ...tail.reverse());
+		} catch {
+			const parent = path.dirname(head);
+			if (parent === head) return path.resolve(p);
+			tail.push(path.basename(head));
+			head = parent;
+		}
+	}
+}
+
+/** True when `a` and `b` are the same folder or one lies inside the other. */
+export function foldersOverlap(a: string, b: string): boolean {
+	const ca = canonical(a);
+	const cb = canonical(b);
+	return isInside(ca, cb) || isInside(cb, ca);
+}
+
+/**
+ * Stores the shared or downloads folder in the settings (`p2p-tui share` and
+ * `p2p-tui download-to`): resolved to an absolute path, created when missing, checked
+ * usable (the shared folder readable, the downloads folder writable) and not the same as
+ * nor nested with the other folder setting. Nothing is stored when it throws. A running
+ * peer that watches the settings (`watchSettings`) follows the change.
+ * @param key - which setting
+ * @param dir - the folder, relative to the current folder or absolute
+ * @param configDir - the `--config-dir` folder; the OS config folder when absent
+ * @returns the absolute folder stored and the settings file's path
+ * @throws UsageError `FOLDERS_NESTED`, `FOLDER_UNUSABLE` or `SETTINGS`
+ */
+export function storeFolder(
+	key: FolderSetting,
+	dir: string,
+	configDir?: string,
+): { folder: string; file: string } {
+	const conf = openStore(configDir);
+	const stored = storedSettings(configDir);
+	const folder = path.resolve(dir);
+	const otherKey: FolderSetting = key === "shareDir" ? "downloadsDir" : "shareDir";
+	const other = path.resolve(stored[otherKey]);
+	if (foldersOverlap(folder, other)) {
+		throw new UsageError(
+			`${FOLDER_LABEL[key]} ${folder} and ${FOLDER_LABEL[otherKey]} ${other} must not be the same or nested`,
+			"FOLDERS_NESTED",
+		);
+	}
+	try {
+		fs.mkdirSync(folder, { recursive: true });
+		if (!fs.statSync(folder).isDirectory()) throw new Error("not a folder");
+		const mode =
+			key === "shareDir"
+				? fs.constants.R_OK | fs.constants.X_OK
+				: fs.constants.W_OK | fs.constants.X_OK;
+		fs.accessSync(folder, mode);
+	} catch (error) {
+		throw new UsageError(
+			`cannot use ${folder} as the ${FOLDER_LABEL[key]}: ${describe(error)}`,
+			"FOLDER_UNUSABLE",
+		);
+	}
+	try {
+		conf.set(key, folder);
+	} catch (error) {
+		throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
+	}
+	return { folder, file: conf.path };
+}
+
+/** A short reason for a file-system error: its code, or its message. */
+function describe(error: unknown): string {
+	if (error && typeof error === "object" && "code" in error && typeof error.code === "string") {
+		if (error.code === "EACCES") return "permission denied";
+		if (error.code === "ENOTDIR" || error.code === "EEXIST") return "not a folder";
+		return error.code;
+	}
+	return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Watches the settings file and calls `onChange` with the stored settings each time they
+ * change (another `p2p-tui share` or `download-to`, or an edit). Watches the settings
+ * folder with `fs.watch` (conf writes atomically, by rename) and reads the file again
+ * 50 ms after the last event; falls back to polling once a second where `fs.watch` is
+ * missing. conf's own `watch` option polls every 5 s on Linux, too slow to follow.
+ * Unreadable or half-written contents are skipped until the next change.
+ * @param configDir - the `--config-dir` folder; the OS config folder when absent
+ * @param onChange - called with the new stored settings (flags not applied)
+ * @returns a function that stops watching
+ * @throws UsageError (code `SETTINGS`) when the settings folder cannot be used
+ */
+export function watchSettings(
+	configDir: string | undefined,
+	onChange: (stored: Settings) => void,
+): () => void {
+	const conf = openStore(configDir);
+	const file = conf.path;
+	const read = (): Settings | undefined => {
+		try {
+			return { ...defaultSettings(), ...conf.store };
+		} catch {
+			return undefined;
+		}
+	};
+	let last = JSON.stringify(read());
+	let timer: NodeJS.Timeout | undefined;
+	const check = () => {
+		const now = read();
+		const key = JSON.stringify(now);
+		if (!now || key === last) return;
+		last = key;
+		onChange(now);
+	};
+	const poke = () => {
+		clearTimeout(timer);
+		timer = setTimeout(check, 50);
+		timer.unref();
+	};
+	let watcher: fs.FSWatcher | undefined;
+	try {
+		watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, name) => {
+			if (!name || name === path.basename(file)) poke();
+		});
+		watcher.on("error", () => {});
+	} catch {
+		fs.watchFile(file, { persistent: false, interval: 1_000 }, poke);
+	}
+	return () => {
+		clearTimeout(timer);
+		if (watcher) watcher.close();
+		else fs.unwatchFile(file, poke);
 	};
 }

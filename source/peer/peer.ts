@@ -14,6 +14,7 @@ import { OperationError, UsageError } from "../errors.js";
 import { Library, reason } from "../library/library.js";
 import { downloadTarget, isInside } from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
+import { encodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteFile, TransferEngine } from "../transfer/engine.js";
 import type { ServeStats } from "../transfer/serve.js";
@@ -72,6 +73,8 @@ export interface PeerEvents {
 	"folder-progress": [folder: FolderTransferState];
 	"folder-complete": [folder: FolderTransferState];
 	"folder-failed": [folder: FolderTransferState];
+	/** `changeFolders` switched the shared and/or downloads folder (absolute paths). */
+	"folders-changed": [folders: { shareDir: string; downloadsDir: string }];
 }
 
 interface RemoteList {
@@ -104,7 +107,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 *   downloads folder, nested folders, or a port in use
 	 */
 	static async start(options: PeerOptions): Promise<Peer> {
-		const peer = new Peer(options);
+		// Our own copy: `changeFolders` updates its folders without touching the caller's.
+		const peer = new Peer({ ...options });
 		const downloads = path.resolve(options.downloadsDir);
 		try {
 			await fs.mkdir(downloads, { recursive: true });
@@ -191,6 +195,19 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.rescanTimer.unref();
 		this.resupplyTimer = setInterval(() => this.resupply(), RESUPPLY_MS);
 		this.resupplyTimer.unref();
+	}
+
+	/**
+	 * Tells the network when a library swapped in by `changeFolders` changes (as `wire` does
+	 * for the first one).
+	 */
+	private watchLibrary(): void {
+		const library = this.library;
+		library.on("changed", () => {
+			if (this.library !== library) return;
+			this.emit("library-changed", library.files().length);
+			void this.discovery.announce();
+		});
 	}
 
 	/**
@@ -418,6 +435,101 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const download = this.engine.download(fileId, file.name, manifest, target, sources);
 		this.emit("download-started", download.state());
 		return this.waitFor(download);
+	}
+
+	/**
+	 * Downloads a file described by a manifest we already hold (from a `.p2p` file) from
+	 * the peers that list its id: the manifest is not fetched, and every piece and the whole
+	 * content are checked against it. Peers that list the id later are added as sources.
+	 * @param manifest - the file's manifest; its encoding's BLAKE3 is the file id
+	 * @param name - the name to save it under in the downloads folder (one safe segment)
+	 * @returns the finished transfer (with `path`)
+	 * @throws OperationError `UNSAFE_NAME` or `FAILED` when the download fails
+	 */
+	async downloadManifest(manifest: Manifest, name: string): Promise<TransferState> {
+		const fileId = toHex(manifestId(encodeManifest(manifest)));
+		const running = this.engine.downloads.get(fileId);
+		if (running && running.status !== "failed") return this.waitFor(running);
+		const target = downloadTarget(this.options.downloadsDir, name);
+		if (!target)
+			throw new OperationError(`refusing unsafe file name ${JSON.stringify(name)}`, "UNSAFE_NAME");
+		const sources = (this.files().find((f) => f.id === fileId)?.peers ?? []).flatMap((id) => {
+			const p = this.discovery.table.get(id);
+			return p ? [{ peerId: p.id, address: p.address, port: p.ports.send }] : [];
+		});
+		const download = this.engine.download(fileId, name, manifest, target, sources);
+		this.emit("download-started", download.state());
+		return this.waitFor(download);
+	}
+
+	/**
+	 * Switches the shared and/or downloads folder of the running peer. A new shared folder is
+	 * indexed as a new library and swapped in (its revision differs from the old one, so
+	 * peers refetch our list); the old library is closed. New downloads land in the new
+	 * downloads folder; running ones finish where they started. Nothing changes when it
+	 * throws. Emits `folders-changed`, then `library-changed` when the shared folder moved.
+	 * @param folders - the new folders; an absent or unchanged one stays
+	 * @throws UsageError `FOLDERS_NESTED` (same or nested folders), `DOWNLOADS_UNWRITABLE`,
+	 *   `SHARE_UNREADABLE`
+	 */
+	async changeFolders(folders: { shareDir?: string; downloadsDir?: string }): Promise<void> {
+		if (this.stopping) return;
+		const share = path.resolve(folders.shareDir ?? this.library.root);
+		const downloads = path.resolve(folders.downloadsDir ?? this.options.downloadsDir);
+		const shareMoved = share !== this.library.root && share !== path.resolve(this.options.shareDir);
+		const downloadsMoved = downloads !== path.resolve(this.options.downloadsDir);
+		if (!shareMoved && !downloadsMoved) return;
+		if (isInside(share, downloads) || isInside(downloads, share)) {
+			throw new UsageError(
+				`shared folder ${share} and downloads folder ${downloads} must not be the same or nested`,
+				"FOLDERS_NESTED",
+			);
+		}
+		if (downloadsMoved) {
+			try {
+				await fs.mkdir(downloads, { recursive: true });
+				await fs.access(downloads, fsConstants.W_OK);
+			} catch (error) {
+				throw new UsageError(
+					`cannot write downloads folder ${downloads}: ${reason(error)}`,
+					"DOWNLOADS_UNWRITABLE",
+				);
+			}
+		}
+		let next: Library | undefined;
+		if (shareMoved) {
+			next = await Library.open(share);
+			// Symlinks resolved: the real folders must not nest either.
+			const realDownloads = await fs.realpath(downloads).catch(() => downloads);
+			if (isInside(next.root, realDownloads) || isInside(realDownloads, next.root)) {
+				next.close();
+				throw new UsageError(
+					`shared folder ${next.root} and downloads folder ${downloads} must not be the same or nested`,
+					"FOLDERS_NESTED",
+				);
+			}
+		}
+		if (this.stopping) {
+			next?.close();
+			return;
+		}
+		this.options.downloadsDir = downloads;
+		if (next) {
+			const old = this.library;
+			// A revision peers have not seen from us: they refetch the list.
+			if (next.revision === old.revision) next.revision = (old.revision + 1) >>> 0 || 1;
+			old.removeAllListeners("changed");
+			this.library = next;
+			this.options.shareDir = share;
+			this.engine.setLibrary(next);
+			this.watchLibrary();
+			old.close();
+		}
+		this.emit("folders-changed", { shareDir: this.library.root, downloadsDir: downloads });
+		if (next) {
+			this.emit("library-changed", next.files().length);
+			void this.discovery.announce();
+		}
 	}
 
 	/**

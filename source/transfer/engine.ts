@@ -188,8 +188,17 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.hasher = this.pool;
 		}
 		const issuer = new TokenIssuer();
+		// The send port reads whichever library is current (`setLibrary` swaps it).
+		const library = (): Library => this.options.library;
 		this.service = new SendService(
-			options.library,
+			{
+				files: () => library().files(),
+				get: (id) => library().get(id),
+				read: (id, offset, length) => library().read(id, offset, length),
+				get revision() {
+					return library().revision;
+				},
+			},
 			issuer,
 			(datagram, to, key) => this.paced(datagram, to, key),
 			(id, offset, length) => this.readPartial(id, offset, length),
@@ -247,6 +256,15 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			}
 		}
 		throw new UsageError(`no free block of four UDP ports from ${first}`, "PORT_IN_USE");
+	}
+
+	/**
+	 * Serves another library from now on (the peer's shared folder moved). Requests under
+	 * way finish against whichever library they started on.
+	 * @param library - the new library; the caller closes the old one
+	 */
+	setLibrary(library: Library): void {
+		this.options.library = library;
 	}
 
 	/**
