@@ -153,7 +153,11 @@ async function withPeer<T>(
 	const peer = await Peer.start(options);
 	try {
 		await sleep(wait);
-		await Promise.race([peer.settled(), sleep(5_000)]);
+		// Unref'd: once the lists are in, this timer must not keep the process alive 5 s more.
+		await Promise.race([
+			peer.settled(),
+			new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+		]);
 		return await body(peer);
 	} finally {
 		await peer.stop();
