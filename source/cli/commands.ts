@@ -535,8 +535,8 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
  * @param peer - the running peer
  * @param flags - this run's flags (`configDir`, and which folders are pinned)
  * @param onError - called with a one-line reason when a change cannot be applied
- * @returns a function that stops following
- * @throws UsageError `SETTINGS` when the settings folder cannot be used
+ * @returns a function that stops following (a no-op, after `onError`, when the settings
+ *   folder cannot be watched)
  */
 export function followSettings(
 	peer: Peer,
@@ -544,7 +544,7 @@ export function followSettings(
 	onError: (message: string) => void,
 ): () => void {
 	let applying = Promise.resolve();
-	return watchSettings(flags.configDir, (stored) => {
+	const apply = (stored: Settings) => {
 		const folder = (value: unknown, pinned: string | undefined) =>
 			pinned === undefined && typeof value === "string" && value !== ""
 				? path.resolve(value)
@@ -556,5 +556,12 @@ export function followSettings(
 		applying = applying
 			.then(() => peer.changeFolders(folders))
 			.catch((error: unknown) => onError(error instanceof Error ? error.message : String(error)));
-	});
+	};
+	try {
+		return watchSettings(flags.configDir, apply);
+	} catch (error) {
+		// The peer runs on with the folders it has; it just does not follow the settings.
+		onError(error instanceof Error ? error.message : String(error));
+		return () => {};
+	}
 }

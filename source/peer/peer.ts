@@ -468,6 +468,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * peers refetch our list); the old library is closed. New downloads land in the new
 	 * downloads folder; running ones finish where they started. Nothing changes when it
 	 * throws. Emits `folders-changed`, then `library-changed` when the shared folder moved.
+	 * Call one at a time (await each; `followSettings` in the CLI chains them).
 	 * @param folders - the new folders; an absent or unchanged one stays
 	 * @throws UsageError `FOLDERS_NESTED` (same or nested folders), `DOWNLOADS_UNWRITABLE`,
 	 *   `SHARE_UNREADABLE`
