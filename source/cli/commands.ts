@@ -159,7 +159,13 @@ export async function list(
  * where the bytes came from (`fromSeeders`, `fromDistribution`, `resumedBytes` already on
  * disk from an earlier run), `hashFailures`, the engine's counters (`engine`) and
  * `maxRss`, this process's peak resident set size in bytes.
- * @throws OperationError `NOT_FOUND` when no peer shares it in time, or the download's error
+ *
+ * When the query names no file but a folder of the network (`a/b`, a trailing `/`
+ * allowed), downloads the whole folder into `<downloads>/b` (see `Peer.downloadFolder`):
+ * one line per file done, then a summary; with `json` one object: `folder` (its network
+ * path), `target` (where it landed), `files`, `bytes`, `seconds`.
+ * @throws OperationError `NOT_FOUND` when no peer shares it in time, `AMBIGUOUS` when
+ *   several files have that name, or the download's error
  */
 export async function get(
 	options: PeerOptions,
@@ -171,10 +177,20 @@ export async function get(
 	const peer = await Peer.start(options);
 	try {
 		const deadline = Date.now() + wait;
+		const folderPath = query.replace(/\/+$/, "");
+		const folderNamed = () => peer.folders().some((f) => f.path === folderPath);
 		let file = peer.findFile(query);
-		while (!file && Date.now() < deadline) {
+		let folder = !file && folderNamed();
+		while (!file && !folder && Date.now() < deadline) {
 			await sleep(50);
 			file = peer.findFile(query);
+			folder = !file && folderNamed();
+		}
+		if (!file && folder) {
+			// Every peer's list, so the folder is the union of what they all share under it.
+			await Promise.race([peer.settled(), sleep(5_000)]);
+			await getFolder(peer, folderPath, json, io);
+			return;
 		}
 		if (!file)
 			throw new OperationError(
@@ -208,4 +224,31 @@ export async function get(
 	} finally {
 		await peer.stop();
 	}
+}
+
+/** `get <folder>`: downloads a network folder, reporting each file and a summary. */
+async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Output) {
+	const started = Date.now();
+	if (!json)
+		peer.on("download-complete", (t) => {
+			if (t.folder === folderPath && t.path) io.out(printable(`saved ${t.path} (${t.size} bytes)`));
+		});
+	const result = await peer.downloadFolder(folderPath);
+	const seconds = (Date.now() - started) / 1000;
+	if (json)
+		io.out(
+			JSON.stringify({
+				folder: result.path,
+				target: result.target,
+				files: result.files,
+				bytes: result.size,
+				seconds,
+			}),
+		);
+	else
+		io.out(
+			printable(
+				`saved folder ${result.target} (${result.files} files, ${result.size} bytes in ${seconds.toFixed(2)} s)`,
+			),
+		);
 }
