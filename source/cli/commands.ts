@@ -187,8 +187,16 @@ export async function get(
 			folder = !file && folderNamed();
 		}
 		if (!file && folder) {
-			// Every peer's list, so the folder is the union of what they all share under it.
-			await Promise.race([peer.settled(), sleep(5_000)]);
+			// Every peer's list, so the folder is the union of what they all share under it. The
+			// timer is cleared: a pending one would keep the process alive after the work.
+			let timer: NodeJS.Timeout | undefined;
+			await Promise.race([
+				peer.settled(),
+				new Promise((resolve) => {
+					timer = setTimeout(resolve, 5_000);
+				}),
+			]);
+			clearTimeout(timer);
 			await getFolder(peer, folderPath, json, io);
 			return;
 		}

@@ -100,7 +100,10 @@ interface FolderJob {
 	active: Map<string, FolderItem>;
 	/** Bytes of the items done. */
 	doneBytes: number;
-	failures: number;
+	/** Files that failed. */
+	failedFiles: number;
+	/** Empty folders that could not be created. */
+	failedFolders: number;
 	firstError?: string;
 	progressAt: number;
 	promise: Promise<FolderTransferState>;
@@ -647,8 +650,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 						peers: [peerId],
 					});
 			}
-			for (const d of list.folders)
-				if (d.startsWith(prefix)) dirs.add(`${top}/${d.slice(prefix.length)}`);
+			for (const d of list.folders) if (d.startsWith(prefix)) dirs.add(d);
 		}
 		const sorted = [...items.values()].sort((a, b) =>
 			a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : a.id < b.id ? -1 : 1,
@@ -665,28 +667,38 @@ export class Peer extends EventEmitter<PeerEvents> {
 			},
 			active: new Map(),
 			doneBytes: 0,
-			failures: 0,
+			failedFiles: 0,
+			failedFolders: 0,
 			progressAt: 0,
 			promise: Promise.resolve() as unknown as Promise<FolderTransferState>,
 		};
 		this.folderJobs.push(job);
-		job.promise = this.runFolder(job, sorted, [...dirs].sort());
+		job.promise = this.runFolder(job, top, sorted, [...dirs].sort());
 		return job.promise;
 	}
 
+	/**
+	 * Runs a folder download: creates its top folder and empty folders, then fetches its
+	 * files, {@link FOLDER_CONCURRENCY} file ids at a time.
+	 * @param top - the top folder's name under the downloads folder
+	 * @param dirs - network paths of the empty folders under it
+	 */
 	private async runFolder(
 		job: FolderJob,
+		top: string,
 		items: FolderItem[],
 		dirs: string[],
 	): Promise<FolderTransferState> {
-		const downloads = this.options.downloadsDir;
-		for (const rel of ["", ...dirs]) {
-			const dir = rel === "" ? job.state.target : downloadTarget(downloads, rel);
+		const prefix = `${job.state.path}/`;
+		for (const dir of [job.state.path, ...dirs]) {
+			const rel = dir === job.state.path ? top : `${top}/${dir.slice(prefix.length)}`;
+			const abs = downloadTarget(this.options.downloadsDir, rel);
 			try {
-				if (!dir) throw new Error("unsafe folder name");
-				await fs.mkdir(dir, { recursive: true });
+				if (!abs) throw new Error("unsafe folder name");
+				await fs.mkdir(abs, { recursive: true });
 			} catch (error) {
-				this.itemFailed(job, rel || job.state.path, error);
+				job.failedFolders++;
+				job.firstError ??= `${dir}: cannot create the folder (${reason(error)})`;
 			}
 		}
 		this.folderProgress(job.state.path, true);
@@ -702,12 +714,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 		await Promise.all(
 			Array.from({ length: Math.min(FOLDER_CONCURRENCY, queue.length) }, () => worker()),
 		);
-		if (job.failures > 0) {
+		if (job.failedFiles > 0 || job.failedFolders > 0) {
+			const parts = [`${job.failedFiles} of ${job.state.files} files failed`];
+			if (job.failedFolders > 0) parts.push(`${job.failedFolders} empty folders not created`);
 			job.state.status = "failed";
-			job.state.error =
-				job.failures === 1
-					? job.firstError
-					: `${job.failures} of ${job.state.files} files failed; first: ${job.firstError}`;
+			job.state.error = `${parts.join(", ")}; first: ${job.firstError}`;
 			const state = this.folderState(job);
 			this.emit("folder-failed", state);
 			throw new OperationError(`folder ${job.state.path}: ${job.state.error}`, "FAILED");
@@ -720,27 +731,20 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	/** Fetches one file of a folder download; a failure is recorded, not thrown. */
 	private async fetchItem(job: FolderJob, item: FolderItem): Promise<void> {
-		const target = downloadTarget(this.options.downloadsDir, item.rel);
-		if (!target) {
-			this.itemFailed(job, item.name, new Error("unsafe file name"));
-			return;
-		}
 		job.active.set(item.id, item);
 		try {
+			const target = downloadTarget(this.options.downloadsDir, item.rel);
+			if (!target) throw new Error("unsafe file name");
 			await this.fetchTo(item, target, job.state.path);
 			job.state.filesDone++;
 			job.doneBytes += item.size;
 		} catch (error) {
-			this.itemFailed(job, item.name, error);
+			job.failedFiles++;
+			job.firstError ??= `${item.name}: ${reason(error)}`;
 		} finally {
 			job.active.delete(item.id);
 		}
 		this.folderProgress(job.state.path, true);
-	}
-
-	private itemFailed(job: FolderJob, name: string, error: unknown): void {
-		job.failures++;
-		job.firstError ??= `${name}: ${reason(error)}`;
 	}
 
 	/** A folder download's state, with bytes of the files under way counted. */
