@@ -125,6 +125,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private readonly fileFolders = new Map<string, string>();
 	/** The target each file download was started with, by file id. */
 	private readonly targets = new Map<string, string>();
+	/** Transfers under way, by target path (one at a time per target). */
+	private readonly busyTargets = new Map<string, Promise<TransferState>>();
 	/** Transfers completed without a download (identical file already there, or a copy), by path. */
 	private readonly kept = new Map<string, TransferState>();
 	private discovery!: Discovery;
@@ -504,9 +506,25 @@ export class Peer extends EventEmitter<PeerEvents> {
 	/**
 	 * Gets a network file to `target` (or a numbered name beside it): recognises an
 	 * identical file already there, joins a running download of the same id (copying its
-	 * result when it went to another path and `folder` is set), or downloads it.
+	 * result when it went to another path and `folder` is set), or downloads it. One
+	 * transfer per target at a time: two different files wanting one name (from two peers)
+	 * would otherwise share its partial file; the second waits, then gets `name (1).ext`.
 	 */
 	private async fetchTo(file: Wanted, target: string, folder?: string): Promise<TransferState> {
+		for (let busy = this.busyTargets.get(target); busy; busy = this.busyTargets.get(target))
+			await busy.catch(() => {});
+		// Set before any await, so the next caller for this target waits for this one.
+		const run = this.fetchFree(file, target, folder);
+		this.busyTargets.set(target, run);
+		try {
+			return await run;
+		} finally {
+			if (this.busyTargets.get(target) === run) this.busyTargets.delete(target);
+		}
+	}
+
+	/** `fetchTo` once no other transfer uses `target`. */
+	private async fetchFree(file: Wanted, target: string, folder?: string): Promise<TransferState> {
 		const existing = await findIdentical(target, file.size, file.contentHash);
 		if (existing) return this.keep(file, existing, folder);
 		const prior = this.engine.downloads.get(file.id);

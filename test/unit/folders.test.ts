@@ -345,6 +345,20 @@ describe("names", () => {
 		assert.equal(leecher.findFile("both.txt")?.name, "both.txt");
 	});
 
+	it("downloads two different files of one name at once to `name` and `name (1)`", async () => {
+		const downloads = leecher.self().downloadsDir;
+		const same = leecher.files().filter((f) => f.name === "same.txt");
+		const results = await Promise.all(same.map((f) => leecher.download(f.id)));
+		assert.deepEqual(results.map((r) => path.basename(r.path ?? "")).sort(), [
+			"same (1).txt",
+			"same.txt",
+		]);
+		const contents = results.map((r) => fs.readFileSync(r.path ?? "", "utf8")).sort();
+		assert.deepEqual(contents, ["a different same.txt, longer\n", "the first same.txt\n"]);
+		for (const [i, r] of results.entries()) assert.equal(r.fileId, same[i].id);
+		assert.ok(fs.readdirSync(downloads).every((n) => !n.includes(".p2p-")));
+	});
+
 	it("gives a download a new name beside a different existing file, never overwriting", async () => {
 		const downloads = leecher.self().downloadsDir;
 		const file = leecher.files().find((f) => f.name === "docs/a.txt");
