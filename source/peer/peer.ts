@@ -525,9 +525,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	/** `fetchTo` once no other transfer uses `target`. */
 	private async fetchFree(file: Wanted, target: string, folder?: string): Promise<TransferState> {
+		const prior = this.engine.downloads.get(file.id);
+		// Asked again for the target it was downloaded to this session: that transfer.
+		if (prior && prior.status !== "failed" && this.targets.get(file.id) === target)
+			return this.waitFor(prior);
 		const existing = await findIdentical(target, file.size, file.contentHash);
 		if (existing) return this.keep(file, existing, folder);
-		const prior = this.engine.downloads.get(file.id);
 		let download: Download;
 		if (prior && prior.status !== "failed") download = prior;
 		else {
