@@ -208,7 +208,13 @@ function fileLine(f: NetworkFile): string {
  * where the bytes came from (`fromSeeders`, `fromDistribution`, `resumedBytes` already on
  * disk from an earlier run), `hashFailures`, the engine's counters (`engine`) and
  * `maxRss`, this process's peak resident set size in bytes.
- * @throws OperationError `NOT_FOUND` when no peer shares it in time, or the download's error
+ *
+ * When the query names no file but a folder of the network (`a/b`, a trailing `/`
+ * allowed), downloads the whole folder into `<downloads>/b` (see `Peer.downloadFolder`):
+ * one line per file done, then a summary; with `json` one object: `folder` (its network
+ * path), `target` (where it landed), `files`, `bytes`, `seconds`.
+ * @throws OperationError `NOT_FOUND` when no peer shares it in time, `AMBIGUOUS` when
+ *   several files have that name, or the download's error
  */
 export async function get(
 	options: PeerOptions,
@@ -222,10 +228,28 @@ export async function get(
 	const peer = await Peer.start(options);
 	try {
 		const deadline = Date.now() + wait;
+		const folderPath = query.replace(/\/+$/, "");
+		const folderNamed = () => peer.folders().some((f) => f.path === folderPath);
 		let file = peer.findFile(query);
-		while (!file && Date.now() < deadline) {
+		let folder = !file && folderNamed();
+		while (!file && !folder && Date.now() < deadline) {
 			await sleep(50);
 			file = peer.findFile(query);
+			folder = !file && folderNamed();
+		}
+		if (!file && folder) {
+			// Every peer's list, so the folder is the union of what they all share under it. The
+			// timer is cleared: a pending one would keep the process alive after the work.
+			let timer: NodeJS.Timeout | undefined;
+			await Promise.race([
+				peer.settled(),
+				new Promise((resolve) => {
+					timer = setTimeout(resolve, 5_000);
+				}),
+			]);
+			clearTimeout(timer);
+			await getFolder(peer, folderPath, json, io);
+			return;
 		}
 		if (!file)
 			throw new OperationError(
@@ -235,26 +259,8 @@ export async function get(
 		const started = Date.now();
 		const result = await peer.download(file.id);
 		const seconds = (Date.now() - started) / 1000;
-		if (json) {
-			const { name, path, size } = result;
-			io.out(
-				JSON.stringify({
-					id: file.id,
-					name,
-					path,
-					size,
-					contentHash: file.contentHash,
-					seconds,
-					uploaded: peer.uploaded,
-					fromSeeders: result.fromSeeders,
-					fromDistribution: result.fromDistribution,
-					resumedBytes: result.resumedBytes,
-					hashFailures: result.hashFailures,
-					engine: peer.transferStats(),
-					maxRss: process.resourceUsage().maxRSS * 1024,
-				}),
-			);
-		} else
+		if (json) io.out(JSON.stringify(downloadJson(peer, file.contentHash, result, seconds)));
+		else
 			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
 		await peer.stop();
@@ -564,4 +570,31 @@ export function followSettings(
 		onError(error instanceof Error ? error.message : String(error));
 		return () => {};
 	}
+}
+
+/** `get <folder>`: downloads a network folder, reporting each file and a summary. */
+async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Output) {
+	const started = Date.now();
+	if (!json)
+		peer.on("download-complete", (t) => {
+			if (t.folder === folderPath && t.path) io.out(printable(`saved ${t.path} (${t.size} bytes)`));
+		});
+	const result = await peer.downloadFolder(folderPath);
+	const seconds = (Date.now() - started) / 1000;
+	if (json)
+		io.out(
+			JSON.stringify({
+				folder: result.path,
+				target: result.target,
+				files: result.files,
+				bytes: result.size,
+				seconds,
+			}),
+		);
+	else
+		io.out(
+			printable(
+				`saved folder ${result.target} (${result.files} files, ${result.size} bytes in ${seconds.toFixed(2)} s)`,
+			),
+		);
 }

@@ -12,11 +12,18 @@ import path from "node:path";
 import { Discovery } from "../discovery/discovery.js";
 import { OperationError, UsageError } from "../errors.js";
 import { Library, reason } from "../library/library.js";
-import { downloadTarget, isInside } from "../library/paths.js";
+import { downloadTarget, isInside, numberedName, safeSegments } from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
-import { encodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
+import {
+	encodeManifest,
+	type Manifest,
+	manifestId,
+	pieceCount,
+	pieceSizeFor,
+} from "../protocol/manifest.js";
 import type { Download } from "../transfer/download.js";
-import { type EngineStats, type RemoteFile, TransferEngine } from "../transfer/engine.js";
+import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
+import { hashFilePrefix } from "../transfer/hash-pool.js";
 import type { ServeStats } from "../transfer/serve.js";
 import type {
 	FolderTransferState,
@@ -30,6 +37,10 @@ import type {
 
 /** How often running downloads are offered the peers that list their file, in ms. */
 const RESUPPLY_MS = 1_000;
+/** Files of one folder download fetched at once (the rest wait their turn). */
+export const FOLDER_CONCURRENCY = 4;
+/** Least time between two `folder-progress` events of one folder download, in ms. */
+const FOLDER_PROGRESS_MS = 100;
 
 /** Options of a peer. Every address is configurable: tests pass loopback ones. */
 export interface PeerOptions {
@@ -77,10 +88,40 @@ export interface PeerEvents {
 	"folders-changed": [folders: { shareDir: string; downloadsDir: string }];
 }
 
-interface RemoteList {
-	revision: number;
-	files: RemoteFile[];
+/** One file of a folder download: a (path, id) pair of the union of the peers' lists. */
+interface FolderItem {
+	id: string;
+	/** Its path on the network (as the sharers list it). */
+	name: string;
+	/** Its path under the downloads folder, `/`-separated. */
+	rel: string;
+	size: number;
+	contentHash: string;
+	/** Peers listing this id at this path. */
+	peers: string[];
 }
+
+/** A whole-folder download under way or ended. */
+interface FolderJob {
+	state: FolderTransferState;
+	/** Items being fetched now, by file id. */
+	active: Map<string, FolderItem>;
+	/** Bytes of the items done. */
+	doneBytes: number;
+	/** Files that failed. */
+	failedFiles: number;
+	/** Empty folders that could not be created. */
+	failedFolders: number;
+	firstError?: string;
+	progressAt: number;
+	promise: Promise<FolderTransferState>;
+}
+
+/** The file a network file is shared under: what `download` needs of it. */
+/** A file to fetch; with `manifest` (from a `.p2p` file) none is fetched from peers. */
+type Wanted = Pick<NetworkFile, "id" | "name" | "size" | "contentHash" | "peers"> & {
+	manifest?: Manifest;
+};
 
 /** A running peer. Create with `Peer.start`. */
 export class Peer extends EventEmitter<PeerEvents> {
@@ -89,6 +130,16 @@ export class Peer extends EventEmitter<PeerEvents> {
 	readonly id = toHex(this.peerId);
 	private readonly lists = new Map<string, RemoteList>();
 	private readonly fetching = new Map<string, Promise<void>>();
+	/** Folder downloads of this session, oldest first. */
+	private readonly folderJobs: FolderJob[] = [];
+	/** The folder download each file download belongs to, by file id. */
+	private readonly fileFolders = new Map<string, string>();
+	/** The target each file download was started with, by file id. */
+	private readonly targets = new Map<string, string>();
+	/** Transfers under way, by target path (one at a time per target). */
+	private readonly busyTargets = new Map<string, Promise<TransferState>>();
+	/** Transfers completed without a download (identical file already there, or a copy), by path. */
+	private readonly kept = new Map<string, TransferState>();
 	private discovery!: Discovery;
 	private engine!: TransferEngine;
 	private library!: Library;
@@ -165,11 +216,13 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("peer-joined", p);
 			this.refreshList(p);
 		});
-		this.discovery.on("peer-updated", (p, revisionChanged) => {
+		this.discovery.on("peer-updated", (p) => {
 			const list = this.lists.get(p.id);
 			if (list) p.files = list.files.length;
 			this.emit("peer-updated", p);
-			if (revisionChanged || !list) this.refreshList(p);
+			// Any announce whose revision differs from the list we hold: also one that came
+			// while a fetch was under way (that fetch may have got the older list).
+			if (!list || list.revision !== p.revision) this.refreshList(p);
 		});
 		this.discovery.on("peer-left", (p, why) => {
 			this.lists.delete(p.id);
@@ -181,9 +234,13 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("library-changed", this.library.files().length);
 			void this.discovery.announce();
 		});
-		this.engine.on("download-progress", (d) => this.emit("download-progress", d.state()));
-		this.engine.on("download-complete", (d) => this.emit("download-complete", d.state()));
-		this.engine.on("download-failed", (d) => this.emit("download-failed", d.state()));
+		this.engine.on("download-progress", (d) => {
+			const state = this.stateOf(d);
+			this.emit("download-progress", state);
+			if (state.folder) this.folderProgress(state.folder, false);
+		});
+		this.engine.on("download-complete", (d) => this.emit("download-complete", this.stateOf(d)));
+		this.engine.on("download-failed", (d) => this.emit("download-failed", this.stateOf(d)));
 		this.engine.on("peer-banned", (id) => {
 			const p = this.peers().find((known) => known.id === id);
 			if (p) this.emit("peer-updated", p);
@@ -225,13 +282,18 @@ export class Peer extends EventEmitter<PeerEvents> {
 		}
 	}
 
-	/** Fetches a peer's list (once at a time per peer) and adds it as a source where it fits. */
+	/**
+	 * Fetches a peer's list (once at a time per peer; as a delta from the list we hold when
+	 * that is large) and adds it as a source where it fits.
+	 */
 	private refreshList(peer: PeerRecord): void {
 		if (this.fetching.has(peer.id)) return;
+		let fetched = false;
 		const job = this.engine
-			.fetchList(peer)
+			.fetchList(peer, this.lists.get(peer.id))
 			.then((list) => {
 				if (!this.discovery.table.get(peer.id)) return;
+				fetched = true;
 				this.lists.set(peer.id, list);
 				peer.files = list.files.length;
 				for (const f of list.files) {
@@ -244,7 +306,14 @@ export class Peer extends EventEmitter<PeerEvents> {
 			.catch(() => {
 				// The next announce tries again.
 			})
-			.finally(() => this.fetching.delete(peer.id));
+			.finally(() => {
+				this.fetching.delete(peer.id);
+				// An announce of a newer revision came while we fetched: fetch again now, not
+				// at the next announce.
+				const now = this.discovery.table.get(peer.id);
+				if (fetched && now && now.revision !== this.lists.get(peer.id)?.revision)
+					this.refreshList(now);
+			});
 		this.fetching.set(peer.id, job);
 	}
 
@@ -298,23 +367,31 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	/**
 	 * Every folder on the network, merged by path, sorted by path: the folders implied by
-	 * the files' paths.
+	 * the files' paths, and the empty folders the peers list (with `files` 0).
 	 */
 	folders(): NetworkFolder[] {
 		const folders = new Map<string, { ids: Map<string, number>; peers: Set<string> }>();
+		const folderAt = (folderPath: string) => {
+			let folder = folders.get(folderPath);
+			if (!folder) {
+				folder = { ids: new Map(), peers: new Set() };
+				folders.set(folderPath, folder);
+			}
+			return folder;
+		};
 		for (const [peerId, list] of this.lists) {
 			for (const f of list.files) {
 				const parts = f.name.split("/");
 				for (let depth = 1; depth < parts.length; depth++) {
-					const folderPath = parts.slice(0, depth).join("/");
-					let folder = folders.get(folderPath);
-					if (!folder) {
-						folder = { ids: new Map(), peers: new Set() };
-						folders.set(folderPath, folder);
-					}
+					const folder = folderAt(parts.slice(0, depth).join("/"));
 					folder.ids.set(f.id, f.size);
 					folder.peers.add(peerId);
 				}
+			}
+			for (const empty of list.folders) {
+				const parts = empty.split("/");
+				for (let depth = 1; depth <= parts.length; depth++)
+					folderAt(parts.slice(0, depth).join("/")).peers.add(peerId);
 			}
 		}
 		return [...folders]
@@ -329,7 +406,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	/** Whole-folder downloads of this session, oldest first. */
 	folderTransfers(): FolderTransferState[] {
-		return [];
+		return this.folderJobs.map((job) => this.folderState(job));
 	}
 
 	/** How far indexing of our shared folder has got. */
@@ -358,22 +435,48 @@ export class Peer extends EventEmitter<PeerEvents> {
 	/**
 	 * Finds a network file by id, by unique id prefix (8+ hex characters) or by exact name.
 	 * @returns the file, or undefined
+	 * @throws OperationError `AMBIGUOUS` (listing the ids) when several different files
+	 *   have that exact name, or, with no file of that name, several ids that prefix
 	 */
 	findFile(query: string): NetworkFile | undefined {
 		const files = this.files();
 		const q = query.startsWith("p2p:") ? query.slice(4) : query;
 		const byId = files.find((f) => f.id === q.toLowerCase());
 		if (byId) return byId;
+		let prefixed: NetworkFile[] = [];
 		if (/^[0-9a-f]{8,}$/i.test(q)) {
-			const matches = files.filter((f) => f.id.startsWith(q.toLowerCase()));
-			if (matches.length === 1) return matches[0];
+			prefixed = files.filter((f) => f.id.startsWith(q.toLowerCase()));
+			if (prefixed.length === 1) return prefixed[0];
 		}
-		return files.find((f) => f.name === q);
+		const named = files.filter((f) => f.name === q);
+		if (named.length === 1) return named[0];
+		const several = named.length > 1 ? named : prefixed;
+		if (several.length > 1) {
+			const ids = several.map((f) => `${f.id.slice(0, 16)} (${f.size} bytes)`).join(", ");
+			throw new OperationError(
+				`${several.length} different files match ${JSON.stringify(query)}: ${ids}; give an id`,
+				"AMBIGUOUS",
+			);
+		}
+		return undefined;
 	}
 
-	/** Every download of this session, newest last. */
+	/**
+	 * Every download of this session, newest last; then the transfers that completed at
+	 * once (an identical file was already in place, or a folder's second copy of a file).
+	 */
 	transfers(): TransferState[] {
-		return [...this.engine.downloads.values()].map((d) => d.state());
+		return [
+			...[...this.engine.downloads.values()].map((d) => this.stateOf(d)),
+			...this.kept.values(),
+		];
+	}
+
+	/** A download's state, with the folder download it belongs to. */
+	private stateOf(download: Download): TransferState {
+		const state = download.state();
+		const folder = this.fileFolders.get(state.fileId);
+		return folder === undefined ? state : { ...state, folder };
 	}
 
 	/** Payload bytes uploaded so far (answers plus pushes). */
@@ -402,7 +505,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	/**
 	 * Downloads a network file into the downloads folder, verified piece by piece and as a
-	 * whole.
+	 * whole. It lands at its network path under the downloads folder; when a different file
+	 * is there it gets the name `name (1).ext` (then `(2)`…), never overwriting; when that
+	 * name already holds the same content (same size and BLAKE3), nothing is downloaded and
+	 * the transfer completes at once with that path.
 	 * @param fileId - hex id of a file in `files()`
 	 * @returns the finished transfer (with `path`)
 	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest), `UNSAFE_NAME`,
@@ -419,22 +525,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				`refusing unsafe file name ${JSON.stringify(file.name)}`,
 				"UNSAFE_NAME",
 			);
-		const sources = file.peers.flatMap((id) => {
-			const p = this.discovery.table.get(id);
-			return p ? [{ peerId: p.id, address: p.address, port: p.ports.send }] : [];
-		});
-		let manifest: Awaited<ReturnType<TransferEngine["fetchManifest"]>>;
-		try {
-			manifest = await this.engine.fetchManifest(fileId, sources);
-		} catch (error) {
-			throw new OperationError(
-				`cannot get the manifest of ${file.name}: ${reason(error)}`,
-				"NO_SOURCE",
-			);
-		}
-		const download = this.engine.download(fileId, file.name, manifest, target, sources);
-		this.emit("download-started", download.state());
-		return this.waitFor(download);
+		return this.fetchTo(file, target);
 	}
 
 	/**
@@ -448,18 +539,21 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 */
 	async downloadManifest(manifest: Manifest, name: string): Promise<TransferState> {
 		const fileId = toHex(manifestId(encodeManifest(manifest)));
-		const running = this.engine.downloads.get(fileId);
-		if (running && running.status !== "failed") return this.waitFor(running);
 		const target = downloadTarget(this.options.downloadsDir, name);
 		if (!target)
 			throw new OperationError(`refusing unsafe file name ${JSON.stringify(name)}`, "UNSAFE_NAME");
-		const sources = (this.files().find((f) => f.id === fileId)?.peers ?? []).flatMap((id) => {
-			const p = this.discovery.table.get(id);
-			return p ? [{ peerId: p.id, address: p.address, port: p.ports.send }] : [];
-		});
-		const download = this.engine.download(fileId, name, manifest, target, sources);
-		this.emit("download-started", download.state());
-		return this.waitFor(download);
+		const listed = this.files().find((f) => f.id === fileId);
+		return this.fetchTo(
+			{
+				id: fileId,
+				name,
+				size: manifest.size,
+				contentHash: toHex(manifest.contentHash),
+				peers: listed?.peers ?? [],
+				manifest,
+			},
+			target,
+		);
 	}
 
 	/**
@@ -534,20 +628,297 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	/**
-	 * Downloads a whole network folder: its tree, names and empty subfolders recreated
-	 * under the downloads folder, every file verified.
-	 * @param folderPath - a path of `folders()`
-	 * @returns the finished folder transfer
-	 * @throws OperationError `NOT_FOUND` (unknown folder) or `FAILED`
+	 * Gets a network file to `target` (or a numbered name beside it): recognises an
+	 * identical file already there, joins a running download of the same id (copying its
+	 * result when it went to another path and `folder` is set), or downloads it. One
+	 * transfer per target at a time: two different files wanting one name (from two peers)
+	 * would otherwise share its partial file; the second waits, then gets `name (1).ext`.
+	 */
+	private async fetchTo(file: Wanted, target: string, folder?: string): Promise<TransferState> {
+		for (let busy = this.busyTargets.get(target); busy; busy = this.busyTargets.get(target))
+			await busy.catch(() => {});
+		// Set before any await, so the next caller for this target waits for this one.
+		const run = this.fetchFree(file, target, folder);
+		this.busyTargets.set(target, run);
+		try {
+			return await run;
+		} finally {
+			if (this.busyTargets.get(target) === run) this.busyTargets.delete(target);
+		}
+	}
+
+	/** `fetchTo` once no other transfer uses `target`. */
+	private async fetchFree(file: Wanted, target: string, folder?: string): Promise<TransferState> {
+		const prior = this.engine.downloads.get(file.id);
+		// Asked again for the target it was downloaded to this session: that transfer.
+		if (prior && prior.status !== "failed" && this.targets.get(file.id) === target)
+			return this.waitFor(prior);
+		const existing = await findIdentical(target, file.size, file.contentHash);
+		if (existing) return this.keep(file, existing, folder);
+		let download: Download;
+		if (prior && prior.status !== "failed") download = prior;
+		else {
+			const sources = file.peers.flatMap((id) => {
+				const p = this.discovery.table.get(id);
+				return p ? [{ peerId: p.id, address: p.address, port: p.ports.send }] : [];
+			});
+			let manifest: Manifest;
+			try {
+				manifest = file.manifest ?? (await this.engine.fetchManifest(file.id, sources));
+			} catch (error) {
+				throw new OperationError(
+					`cannot get the manifest of ${file.name}: ${reason(error)}`,
+					"NO_SOURCE",
+				);
+			}
+			const before = this.engine.downloads.get(file.id);
+			download = this.engine.download(file.id, file.name, manifest, target, sources);
+			if (download !== before) {
+				this.targets.set(file.id, target);
+				if (folder !== undefined) this.fileFolders.set(file.id, folder);
+				else this.fileFolders.delete(file.id);
+				this.emit("download-started", this.stateOf(download));
+			}
+		}
+		const state = await this.waitFor(download);
+		if (folder === undefined || this.targets.get(file.id) === target || !state.path) return state;
+		// The same content wanted at a second path (a folder holding it twice, or fetched
+		// before for another path): a copy of the verified file.
+		return this.copyTo(state.path, file, target, folder);
+	}
+
+	/**
+	 * Copies a verified file to `target` (or a numbered name beside it), never over an
+	 * existing file, and checks the copy's BLAKE3.
+	 */
+	private async copyTo(
+		source: string,
+		file: Wanted,
+		target: string,
+		folder: string,
+	): Promise<TransferState> {
+		await fs.mkdir(path.dirname(target), { recursive: true });
+		for (let n = 0; n < 1000; n++) {
+			const candidate = n === 0 ? target : numberedName(target, n);
+			try {
+				await fs.copyFile(source, candidate, fsConstants.COPYFILE_EXCL);
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code !== "EEXIST")
+					throw new OperationError(`cannot copy to ${candidate}: ${reason(error)}`, "FAILED");
+				if (await isIdentical(candidate, file.size, file.contentHash))
+					return this.keep(file, candidate, folder);
+				continue;
+			}
+			if (!(await isIdentical(candidate, file.size, file.contentHash))) {
+				await fs.unlink(candidate).catch(() => {});
+				throw new OperationError(`${source} changed since it was downloaded`, "FAILED");
+			}
+			return this.keep(file, candidate, folder);
+		}
+		throw new OperationError(`no free name beside ${target}`, "FAILED");
+	}
+
+	/** Records a transfer that completed without downloading: the file is at `where`. */
+	private keep(file: Wanted, where: string, folder?: string): TransferState {
+		const pieces = pieceCount(file.size, pieceSizeFor(file.size));
+		const state: TransferState = {
+			fileId: file.id,
+			name: file.name,
+			size: file.size,
+			bytesDone: file.size,
+			verifiedPieces: pieces,
+			totalPieces: pieces,
+			speed: 0,
+			peers: 0,
+			fromSeeders: 0,
+			fromDistribution: 0,
+			resumedBytes: 0,
+			bannedPeers: [],
+			hashFailures: 0,
+			status: "complete",
+			path: where,
+			...(folder === undefined ? {} : { folder }),
+		};
+		this.kept.delete(where);
+		this.kept.set(where, state);
+		this.emit("download-complete", state);
+		return state;
+	}
+
+	/**
+	 * Downloads a whole network folder: the union, by path, of what every peer shares under
+	 * it. Network folder `a/b` lands in `<downloads>/b`: its last segment becomes the top
+	 * folder, the tree below it is recreated with its names and empty subfolders, and every
+	 * file is fetched as `download` does (verified piece by piece and as a whole; a
+	 * different file in the way gets `name (1).ext`, an identical one is kept and not
+	 * fetched again), {@link FOLDER_CONCURRENCY} files at a time. A file that fails does not
+	 * stop the others, and nothing verified is deleted; the folder then ends failed.
+	 * Emits `folder-progress` (at most every 100 ms and per file done), then
+	 * `folder-complete` or `folder-failed`; each file's transfer has `folder` set.
+	 * @param folderPath - a path of `folders()` (a trailing `/` is ignored)
+	 * @returns the finished folder transfer (the running one when already under way)
+	 * @throws OperationError `NOT_FOUND` (unknown folder), `UNSAFE_NAME` (its name cannot be
+	 *   made safe), or `FAILED` naming the first file that failed and how many did
 	 */
 	async downloadFolder(folderPath: string): Promise<FolderTransferState> {
-		throw new OperationError(`cannot download folder ${folderPath} yet`, "NOT_FOUND");
+		const clean = folderPath.replace(/\/+$/, "");
+		const running = this.folderJobs.find(
+			(j) => j.state.path === clean && j.state.status === "downloading",
+		);
+		if (running) return running.promise;
+		if (!this.folders().some((f) => f.path === clean))
+			throw new OperationError(`no peer shares a folder ${JSON.stringify(clean)}`, "NOT_FOUND");
+		const segments = safeSegments(clean);
+		const top = segments?.[segments.length - 1];
+		const target = top === undefined ? null : downloadTarget(this.options.downloadsDir, top);
+		if (!top || !target)
+			throw new OperationError(
+				`refusing unsafe folder name ${JSON.stringify(clean)}`,
+				"UNSAFE_NAME",
+			);
+		const prefix = `${clean}/`;
+		const items = new Map<string, FolderItem>();
+		const dirs = new Set<string>();
+		for (const [peerId, list] of this.lists) {
+			for (const f of list.files) {
+				if (!f.name.startsWith(prefix)) continue;
+				const key = `${f.name}\n${f.id}`;
+				const known = items.get(key);
+				if (known) known.peers.push(peerId);
+				else
+					items.set(key, {
+						id: f.id,
+						name: f.name,
+						rel: `${top}/${f.name.slice(prefix.length)}`,
+						size: f.size,
+						contentHash: f.contentHash,
+						peers: [peerId],
+					});
+			}
+			for (const d of list.folders) if (d.startsWith(prefix)) dirs.add(d);
+		}
+		const sorted = [...items.values()].sort((a, b) =>
+			a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : a.id < b.id ? -1 : 1,
+		);
+		const job: FolderJob = {
+			state: {
+				path: clean,
+				target,
+				files: sorted.length,
+				filesDone: 0,
+				size: sorted.reduce((sum, item) => sum + item.size, 0),
+				bytesDone: 0,
+				status: "downloading",
+			},
+			active: new Map(),
+			doneBytes: 0,
+			failedFiles: 0,
+			failedFolders: 0,
+			progressAt: 0,
+			promise: Promise.resolve() as unknown as Promise<FolderTransferState>,
+		};
+		this.folderJobs.push(job);
+		job.promise = this.runFolder(job, top, sorted, [...dirs].sort());
+		return job.promise;
+	}
+
+	/**
+	 * Runs a folder download: creates its top folder and empty folders, then fetches its
+	 * files, {@link FOLDER_CONCURRENCY} file ids at a time.
+	 * @param top - the top folder's name under the downloads folder
+	 * @param dirs - network paths of the empty folders under it
+	 */
+	private async runFolder(
+		job: FolderJob,
+		top: string,
+		items: FolderItem[],
+		dirs: string[],
+	): Promise<FolderTransferState> {
+		const prefix = `${job.state.path}/`;
+		for (const dir of [job.state.path, ...dirs]) {
+			const rel = dir === job.state.path ? top : `${top}/${dir.slice(prefix.length)}`;
+			const abs = downloadTarget(this.options.downloadsDir, rel);
+			try {
+				if (!abs) throw new Error("unsafe folder name");
+				await fs.mkdir(abs, { recursive: true });
+			} catch (error) {
+				job.failedFolders++;
+				job.firstError ??= `${dir}: cannot create the folder (${reason(error)})`;
+			}
+		}
+		this.folderProgress(job.state.path, true);
+		// One task per file id: a file listed at two paths is fetched once, then copied.
+		const tasks = new Map<string, FolderItem[]>();
+		for (const item of items) tasks.set(item.id, [...(tasks.get(item.id) ?? []), item]);
+		const queue = [...tasks.values()];
+		const worker = async () => {
+			for (let task = queue.shift(); task; task = queue.shift()) {
+				for (const item of task) await this.fetchItem(job, item);
+			}
+		};
+		await Promise.all(
+			Array.from({ length: Math.min(FOLDER_CONCURRENCY, queue.length) }, () => worker()),
+		);
+		if (job.failedFiles > 0 || job.failedFolders > 0) {
+			const parts = [`${job.failedFiles} of ${job.state.files} files failed`];
+			if (job.failedFolders > 0) parts.push(`${job.failedFolders} empty folders not created`);
+			job.state.status = "failed";
+			job.state.error = `${parts.join(", ")}; first: ${job.firstError}`;
+			const state = this.folderState(job);
+			this.emit("folder-failed", state);
+			throw new OperationError(`folder ${job.state.path}: ${job.state.error}`, "FAILED");
+		}
+		job.state.status = "complete";
+		const state = this.folderState(job);
+		this.emit("folder-complete", state);
+		return state;
+	}
+
+	/** Fetches one file of a folder download; a failure is recorded, not thrown. */
+	private async fetchItem(job: FolderJob, item: FolderItem): Promise<void> {
+		job.active.set(item.id, item);
+		try {
+			const target = downloadTarget(this.options.downloadsDir, item.rel);
+			if (!target) throw new Error("unsafe file name");
+			await this.fetchTo(item, target, job.state.path);
+			job.state.filesDone++;
+			job.doneBytes += item.size;
+		} catch (error) {
+			job.failedFiles++;
+			job.firstError ??= `${item.name}: ${reason(error)}`;
+		} finally {
+			job.active.delete(item.id);
+		}
+		this.folderProgress(job.state.path, true);
+	}
+
+	/** A folder download's state, with bytes of the files under way counted. */
+	private folderState(job: FolderJob): FolderTransferState {
+		let bytes = job.doneBytes;
+		for (const id of job.active.keys()) {
+			const d = this.engine.downloads.get(id);
+			if (d && this.fileFolders.get(id) === job.state.path) bytes += d.state().bytesDone;
+		}
+		job.state.bytesDone = Math.min(bytes, job.state.size);
+		return { ...job.state };
+	}
+
+	/** Emits `folder-progress` for the running download of `folderPath` (throttled unless `now`). */
+	private folderProgress(folderPath: string, now: boolean): void {
+		const job = this.folderJobs.find(
+			(j) => j.state.path === folderPath && j.state.status === "downloading",
+		);
+		if (!job) return;
+		const at = Date.now();
+		if (!now && at - job.progressAt < FOLDER_PROGRESS_MS) return;
+		job.progressAt = at;
+		this.emit("folder-progress", this.folderState(job));
 	}
 
 	private waitFor(download: Download): Promise<TransferState> {
-		if (download.status === "complete") return Promise.resolve(download.state());
+		if (download.status === "complete") return Promise.resolve(this.stateOf(download));
 		return new Promise((resolve, reject) => {
-			download.once("complete", () => resolve(download.state()));
+			download.once("complete", () => resolve(this.stateOf(download)));
 			download.once("failed", (error) =>
 				reject(new OperationError(`download failed: ${error}`, "FAILED")),
 			);
@@ -568,4 +939,40 @@ export class Peer extends EventEmitter<PeerEvents> {
 		})();
 		return this.stopping;
 	}
+}
+
+/**
+ * True when `file` is a regular file of `size` bytes whose BLAKE3 is `contentHash` (hex).
+ * Hashing happens only when the size matches.
+ */
+async function isIdentical(file: string, size: number, contentHash: string): Promise<boolean> {
+	try {
+		const stat = await fs.stat(file);
+		if (!stat.isFile() || stat.size !== size) return false;
+		return toHex(await hashFilePrefix(file, size)) === contentHash;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * The path holding the same content as a file about to be downloaded to `target`, if
+ * any: `target`, then `name (1).ext`, `name (2).ext`… up to the first free name (where a
+ * download would land).
+ */
+async function findIdentical(
+	target: string,
+	size: number,
+	contentHash: string,
+): Promise<string | undefined> {
+	for (let n = 0; n < 1000; n++) {
+		const candidate = n === 0 ? target : numberedName(target, n);
+		try {
+			await fs.lstat(candidate);
+		} catch {
+			return undefined;
+		}
+		if (await isIdentical(candidate, size, contentHash)) return candidate;
+	}
+	return undefined;
 }

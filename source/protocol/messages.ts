@@ -43,6 +43,8 @@ export const MessageType = {
 	blockRequest: 0x15,
 	data: 0x16,
 	error: 0x17,
+	listDeltaRequest: 0x18,
+	listDelta: 0x19,
 	interest: 0x20,
 	push: 0x21,
 } as const;
@@ -97,16 +99,41 @@ export interface ListRequest {
 	index: number;
 }
 
-/** One entry of a shared list. */
+/**
+ * One entry of a shared list: a file, or a folder with no shared file under it (an
+ * empty folder, so a peer can recreate it). A folder entry has an all-zero `fileId`, size 0
+ * and an all-zero `contentHash` (see {@link folderEntry}); no BLAKE3 digest is all zeros in
+ * practice, so no file is mistaken for one.
+ */
 export interface ListEntry {
-	/** File id (BLAKE3 of the manifest encoding). */
+	/** File id (BLAKE3 of the manifest encoding); all zeros for a folder. */
 	fileId: Uint8Array;
-	/** Size in bytes. */
+	/** Size in bytes; 0 for a folder. */
 	size: number;
-	/** BLAKE3 of the whole content. */
+	/** BLAKE3 of the whole content; all zeros for a folder. */
 	contentHash: Uint8Array;
 	/** Path relative to the shared folder with `/`, at most 1024 bytes of UTF-8. */
 	name: string;
+}
+
+const ZERO_HASH = new Uint8Array(32);
+
+/**
+ * The list entry of a folder: all-zero file id and content hash, size 0.
+ * @param path - the folder's path relative to the shared folder, `/`-separated, no trailing `/`
+ */
+export function folderEntry(path: string): ListEntry {
+	return { fileId: ZERO_HASH, size: 0, contentHash: ZERO_HASH, name: path };
+}
+
+/** True when a list entry is a folder (its file id is all zeros). */
+export function isFolderEntry(entry: ListEntry): boolean {
+	return isZero(entry.fileId);
+}
+
+function isZero(bytes: Uint8Array): boolean {
+	for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+	return true;
 }
 
 /** A page of the shared list. */
@@ -120,6 +147,52 @@ export interface ListPage {
 	/** Index of the first entry of this page. */
 	index: number;
 	entries: ListEntry[];
+}
+
+/**
+ * Asks for the changes of the shared list since revision `since` (one we hold), from
+ * change `index` on. Answered by `listDelta`.
+ */
+export interface ListDeltaRequest {
+	type: "listDeltaRequest";
+	token: Uint8Array;
+	requestId: number;
+	/** The revision of the list the requester holds. */
+	since: number;
+	/** Index of the first change wanted. */
+	index: number;
+}
+
+/** One change of a list delta: an entry added to or removed from the list. */
+export interface ListChange {
+	/** True when the entry was removed, false when it was added. */
+	removed: boolean;
+	entry: ListEntry;
+}
+
+/** Status of a list delta. */
+export const DeltaStatus = {
+	/** The changes from `since` to `revision` follow. */
+	ok: 0,
+	/** No delta from that revision (too old, unknown, or larger than the list): fetch the whole list. */
+	fullList: 1,
+} as const;
+
+/** A page of the changes between two revisions of the shared list. */
+export interface ListDelta {
+	type: "listDelta";
+	requestId: number;
+	/** {@link DeltaStatus}: 0 the changes follow, 1 fetch the whole list instead. */
+	status: number;
+	/** The revision the changes start from (from the request). */
+	since: number;
+	/** The revision the changes lead to (the current one). */
+	revision: number;
+	/** Total number of changes from `since` to `revision` (0 with status 1). */
+	total: number;
+	/** Index of this page's first change. */
+	index: number;
+	changes: ListChange[];
 }
 
 /** Asks for the manifest encoding of a file, from byte `offset`. */
@@ -196,6 +269,8 @@ export type Message =
 	| Retry
 	| ListRequest
 	| ListPage
+	| ListDeltaRequest
+	| ListDelta
 	| ManifestRequest
 	| ManifestChunk
 	| BlockRequest
@@ -204,6 +279,9 @@ export type Message =
 	| Interest;
 
 const utf8 = new TextEncoder();
+/** Kind byte of a list delta change. */
+const CHANGE_ADDED = 1;
+const CHANGE_REMOVED = 2;
 
 function header(w: Writer, type: number): Writer {
 	return w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(type);
@@ -220,6 +298,41 @@ export function listEntrySize(entry: ListEntry): number {
 
 /** Size of a list page's fixed part (header included), in bytes. */
 export const LIST_PAGE_OVERHEAD = HEADER_SIZE + 4 + 4 + 4 + 4 + 2;
+/** Size of a list delta's fixed part (header included), in bytes. */
+export const LIST_DELTA_OVERHEAD = HEADER_SIZE + 4 + 1 + 4 + 4 + 4 + 4 + 2;
+/** Smallest encoded list entry (a 1-byte name), in bytes. */
+const MIN_ENTRY_SIZE = HASH_SIZE * 2 + 10 + 1;
+
+/** Encoded size in bytes of a list delta change (its kind byte and its entry). */
+export function listChangeSize(change: ListChange): number {
+	return 1 + listEntrySize(change.entry);
+}
+
+function checkEntry(e: ListEntry): void {
+	checkFixed("fileId", e.fileId, HASH_SIZE);
+	checkFixed("contentHash", e.contentHash, HASH_SIZE);
+	const bytes = Buffer.byteLength(e.name);
+	if (bytes === 0) throw new RangeError("empty path");
+	if (bytes > MAX_PATH_BYTES) throw new RangeError("path over 1024 bytes");
+	if (isZero(e.fileId) && (e.size !== 0 || !isZero(e.contentHash)))
+		throw new RangeError("a folder entry has size 0 and a zero content hash");
+}
+
+function writeEntry(w: Writer, e: ListEntry): void {
+	const name = utf8.encode(e.name);
+	w.bytes(e.fileId).u64(e.size).bytes(e.contentHash).u16(name.length).bytes(name);
+}
+
+/** Reads one list entry; fails the reader on a bad name length or a malformed folder entry. */
+function readEntry(r: Reader): ListEntry {
+	const fileId = r.bytes(HASH_SIZE);
+	const size = r.u64();
+	const contentHash = r.bytes(HASH_SIZE);
+	const nameLength = r.u16();
+	if (nameLength === 0 || nameLength > MAX_PATH_BYTES) r.fail();
+	if (r.ok && isZero(fileId) && (size !== 0 || !isZero(contentHash))) r.fail();
+	return { fileId, size, contentHash, name: r.utf8(nameLength) };
+}
 /** Size of a data or push message's fixed part (header included), in bytes. */
 export const DATA_OVERHEAD = HEADER_SIZE + HASH_SIZE + 8;
 
@@ -279,18 +392,43 @@ export function encodeMessage(message: Message): Buffer {
 		case "listPage": {
 			let size = LIST_PAGE_OVERHEAD;
 			for (const e of message.entries) {
-				checkFixed("fileId", e.fileId, HASH_SIZE);
-				checkFixed("contentHash", e.contentHash, HASH_SIZE);
-				if (Buffer.byteLength(e.name) > MAX_PATH_BYTES)
-					throw new RangeError("path over 1024 bytes");
+				checkEntry(e);
 				size += listEntrySize(e);
 			}
 			const w = new Writer(size);
 			header(w, MessageType.listPage).u32(message.requestId).u32(message.revision);
 			w.u32(message.total).u32(message.index).u16(message.entries.length);
-			for (const e of message.entries) {
-				const name = utf8.encode(e.name);
-				w.bytes(e.fileId).u64(e.size).bytes(e.contentHash).u16(name.length).bytes(name);
+			for (const e of message.entries) writeEntry(w, e);
+			return w.finish();
+		}
+		case "listDeltaRequest": {
+			checkFixed("token", message.token, TOKEN_SIZE);
+			const w = new Writer(HEADER_SIZE + TOKEN_SIZE + 4 + 4 + 4);
+			header(w, MessageType.listDeltaRequest).bytes(message.token).u32(message.requestId);
+			return w.u32(message.since).u32(message.index).finish();
+		}
+		case "listDelta": {
+			if (message.status !== DeltaStatus.ok && message.status !== DeltaStatus.fullList)
+				throw new RangeError("unknown delta status");
+			if (
+				message.status === DeltaStatus.fullList &&
+				(message.total !== 0 || message.index !== 0 || message.changes.length !== 0)
+			)
+				throw new RangeError("a full-list answer carries no changes");
+			if (message.index + message.changes.length > message.total)
+				throw new RangeError("index + count over total");
+			let size = LIST_DELTA_OVERHEAD;
+			for (const c of message.changes) {
+				checkEntry(c.entry);
+				size += listChangeSize(c);
+			}
+			const w = new Writer(size);
+			header(w, MessageType.listDelta).u32(message.requestId).u8(message.status);
+			w.u32(message.since).u32(message.revision).u32(message.total).u32(message.index);
+			w.u16(message.changes.length);
+			for (const c of message.changes) {
+				w.u8(c.removed ? CHANGE_REMOVED : CHANGE_ADDED);
+				writeEntry(w, c.entry);
 			}
 			return w.finish();
 		}
@@ -396,16 +534,38 @@ function decodeBody(type: number, r: Reader): Message | null {
 			// Each entry takes at least 74 bytes: a count the datagram cannot hold is a lie.
 			if (count * (HASH_SIZE * 2 + 10) > r.remaining) r.fail();
 			const entries: ListEntry[] = [];
-			for (let i = 0; i < count && r.ok; i++) {
-				const fileId = r.bytes(HASH_SIZE);
-				const size = r.u64();
-				const contentHash = r.bytes(HASH_SIZE);
-				const nameLength = r.u16();
-				if (nameLength === 0 || nameLength > MAX_PATH_BYTES) r.fail();
-				entries.push({ fileId, size, contentHash, name: r.utf8(nameLength) });
-			}
+			for (let i = 0; i < count && r.ok; i++) entries.push(readEntry(r));
 			if (index + count > total) r.fail();
 			return { type: "listPage", requestId, revision, total, index, entries };
+		}
+		case MessageType.listDeltaRequest:
+			return {
+				type: "listDeltaRequest",
+				token: r.bytes(TOKEN_SIZE),
+				requestId: r.u32(),
+				since: r.u32(),
+				index: r.u32(),
+			};
+		case MessageType.listDelta: {
+			const requestId = r.u32();
+			const status = r.u8();
+			const since = r.u32();
+			const revision = r.u32();
+			const total = r.u32();
+			const index = r.u32();
+			const count = r.u16();
+			if (status !== DeltaStatus.ok && status !== DeltaStatus.fullList) r.fail();
+			if (status === DeltaStatus.fullList && (total !== 0 || index !== 0 || count !== 0)) r.fail();
+			// Each change takes at least 76 bytes: a count the datagram cannot hold is a lie.
+			if (count * (MIN_ENTRY_SIZE + 1) > r.remaining) r.fail();
+			if (index + count > total) r.fail();
+			const changes: ListChange[] = [];
+			for (let i = 0; i < count && r.ok; i++) {
+				const kind = r.u8();
+				if (kind !== CHANGE_ADDED && kind !== CHANGE_REMOVED) r.fail();
+				changes.push({ removed: kind === CHANGE_REMOVED, entry: readEntry(r) });
+			}
+			return { type: "listDelta", requestId, status, since, revision, total, index, changes };
 		}
 		case MessageType.manifestRequest:
 			return {

@@ -20,11 +20,14 @@ import { fromHex, toHex } from "../protocol/hash.js";
 import { decodeManifest, type Manifest, manifestId, pieceLength } from "../protocol/manifest.js";
 import {
 	DATA_OVERHEAD,
+	DeltaStatus,
 	decodeMessage,
 	ErrorCode,
 	encodeDataHeader,
 	encodeMessage,
 	HASH_SIZE,
+	isFolderEntry,
+	type ListEntry,
 	type Message,
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
@@ -72,6 +75,24 @@ export interface RemoteFile {
 	size: number;
 	contentHash: string;
 }
+
+/** A remote peer's shared list as we hold it. */
+export interface RemoteList {
+	/** The revision it was fetched at. */
+	revision: number;
+	/** Its files, sorted by name. */
+	files: RemoteFile[];
+	/** Its folders with no file under them (empty folders), sorted. */
+	folders: string[];
+}
+
+/**
+ * Entries (files and folders) a held list must have for a refetch to ask for a delta
+ * first: below it the whole list is a few pages and a delta saves nothing.
+ */
+export const DELTA_MIN_ENTRIES = 256;
+/** Most entries accepted in a remote list or delta (a peer claiming more is not believed). */
+export const MAX_LIST_ENTRIES = 1_000_000;
 
 /** Counters of the engine. */
 export interface EngineStats {
@@ -195,6 +216,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				files: () => library().files(),
 				get: (id) => library().get(id),
 				read: (id, offset, length) => library().read(id, offset, length),
+				directories: () => library().directories(),
 				get revision() {
 					return library().revision;
 				},
@@ -368,19 +390,32 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	/**
-	 * Fetches a peer's whole shared list, page by page.
+	 * Fetches a peer's shared list. With a list we hold of at least
+	 * {@link DELTA_MIN_ENTRIES} entries, asks first for the changes since its revision
+	 * (`listDeltaRequest`, paged) and applies them; when the peer has no delta from that
+	 * revision (or the delta goes wrong), fetches the whole list page by page.
 	 * @param peer - the peer (its send port is asked)
-	 * @returns the list's revision and files
-	 * @throws Error with code `TIMEOUT` when the peer does not answer
+	 * @param held - the list we hold of this peer, if any
+	 * @returns the list's revision, files and empty folders
+	 * @throws Error with code `TIMEOUT` when the peer does not answer or its list keeps
+	 *   changing, `TOO_LARGE` when it claims over {@link MAX_LIST_ENTRIES} entries
 	 */
-	async fetchList(peer: PeerRecord): Promise<{ revision: number; files: RemoteFile[] }> {
+	async fetchList(peer: PeerRecord, held?: RemoteList): Promise<RemoteList> {
 		const to = { address: peer.address, port: peer.ports.send };
+		if (held && held.files.length + held.folders.length >= DELTA_MIN_ENTRIES) {
+			// A peer that does not answer deltas (or a lost delta) falls back to the whole list.
+			const updated = await this.fetchDelta(to, held).catch((error: { code?: string }) => {
+				if (error.code === "CLOSED") throw error;
+				return null;
+			});
+			if (updated) return updated;
+		}
 		for (let restart = 0; restart < 3; restart++) {
-			const files: RemoteFile[] = [];
+			const entries: ListEntry[] = [];
 			let revision: number | undefined;
 			let total = 1;
-			while (files.length < total) {
-				const index = files.length;
+			while (entries.length < total) {
+				const index = entries.length;
 				const page = await this.request(to, (token, requestId) =>
 					encodeMessage({ type: "listRequest", token, requestId, index }),
 				);
@@ -388,19 +423,68 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				if (revision !== undefined && page.revision !== revision) break;
 				revision = page.revision;
 				total = page.total;
-				if (page.entries.length === 0 && files.length < total) break;
-				for (const e of page.entries) {
-					files.push({
-						id: toHex(e.fileId),
-						name: e.name,
-						size: e.size,
-						contentHash: toHex(e.contentHash),
-					});
-				}
+				if (total > MAX_LIST_ENTRIES)
+					throw codedError("TOO_LARGE", `${peer.name} claims ${total} list entries`);
+				if (page.entries.length === 0 && entries.length < total) break;
+				entries.push(...page.entries);
 			}
-			if (revision !== undefined && files.length === total) return { revision, files };
+			if (revision !== undefined && entries.length === total)
+				return toRemoteList(revision, entries);
 		}
 		throw codedError("TIMEOUT", `the list of ${peer.name} kept changing`);
+	}
+
+	/**
+	 * Fetches the changes of a peer's list since the revision we hold and applies them.
+	 * @returns the updated list, or null when the peer says to fetch the whole list, or the
+	 *   delta pages do not fit together (a revision changed between pages)
+	 */
+	private async fetchDelta(to: Endpoint, held: RemoteList): Promise<RemoteList | null> {
+		const since = held.revision;
+		const added: ListEntry[] = [];
+		const removed = new Set<string>();
+		let revision: number | undefined;
+		let total = 1;
+		let got = 0;
+		while (got < total) {
+			const index = got;
+			const page = await this.request(to, (token, requestId) =>
+				encodeMessage({ type: "listDeltaRequest", token, requestId, since, index }),
+			);
+			if (page.type !== "listDelta" || page.status !== DeltaStatus.ok) return null;
+			if (page.since !== since || page.index !== index) return null;
+			if (revision !== undefined && page.revision !== revision) return null;
+			revision = page.revision;
+			total = page.total;
+			if (total > MAX_LIST_ENTRIES) return null;
+			if (page.changes.length === 0 && got < total) return null;
+			got += page.changes.length;
+			for (const c of page.changes) {
+				if (c.removed) removed.add(entryKey(c.entry));
+				else added.push(c.entry);
+			}
+		}
+		if (revision === undefined) return null;
+		const entries: ListEntry[] = [];
+		const seen = new Set<string>();
+		const keep = (entry: ListEntry) => {
+			const key = entryKey(entry);
+			if (removed.has(key) || seen.has(key)) return;
+			seen.add(key);
+			entries.push(entry);
+		};
+		for (const f of held.files)
+			keep({
+				fileId: Buffer.from(f.id, "hex"),
+				size: f.size,
+				contentHash: Buffer.from(f.contentHash, "hex"),
+				name: f.name,
+			});
+		for (const folder of held.folders)
+			keep({ fileId: ZERO_HASH, size: 0, contentHash: ZERO_HASH, name: folder });
+		for (const e of added) keep(e);
+		if (entries.length > MAX_LIST_ENTRIES) return null;
+		return toRemoteList(revision, entries);
 	}
 
 	/**
@@ -542,6 +626,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				return;
 			}
 			case "listPage":
+			case "listDelta":
 			case "manifestChunk":
 				this.settle(message.requestId, from, message);
 				return;
@@ -851,6 +936,32 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 }
 
 const ZERO_TOKEN = new Uint8Array(TOKEN_SIZE);
+const ZERO_HASH = new Uint8Array(HASH_SIZE);
+
+/** Identity of a list entry: file id and name. */
+function entryKey(entry: ListEntry): string {
+	return `${toHex(entry.fileId)}/${entry.name}`;
+}
+
+/** Splits list entries into files and folders, each sorted by name (copying every view). */
+function toRemoteList(revision: number, entries: ListEntry[]): RemoteList {
+	const files: RemoteFile[] = [];
+	const folders: string[] = [];
+	for (const e of entries) {
+		if (isFolderEntry(e)) folders.push(e.name);
+		else
+			files.push({
+				id: toHex(e.fileId),
+				name: e.name,
+				size: e.size,
+				contentHash: toHex(e.contentHash),
+			});
+	}
+	const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+	files.sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id));
+	folders.sort(byName);
+	return { revision, files, folders };
+}
 
 function byteLength(parts: Buffer[]): number {
 	let n = 0;

@@ -11,12 +11,17 @@ import type { Library } from "../library/library.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	DATA_OVERHEAD,
+	DeltaStatus,
 	decodeMessage,
 	ErrorCode,
 	encodeDataHeader,
 	encodeMessage,
+	folderEntry,
+	LIST_DELTA_OVERHEAD,
 	LIST_PAGE_OVERHEAD,
+	type ListChange,
 	type ListEntry,
+	listChangeSize,
 	listEntrySize,
 	MANIFEST_CHUNK_OVERHEAD,
 	type Message,
@@ -38,14 +43,61 @@ export interface ServeStats {
 	retries: number;
 	/** Payload bytes of file data sent. */
 	uploaded: number;
+	/** List pages sent (answers to list requests). */
+	listPages: number;
+	/** List entries sent in those pages. */
+	listEntries: number;
+	/** List delta pages sent with changes (status ok). */
+	deltaPages: number;
+	/** Changes sent in those delta pages. */
+	deltaChanges: number;
+	/** Delta requests answered "fetch the whole list" (revision unknown, too old, or delta too large). */
+	deltaFallbacks: number;
 }
+
+/** Revisions of our list whose changes are kept, so peers holding one can fetch a delta. */
+export const DELTA_HISTORY_REVISIONS = 64;
+/** Most changes kept over that history (older revisions are forgotten first). */
+export const DELTA_HISTORY_CHANGES = 65_536;
+
+/** Our shared list as of one revision: every file, then empty folders, sorted by name. */
+interface ListSnapshot {
+	revision: number;
+	entries: ListEntry[];
+	/** Entries by key (file id and name), for diffing revisions. */
+	byKey: Map<string, ListEntry>;
+}
+
+/** The changes from one revision to the next one we saw. */
+interface HistoryStep {
+	from: number;
+	to: number;
+	changes: ListChange[];
+}
+
+/** The library surface the send service needs. */
+export type ServedLibrary = Pick<Library, "files" | "get" | "read" | "revision" | "directories">;
 
 /** Answers requests on the send port. */
 export class SendService {
-	readonly stats: ServeStats = { malformed: 0, retries: 0, uploaded: 0 };
+	readonly stats: ServeStats = {
+		malformed: 0,
+		retries: 0,
+		uploaded: 0,
+		listPages: 0,
+		listEntries: 0,
+		deltaPages: 0,
+		deltaChanges: 0,
+		deltaFallbacks: 0,
+	};
+	private snapshot: ListSnapshot | undefined;
+	/** Changes between the revisions we handed out, oldest first (bounded). */
+	private history: HistoryStep[] = [];
+	/** The last delta composed, for the pages after its first. */
+	private lastDelta: { since: number; revision: number; changes: ListChange[] } | undefined;
 
 	constructor(
-		private readonly library: Pick<Library, "files" | "get" | "read" | "revision">,
+		private readonly library: ServedLibrary,
 		private readonly tokens: TokenIssuer,
 		/**
 		 * Sends one datagram (or its parts, sent as one) to `to`; must not throw. Returns
@@ -78,6 +130,7 @@ export class SendService {
 		if (
 			!message ||
 			(message.type !== "listRequest" &&
+				message.type !== "listDeltaRequest" &&
 				message.type !== "manifestRequest" &&
 				message.type !== "blockRequest")
 		) {
@@ -97,31 +150,70 @@ export class SendService {
 	private answer(message: Message, from: Endpoint): void {
 		const budget = maxDatagramFor(from.address);
 		if (message.type === "listRequest") {
-			const files = this.library.files();
+			const list = this.current();
 			const entries: ListEntry[] = [];
 			let size = LIST_PAGE_OVERHEAD;
-			for (let i = message.index; i < files.length; i++) {
-				const f = files[i];
-				const entry = {
-					fileId: f.idBytes,
-					size: f.size,
-					contentHash: f.manifest.contentHash,
-					name: f.name,
-				};
+			for (let i = message.index; i < list.entries.length; i++) {
+				const entry = list.entries[i];
 				const entrySize = listEntrySize(entry);
 				if (size + entrySize > budget) break;
 				size += entrySize;
 				entries.push(entry);
 			}
-			const index = Math.min(message.index, files.length);
+			const index = Math.min(message.index, list.entries.length);
+			this.stats.listPages++;
+			this.stats.listEntries += entries.length;
 			this.send(
 				encodeMessage({
 					type: "listPage",
 					requestId: message.requestId,
-					revision: this.library.revision,
-					total: files.length,
+					revision: list.revision,
+					total: list.entries.length,
 					index,
 					entries,
+				}),
+				from,
+			);
+		} else if (message.type === "listDeltaRequest") {
+			const list = this.current();
+			const changes = this.delta(message.since, list);
+			if (!changes) {
+				this.stats.deltaFallbacks++;
+				this.send(
+					encodeMessage({
+						type: "listDelta",
+						requestId: message.requestId,
+						status: DeltaStatus.fullList,
+						since: message.since,
+						revision: list.revision,
+						total: 0,
+						index: 0,
+						changes: [],
+					}),
+					from,
+				);
+				return;
+			}
+			const page: ListChange[] = [];
+			let size = LIST_DELTA_OVERHEAD;
+			for (let i = message.index; i < changes.length; i++) {
+				const changeSize = listChangeSize(changes[i]);
+				if (size + changeSize > budget) break;
+				size += changeSize;
+				page.push(changes[i]);
+			}
+			this.stats.deltaPages++;
+			this.stats.deltaChanges += page.length;
+			this.send(
+				encodeMessage({
+					type: "listDelta",
+					requestId: message.requestId,
+					status: DeltaStatus.ok,
+					since: message.since,
+					revision: list.revision,
+					total: changes.length,
+					index: Math.min(message.index, changes.length),
+					changes: page,
 				}),
 				from,
 			);
@@ -172,6 +264,95 @@ export class SendService {
 		}
 	}
 
+	/**
+	 * Our list as of the library's current revision, built once per revision. A revision
+	 * not seen before is diffed against the last one seen and the changes kept in the
+	 * history: every revision a peer can hold was handed out by this method, so the
+	 * history has a step from each of them (until it is forgotten).
+	 */
+	private current(): ListSnapshot {
+		const revision = this.library.revision;
+		if (this.snapshot?.revision === revision) return this.snapshot;
+		const entries: ListEntry[] = [];
+		const byKey = new Map<string, ListEntry>();
+		const add = (entry: ListEntry) => {
+			const key = keyOf(entry);
+			if (byKey.has(key)) return;
+			byKey.set(key, entry);
+			entries.push(entry);
+		};
+		const files = this.library.files();
+		for (const f of files) {
+			add({ fileId: f.idBytes, size: f.size, contentHash: f.manifest.contentHash, name: f.name });
+		}
+		// Only folders no shared file lies under: the others are implied by the files' paths.
+		const full = new Set<string>();
+		for (const f of files) {
+			for (let at = f.name.indexOf("/"); at > 0; at = f.name.indexOf("/", at + 1))
+				full.add(f.name.slice(0, at));
+		}
+		for (const dir of this.library.directories()) {
+			if (!full.has(dir) && dir.length > 0 && Buffer.byteLength(dir) <= 1024) add(folderEntry(dir));
+		}
+		entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+		const next: ListSnapshot = { revision, entries, byKey };
+		if (this.snapshot) this.remember(this.snapshot, next);
+		this.snapshot = next;
+		return next;
+	}
+
+	/** Keeps the changes from `before` to `after`, forgetting the oldest past the bounds. */
+	private remember(before: ListSnapshot, after: ListSnapshot): void {
+		const changes: ListChange[] = [];
+		for (const [key, entry] of before.byKey)
+			if (!after.byKey.has(key)) changes.push({ removed: true, entry });
+		for (const [key, entry] of after.byKey)
+			if (!before.byKey.has(key)) changes.push({ removed: false, entry });
+		this.history.push({ from: before.revision, to: after.revision, changes });
+		let kept = this.history.reduce((n, step) => n + step.changes.length, 0);
+		while (
+			this.history.length > DELTA_HISTORY_REVISIONS ||
+			(kept > DELTA_HISTORY_CHANGES && this.history.length > 0)
+		) {
+			kept -= this.history[0].changes.length;
+			this.history.shift();
+		}
+		this.lastDelta = undefined;
+	}
+
+	/**
+	 * The net changes from revision `since` to `list`, or null when there is no delta
+	 * from it: a revision we never handed out or have forgotten, or a delta longer than
+	 * the whole list (then the list is cheaper).
+	 */
+	private delta(since: number, list: ListSnapshot): ListChange[] | null {
+		if (since === list.revision) return [];
+		if (this.lastDelta?.since === since && this.lastDelta.revision === list.revision)
+			return this.lastDelta.changes;
+		// The latest step from that revision (a wrapped counter could repeat an old number).
+		let start = this.history.length - 1;
+		while (start >= 0 && this.history[start].from !== since) start--;
+		if (start < 0) return null;
+		// Net effect per key: an entry added then removed (or removed then added back) cancels.
+		const net = new Map<string, ListChange>();
+		for (const step of this.history.slice(start)) {
+			for (const change of step.changes) {
+				const key = keyOf(change.entry);
+				const earlier = net.get(key);
+				if (earlier && earlier.removed !== change.removed) net.delete(key);
+				else net.set(key, change);
+			}
+		}
+		if (net.size > list.entries.length) return null;
+		const changes = [...net.values()].sort(
+			(a, b) =>
+				Number(b.removed) - Number(a.removed) ||
+				(a.entry.name < b.entry.name ? -1 : a.entry.name > b.entry.name ? 1 : 0),
+		);
+		this.lastDelta = { since, revision: list.revision, changes };
+		return changes;
+	}
+
 	/** Reads from the library, then from downloads in progress. */
 	private async read(id: string, offset: number, length: number): Promise<Buffer | null> {
 		const shared = await this.library.read(id, offset, length);
@@ -182,4 +363,9 @@ export class SendService {
 	private sendError(fileId: Uint8Array, ref: number, code: number, to: Endpoint): void {
 		this.send(encodeMessage({ type: "error", code, fileId, ref }), to);
 	}
+}
+
+/** Identity of a list entry: its file id and its name (one file may be at two paths). */
+function keyOf(entry: ListEntry): string {
+	return `${toHex(entry.fileId)}/${entry.name}`;
 }

@@ -16,8 +16,12 @@ import {
 	pieceSizeFor,
 } from "../../source/protocol/manifest.js";
 import {
+	DeltaStatus,
 	decodeMessage,
 	encodeMessage,
+	folderEntry,
+	isFolderEntry,
+	type ListChange,
 	type ListEntry,
 	MAX_BLOCK_SIZE,
 	MAX_DATAGRAM,
@@ -25,7 +29,12 @@ import {
 	MessageType,
 } from "../../source/protocol/messages.js";
 import { MAX_U64, Reader, Writer } from "../../source/protocol/wire.js";
-import { SendService } from "../../source/transfer/serve.js";
+import { maxDatagramFor } from "../../source/transfer/path-mtu.js";
+import {
+	DELTA_HISTORY_REVISIONS,
+	SendService,
+	type ServedLibrary,
+} from "../../source/transfer/serve.js";
 import { TokenIssuer } from "../../source/transfer/tokens.js";
 
 // ---------------------------------------------------------------------------------------
@@ -228,6 +237,105 @@ const examples: { message: Message; code: number; bytes: Buffer }[] = [
 		code: 0x21,
 		bytes: hex("50 32 01 21", rep("77", 32), "00 00 00 00 00 00 00 01", "ff"),
 	},
+	{
+		message: {
+			type: "listDeltaRequest",
+			token: filled(16, 0x11),
+			requestId: 2,
+			since: 0x01020304,
+			index: 5,
+		},
+		code: 0x18,
+		bytes: hex("50 32 01 18", rep("11", 16), "00 00 00 02", "01 02 03 04", "00 00 00 05"),
+	},
+	{
+		message: {
+			type: "listDelta",
+			requestId: 7,
+			status: DeltaStatus.ok,
+			since: 3,
+			revision: 5,
+			total: 2,
+			index: 0,
+			changes: [
+				{
+					removed: true,
+					entry: { fileId: filled(32, 0x44), size: 5, contentHash: filled(32, 0x55), name: "a" },
+				},
+				{ removed: false, entry: folderEntry("d/e") },
+			],
+		},
+		code: 0x19,
+		bytes: hex(
+			"50 32 01 19",
+			"00 00 00 07",
+			"00",
+			"00 00 00 03",
+			"00 00 00 05",
+			"00 00 00 02",
+			"00 00 00 00",
+			"00 02",
+			"02",
+			rep("44", 32),
+			"00 00 00 00 00 00 00 05",
+			rep("55", 32),
+			"00 01",
+			"61",
+			"01",
+			rep("00", 32),
+			"00 00 00 00 00 00 00 00",
+			rep("00", 32),
+			"00 03",
+			"64 2f 65",
+		),
+	},
+	{
+		message: {
+			type: "listDelta",
+			requestId: 8,
+			status: DeltaStatus.fullList,
+			since: 3,
+			revision: 9,
+			total: 0,
+			index: 0,
+			changes: [],
+		},
+		code: 0x19,
+		bytes: hex(
+			"50 32 01 19",
+			"00 00 00 08",
+			"01",
+			"00 00 00 03",
+			"00 00 00 09",
+			"00 00 00 00",
+			"00 00 00 00",
+			"00 00",
+		),
+	},
+	{
+		message: {
+			type: "listPage",
+			requestId: 1,
+			revision: 2,
+			total: 1,
+			index: 0,
+			entries: [folderEntry("empty")],
+		},
+		code: 0x12,
+		bytes: hex(
+			"50 32 01 12",
+			"00 00 00 01",
+			"00 00 00 02",
+			"00 00 00 01",
+			"00 00 00 00",
+			"00 01",
+			rep("00", 32),
+			"00 00 00 00 00 00 00 00",
+			rep("00", 32),
+			"00 05",
+			"65 6d 70 74 79",
+		),
+	},
 ];
 
 /** Types whose last field runs to the end of the datagram (no length prefix). */
@@ -277,12 +385,50 @@ const listRequestArb = fc.record({
 	requestId: u32,
 	index: u32,
 });
-const entryArb: fc.Arbitrary<ListEntry> = fc.record({
-	fileId: hashArb,
-	size: u64,
-	contentHash: hashArb,
-	name: pathNameArb,
+/** A file id: never all zeros (that marks a folder entry). */
+const fileIdArb = hashArb.filter((b) => b.some((x) => x !== 0));
+const entryArb: fc.Arbitrary<ListEntry> = fc.oneof(
+	{
+		arbitrary: fc.record({ fileId: fileIdArb, size: u64, contentHash: hashArb, name: pathNameArb }),
+		weight: 4,
+	},
+	{ arbitrary: pathNameArb.map(folderEntry), weight: 1 },
+);
+const changeArb: fc.Arbitrary<ListChange> = fc.record({ removed: fc.boolean(), entry: entryArb });
+const listDeltaRequestArb = fc.record({
+	type: fc.constant("listDeltaRequest" as const),
+	token: tokenArb,
+	requestId: u32,
+	since: u32,
+	index: u32,
 });
+const listDeltaArb: fc.Arbitrary<Message> = fc.oneof(
+	fc
+		.record({
+			requestId: u32,
+			since: u32,
+			revision: u32,
+			index: fc.integer({ min: 0, max: 0x7fffffff }),
+			extra: fc.integer({ min: 0, max: 0x7fffffff }),
+			changes: fc.array(changeArb, { maxLength: 6 }),
+		})
+		.map(({ extra, ...delta }) => ({
+			type: "listDelta" as const,
+			status: DeltaStatus.ok,
+			...delta,
+			total: Math.min(0xffffffff, delta.index + delta.changes.length + extra),
+		})),
+	fc.record({
+		type: fc.constant("listDelta" as const),
+		requestId: u32,
+		status: fc.constant(DeltaStatus.fullList),
+		since: u32,
+		revision: u32,
+		total: fc.constant(0),
+		index: fc.constant(0),
+		changes: fc.constant([] as ListChange[]),
+	}),
+);
 const listPageArb = fc
 	.record({
 		requestId: u32,
@@ -365,6 +511,8 @@ const arbitraries: [string, fc.Arbitrary<Message>][] = [
 	["retry", retryArb],
 	["listRequest", listRequestArb],
 	["listPage", listPageArb],
+	["listDeltaRequest", listDeltaRequestArb],
+	["listDelta", listDeltaArb],
 	["manifestRequest", manifestRequestArb],
 	["manifestChunk", manifestChunkArb],
 	["blockRequest", blockRequestArb],
@@ -577,7 +725,7 @@ describe("message rejection", () => {
 
 	it("rejects every unknown type code", () => {
 		const known = new Set(examples.map((e) => e.code));
-		assert.equal(known.size, 12);
+		assert.equal(known.size, 14);
 		// A body that would be a valid leave, data or push: only the type byte decides.
 		const bodies = [examples[1].bytes.subarray(4), examples[8].bytes.subarray(4)];
 		for (let code = 0; code < 256; code++) {
@@ -636,6 +784,8 @@ describe("message rejection", () => {
 			retryArb,
 			listRequestArb,
 			listPageArb,
+			listDeltaRequestArb,
+			listDeltaArb,
 			manifestRequestArb,
 			blockRequestArb,
 			errorArb,
@@ -1271,7 +1421,13 @@ describe("address validation", () => {
 	it("answers an unvalidated request only with a 24-byte Retry; requestId 0 for blocks", () => {
 		const sent: Buffer[] = [];
 		const service = new SendService(
-			{ files: () => [], get: () => undefined, read: async () => null, revision: 3 },
+			{
+				files: () => [],
+				directories: () => [],
+				get: () => undefined,
+				read: async () => null,
+				revision: 3,
+			},
 			new TokenIssuer(() => 0),
 			(datagram) => {
 				sent.push(Array.isArray(datagram) ? Buffer.concat(datagram) : datagram);
@@ -1309,7 +1465,13 @@ describe("address validation", () => {
 	it("drops malformed datagrams and non-requests without answering", () => {
 		const sent: Buffer[] = [];
 		const service = new SendService(
-			{ files: () => [], get: () => undefined, read: async () => null, revision: 1 },
+			{
+				files: () => [],
+				directories: () => [],
+				get: () => undefined,
+				read: async () => null,
+				revision: 1,
+			},
 			new TokenIssuer(),
 			(datagram) => {
 				sent.push(Array.isArray(datagram) ? Buffer.concat(datagram) : datagram);
@@ -1322,6 +1484,326 @@ describe("address validation", () => {
 		service.recv(patched(examples[3].bytes, 2, 2), from); // version 2
 		assert.equal(sent.length, 0);
 		assert.equal(service.stats.malformed, 4);
+	});
+});
+
+// ---------------------------------------------------------------------------------------
+
+describe("folder entries and list deltas: rejection", () => {
+	const rawEntry = (fileId: string, size: string, contentHash: string, name: string) =>
+		Buffer.concat([
+			hex(fileId, size, contentHash, Buffer.byteLength(name).toString(16).padStart(4, "0")),
+			Buffer.from(name),
+		]);
+	const page = (entry: Buffer) =>
+		Buffer.concat([hex("50 32 01 12", "00000001 00000001 00000001 00000000 0001"), entry]);
+	const zero = rep("00", 32);
+	const zeroSize = "0000000000000000";
+
+	it("accepts a folder entry only with size 0 and a zero content hash", () => {
+		const ok = decodeMessage(page(rawEntry(zero, zeroSize, zero, "d")));
+		assert.ok(ok?.type === "listPage" && isFolderEntry(ok.entries[0]));
+		assert.equal(decodeMessage(page(rawEntry(zero, "0000000000000001", zero, "d"))), null);
+		assert.equal(decodeMessage(page(rawEntry(zero, zeroSize, `${rep("00", 31)}01`, "d"))), null);
+		// A file entry (non-zero id) may have any content hash and size 0.
+		const file = decodeMessage(page(rawEntry(`${rep("00", 31)}01`, zeroSize, zero, "f")));
+		assert.ok(file?.type === "listPage" && !isFolderEntry(file.entries[0]));
+	});
+
+	it("refuses to encode a malformed folder entry or an empty name", () => {
+		const bad: ListEntry[] = [
+			{ ...folderEntry("d"), size: 1 },
+			{ ...folderEntry("d"), contentHash: filled(32, 1) },
+			{ fileId: filled(32, 1), size: 0, contentHash: filled(32, 0), name: "" },
+		];
+		for (const entry of bad) {
+			assert.throws(
+				() =>
+					encodeMessage({
+						type: "listPage",
+						requestId: 0,
+						revision: 0,
+						total: 1,
+						index: 0,
+						entries: [entry],
+					}),
+				RangeError,
+			);
+			assert.throws(
+				() =>
+					encodeMessage({
+						type: "listDelta",
+						requestId: 0,
+						status: DeltaStatus.ok,
+						since: 0,
+						revision: 1,
+						total: 1,
+						index: 0,
+						changes: [{ removed: false, entry }],
+					}),
+				RangeError,
+			);
+		}
+	});
+
+	const delta = (
+		fields: { status?: string; total?: number; index?: number; count?: number },
+		changes: Buffer[],
+	) =>
+		Buffer.concat([
+			hex("50 32 01 19", "00000007", fields.status ?? "00", "00000003", "00000005"),
+			hex((fields.total ?? changes.length).toString(16).padStart(8, "0")),
+			hex((fields.index ?? 0).toString(16).padStart(8, "0")),
+			hex((fields.count ?? changes.length).toString(16).padStart(4, "0")),
+			...changes,
+		]);
+	const change = (kind: string, name = "a") =>
+		Buffer.concat([hex(kind), rawEntry(rep("44", 32), "0000000000000005", rep("55", 32), name)]);
+
+	it("rejects an unknown delta status, and a full-list answer that carries changes", () => {
+		assert.notEqual(decodeMessage(delta({}, [change("01")])), null);
+		assert.notEqual(decodeMessage(delta({ status: "01" }, [])), null);
+		for (const status of ["02", "ff"]) assert.equal(decodeMessage(delta({ status }, [])), null);
+		assert.equal(decodeMessage(delta({ status: "01" }, [change("01")])), null);
+		assert.equal(decodeMessage(delta({ status: "01", total: 3 }, [])), null);
+		assert.equal(decodeMessage(delta({ status: "01", total: 3, index: 3 }, [])), null);
+	});
+
+	it("rejects change kinds other than 1 (added) and 2 (removed)", () => {
+		const removed = decodeMessage(delta({}, [change("02")]));
+		assert.ok(removed?.type === "listDelta" && removed.changes[0].removed);
+		for (const kind of ["00", "03", "ff"])
+			assert.equal(decodeMessage(delta({}, [change(kind)])), null, kind);
+	});
+
+	it("rejects a count the datagram cannot hold and index + count > total", () => {
+		assert.equal(decodeMessage(delta({ count: 2 }, [change("01")])), null);
+		assert.equal(decodeMessage(delta({ count: 0xffff, total: 0xffffffff }, [])), null);
+		assert.notEqual(decodeMessage(delta({ total: 5, index: 4 }, [change("01")])), null);
+		assert.equal(decodeMessage(delta({ total: 5, index: 5 }, [change("01")])), null);
+		assert.equal(decodeMessage(delta({ total: 0 }, [change("01")])), null);
+	});
+
+	it("rejects bad names inside a delta: empty, over 1024 bytes, invalid UTF-8", () => {
+		assert.notEqual(decodeMessage(delta({}, [change("01", "x".repeat(1024))])), null);
+		assert.equal(decodeMessage(delta({}, [change("01", "x".repeat(1025))])), null);
+		assert.equal(decodeMessage(delta({}, [change("01", "")])), null);
+		const bad = Buffer.concat([
+			hex("01"),
+			hex(rep("44", 32), "0000000000000005", rep("55", 32), "0002", "c3 28"),
+		]);
+		assert.equal(decodeMessage(delta({}, [bad])), null);
+	});
+
+	it("never throws on arbitrary bytes after a list page or delta header (property)", () => {
+		fc.assert(
+			fc.property(
+				fc.constantFrom(MessageType.listPage, MessageType.listDelta, MessageType.listDeltaRequest),
+				fc.uint8Array({ maxLength: 400 }),
+				(type, body) => {
+					const decoded = decodeMessage(
+						Buffer.concat([hex("50 32 01"), Uint8Array.of(type), body]),
+					);
+					if (decoded) assert.equal(encodeMessage(decoded).length, body.length + 4);
+				},
+			),
+			{ numRuns: 1000 },
+		);
+	});
+});
+
+/** A fake shared list the send service reads: files by name (id = BLAKE3 of the name and content tag), folders. */
+function fakeLibrary() {
+	const state = { revision: 1, files: new Map<string, string>(), dirs: [] as string[] };
+	const library: ServedLibrary = {
+		get revision() {
+			return state.revision;
+		},
+		files: () =>
+			[...state.files]
+				.sort(([a], [b]) => (a < b ? -1 : 1))
+				.map(([name, tag]) => {
+					const idBytes = hash(Buffer.from(`${name}|${tag}`));
+					return {
+						id: toHex(idBytes),
+						idBytes,
+						name,
+						size: tag.length,
+						manifest: { contentHash: hash(Buffer.from(tag)) },
+					} as unknown as ReturnType<ServedLibrary["files"]>[number];
+				}),
+		directories: () => state.dirs,
+		get: () => undefined,
+		read: async () => null,
+	};
+	return { state, library };
+}
+
+/** A send service over a fake library, and a validated client that collects its answers. */
+function serviceClient(library: ServedLibrary, address = "127.0.0.1") {
+	const issuer = new TokenIssuer(() => 0);
+	const answers: Message[] = [];
+	/** Sizes in bytes of every datagram sent. */
+	const sizes: number[] = [];
+	const service = new SendService(library, issuer, (datagram) => {
+		const bytes = Array.isArray(datagram) ? Buffer.concat(datagram) : datagram;
+		sizes.push(bytes.length);
+		const m = decodeMessage(bytes);
+		if (m) answers.push(m);
+	});
+	const from = { address, port: 40000 };
+	const token = issuer.issue(from.address, from.port);
+	let requestId = 0;
+	const ask = (build: (token: Uint8Array, requestId: number) => Buffer): Message => {
+		service.recv(build(token, ++requestId), from);
+		const answer = answers.pop();
+		assert.ok(answer);
+		return answer;
+	};
+	const list = () => {
+		const entries: ListEntry[] = [];
+		let total = 1;
+		let revision = 0;
+		while (entries.length < total) {
+			const index = entries.length;
+			const page = ask((t, id) =>
+				encodeMessage({ type: "listRequest", token: t, requestId: id, index }),
+			);
+			assert.ok(page.type === "listPage");
+			total = page.total;
+			revision = page.revision;
+			entries.push(...page.entries);
+		}
+		return { revision, entries };
+	};
+	const delta = (since: number) => {
+		const changes: ListChange[] = [];
+		let total = 1;
+		let status: number = DeltaStatus.ok;
+		let revision = 0;
+		while (changes.length < total) {
+			const index = changes.length;
+			const page = ask((t, id) =>
+				encodeMessage({ type: "listDeltaRequest", token: t, requestId: id, since, index }),
+			);
+			assert.ok(page.type === "listDelta");
+			assert.equal(page.since, since);
+			({ status, total, revision } = page);
+			if (status !== DeltaStatus.ok) break;
+			changes.push(...page.changes);
+		}
+		const named = (removed: boolean) =>
+			changes
+				.filter((c) => c.removed === removed)
+				.map((c) => (isFolderEntry(c.entry) ? `${c.entry.name}/` : c.entry.name))
+				.sort();
+		return { status, revision, added: named(false), removed: named(true), changes };
+	};
+	return { service, list, delta, sizes };
+}
+
+describe("the send service's list: folders and deltas", () => {
+	it("lists files, then the folders no file lies under, sorted by name", () => {
+		const { state, library } = fakeLibrary();
+		state.files.set("a/b/x.txt", "x");
+		state.files.set("z.txt", "z");
+		state.dirs = ["a", "a/b", "empty", "empty/sub", "m"];
+		const { list } = serviceClient(library);
+		const { entries, revision } = list();
+		assert.equal(revision, 1);
+		assert.deepEqual(
+			entries.map((e) => (isFolderEntry(e) ? `${e.name}/` : e.name)),
+			["a/b/x.txt", "empty/", "empty/sub/", "m/", "z.txt"],
+		);
+	});
+
+	it("answers a delta with the changes since a revision it handed out, net of changes undone", () => {
+		const { state, library } = fakeLibrary();
+		for (let i = 0; i < 10; i++) state.files.set(`f${i}.txt`, `v${i}`);
+		const { list, delta, service } = serviceClient(library);
+		assert.equal(list().revision, 1);
+		assert.deepEqual(delta(1), { status: 0, revision: 1, added: [], removed: [], changes: [] });
+
+		state.files.delete("f1.txt");
+		state.files.set("f2.txt", "changed");
+		state.files.set("new.txt", "n");
+		state.dirs = ["empty"];
+		state.revision = 2;
+		const d2 = delta(1);
+		assert.equal(d2.status, DeltaStatus.ok);
+		assert.equal(d2.revision, 2);
+		assert.deepEqual(d2.added, ["empty/", "f2.txt", "new.txt"]);
+		assert.deepEqual(d2.removed, ["f1.txt", "f2.txt"]);
+
+		// Revision 3 adds a file, revision 4 removes it again and restores f1: from 2 only f1.
+		state.files.set("tmp.txt", "t");
+		state.revision = 3;
+		assert.deepEqual(delta(2).added, ["tmp.txt"]);
+		state.files.delete("tmp.txt");
+		state.files.set("f1.txt", "v1");
+		state.revision = 4;
+		const d4 = delta(2);
+		assert.deepEqual([d4.added, d4.removed], [["f1.txt"], []]);
+		const d14 = delta(1);
+		assert.deepEqual([d14.added, d14.removed], [["empty/", "f2.txt", "new.txt"], ["f2.txt"]]);
+		// The removal carries the entry as it was listed.
+		const removed = d14.changes.find((c) => c.removed);
+		assert.equal(removed?.entry.size, "v2".length);
+		assert.equal(service.stats.deltaFallbacks, 0);
+	});
+
+	it("says to fetch the whole list for a revision it never handed out or has forgotten", () => {
+		const { state, library } = fakeLibrary();
+		for (let i = 0; i < 5; i++) state.files.set(`f${i}.txt`, `v${i}`);
+		const { list, delta, service } = serviceClient(library);
+		list();
+		assert.equal(delta(77).status, DeltaStatus.fullList);
+		assert.equal(delta(77).revision, 1);
+		for (let r = 2; r <= DELTA_HISTORY_REVISIONS + 2; r++) {
+			state.files.set(`r${r}.txt`, `r${r}`);
+			state.revision = r;
+			list();
+		}
+		// Revision 1's step is forgotten (64 steps kept); revision 2's is still there.
+		assert.equal(delta(1).status, DeltaStatus.fullList);
+		const kept = delta(2);
+		assert.equal(kept.status, DeltaStatus.ok);
+		assert.equal(kept.added.length, DELTA_HISTORY_REVISIONS);
+		assert.equal(service.stats.deltaFallbacks, 3);
+	});
+
+	it("says to fetch the whole list when the delta would be longer than the list", () => {
+		const { state, library } = fakeLibrary();
+		for (let i = 0; i < 5; i++) state.files.set(`f${i}.txt`, `v${i}`);
+		const { list, delta } = serviceClient(library);
+		list();
+		state.files.clear();
+		state.files.set("only.txt", "o");
+		state.revision = 2;
+		assert.equal(delta(1).status, DeltaStatus.fullList);
+	});
+
+	it("pages a long delta within the path's datagram size, every change once", () => {
+		const { state, library } = fakeLibrary();
+		const address = "10.255.255.1";
+		const { list, delta, service, sizes } = serviceClient(library, address);
+		state.files.set("seed.txt", "s");
+		for (let i = 0; i < 300; i++) state.files.set(`old/${String(i).padStart(4, "0")}`, "o");
+		list();
+		for (let i = 0; i < 300; i++) state.files.set(`${"n".repeat(200)}/${i}`, "n");
+		state.revision = 2;
+		const sent = sizes.length;
+		const d = delta(1);
+		assert.equal(d.status, DeltaStatus.ok);
+		assert.equal(d.added.length, 300);
+		assert.equal(new Set(d.added).size, 300);
+		assert.equal(service.stats.deltaChanges, 300);
+		// 300 changes of 280 bytes: as many pages as the path's datagram size needs, none over it.
+		const pages = sizes.slice(sent);
+		assert.equal(pages.length, service.stats.deltaPages);
+		const budget = maxDatagramFor(address);
+		assert.ok(pages.every((n) => n <= budget));
+		assert.ok(pages.length >= Math.ceil((300 * 280) / budget) && pages.length > 1);
 	});
 });
 
