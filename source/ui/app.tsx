@@ -327,7 +327,11 @@ export function App({ store }: AppProps): JSX.Element {
 				offset={transfers.offset}
 				visible={layout.transferItems}
 			/>
-			<StatusLine snapshot={snapshot} width={layout.columns} hints={hints} />
+			<StatusLine
+				snapshot={{ self: snapshot.self, message: snapshot.message, indexing: snapshot.indexing }}
+				width={layout.columns}
+				hints={hints}
+			/>
 		</Box>
 	);
 }

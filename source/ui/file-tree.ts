@@ -64,9 +64,14 @@ function compareNodes(a: TreeNode, b: TreeNode): number {
 	return a.kind === "file" && b.kind === "file" ? a.fileIndex - b.fileIndex : 0;
 }
 
-/** Path segments, empty ones dropped (`"a//b/"` is `a`, `b`). */
-function segments(path: string): string[] {
-	return path.split("/").filter((segment) => segment !== "");
+/** A path without empty segments (`"/a//b/"` is `"a/b"`); most paths are returned as is. */
+function normalized(path: string): string {
+	return path.startsWith("/") || path.endsWith("/") || path.includes("//")
+		? path
+				.split("/")
+				.filter((segment) => segment !== "")
+				.join("/")
+		: path;
 }
 
 /**
@@ -84,42 +89,41 @@ export function buildFileTree(
 ): FileTree {
 	const roots: TreeNode[] = [];
 	const byPath = new Map<string, TreeFolder>();
-	const folderOf = (parts: string[]): TreeFolder | undefined => {
-		let parent: TreeFolder | undefined;
-		for (let depth = 0; depth < parts.length; depth++) {
-			const path = parts.slice(0, depth + 1).join("/");
-			let folder = byPath.get(path);
-			if (!folder) {
-				folder = {
-					kind: "folder",
-					path,
-					name: parts[depth],
-					depth,
-					parent,
-					children: [],
-					folderIndex: -1,
-					implied: { files: 0, size: 0, peers: new Set() },
-				};
-				byPath.set(path, folder);
-				(parent ? parent.children : roots).push(folder);
-			}
-			parent = folder;
-		}
-		return parent;
+	// One map lookup per file; a folder not seen yet is made with its missing ancestors.
+	const folderAt = (path: string): TreeFolder | undefined => {
+		if (path === "") return undefined;
+		let folder = byPath.get(path);
+		if (folder) return folder;
+		const cut = path.lastIndexOf("/");
+		const parent = folderAt(cut >= 0 ? path.slice(0, cut) : "");
+		folder = {
+			kind: "folder",
+			path,
+			name: path.slice(cut + 1),
+			depth: parent ? parent.depth + 1 : 0,
+			parent,
+			children: [],
+			folderIndex: -1,
+			implied: { files: 0, size: 0, peers: new Set() },
+		};
+		byPath.set(path, folder);
+		(parent ? parent.children : roots).push(folder);
+		return folder;
 	};
 	folders.forEach((folder, index) => {
-		const node = folderOf(segments(folder.path));
+		const node = folderAt(normalized(folder.path));
 		if (node) node.folderIndex = index;
 	});
 	const seen = new Map<string, TreeFile>();
 	files.forEach((file, fileIndex) => {
-		const parts = segments(file.name);
-		const parent = folderOf(parts.slice(0, -1));
+		const path = normalized(file.name);
+		const cut = path.lastIndexOf("/");
+		const parent = folderAt(cut >= 0 ? path.slice(0, cut) : "");
 		const node: TreeFile = {
 			kind: "file",
 			path: file.name,
-			name: parts.at(-1) ?? file.name,
-			depth: parts.length > 0 ? parts.length - 1 : 0,
+			name: path.slice(cut + 1) || file.name,
+			depth: parent ? parent.depth + 1 : 0,
 			parent,
 			fileIndex,
 			duplicate: false,

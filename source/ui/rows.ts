@@ -564,13 +564,13 @@ const MIN_INFO_WIDTH = 40;
  * the key help on the right, as many of `hints` as leave the info 40 columns and half the
  * line (the most important first).
  *
- * @param snapshot - the current snapshot
+ * @param snapshot - the current snapshot (its self, message and indexing)
  * @param width - terminal columns
  * @param hints - the key hints of the current mode (default: the normal ones)
  * @returns the two parts; together they are exactly `width` columns wide
  */
 export function statusLineText(
-	snapshot: Snapshot,
+	snapshot: Pick<Snapshot, "self" | "message" | "indexing">,
 	width: number,
 	hints: readonly KeyHint[] = KEY_HINTS,
 ): StatusLineText {

@@ -10,8 +10,11 @@ import { statusLineText } from "./rows.js";
 
 /** Props of {@link StatusLine}. */
 export interface StatusLineProps {
-	/** The current snapshot (message, self name and folders). */
-	snapshot: Snapshot;
+	/**
+	 * The parts of the snapshot it shows: message, self name and folders, indexing (not
+	 * the whole snapshot: React's development build diffs changed props deeply).
+	 */
+	snapshot: Pick<Snapshot, "self" | "message" | "indexing">;
 	/** Terminal width, in columns. */
 	width: number;
 	/** The key help of the current mode (default: the normal one). */

@@ -181,6 +181,16 @@ describe("tree and transfer list data", () => {
 		assert.equal(tree.nodes.length, 6);
 	});
 
+	it("files odd paths under their folders, empty segments dropped", () => {
+		const tree = buildFileTree([file("/x//y.txt"), file("x/z/")], [folder("x/", { files: 2 })]);
+		const rows = visibleNodes(tree, new Set(["x"]));
+		assert.deepEqual(
+			rows.map((node) => `${node.kind} ${node.depth} ${node.name}`),
+			["folder 0 x", "file 1 y.txt", "file 1 z"],
+		);
+		assert.equal(rows[0].kind === "folder" && rows[0].folderIndex, 0);
+	});
+
 	it("gathers a folder's files under it, unfinished ones only, at the first one's place", () => {
 		const folders: FolderTransferState[] = [folderTransfer("docs"), folderTransfer("later")];
 		const rows = transferList(
