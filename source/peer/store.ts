@@ -64,6 +64,12 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 	listen("download-progress", changed);
 	listen("download-complete", (t) => say(`download complete: ${t.path ?? t.name}`));
 	listen("download-failed", (t) => say(`download failed: ${t.name}: ${t.error}`));
+	listen("index-progress", changed);
+	listen("folder-progress", changed);
+	listen("folder-complete", (f) => say(`folder downloaded: ${f.target}`));
+	listen("folder-failed", (f) =>
+		say(`folder download failed: ${f.path}: ${f.error ?? "unknown error"}`),
+	);
 	// Ages in the peers pane move with time even when nothing else does.
 	const clock = setInterval(changed, 1_000);
 	clock.unref();

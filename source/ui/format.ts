@@ -224,11 +224,20 @@ export function truncateMiddle(text: string, width: number): string {
 	if (width <= 0) {
 		return "";
 	}
+	const cut = middleCut(text, width);
+	return cut ? cut.head + ELLIPSIS + cut.tail : text;
+}
+
+/**
+ * Where {@link truncateMiddle} cuts: the head and tail it keeps around the `…`, or
+ * undefined when the text fits as is (`width` must be at least 1).
+ */
+function middleCut(text: string, width: number): { head: string; tail: string } | undefined {
 	if (displayWidth(text) <= width) {
-		return text;
+		return undefined;
 	}
 	if (width === 1) {
-		return ELLIPSIS;
+		return { head: "", tail: "" };
 	}
 	const chars = Array.from(text);
 	const available = width - 1;
@@ -243,7 +252,118 @@ export function truncateMiddle(text: string, width: number): string {
 	}
 	const tail = takeEnd(chars, tailWidth);
 	const head = takeStart(chars, available - displayWidth(tail));
-	return head + ELLIPSIS + tail;
+	return { head, tail };
+}
+
+/**
+ * Cuts the start of a text so it fits, marking the cut with `…` (for text typed at its
+ * end, such as a search query).
+ *
+ * @param text - plain text
+ * @param width - available columns
+ * @returns `text` when it fits, else `…` plus a suffix, at most `width` columns wide
+ */
+export function truncateStart(text: string, width: number): string {
+	if (width <= 0) {
+		return "";
+	}
+	if (displayWidth(text) <= width) {
+		return text;
+	}
+	return ELLIPSIS + takeEnd(Array.from(text), width - 1);
+}
+
+/** A run of text with one style: highlighted search match, dimmed, bold, or the text cursor. */
+export interface Segment {
+	text: string;
+	style?: "match" | "dim" | "strong" | "cursor";
+}
+
+/**
+ * {@link fit} for a text with highlighted ranges (search matches): fits `raw` into exactly
+ * `width` columns, cutting the middle (extension kept) when too long, and splits the result
+ * into runs that are inside a range (`style: "match"`) or not. The `…` and the padding are
+ * never highlighted.
+ *
+ * @param raw - plain text (made {@link printable}, which keeps UTF-16 indices)
+ * @param ranges - `[start, end]` pairs, inclusive UTF-16 indices into `raw`
+ * @param width - target columns (0 or less gives `[]`)
+ * @returns segments whose texts together are exactly `width` columns wide
+ */
+export function fitMarked(
+	raw: string,
+	ranges: readonly (readonly [number, number])[],
+	width: number,
+): Segment[] {
+	const text = printable(raw);
+	if (width <= 0) {
+		return [];
+	}
+	const inRange = (at: number) => ranges.some(([start, end]) => at >= start && at <= end);
+	const chars: { char: string; marked: boolean }[] = [];
+	let offset = 0;
+	for (const char of text) {
+		chars.push({ char, marked: inRange(offset) });
+		offset += char.length;
+	}
+	const cut = middleCut(text, width);
+	const kept = cut
+		? [
+				...chars.slice(0, Array.from(cut.head).length),
+				{ char: ELLIPSIS, marked: false },
+				...chars.slice(chars.length - Array.from(cut.tail).length),
+			]
+		: chars;
+	const segments: Segment[] = [];
+	let used = 0;
+	for (const { char, marked } of kept) {
+		used += codePointWidth(char.codePointAt(0) ?? 0);
+		const last = segments.at(-1);
+		if (last && (last.style === "match") === marked) {
+			last.text += char;
+		} else {
+			segments.push(marked ? { text: char, style: "match" } : { text: char });
+		}
+	}
+	if (used < width) {
+		segments.push({ text: " ".repeat(width - used) });
+	}
+	return segments;
+}
+
+/**
+ * The plain text of segments, joined.
+ *
+ * @param segments - runs of text
+ * @returns their texts concatenated
+ */
+export function segmentsText(segments: readonly Segment[]): string {
+	return segments.map((segment) => segment.text).join("");
+}
+
+/**
+ * A count with thousands separators.
+ *
+ * @param count - a whole number
+ * @returns e.g. `"1,234"`
+ */
+export function formatCount(count: number): string {
+	return Math.max(0, Math.floor(count)).toLocaleString("en-US");
+}
+
+/**
+ * Two byte counts as `done/total`, the unit written once when both share it.
+ *
+ * @param done - bytes done
+ * @param total - bytes in all
+ * @returns e.g. `"1.2/9.8 GiB"`, `"512.0 MiB/1.5 GiB"`, `"0 B/0 B"`
+ */
+export function formatBytesPair(done: number, total: number): string {
+	const a = formatBytes(done);
+	const b = formatBytes(total);
+	const unitA = a.slice(a.indexOf(" "));
+	const unitB = b.slice(b.indexOf(" "));
+	return unitA === unitB && unitA !== " B" ? `${a.slice(0, -unitA.length)}/${b}` : `${a}/${b}`;
 }
 
 /**

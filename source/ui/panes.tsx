@@ -5,11 +5,22 @@
 
 import { Text } from "ink";
 import type { JSX } from "react";
-import type { NetworkFile, PeerRecord, TransferState } from "../peer/types.js";
-import { fit } from "./format.js";
+import type { FolderTransferState, PeerRecord, TransferState } from "../peer/types.js";
+import { fit, type Segment } from "./format.js";
 import { PANE_FRAME_COLUMNS } from "./layout.js";
 import { Pane } from "./pane.js";
-import { fileHeader, fileRow, peerLines, transferHeader, transferRow } from "./rows.js";
+import {
+	type FileListEntry,
+	fileHeader,
+	fileListRow,
+	folderTransferRow,
+	peerLines,
+	type SearchBoxState,
+	searchLine,
+	transferHeader,
+	transferRow,
+} from "./rows.js";
+import type { TransferListItem } from "./transfer-list.js";
 import { useNow } from "./use-now.js";
 
 /** What every list pane needs besides its items. */
@@ -89,32 +100,118 @@ export function PeersPane(props: ListPaneProps<PeerRecord>): JSX.Element {
 	);
 }
 
+/** Colour of the characters a search matched. */
+export const MATCH_COLOR = "yellow";
+
 /**
- * The Files pane: name, human size and number of peers of every file on the network.
+ * Styled runs of text inside one `<Text>`: search matches bold, underlined and
+ * {@link MATCH_COLOR}, dimmed info dim, the cursor inverse.
+ */
+function runs(segments: readonly Segment[]): JSX.Element[] {
+	return segments.map((segment, index) => {
+		const key = `${index}:${segment.style ?? ""}`;
+		switch (segment.style) {
+			case "match":
+				return (
+					<Text key={key} color={MATCH_COLOR} bold underline>
+						{segment.text}
+					</Text>
+				);
+			case "dim":
+				return (
+					<Text key={key} dimColor>
+						{segment.text}
+					</Text>
+				);
+			case "strong":
+				return (
+					<Text key={key} bold>
+						{segment.text}
+					</Text>
+				);
+			case "cursor":
+				return (
+					<Text key={key} inverse>
+						{segment.text}
+					</Text>
+				);
+			default:
+				return <Text key={key}>{segment.text}</Text>;
+		}
+	});
+}
+
+/** One visible row of the Files pane. */
+export interface FilesPaneRow {
+	/** Stable identity for React (file id or folder path). */
+	id: string;
+	/** Absolute index in the list (to compare with `selected`). */
+	index: number;
+	entry: FileListEntry;
+}
+
+/** Props of {@link FilesPane}. */
+export interface FilesPaneProps {
+	/** The rows of the window only (the caller windows the tree or the search results). */
+	rows: readonly FilesPaneRow[];
+	/** Number of rows in the whole list (0 shows the placeholder). */
+	count: number;
+	/** Number of files on the network, for the title. */
+	files: number;
+	/** The search box line, when a search is open or filters the list. */
+	search?: SearchBoxState;
+	/** Outer width of the pane, borders included, in columns. */
+	width: number;
+	/** Outer height of the pane, borders included, in rows. */
+	height: number;
+	/** Whether the pane has the keyboard focus. */
+	focused: boolean;
+	/** Index of the selected row. */
+	selected: number;
+}
+
+/**
+ * The Files pane: the network's folders and files as a tree (folders with `▸`/`▾`, their
+ * file count and total size; files with size and number of peers), or, while a search is
+ * open, the search box line and the ranked matches with the matched characters
+ * highlighted.
  *
- * @param props - files and window, see {@link ListPaneProps}
+ * @param props - see {@link FilesPaneProps}
  * @returns the pane element
  */
-export function FilesPane(props: ListPaneProps<NetworkFile>): JSX.Element {
+export function FilesPane(props: FilesPaneProps): JSX.Element {
 	const inner = props.width - PANE_FRAME_COLUMNS;
+	const searching = props.search !== undefined && props.search.query.trim() !== "";
 	return (
 		<Pane
-			title={titled("Files", props.items.length)}
+			title={titled("Files", props.files)}
 			width={props.width}
 			height={props.height}
 			focused={props.focused}
 		>
+			{props.search ? (
+				<Text wrap="truncate-end">{runs(searchLine(props.search, inner))}</Text>
+			) : null}
 			<Text dimColor wrap="truncate-end">
 				{fileHeader(inner)}
 			</Text>
-			{props.items.length === 0 ? (
-				<Empty text="No files on the network yet" width={inner} />
+			{props.count === 0 ? (
+				<Empty
+					text={
+						searching
+							? props.search?.pending
+								? "Searching…"
+								: "No matches"
+							: "No files on the network yet"
+					}
+					width={inner}
+				/>
 			) : (
-				windowOf(props).map(({ item, index }) => {
+				props.rows.map(({ id, index, entry }) => {
 					const highlighted = props.focused && index === props.selected;
 					return (
-						<Text key={item.id} inverse={highlighted} wrap="truncate-end">
-							{fileRow(item, inner, highlighted)}
+						<Text key={id} inverse={highlighted} wrap="truncate-end">
+							{runs(fileListRow(entry, inner, highlighted))}
 						</Text>
 					);
 				})
@@ -124,8 +221,8 @@ export function FilesPane(props: ListPaneProps<NetworkFile>): JSX.Element {
 }
 
 /** Colour of a transfer row by status. */
-function transferColor(transfer: TransferState): string | undefined {
-	switch (transfer.status) {
+function transferColor(status: TransferState["status"] | FolderTransferState["status"]) {
+	switch (status) {
 		case "complete":
 			return "green";
 		case "failed":
@@ -137,19 +234,27 @@ function transferColor(transfer: TransferState): string | undefined {
 	}
 }
 
+/** React key of a Transfers pane row. */
+function transferKey(item: TransferListItem): string {
+	return item.kind === "folder" ? `folder:${item.folder.path}` : item.transfer.fileId;
+}
+
 /**
  * The Transfers pane: name, progress bar, percent, speed, peers serving, where the bytes
  * came from (seeders or distribution) and status of every download; failed rows red,
- * waiting ones yellow, complete ones green (the status text says the same).
+ * waiting ones yellow, complete ones green (the status text says the same). A folder
+ * download is one row (`▾ path/`, progress over the whole folder, files and bytes done)
+ * with its unfinished files under it (`├`/`└`, paths inside the folder).
  *
- * @param props - transfers and window, see {@link ListPaneProps}
+ * @param props - rows and window, see {@link ListPaneProps}
  * @returns the pane element
  */
-export function TransfersPane(props: ListPaneProps<TransferState>): JSX.Element {
+export function TransfersPane(props: ListPaneProps<TransferListItem>): JSX.Element {
 	const inner = props.width - PANE_FRAME_COLUMNS;
+	const count = props.items.filter((item) => item.kind === "folder" || !item.folder).length;
 	return (
 		<Pane
-			title={titled("Transfers", props.items.length)}
+			title={titled("Transfers", count)}
 			width={props.width}
 			height={props.height}
 			focused={props.focused}
@@ -158,18 +263,27 @@ export function TransfersPane(props: ListPaneProps<TransferState>): JSX.Element 
 				{transferHeader(inner)}
 			</Text>
 			{props.items.length === 0 ? (
-				<Empty text="No downloads: pick a file and press Enter" width={inner} />
+				<Empty text="No downloads: pick a file or folder and press Enter" width={inner} />
 			) : (
 				windowOf(props).map(({ item, index }) => {
 					const highlighted = props.focused && index === props.selected;
+					const status = item.kind === "folder" ? item.folder.status : item.transfer.status;
+					const text =
+						item.kind === "folder"
+							? folderTransferRow(item.folder, item.files, inner, highlighted)
+							: transferRow(item.transfer, inner, highlighted, {
+									prefix: item.branch,
+									label: item.label,
+								});
 					return (
 						<Text
-							key={item.fileId}
+							key={transferKey(item)}
 							inverse={highlighted}
-							color={transferColor(item)}
+							color={transferColor(status)}
+							bold={item.kind === "folder"}
 							wrap="truncate-end"
 						>
-							{transferRow(item, inner, highlighted)}
+							{text}
 						</Text>
 					);
 				})

@@ -3,21 +3,34 @@
  * line (or two) exactly as wide as the pane's inside, so ink never has to wrap them.
  */
 
-import type { NetworkFile, PeerRecord, Snapshot, TransferState } from "../peer/types.js";
+import type {
+	FolderTransferState,
+	IndexProgress,
+	NetworkFile,
+	PeerRecord,
+	Snapshot,
+	TransferState,
+} from "../peer/types.js";
 import {
 	displayWidth,
 	fit,
+	fitMarked,
 	formatAge,
 	formatBytes,
 	formatBytesCompact,
+	formatBytesPair,
+	formatCount,
 	formatRate,
 	percent,
 	printable,
 	progressBar,
+	type Segment,
+	segmentsText,
 	truncateEnd,
 	truncateProse,
+	truncateStart,
 } from "./format.js";
-import { KEY_HELP } from "./keymap.js";
+import { KEY_HINTS, type KeyHint, keyHelp } from "./keymap.js";
 
 /** Columns of the selection marker at the start of every row (`"› "` or two spaces). */
 export const MARKER_WIDTH = 2;
@@ -107,8 +120,86 @@ export function fileHeader(width: number): string {
 }
 
 /**
- * One row of the Files pane: name (middle-truncated, extension kept), size in binary
- * units (right-aligned) and the number of peers that have the file.
+ * What one row of the Files pane shows (a file or a folder, in the tree or as a search
+ * result); made from the snapshot by the tree module.
+ */
+export interface FileListEntry {
+	kind: "file" | "folder";
+	/** The name (tree) or full path (search result); folders end with `/`. */
+	label: string;
+	/** Ranges of `label` to highlight: `[start, end]`, inclusive UTF-16 indices. */
+	ranges: readonly (readonly [number, number])[];
+	/** Columns of indentation before the glyph (tree depth). */
+	indent: number;
+	/** `"▸ "` / `"▾ "` before a folder of the tree, else `""`. */
+	glyph: string;
+	/** Kept whole at the right of the name column: `"3 files"`, `"empty"`, a short id. */
+	info: string;
+	/** The size cell, e.g. `"1.5 MiB"` (empty for an empty folder). */
+	size: string;
+	/** Number of peers that have it. */
+	peers: number;
+}
+
+/** Least columns the label keeps before indentation is given up. */
+const MIN_LABEL_WIDTH = 8;
+
+/**
+ * One row of the Files pane as styled runs: marker, indentation, glyph, label (cut in the
+ * middle, matched characters as `"match"` runs), the info at the right of the name column
+ * (dimmed), size and number of peers.
+ *
+ * @param entry - the row's contents
+ * @param width - inside width of the pane, in columns
+ * @param marked - whether to draw the selection marker
+ * @returns segments whose texts together are exactly `width` columns wide
+ */
+export function fileListRow(entry: FileListEntry, width: number, marked: boolean): Segment[] {
+	const nameWidth = fileNameWidth(width);
+	const info = entry.info === "" ? "" : ` ${printable(entry.info)}`;
+	const infoWidth = Math.min(displayWidth(info), Math.max(0, nameWidth - MIN_LABEL_WIDTH));
+	const glyphWidth = displayWidth(entry.glyph);
+	// Deep folders at narrow widths give up indentation before the name gets unreadable.
+	const indent = Math.max(
+		0,
+		Math.min(entry.indent, nameWidth - infoWidth - glyphWidth - MIN_LABEL_WIDTH),
+	);
+	const labelWidth = Math.max(0, nameWidth - indent - glyphWidth - infoWidth);
+	const segments: Segment[] = [
+		{
+			text: `${marker(marked)}${" ".repeat(indent)}${fit(entry.glyph, Math.min(glyphWidth, nameWidth - indent))}`,
+		},
+		...fitMarked(entry.label, entry.ranges, labelWidth),
+	];
+	if (infoWidth > 0) {
+		segments.push({ text: fit(info, infoWidth, "right"), style: "dim" });
+	}
+	segments.push({
+		text: ` ${fit(entry.size, SIZE_WIDTH, "right")} ${fit(String(entry.peers), FILE_PEERS_WIDTH, "right")}`,
+	});
+	return fitSegments(segments, width);
+}
+
+/** Cuts or pads segments to exactly `width` columns (they are built to fit already). */
+function fitSegments(segments: Segment[], width: number): Segment[] {
+	const out: Segment[] = [];
+	let used = 0;
+	for (const segment of segments) {
+		if (used >= width) break;
+		const room = width - used;
+		const text = displayWidth(segment.text) > room ? fit(segment.text, room) : segment.text;
+		if (text === "") continue;
+		out.push({ ...segment, text });
+		used += displayWidth(text);
+	}
+	if (used < width) out.push({ text: " ".repeat(width - used) });
+	return out;
+}
+
+/**
+ * One row of the Files pane for a file at the top level: name (middle-truncated,
+ * extension kept), size in binary units (right-aligned) and the number of peers that have
+ * the file.
  *
  * @param file - the network file
  * @param width - inside width of the pane, in columns
@@ -116,8 +207,65 @@ export function fileHeader(width: number): string {
  * @returns a string exactly `width` columns wide
  */
 export function fileRow(file: NetworkFile, width: number, marked: boolean): string {
-	const line = `${marker(marked)}${fit(file.name, fileNameWidth(width), "left", "middle")} ${fit(formatBytes(file.size), SIZE_WIDTH, "right")} ${fit(String(file.peers.length), FILE_PEERS_WIDTH, "right")}`;
-	return fit(line, width);
+	const entry: FileListEntry = {
+		kind: "file",
+		label: file.name,
+		ranges: [],
+		indent: 0,
+		glyph: "",
+		info: "",
+		size: formatBytes(file.size),
+		peers: file.peers.length,
+	};
+	return segmentsText(fileListRow(entry, width, marked));
+}
+
+/** What the search box line shows. */
+export interface SearchBoxState {
+	/** The query typed so far. */
+	query: string;
+	/** Whether keys go to the query (a cursor is shown). */
+	editing: boolean;
+	/** Number of matches (of the finished search, or the last one while `pending`). */
+	matches: number;
+	/** A search over many items is still running. */
+	pending: boolean;
+}
+
+/**
+ * The search box line at the top of the Files pane: `/ ` and the query (its end kept when
+ * too long) with a cursor while typing, the match count at the right (or `"type to
+ * search"`, `"searching…"`).
+ *
+ * @param state - query, editing, matches
+ * @param width - inside width of the pane, in columns
+ * @returns segments exactly `width` columns wide; the query is a `"strong"` run, the cursor
+ *   a `"cursor"` run, the count a `"dim"` run
+ */
+export function searchLine(state: SearchBoxState, width: number): Segment[] {
+	const query = printable(state.query);
+	const blank = query.trim() === "";
+	const count = blank
+		? state.editing
+			? "type to search"
+			: ""
+		: state.pending
+			? "searching…"
+			: `${formatCount(state.matches)} ${state.matches === 1 ? "match" : "matches"}`;
+	const cursor = state.editing ? 1 : 0;
+	const countWidth = displayWidth(count);
+	// The count goes when the query would get fewer than 8 columns beside it.
+	const showCount = count !== "" && width - 2 - cursor - countWidth - 1 >= 8;
+	const queryWidth = Math.max(0, width - 2 - cursor - (showCount ? countWidth + 1 : 0));
+	const shown = truncateStart(query, queryWidth);
+	const segments: Segment[] = [{ text: "/ " }, { text: shown, style: "strong" }];
+	if (cursor) segments.push({ text: " ", style: "cursor" });
+	const used = 2 + displayWidth(shown) + cursor;
+	if (showCount) {
+		segments.push({ text: " ".repeat(Math.max(1, width - used - countWidth)) });
+		segments.push({ text: count, style: "dim" });
+	}
+	return fitSegments(segments, width);
 }
 
 /**
@@ -153,7 +301,9 @@ export function transferStatusText(transfer: TransferState): string {
  * @returns e.g. `"S 120.0 MiB · D 80.0 MiB"` (S from seeders, D by distribution from other
  *   leechers), or `""` before any byte arrived
  */
-export function transferSources(transfer: TransferState): string {
+export function transferSources(
+	transfer: Pick<TransferState, "fromSeeders" | "fromDistribution">,
+): string {
 	if (transfer.fromSeeders + transfer.fromDistribution <= 0) {
 		return "";
 	}
@@ -228,6 +378,14 @@ function transferStatusCell(transfer: TransferState, width: number, wide: boolea
 	return fit(firstFitting(candidates, width), width);
 }
 
+/** How a transfer row is labelled when it belongs to a folder download. */
+export interface TransferRowOptions {
+	/** Drawn before the name, e.g. `"├ "` / `"└ "` under the folder's row. */
+	prefix?: string;
+	/** Shown instead of the transfer's name (e.g. the path inside the folder). */
+	label?: string;
+}
+
 /**
  * One row of the Transfers pane: name, progress bar, percent, speed (while downloading),
  * number of peers serving, where the bytes came from (from seeders or by distribution:
@@ -237,9 +395,15 @@ function transferStatusCell(transfer: TransferState, width: number, wide: boolea
  * @param transfer - the transfer
  * @param width - inside width of the pane, in columns
  * @param marked - whether to draw the selection marker
+ * @param options - a prefix and label for a file of a folder download
  * @returns a string exactly `width` columns wide
  */
-export function transferRow(transfer: TransferState, width: number, marked: boolean): string {
+export function transferRow(
+	transfer: TransferState,
+	width: number,
+	marked: boolean,
+	options: TransferRowOptions = {},
+): string {
 	const columns = transferColumns(width);
 	const wide = columns.from > 0;
 	const complete = transfer.status === "complete";
@@ -247,7 +411,7 @@ export function transferRow(transfer: TransferState, width: number, marked: bool
 	const done = complete ? 100 : percent(transfer.bytesDone, transfer.size);
 	const speed = transfer.status === "downloading" ? formatRate(transfer.speed) : "";
 	const cells = [
-		`${marker(marked)}${fit(transfer.name, columns.name, "left", "middle")}`,
+		transferNameCell(options.label ?? transfer.name, options.prefix ?? "", columns.name, marked),
 		progressBar(fraction, BAR_CELLS),
 		fit(`${done}%`, PERCENT_WIDTH, "right"),
 	];
@@ -268,24 +432,150 @@ export function transferRow(transfer: TransferState, width: number, marked: bool
 	return fit(cells.join(" "), width);
 }
 
+/** Marker, prefix and the name cut in the middle, `width` columns after the marker. */
+function transferNameCell(name: string, prefix: string, width: number, marked: boolean): string {
+	const prefixWidth = Math.min(displayWidth(prefix), Math.max(0, width - MIN_LABEL_WIDTH));
+	return `${marker(marked)}${fit(prefix, prefixWidth)}${fit(name, width - prefixWidth, "left", "middle")}`;
+}
+
+/**
+ * Human status of a folder download.
+ *
+ * @param folder - the folder download
+ * @returns e.g. `"3/7 files · 1.2/9.8 MiB"` while downloading, `"done · 7 files"`,
+ *   `"failed: <error>"`
+ */
+export function folderTransferStatusText(folder: FolderTransferState): string {
+	switch (folder.status) {
+		case "downloading":
+			return `${formatCount(folder.filesDone)}/${plural(folder.files, "file")} · ${formatBytesPair(folder.bytesDone, folder.size)}`;
+		case "complete":
+			return `done · ${plural(folder.files, "file")}`;
+		case "failed":
+			return `failed: ${folder.error ?? "unknown error"}`;
+	}
+}
+
+/**
+ * The row of a whole-folder download in the Transfers pane, in the columns of
+ * {@link transferRow}: the folder's path, a progress bar and percent over all its bytes
+ * (over its files when it has no bytes), the summed speed of its files, the most peers any
+ * of them uses, where the bytes came from, and files and bytes done.
+ *
+ * @param folder - the folder download
+ * @param files - the transfers of its files (for speed, peers and sources)
+ * @param width - inside width of the pane, in columns
+ * @param marked - whether to draw the selection marker
+ * @returns a string exactly `width` columns wide
+ */
+export function folderTransferRow(
+	folder: FolderTransferState,
+	files: readonly TransferState[],
+	width: number,
+	marked: boolean,
+): string {
+	const columns = transferColumns(width);
+	const wide = columns.from > 0;
+	const complete = folder.status === "complete";
+	const byBytes = folder.size > 0;
+	const done = complete
+		? 100
+		: byBytes
+			? percent(folder.bytesDone, folder.size)
+			: percent(folder.filesDone, folder.files);
+	const fraction = complete
+		? 1
+		: byBytes
+			? folder.bytesDone / folder.size
+			: folder.files > 0
+				? folder.filesDone / folder.files
+				: 0;
+	const active = files.filter((t) => t.status === "downloading");
+	const speed = folder.status === "downloading" ? formatRate(sum(active, (t) => t.speed)) : "";
+	const peers = Math.max(0, ...files.map((t) => t.peers));
+	const status = printable(folderTransferStatusText(folder));
+	const cells = [
+		transferNameCell(`${folder.path}/`, "▾ ", columns.name, marked),
+		progressBar(fraction, BAR_CELLS),
+		fit(`${done}%`, PERCENT_WIDTH, "right"),
+	];
+	if (folder.status === "failed") {
+		const from = wide ? columns.from + 1 : 0;
+		const span = SPEED_WIDTH + 1 + TRANSFER_PEERS_WIDTH + 1 + from + columns.status;
+		cells.push(fit(truncateProse(status, span), span));
+	} else {
+		const sources = {
+			fromSeeders: sum(files, (t) => t.fromSeeders),
+			fromDistribution: sum(files, (t) => t.fromDistribution),
+		};
+		cells.push(
+			fit(speed, SPEED_WIDTH, "right"),
+			fit(
+				folder.status === "downloading" ? plural(peers, "peer") : "",
+				TRANSFER_PEERS_WIDTH,
+				"right",
+			),
+		);
+		if (wide) {
+			cells.push(fit(transferSources(sources), columns.from));
+		}
+		// Short of room, the files count stays and the bytes go.
+		const short = `${formatCount(folder.filesDone)}/${plural(folder.files, "file")}`;
+		const candidates = folder.status === "downloading" ? [status, short] : [status];
+		cells.push(fit(firstFitting(candidates, columns.status), columns.status));
+	}
+	return fit(cells.join(" "), width);
+}
+
+/** Sum of `value` over `items`. */
+function sum<T>(items: readonly T[], value: (item: T) => number): number {
+	let total = 0;
+	for (const item of items) total += value(item);
+	return total;
+}
+
+/**
+ * Indexing progress for the status line.
+ *
+ * @param progress - the snapshot's indexing progress
+ * @returns e.g. `"indexing 1,234/10,000 files · 1.2/9.8 GiB"`
+ */
+export function indexingText(progress: IndexProgress): string {
+	return `indexing ${formatCount(progress.filesDone)}/${formatCount(progress.filesTotal)} files · ${formatBytesPair(progress.bytesDone, progress.bytesTotal)}`;
+}
+
 /** The two parts of the status line. */
 export interface StatusLineText {
-	/** Message (if any), self name, shared folder and downloads folder, fitted to its width. */
+	/**
+	 * Indexing progress (while indexing), message (if any), self name, shared folder and
+	 * downloads folder, fitted to its width.
+	 */
 	info: string;
 	/** The key help, right-aligned, fitted to its width. */
 	keys: string;
 }
 
+/** Columns the info keeps (at least half the line) before the key help is shortened. */
+const MIN_INFO_WIDTH = 40;
+
 /**
- * Text of the one-line status bar: the snapshot's message first (when present), then our
- * name and folders on the left, the key help on the right.
+ * Text of the one-line status bar: indexing progress while our shared folder is being
+ * indexed, then the snapshot's message (when present), our name and folders on the left;
+ * the key help on the right, as many of `hints` as leave the info 40 columns and half the
+ * line (the most important first).
  *
- * @param snapshot - the current snapshot
+ * @param snapshot - the current snapshot (its self, message and indexing)
  * @param width - terminal columns
+ * @param hints - the key hints of the current mode (default: the normal ones)
  * @returns the two parts; together they are exactly `width` columns wide
  */
-export function statusLineText(snapshot: Snapshot, width: number): StatusLineText {
-	const keysWidth = Math.min(displayWidth(KEY_HELP), Math.max(0, width - 12));
+export function statusLineText(
+	snapshot: Pick<Snapshot, "self" | "message" | "indexing">,
+	width: number,
+	hints: readonly KeyHint[] = KEY_HINTS,
+): StatusLineText {
+	const help = keyHelp(hints, Math.max(0, Math.min(width - MIN_INFO_WIDTH, Math.floor(width / 2))));
+	const keysWidth = Math.min(displayWidth(help), Math.max(0, width - 12));
 	const infoWidth = Math.max(0, width - keysWidth);
 	const parts = [
 		snapshot.self.name,
@@ -295,9 +585,12 @@ export function statusLineText(snapshot: Snapshot, width: number): StatusLineTex
 	if (snapshot.message) {
 		parts.unshift(snapshot.message);
 	}
+	if (!snapshot.indexing.done) {
+		parts.unshift(indexingText(snapshot.indexing));
+	}
 	return {
 		// Keep two spaces between the info and the key help.
 		info: fit(truncateEnd(parts.join(" · "), infoWidth - 2), infoWidth),
-		keys: fit(KEY_HELP, keysWidth, "right"),
+		keys: fit(help, keysWidth, "right"),
 	};
 }

@@ -3,11 +3,45 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { NetworkFile } from "../../source/peer/types.js";
+import { buildFileTree, visibleNodes } from "../../source/ui/file-tree.js";
 import { fixturesDir, freePort, listFiles, tempDir, waitFor } from "../helpers/net.js";
 import { CLI, loopbackNet, peerFolders, ServeProcess } from "../helpers/process.js";
 
 const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
 const screen = (session: string) => tmux("capture-pane", "-p", "-t", session);
+
+/** The Files pane's rows as the TUI lists a shared folder: a tree, folders first, closed. */
+function treeRows(dir: string): string[] {
+	const files: NetworkFile[] = listFiles(dir).map((name) => ({
+		id: name,
+		name,
+		size: 0,
+		contentHash: "",
+		peers: [],
+	}));
+	return visibleNodes(buildFileTree(files, []), new Set()).map((node) => node.path);
+}
+
+/** Starts the built program in a detached tmux session; returns the session name. */
+function launch(root: string, net: string[], name: string, columns: number, rows: number): string {
+	const session = `p2p-tui-test-${process.pid}-${name}`;
+	const command = [process.execPath, CLI, ...net, ...peerFolders(root, name)]
+		.map((a) => `'${a}'`)
+		.join(" ");
+	tmux(
+		"new-session",
+		"-d",
+		"-s",
+		session,
+		"-x",
+		String(columns),
+		"-y",
+		String(rows),
+		`${command}; echo P2P_EXITED=$?; sleep 120`,
+	);
+	return session;
+}
 
 describe("the built program in a real terminal (tmux)", () => {
 	const root = tempDir();
@@ -31,23 +65,9 @@ describe("the built program in a real terminal (tmux)", () => {
 		[200, 60],
 	]) {
 		it(`at ${columns}x${rows}: launch, see the peer and files, download with Enter, quit with q`, async () => {
-			const session = `p2p-tui-test-${process.pid}-${columns}`;
 			const name = `tui-${columns}`;
+			const session = launch(root, net, name, columns, rows);
 			const downloads = path.join(root, name, "dl");
-			const command = [process.execPath, CLI, ...net, ...peerFolders(root, name)]
-				.map((a) => `'${a}'`)
-				.join(" ");
-			tmux(
-				"new-session",
-				"-d",
-				"-s",
-				session,
-				"-x",
-				String(columns),
-				"-y",
-				String(rows),
-				`${command}; echo P2P_EXITED=$?; sleep 120`,
-			);
 			try {
 				await waitFor(
 					() => screen(session).includes("tmux-seeder"),
@@ -61,8 +81,8 @@ describe("the built program in a real terminal (tmux)", () => {
 				assert.match(screen(session), /Peers/);
 				assert.match(screen(session), /Transfers/);
 
-				const order = listFiles(fixtures).sort((a, b) => a.localeCompare(b));
-				const index = order.indexOf("random-3MiB.bin");
+				const index = treeRows(fixtures).indexOf("random-3MiB.bin");
+				assert.ok(index >= 0);
 				for (let i = 0; i < index; i++) tmux("send-keys", "-t", session, "j");
 				await waitFor(() => /› random-3MiB\.bin/.test(screen(session)), "random-3MiB.bin selected");
 				tmux("send-keys", "-t", session, "Enter");
@@ -89,4 +109,42 @@ describe("the built program in a real terminal (tmux)", () => {
 			}
 		});
 	}
+
+	it("at 80x24: / and a misspelled query filter the Files pane, Esc restores the full list", async () => {
+		const session = launch(root, net, "tui-search", 80, 24);
+		try {
+			await waitFor(
+				() => screen(session).includes("random-3MiB.bin"),
+				"the files in the Files pane",
+				15_000,
+			);
+			assert.match(screen(session), /▸ docs\//);
+			tmux("send-keys", "-t", session, "/");
+			await waitFor(() => screen(session).includes("type to search"), "the search box");
+			tmux("send-keys", "-t", session, "-l", "gradiant");
+			await waitFor(() => /\/ gradiant\s+1 match/.test(screen(session)), "one match");
+			const filtered = screen(session);
+			assert.match(filtered, /› gradient\.png\s+\d/);
+			for (const hidden of ["hello.txt", "random-3MiB.bin", "docs/", "empty.txt"]) {
+				assert.ok(!filtered.includes(hidden), `${hidden} filtered out:\n${filtered}`);
+			}
+			assert.match(filtered, /Enter download {2}Esc clear/);
+
+			tmux("send-keys", "-t", session, "Escape");
+			await waitFor(
+				() => !screen(session).includes("gradiant") && screen(session).includes("hello.txt"),
+				"the full list back",
+			);
+			const full = screen(session);
+			for (const name of treeRows(fixtures)) {
+				assert.ok(full.includes(path.basename(name)), `${name} listed:\n${full}`);
+			}
+			assert.match(full, /› ▸ docs\//);
+
+			tmux("send-keys", "-t", session, "q");
+			await waitFor(() => screen(session).includes("P2P_EXITED=0"), "the program exited 0");
+		} finally {
+			tmux("kill-session", "-t", session);
+		}
+	});
 });

@@ -204,7 +204,7 @@ describe("App rendering", () => {
 		assert.match(frame, /╭─ Transfers/);
 		const status = frame.split("\n").at(-1) ?? "";
 		assert.match(status, /alice · share \/srv\/share · downloads \/srv\/dl/);
-		assert.match(status, /Tab pane {2}↑↓\/jk move {2}Enter download {2}q quit/);
+		assert.match(status, /→←\/lh open\/close {2}Enter download {2}\/ search {2}q quit/);
 	});
 
 	it("fills the terminal height (24 rows by default)", async (t) => {

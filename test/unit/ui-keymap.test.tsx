@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { actionForKey, KEY_HELP, KEYMAP, matchesKey } from "../../source/ui/keymap.js";
+import {
+	actionForKey,
+	FILTER_KEY_HINTS,
+	KEY_HELP,
+	KEY_HINTS,
+	KEYMAP,
+	keyHelp,
+	matchesKey,
+	SEARCH_KEY_HINTS,
+	SEARCH_KEYMAP,
+	searchActionForKey,
+} from "../../source/ui/keymap.js";
 
 describe("actionForKey", () => {
 	it("cycles focus with Tab and Shift-Tab", () => {
@@ -39,7 +50,19 @@ describe("actionForKey", () => {
 		assert.equal(actionForKey("j", { ctrl: true }), undefined);
 		assert.equal(actionForKey("q", { meta: true }), undefined);
 		assert.equal(actionForKey("x", {}), undefined);
-		assert.equal(actionForKey("", { escape: true, meta: true }), undefined);
+		assert.equal(actionForKey("l", { meta: true }), undefined);
+	});
+
+	it("opens and closes folders with →/← and l/h", () => {
+		assert.deepEqual(actionForKey("", { rightArrow: true }), { type: "expand" });
+		assert.deepEqual(actionForKey("l", {}), { type: "expand" });
+		assert.deepEqual(actionForKey("", { leftArrow: true }), { type: "collapse" });
+		assert.deepEqual(actionForKey("h", {}), { type: "collapse" });
+	});
+
+	it("opens the search with / and clears it with Esc", () => {
+		assert.deepEqual(actionForKey("/", {}), { type: "search" });
+		assert.deepEqual(actionForKey("", { escape: true, meta: true }), { type: "clear" });
 	});
 
 	it("accepts a custom keymap", () => {
@@ -65,6 +88,58 @@ describe("KEYMAP data", () => {
 	});
 
 	it("documents the main keys in the help line", () => {
-		assert.equal(KEY_HELP, "Tab pane  ↑↓/jk move  Enter download  q quit");
+		assert.equal(
+			KEY_HELP,
+			"Tab pane  ↑↓/jk move  →←/lh open/close  Enter download  / search  q quit",
+		);
+	});
+
+	it("keeps the most important hints when the line is short, in their order", () => {
+		assert.equal(keyHelp(KEY_HINTS, 40), "Enter download  / search  q quit");
+		assert.equal(keyHelp(KEY_HINTS, 8), "/ search");
+		assert.equal(keyHelp(KEY_HINTS, 0), "");
+		assert.equal(keyHelp(SEARCH_KEY_HINTS, 34), "↑↓ move  Enter download  Esc clear");
+		assert.equal(keyHelp(SEARCH_KEY_HINTS, 30), "Enter download  Esc clear");
+		assert.ok(keyHelp(FILTER_KEY_HINTS, 30).includes("Esc clear search"));
+	});
+
+	it("has plain-data search bindings", () => {
+		assert.deepEqual(JSON.parse(JSON.stringify(SEARCH_KEYMAP)), SEARCH_KEYMAP);
+	});
+});
+
+describe("searchActionForKey (the search box takes typing)", () => {
+	it("types letters, the bound ones included, and pasted text", () => {
+		for (const letter of ["j", "k", "q", "h", "l", "g", "G", "/", " ", "é"]) {
+			assert.deepEqual(searchActionForKey(letter, {}), { type: "type", text: letter });
+		}
+		assert.deepEqual(searchActionForKey("Silicon Valley", {}), {
+			type: "type",
+			text: "Silicon Valley",
+		});
+	});
+
+	it("moves with the arrows and pages, downloads with Enter", () => {
+		assert.deepEqual(searchActionForKey("", { downArrow: true }), { type: "move", delta: 1 });
+		assert.deepEqual(searchActionForKey("", { upArrow: true }), { type: "move", delta: -1 });
+		assert.deepEqual(searchActionForKey("", { pageDown: true }), { type: "page", delta: 1 });
+		assert.deepEqual(searchActionForKey("", { return: true }), { type: "activate" });
+	});
+
+	it("erases with Backspace/Delete and Ctrl-U, clears with Esc, leaves with Tab", () => {
+		assert.deepEqual(searchActionForKey("", { backspace: true }), { type: "erase" });
+		assert.deepEqual(searchActionForKey("", { delete: true }), { type: "erase" });
+		assert.deepEqual(searchActionForKey("u", { ctrl: true }), { type: "erase-all" });
+		assert.deepEqual(searchActionForKey("", { escape: true, meta: true }), { type: "clear" });
+		assert.deepEqual(searchActionForKey("", { tab: true }), { type: "focus-next" });
+		assert.deepEqual(searchActionForKey("", { tab: true, shift: true }), { type: "focus-prev" });
+	});
+
+	it("still quits on Ctrl-C, ignores other Ctrl/Meta keys and control characters", () => {
+		assert.deepEqual(searchActionForKey("c", { ctrl: true }), { type: "quit" });
+		assert.equal(searchActionForKey("j", { ctrl: true }), undefined);
+		assert.equal(searchActionForKey("x", { meta: true }), undefined);
+		assert.equal(searchActionForKey("", { leftArrow: true }), undefined);
+		assert.equal(searchActionForKey("a\u0007", {}), undefined);
 	});
 });

@@ -234,7 +234,40 @@ describe("statusLineText", () => {
 		const { info, keys } = statusLineText(snapshot, 100);
 		assert.equal(displayWidth(info) + displayWidth(keys), 100);
 		assert.match(info, /^alice · share \/srv\/share · downloads \/srv\/dl\s*$/);
-		assert.equal(keys.trim(), "Tab pane  ↑↓/jk move  Enter download  q quit");
+		assert.equal(keys.trim(), "→←/lh open/close  Enter download  / search  q quit");
+	});
+
+	it("shows every key at 200 columns and the essential ones at 80", () => {
+		assert.equal(
+			statusLineText(snapshot, 200).keys.trim(),
+			"Tab pane  ↑↓/jk move  →←/lh open/close  Enter download  / search  q quit",
+		);
+		assert.equal(statusLineText(snapshot, 80).keys.trim(), "Enter download  / search  q quit");
+	});
+
+	it("shows indexing progress first while the shared folder is indexed", () => {
+		const indexing = {
+			...snapshot,
+			message: "peer joined: bob",
+			indexing: {
+				filesDone: 1234,
+				filesTotal: 10_000,
+				bytesDone: 1.2 * 1024 ** 3,
+				bytesTotal: 9.8 * 1024 ** 3,
+				done: false,
+			},
+		};
+		for (const width of [80, 120, 200]) {
+			const { info, keys } = statusLineText(indexing, width);
+			assert.equal(displayWidth(info) + displayWidth(keys), width);
+			assert.ok(info.startsWith("indexing 1,234/10,000 files · 1.2/9.8 GiB"), info);
+			if (width >= 200) assert.ok(info.includes("GiB · peer joined: bob · alice"), info);
+		}
+		const done = statusLineText(
+			{ ...indexing, indexing: { ...indexing.indexing, done: true } },
+			120,
+		);
+		assert.doesNotMatch(done.info, /indexing/);
 	});
 
 	it("puts the message first", () => {

@@ -7,6 +7,7 @@ import { createPeerStore } from "../../source/peer/store.js";
 import type { PeerRecord } from "../../source/peer/types.js";
 import type { TransferEngine } from "../../source/transfer/engine.js";
 import { App } from "../../source/ui/app.js";
+import { buildFileTree, visibleNodes } from "../../source/ui/file-tree.js";
 import { fixturesDir, listFiles, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
@@ -37,7 +38,9 @@ describe("the TUI over a real peer on loopback", () => {
 			await waitFor(() => frame().includes("random-3MiB.bin"), "the files in the Files pane");
 
 			const target = "gradient.png";
-			const index = user.files().findIndex((f) => f.name === target);
+			// The Files pane is a tree, folders first and closed: find the row as it shows it.
+			const rows = visibleNodes(buildFileTree(user.files(), user.folders()), new Set());
+			const index = rows.findIndex((node) => node.path === target);
 			assert.ok(index >= 0);
 			for (let i = 0; i < index; i++) {
 				app.stdin.write("j");
