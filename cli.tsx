@@ -97,6 +97,9 @@ async function main(argv: string[]): Promise<number> {
 				// A folder change that cannot be applied leaves the peer as it was; the TUI has
 				// no place for the reason yet (`serve` prints it).
 				const unfollow = followSettings(peer, flags, () => {});
+				// React's development build compares changed props deeply on every render, which
+				// costs tenths of a second per frame with 100,000 files; users get the production one.
+				process.env.NODE_ENV ??= "production";
 				const { runTui } = await import("./source/ui/run-tui.js");
 				try {
 					await runTui(peer);
