@@ -129,6 +129,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 	readonly peerId = randomBytes(16);
 	readonly id = toHex(this.peerId);
 	private readonly lists = new Map<string, RemoteList>();
+	/**
+	 * The merged views of `lists`, rebuilt only when a list changes: snapshots ask for them
+	 * every 100 ms, and sorting 100,000 names each time would cost the UI its frames.
+	 */
+	private filesCache: NetworkFile[] | undefined;
+	private foldersCache: NetworkFolder[] | undefined;
 	private readonly fetching = new Map<string, Promise<void>>();
 	/** Folder downloads of this session, oldest first. */
 	private readonly folderJobs: FolderJob[] = [];
@@ -226,6 +232,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		});
 		this.discovery.on("peer-left", (p, why) => {
 			this.lists.delete(p.id);
+			this.listsChanged();
 			for (const d of this.engine.downloads.values()) d.removeSource(p.address, p.ports.send);
 			this.emit("peer-left", p, why);
 			this.emit("files-changed");
@@ -295,6 +302,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				if (!this.discovery.table.get(peer.id)) return;
 				fetched = true;
 				this.lists.set(peer.id, list);
+				this.listsChanged();
 				peer.files = list.files.length;
 				for (const f of list.files) {
 					const d = this.engine.downloads.get(f.id);
@@ -343,8 +351,22 @@ export class Peer extends EventEmitter<PeerEvents> {
 			.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 	}
 
-	/** Every file on the network (not our own), merged by id, sorted by name. */
+	/**
+	 * Every file on the network (not our own), merged by id, sorted by name. The same array
+	 * until a list changes: treat it as read-only.
+	 */
 	files(): NetworkFile[] {
+		this.filesCache ??= this.mergeFiles();
+		return this.filesCache;
+	}
+
+	/** Drops the merged views: a peer's list arrived or went away. */
+	private listsChanged(): void {
+		this.filesCache = undefined;
+		this.foldersCache = undefined;
+	}
+
+	private mergeFiles(): NetworkFile[] {
 		const merged = new Map<string, NetworkFile>();
 		for (const [peerId, list] of this.lists) {
 			for (const f of list.files) {
@@ -370,6 +392,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * the files' paths, and the empty folders the peers list (with `files` 0).
 	 */
 	folders(): NetworkFolder[] {
+		this.foldersCache ??= this.mergeFolders();
+		return this.foldersCache;
+	}
+
+	private mergeFolders(): NetworkFolder[] {
 		const folders = new Map<string, { ids: Map<string, number>; peers: Set<string> }>();
 		const folderAt = (folderPath: string) => {
 			let folder = folders.get(folderPath);
