@@ -123,6 +123,36 @@ type Wanted = Pick<NetworkFile, "id" | "name" | "size" | "contentHash" | "peers"
 	manifest?: Manifest;
 };
 
+/**
+ * Creates the downloads folder when missing and checks we can write in it.
+ * @throws UsageError `DOWNLOADS_UNWRITABLE`
+ */
+async function ensureWritable(downloads: string): Promise<void> {
+	try {
+		await fs.mkdir(downloads, { recursive: true });
+		await fs.access(downloads, fsConstants.W_OK);
+	} catch (error) {
+		throw new UsageError(
+			`cannot write downloads folder ${downloads}: ${reason(error)}`,
+			"DOWNLOADS_UNWRITABLE",
+		);
+	}
+}
+
+/**
+ * Refuses a shared folder and a downloads folder that are the same or nested: we would
+ * share our own partial downloads, or download into what we share.
+ * @throws UsageError `FOLDERS_NESTED`
+ */
+function refuseNested(share: string, downloads: string): void {
+	if (isInside(share, downloads) || isInside(downloads, share)) {
+		throw new UsageError(
+			`shared folder ${share} and downloads folder ${downloads} must not be the same or nested`,
+			"FOLDERS_NESTED",
+		);
+	}
+}
+
 /** A running peer. Create with `Peer.start`. */
 export class Peer extends EventEmitter<PeerEvents> {
 	/** Our per-process peer id (16 random bytes): two peers on one host never share it. */
@@ -167,22 +197,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 		// Our own copy: `changeFolders` updates its folders without touching the caller's.
 		const peer = new Peer({ ...options });
 		const downloads = path.resolve(options.downloadsDir);
-		try {
-			await fs.mkdir(downloads, { recursive: true });
-			await fs.access(downloads, fsConstants.W_OK);
-		} catch (error) {
-			throw new UsageError(
-				`cannot write downloads folder ${downloads}: ${reason(error)}`,
-				"DOWNLOADS_UNWRITABLE",
-			);
-		}
+		await ensureWritable(downloads);
 		const share = path.resolve(options.shareDir);
-		if (isInside(share, downloads) || isInside(downloads, share)) {
-			throw new UsageError(
-				`shared folder ${share} and downloads folder ${downloads} must not be the same or nested`,
-				"FOLDERS_NESTED",
-			);
-		}
+		refuseNested(share, downloads);
 		peer.library = await Library.open(share);
 		peer.engine = await TransferEngine.open({
 			library: peer.library,
@@ -601,34 +618,18 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const shareMoved = share !== this.library.root && share !== path.resolve(this.options.shareDir);
 		const downloadsMoved = downloads !== path.resolve(this.options.downloadsDir);
 		if (!shareMoved && !downloadsMoved) return;
-		if (isInside(share, downloads) || isInside(downloads, share)) {
-			throw new UsageError(
-				`shared folder ${share} and downloads folder ${downloads} must not be the same or nested`,
-				"FOLDERS_NESTED",
-			);
-		}
-		if (downloadsMoved) {
-			try {
-				await fs.mkdir(downloads, { recursive: true });
-				await fs.access(downloads, fsConstants.W_OK);
-			} catch (error) {
-				throw new UsageError(
-					`cannot write downloads folder ${downloads}: ${reason(error)}`,
-					"DOWNLOADS_UNWRITABLE",
-				);
-			}
-		}
+		refuseNested(share, downloads);
+		if (downloadsMoved) await ensureWritable(downloads);
 		let next: Library | undefined;
 		if (shareMoved) {
 			next = await Library.open(share);
 			// Symlinks resolved: the real folders must not nest either.
 			const realDownloads = await fs.realpath(downloads).catch(() => downloads);
-			if (isInside(next.root, realDownloads) || isInside(realDownloads, next.root)) {
+			try {
+				refuseNested(next.root, realDownloads);
+			} catch (error) {
 				next.close();
-				throw new UsageError(
-					`shared folder ${next.root} and downloads folder ${downloads} must not be the same or nested`,
-					"FOLDERS_NESTED",
-				);
+				throw error;
 			}
 		}
 		if (this.stopping) {
