@@ -2,9 +2,11 @@
  * The commands: each a function of the headless core. Output goes to the given streams;
  * errors are thrown as UsageError / OperationError for the entry point to print.
  */
+import path from "node:path";
+import envPaths from "env-paths";
 import { OperationError } from "../errors.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
-import type { NetworkFile, PeerRecord } from "../peer/types.js";
+import type { IndexProgress, NetworkFile, PeerRecord } from "../peer/types.js";
 import { printable } from "../ui/format.js";
 import type { RunFlags } from "./args.js";
 import type { Settings } from "./settings.js";
@@ -26,8 +28,22 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		broadcast: settings.broadcast,
 		interval: settings.interval,
 		maxUploadRate: flags.maxUp ? flags.maxUp * 1000 : undefined,
+		dataDir: dataDir(flags),
 	};
 }
+
+/**
+ * The app's data folder (where the index cache lives): the `--config-dir` folder when one is
+ * given (each instance keeps its own), else the platform's data folder for `p2p-tui`
+ * (env-paths: `~/.local/share/p2p-tui` on Linux, `~/Library/Application Support/p2p-tui` on
+ * macOS, `%LOCALAPPDATA%\p2p-tui\Data` on Windows).
+ */
+export function dataDir(flags: Pick<RunFlags, "configDir">): string {
+	return flags.configDir ? path.resolve(flags.configDir) : envPaths("p2p-tui", { suffix: "" }).data;
+}
+
+/** How often `serve` prints indexing progress, in ms (plus once when it is done). */
+const INDEX_PROGRESS_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -81,6 +97,20 @@ export async function serve(options: PeerOptions, json: boolean, io: Output): Pr
 	peer.on("library-changed", (files) =>
 		emit("library-changed", { files }, `shared list changed: ${files} files`),
 	);
+	let lastProgress = 0;
+	const indexProgress = (p: IndexProgress) => {
+		if (!p.done && Date.now() - lastProgress < INDEX_PROGRESS_MS) return;
+		lastProgress = Date.now();
+		emit(
+			"index-progress",
+			{ ...p },
+			p.done
+				? `indexed ${p.filesDone} files (${p.bytesDone} bytes)`
+				: `indexing: ${p.filesDone}/${p.filesTotal} files, ${p.bytesDone}/${p.bytesTotal} bytes`,
+		);
+	};
+	peer.on("index-progress", indexProgress);
+	indexProgress(peer.indexProgress());
 	peer.on("download-complete", (t) =>
 		emit(
 			"download-complete",

@@ -50,8 +50,16 @@ export interface PeerOptions {
 	bindAddress?: string;
 	/** Upload cap in bytes per second (unlimited when absent). */
 	maxUploadRate?: number;
-	/** How often the shared folder is re-scanned for changes, in ms (default 5000). */
+	/**
+	 * How often the shared folder is re-scanned for changes, in ms (default 30000): a safety net
+	 * behind the watcher, which catches changes within a second.
+	 */
 	rescanInterval?: number;
+	/**
+	 * The app's data folder: the index cache is kept there, so a restart re-hashes only what
+	 * changed. Without one the cache lives in memory only.
+	 */
+	dataDir?: string;
 }
 
 /** Events of a peer; every payload is plain data. */
@@ -98,7 +106,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	/**
-	 * Indexes the shared folder, binds the transfer ports and the discovery port, and
+	 * Starts indexing the shared folder (in worker threads; files are served as they are
+	 * indexed, see `indexed()`), binds the transfer ports and the discovery port, and
 	 * announces.
 	 * @throws UsageError (exit code 2) for an unreadable shared folder, an unwritable
 	 *   downloads folder, nested folders, or a port in use
@@ -122,7 +131,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				"FOLDERS_NESTED",
 			);
 		}
-		peer.library = await Library.open(share);
+		peer.library = await Library.open(share, { dataDir: options.dataDir });
 		peer.engine = await TransferEngine.open({
 			library: peer.library,
 			basePort: options.basePort,
@@ -177,6 +186,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("library-changed", this.library.files().length);
 			void this.discovery.announce();
 		});
+		this.library.on("progress", (progress) => this.emit("index-progress", progress));
 		this.engine.on("download-progress", (d) => this.emit("download-progress", d.state()));
 		this.engine.on("download-complete", (d) => this.emit("download-complete", d.state()));
 		this.engine.on("download-failed", (d) => this.emit("download-failed", d.state()));
@@ -186,7 +196,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		});
 		this.rescanTimer = setInterval(
 			() => void this.library.rescan(),
-			this.options.rescanInterval ?? 5_000,
+			this.options.rescanInterval ?? 30_000,
 		);
 		this.rescanTimer.unref();
 		this.resupplyTimer = setInterval(() => this.resupply(), RESUPPLY_MS);
@@ -315,17 +325,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return [];
 	}
 
-	/** How far indexing of our shared folder has got. */
+	/** How far indexing of our shared folder has got (files indexed so far are served). */
 	indexProgress(): IndexProgress {
-		const files = this.library.files();
-		const bytes = files.reduce((sum, f) => sum + f.size, 0);
-		return {
-			filesDone: files.length,
-			filesTotal: files.length,
-			bytesDone: bytes,
-			bytesTotal: bytes,
-			done: true,
-		};
+		return this.library.progress();
+	}
+
+	/**
+	 * Resolves once the first full index of our shared folder is done (`Peer.start` does not
+	 * wait for it: files are served as they are indexed).
+	 */
+	indexed(): Promise<void> {
+		return this.library.ready();
 	}
 
 	/** Files we share ourselves. */
@@ -451,7 +461,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			clearInterval(this.resupplyTimer);
 			await this.discovery.close();
 			await this.engine.close();
-			this.library.close();
+			await this.library.close();
 		})();
 		return this.stopping;
 	}
