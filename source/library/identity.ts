@@ -36,6 +36,17 @@ const FINE_WINDOW_NS = 50_000_000n;
 /** The same for file systems that keep whole seconds (FAT keeps 2 s), in ns: 2 s. */
 const COARSE_WINDOW_NS = 2_000_000_000n;
 
+/** The later of a file's mtime and ctime, in ns (Math.max takes no bigints). */
+function lastChangeNs(identity: FileIdentity): bigint {
+	if (identity.mtimeNs > identity.ctimeNs) return identity.mtimeNs;
+	return identity.ctimeNs;
+}
+
+/** The timestamp granularity to allow for: coarse when the file system keeps whole seconds. */
+function windowNs(identity: FileIdentity): bigint {
+	return identity.ctimeNs % 1_000_000_000n === 0n ? COARSE_WINDOW_NS : FINE_WINDOW_NS;
+}
+
 /**
  * Whether a file was read too soon after its last change to trust its identity ("racy git"): a
  * write within the same timestamp tick as the previous one leaves size, mtime and ctime as
@@ -47,16 +58,14 @@ const COARSE_WINDOW_NS = 2_000_000_000n;
  * @param atNs - when it was (or is about to be) read, ns since the epoch (wall clock)
  */
 export function isRacy(identity: FileIdentity, atNs: bigint): boolean {
-	const changed = identity.mtimeNs > identity.ctimeNs ? identity.mtimeNs : identity.ctimeNs;
-	const window = identity.ctimeNs % 1_000_000_000n === 0n ? COARSE_WINDOW_NS : FINE_WINDOW_NS;
-	const age = atNs - changed;
+	const window = windowNs(identity);
+	const age = atNs - lastChangeNs(identity);
 	return age < window && age > -window;
 }
 
 /** Ms until `identity` is no longer racy at the wall clock (0 when it is not racy now). */
 export function racyWaitMs(identity: FileIdentity, nowNs: bigint): number {
 	if (!isRacy(identity, nowNs)) return 0;
-	const changed = identity.mtimeNs > identity.ctimeNs ? identity.mtimeNs : identity.ctimeNs;
-	const window = identity.ctimeNs % 1_000_000_000n === 0n ? COARSE_WINDOW_NS : FINE_WINDOW_NS;
-	return Math.max(1, Math.ceil(Number(changed + window - nowNs) / 1e6));
+	const until = lastChangeNs(identity) + windowNs(identity);
+	return Math.max(1, Math.ceil(Number(until - nowNs) / 1e6));
 }

@@ -27,13 +27,7 @@ import type { IndexProgress } from "../peer/types.js";
 import { toHex } from "../protocol/hash.js";
 import { decodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
 import { HashPool, hashManifestFile, type ManifestHash } from "../transfer/hash-pool.js";
-import {
-	type FileIdentity,
-	identityOf,
-	isRacy,
-	racyWaitMs,
-	sameIdentity,
-} from "./identity.js";
+import { type FileIdentity, identityOf, isRacy, racyWaitMs, sameIdentity } from "./identity.js";
 import { IndexCache, nowNs } from "./index-cache.js";
 import { isInside, isTransferFile } from "./paths.js";
 
