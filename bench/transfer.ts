@@ -250,8 +250,11 @@ async function swarm(source: Source, dir: string, shape: SwarmShape): Promise<Sc
 		const args = await peerFlags(dir, name, upstream, path.dirname(source.path));
 		seeders.push(new Watched(name, CLI, ["serve", "--json", ...args]));
 	}
-	// Indexing hashes the whole file: allow for that.
-	for (const s of seeders) await s.waitFor(() => s.event("ready"), "ready", 300_000);
+	// Indexing hashes the whole file (in the background since serve is ready at once): the
+	// scenario starts once every seeder has indexed it.
+	const indexed = (s: Watched) =>
+		s.json().find((e) => e.event === "index-progress" && e.done === true);
+	for (const s of seeders) await s.waitFor(() => indexed(s), "indexed", 300_000);
 
 	let relay: Watched | undefined;
 	if (shape.relay) {

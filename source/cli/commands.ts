@@ -4,10 +4,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import envPaths from "env-paths";
 import { OperationError, UsageError } from "../errors.js";
 import { hashFile, reason } from "../library/library.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
-import type { NetworkFile, PeerRecord, TransferState } from "../peer/types.js";
+import type { IndexProgress, NetworkFile, PeerRecord, TransferState } from "../peer/types.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	decodeManifestFile,
@@ -47,8 +48,22 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		broadcast: settings.broadcast,
 		interval: settings.interval,
 		maxUploadRate: flags.maxUp ? flags.maxUp * 1000 : undefined,
+		dataDir: dataDir(flags),
 	};
 }
+
+/**
+ * The app's data folder (where the index cache lives): the `--config-dir` folder when one is
+ * given (each instance keeps its own), else the platform's data folder for `p2p-tui`
+ * (env-paths: `~/.local/share/p2p-tui` on Linux, `~/Library/Application Support/p2p-tui` on
+ * macOS, `%LOCALAPPDATA%\p2p-tui\Data` on Windows).
+ */
+export function dataDir(flags: Pick<RunFlags, "configDir">): string {
+	return flags.configDir ? path.resolve(flags.configDir) : envPaths("p2p-tui", { suffix: "" }).data;
+}
+
+/** How often `serve` prints indexing progress, in ms (plus once when it is done). */
+const INDEX_PROGRESS_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -119,6 +134,20 @@ export async function serve(
 				emit("settings-error", { error }, `settings not applied: ${error}`),
 			)
 		: undefined;
+	let lastProgress = 0;
+	const indexProgress = (p: IndexProgress) => {
+		if (!p.done && Date.now() - lastProgress < INDEX_PROGRESS_MS) return;
+		lastProgress = Date.now();
+		emit(
+			"index-progress",
+			{ ...p },
+			p.done
+				? `indexed ${p.filesDone} files (${p.bytesDone} bytes)`
+				: `indexing: ${p.filesDone}/${p.filesTotal} files, ${p.bytesDone}/${p.bytesTotal} bytes`,
+		);
+	};
+	peer.on("index-progress", indexProgress);
+	indexProgress(peer.indexProgress());
 	peer.on("download-complete", (t) =>
 		emit(
 			"download-complete",

@@ -1,20 +1,34 @@
 /**
- * The library: the shared folder indexed into manifests, and the reads that serve it.
+ * The library: the shared folder indexed into manifests, kept live, and the reads that serve it.
  *
- * Indexing walks the folder recursively and hashes each regular file once, piece by piece
- * (piece hashes plus the whole-content BLAKE3). Only regular files inside the folder are
- * indexed: symlinks are followed only when their target resolves inside the folder, and
- * partial downloads (`*.p2p-part`) are skipped. Serving reads by file id, so a peer can
- * never name a path; each read re-checks that the file still has the size and mtime it was
- * indexed with and refuses it otherwise (a changed file is re-indexed by `rescan`).
+ * Indexing walks the folder and hashes each regular file into a manifest (piece hashes plus the
+ * whole-content BLAKE3) in worker threads (`../transfer/hash-pool.ts`), never on the event loop
+ * and never reading a file whole into memory. `Library.open` returns as soon as the walk has
+ * started: each file is served once it is indexed, while the rest still hash, and the shared
+ * list is published (revision bumped, `changed` emitted) in batches at most every
+ * {@link PUBLISH_MS}. Manifests are kept in an index cache (`./index-cache.ts`) so a restart
+ * re-hashes only what changed. A watcher (chokidar) re-indexes what changes in the folder, and a
+ * slow periodic `rescan` is the safety net.
+ *
+ * Only regular files inside the folder are indexed: symlinks are followed only when their
+ * target resolves inside the folder, and our own transfer files (`*.p2p-part`, resume records)
+ * are skipped. Serving reads by file id, so a peer can never name a path. A manifest is never
+ * advertised stale: a file is fingerprinted (size, mtime and ctime in ns, inode: `./identity.ts`)
+ * before and after it is hashed and hashed again when they differ, and every piece read checks
+ * the opened file still has the fingerprint it was hashed with.
  */
 import { EventEmitter } from "node:events";
-import { constants as fsConstants } from "node:fs";
+import { type Dirent, constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { type FSWatcher, watch } from "chokidar";
 import { UsageError } from "../errors.js";
-import { createHasher, hash, toHex } from "../protocol/hash.js";
-import { encodeManifest, type Manifest, manifestId, pieceSizeFor } from "../protocol/manifest.js";
+import type { IndexProgress } from "../peer/types.js";
+import { toHex } from "../protocol/hash.js";
+import { decodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
+import { HashPool, hashManifestFile, type ManifestHash } from "../transfer/hash-pool.js";
+import { type FileIdentity, identityOf, isRacy, racyWaitMs, sameIdentity } from "./identity.js";
+import { IndexCache, nowNs } from "./index-cache.js";
 import { isInside, isTransferFile } from "./paths.js";
 
 /** One shared file. */
@@ -25,12 +39,14 @@ export interface SharedFile {
 	idBytes: Buffer;
 	/** Path relative to the shared folder, with `/`. */
 	name: string;
-	/** Absolute path on disk. */
+	/** Absolute path on disk (a symlink's resolved target). */
 	absPath: string;
 	/** Size in bytes. */
 	size: number;
-	/** Modification time in whole ms, as indexed (whole ms: what utimes can set back). */
+	/** Modification time in whole ms, as indexed. */
 	mtimeMs: number;
+	/** The file's identity when it was hashed (ns times, inode); serving checks it. */
+	identity: FileIdentity;
 	manifest: Manifest;
 	/** The manifest's encoding, served to peers. */
 	manifestBytes: Buffer;
@@ -40,7 +56,62 @@ export interface SharedFile {
 export interface LibraryEvents {
 	/** The shared list changed; `revision` is the new revision number. */
 	changed: [revision: number];
+	/** Indexing moved on: at most a few per second, and one when it is done. */
+	progress: [progress: IndexProgress];
 }
+
+/** Options of {@link Library.open}. */
+export interface LibraryOptions {
+	/**
+	 * The app's data folder, where the index cache (`index-cache.bin`) is kept; without one
+	 * the cache lives in memory only (a restart hashes everything again).
+	 */
+	dataDir?: string;
+	/** Watch the folder and re-index what changes (default true). */
+	watch?: boolean;
+	/** Hash worker threads (default: `defaultHashWorkers()`); 0 hashes on the calling thread. */
+	workers?: number;
+	/**
+	 * What computes manifests; default a {@link HashPool} of `workers` threads owned (and closed)
+	 * by the library. Tests and benchmarks pass their own to count or delay hashes.
+	 */
+	hasher?: Pick<HashPool, "hashManifest">;
+}
+
+/** Counters of a library since it opened. */
+export interface LibraryStats {
+	/** Files hashed (manifest jobs that completed, whatever their outcome). */
+	hashed: number;
+	/** Files taken from the index cache without hashing. */
+	cached: number;
+	/** Hashes thrown away because the file changed while it was read. */
+	changedWhileHashing: number;
+}
+
+/** Shared list publications are at least this far apart, in ms (peers see files appear). */
+export const PUBLISH_MS = 300;
+/** Changes are gathered this long before a publication, in ms (one folder and its files). */
+const PUBLISH_COALESCE_MS = 50;
+/** `progress` events are at least this far apart, in ms (the last one, done, comes at once). */
+export const PROGRESS_MS = 250;
+/** Watcher events are batched until the folder is quiet this long, in ms. */
+export const WATCH_DEBOUNCE_MS = 150;
+/** ...but a batch waits at most this long after its first event, in ms. */
+const WATCH_MAX_WAIT_MS = 1_000;
+/** Manifest jobs in flight per hash worker (overlaps reads with hashing; each holds ≤ 1 MiB). */
+const JOBS_PER_WORKER = 4;
+/** First delay before hashing again a file that changed while hashed, in ms (then doubled). */
+const RETRY_MS = 50;
+/** Longest delay between such attempts, in ms (a file written without pause). */
+const RETRY_MAX_MS = 30_000;
+/** Attempts that keep the pass (and `ready()`) waiting; later ones run in the background. */
+const RETRIES_IN_PASS = 4;
+/** The index cache is saved this long after indexing went idle, in ms... */
+const SAVE_IDLE_MS = 1_000;
+/** ...and this often while indexing is busy, in ms. */
+const SAVE_BUSY_MS = 30_000;
+/** Paths of a watcher batch examined at once. */
+const BATCH_PARALLEL = 64;
 
 /** Open files kept for serving (least recently used closed first). */
 const OPEN_FILES = 16;
@@ -61,40 +132,31 @@ interface CachedPiece {
 	evicted: boolean;
 }
 
+/** A file waiting to be hashed. */
+interface HashJob {
+	absPath: string;
+	size: number;
+}
+
 /**
- * Hashes one file into a manifest, reading it piece by piece.
+ * Hashes one file into a manifest, reading it piece by piece on this thread.
  * @param absPath - the file to hash
- * @returns manifest, its encoding and the file id; throws the fs error when unreadable
+ * @returns manifest, its encoding and the file id; throws the fs error when unreadable, or an
+ *   Error when the file changed while it was read
  */
 export async function hashFile(
 	absPath: string,
 ): Promise<{ manifest: Manifest; manifestBytes: Buffer; idBytes: Buffer; mtimeMs: number }> {
-	const handle = await fs.open(absPath, fsConstants.O_RDONLY);
-	try {
-		const stat = await handle.stat();
-		const size = stat.size;
-		const pieceSize = pieceSizeFor(size);
-		const content = createHasher();
-		const pieceHashes: Uint8Array[] = [];
-		const buffer = Buffer.allocUnsafe(Math.min(pieceSize, Math.max(size, 1)));
-		for (let offset = 0; offset < size; offset += pieceSize) {
-			const length = Math.min(pieceSize, size - offset);
-			const piece = buffer.subarray(0, length);
-			await readFully(handle, piece, offset);
-			pieceHashes.push(hash(piece));
-			content.update(piece);
-		}
-		const manifest: Manifest = { size, pieceSize, contentHash: content.digest(), pieceHashes };
-		const manifestBytes = encodeManifest(manifest);
-		return {
-			manifest,
-			manifestBytes,
-			idBytes: manifestId(manifestBytes),
-			mtimeMs: Math.floor(stat.mtimeMs),
-		};
-	} finally {
-		await handle.close();
-	}
+	const result = await hashManifestFile(absPath);
+	if (result.changed) throw new Error(`${absPath} changed while it was hashed`);
+	const manifest = decodeManifest(result.manifestBytes);
+	if (!manifest) throw new Error("bad manifest"); // cannot happen: we just encoded it
+	return {
+		manifest,
+		manifestBytes: result.manifestBytes,
+		idBytes: result.id,
+		mtimeMs: Number(result.identity.mtimeNs / 1_000_000n),
+	};
 }
 
 /** Reads exactly `target.length` bytes at `position`; throws when the file is shorter. */
@@ -111,45 +173,137 @@ export async function readFully(
 	}
 }
 
+/** True when `name` is `prefix` itself or lies under it (`""` is the root: everything). */
+function under(name: string, prefix: string): boolean {
+	return prefix === "" || name === prefix || name.startsWith(`${prefix}/`);
+}
+
+/** A promise with its resolve function. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+	let resolve!: () => void;
+	const promise = new Promise<void>((r) => {
+		resolve = r;
+	});
+	return { promise, resolve };
+}
+
 /** The shared folder, indexed. Create with `Library.open`. */
 export class Library extends EventEmitter<LibraryEvents> {
-	private byId = new Map<string, SharedFile>();
+	/** The shared files by name. */
 	private byPath = new Map<string, SharedFile>();
+	/** The shared files by id (several names may have the same content), first one served. */
+	private byId = new Map<string, SharedFile[]>();
+	/** When each shared file was added, by name (a counter: see `seq`). */
+	private addedAt = new Map<string, number>();
+	/** `files()`, sorted, until the list changes. */
+	private sorted: SharedFile[] | undefined;
+	/** Every folder under the root, relative with `/`, with when it was added. */
+	private folders = new Map<string, number>();
+	private sortedFolders: string[] | undefined;
+	/** Counter ordering additions against walks (a walk never drops what was added during it). */
+	private seq = 0;
+	/** Bumped by `setRoot` and `close`: work of an older epoch is thrown away. */
+	private epoch = 0;
+	private closed = false;
+
+	/** Files to hash, by name, in order. */
+	private queue = new Map<string, HashJob>();
+	/** Names being hashed (one job per name at a time). */
+	private hashing = new Set<string>();
+	/** Manifest jobs running, of any epoch (bounded by `maxJobs`). */
+	private running = 0;
+	private readonly maxJobs: number;
+	/** Attempts at a file that kept changing while hashed, by name. */
+	private attempts = new Map<string, number>();
+	private retryTimers = new Map<string, NodeJS.Timeout>();
+
+	/** Files of the current pass not done yet, with their sizes. */
+	private pending = new Map<string, number>();
+	/** Walks and watcher batches under way. */
+	private walking = 0;
+	private state: IndexProgress = {
+		filesDone: 0,
+		filesTotal: 0,
+		bytesDone: 0,
+		bytesTotal: 0,
+		done: false,
+	};
+	private progressTimer: NodeJS.Timeout | undefined;
+	private lastProgress = 0;
+	private firstIndex = deferred();
+	private idleWaiters: (() => void)[] = [];
+
+	private unpublished = false;
+	private publishTimer: NodeJS.Timeout | undefined;
+	private lastPublish = 0;
+	private saveTimer: NodeJS.Timeout | undefined;
+	private saveAt = 0;
+
+	private watcher: FSWatcher | undefined;
+	private dirty = new Set<string>();
+	private flushTimer: NodeJS.Timeout | undefined;
+	private firstDirty = 0;
+	private scanning: Promise<void> | undefined;
+
 	/** Pieces read for serving, by `id:index`, least recently used first. */
 	private pieces = new Map<string, CachedPiece>();
 	/** Piece buffers free for reuse, by length. */
 	private spare = new Map<number, Buffer[]>();
 	/** Open handles of files being served, by id, least recently used first. */
 	private handles = new Map<string, Promise<fs.FileHandle | null>>();
-	private scanning: Promise<void> | undefined;
-	/** Every folder under the root, relative with `/`, as of the last walk. */
-	private folders: string[] = [];
-	/** Revision of the shared list: bumped whenever the list changes. */
+
+	/** Revision of the shared list: bumped whenever the published list changes. */
 	revision = 1;
+	/** Counters since the library opened. */
+	readonly stats: LibraryStats = { hashed: 0, cached: 0, changedWhileHashing: 0 };
+
+	private readonly hasher: Pick<HashPool, "hashManifest">;
+	private readonly ownPool: HashPool | undefined;
 
 	private constructor(
-		/** Absolute, resolved path of the shared folder. */
-		readonly root: string,
+		private currentRoot: string,
+		private readonly cache: IndexCache,
+		private readonly options: LibraryOptions,
 	) {
 		super();
+		if (options.hasher) {
+			this.hasher = options.hasher;
+			this.maxJobs = JOBS_PER_WORKER * 2;
+		} else {
+			this.ownPool = new HashPool({ workers: options.workers });
+			this.hasher = this.ownPool;
+			this.maxJobs = JOBS_PER_WORKER * Math.max(1, this.ownPool.workers);
+		}
+	}
+
+	/** Absolute, resolved path of the shared folder. */
+	get root(): string {
+		return this.currentRoot;
 	}
 
 	/**
-	 * Opens and indexes a shared folder.
+	 * Opens a shared folder: loads the index cache and starts indexing, then returns (files are
+	 * served as they are indexed; `ready()` tells when the whole folder is).
 	 * @param dir - the folder to share (created when missing)
+	 * @param options - data folder of the index cache, watching, hash workers
 	 * @throws UsageError (code `SHARE_UNREADABLE`) when the folder cannot be read
 	 */
-	static async open(dir: string): Promise<Library> {
+	static async open(dir: string, options: LibraryOptions = {}): Promise<Library> {
+		const root = await Library.resolveRoot(dir);
+		const cache = await IndexCache.load(options.dataDir);
+		const library = new Library(root, cache, options);
+		library.start();
+		return library;
+	}
+
+	/** Creates, checks and resolves a folder to share. @throws UsageError `SHARE_UNREADABLE` */
+	private static async resolveRoot(dir: string): Promise<string> {
 		const abs = path.resolve(dir);
 		try {
 			await fs.mkdir(abs, { recursive: true });
 			await fs.access(abs, fsConstants.R_OK | fsConstants.X_OK);
-			const root = await fs.realpath(abs);
-			const library = new Library(root);
-			await library.rescan();
-			return library;
+			return await fs.realpath(abs);
 		} catch (error) {
-			if (error instanceof UsageError) throw error;
 			throw new UsageError(
 				`cannot read shared folder ${abs}: ${reason(error)}`,
 				"SHARE_UNREADABLE",
@@ -157,9 +311,19 @@ export class Library extends EventEmitter<LibraryEvents> {
 		}
 	}
 
-	/** Every shared file, sorted by name. */
+	/** Starts watching and the first walk of the current root. */
+	private start(): void {
+		if (this.options.watch !== false) this.startWatcher();
+		void this.rescan();
+	}
+
+	/**
+	 * Every shared file, sorted by name. The array is shared until the list changes: do not
+	 * modify it.
+	 */
 	files(): SharedFile[] {
-		return [...this.byPath.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+		this.sorted ??= [...this.byPath.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+		return this.sorted;
 	}
 
 	/**
@@ -167,127 +331,633 @@ export class Library extends EventEmitter<LibraryEvents> {
 	 * sorted; empty ones included, so a peer can recreate them.
 	 */
 	directories(): string[] {
-		return this.folders;
+		this.sortedFolders ??= [...this.folders.keys()].sort();
+		return this.sortedFolders;
 	}
 
 	/** The shared file with this hex id, if any. */
 	get(id: string): SharedFile | undefined {
-		return this.byId.get(id);
+		return this.byId.get(id)?.[0];
+	}
+
+	/** How far indexing has got: a copy. */
+	progress(): IndexProgress {
+		return { ...this.state };
 	}
 
 	/**
-	 * Walks the folder again: hashes new and changed files, drops deleted ones.
-	 * Emits `changed` with the new revision when the list changed.
+	 * Resolves once the first full index of the current shared folder is done (every file found
+	 * by the first walk hashed or taken from the cache). Also resolves when the library closes.
+	 */
+	ready(): Promise<void> {
+		return this.firstIndex.promise;
+	}
+
+	/**
+	 * Walks the folder again: hashes new and changed files, drops deleted ones. Resolves once
+	 * that work is done and published (revision bumped and `changed` emitted when the list
+	 * changed). One walk at a time: a caller during a walk shares it.
 	 */
 	rescan(): Promise<void> {
-		// One walk at a time: a read that finds a changed file and the periodic timer may
-		// both ask; the second caller shares the walk under way.
-		this.scanning ??= this.scan().finally(() => {
-			this.scanning = undefined;
-		});
-		return this.scanning;
+		if (this.closed) return Promise.resolve();
+		if (this.scanning) return this.scanning;
+		const scan: Promise<void> = this.walkUnder("", this.epoch)
+			.then(() => this.idle())
+			.finally(() => {
+				if (this.scanning === scan) this.scanning = undefined;
+			});
+		this.scanning = scan;
+		return scan;
 	}
 
-	private async scan(): Promise<void> {
-		const found = new Map<string, { absPath: string; size: number; mtimeMs: number }>();
-		const dirs: string[] = [];
-		await this.walk(this.root, found, dirs);
-		dirs.sort();
-		let changed = dirs.length !== this.folders.length || dirs.some((d, i) => d !== this.folders[i]);
-		this.folders = dirs;
-		for (const [name, file] of this.byPath) {
-			const now = found.get(name);
-			if (!now || now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
-				this.remove(file);
-				changed = true;
-			}
-		}
-		for (const [name, info] of found) {
-			if (this.byPath.has(name)) continue;
-			try {
-				const hashed = await hashFile(info.absPath);
-				const file: SharedFile = {
-					id: toHex(hashed.idBytes),
-					idBytes: hashed.idBytes,
-					name,
-					absPath: info.absPath,
-					size: hashed.manifest.size,
-					mtimeMs: hashed.mtimeMs,
-					manifest: hashed.manifest,
-					manifestBytes: hashed.manifestBytes,
-				};
-				this.byPath.set(name, file);
-				if (!this.byId.has(file.id)) this.byId.set(file.id, file);
-				changed = true;
-			} catch {
-				// Unreadable or vanished while hashing: not shared; the next rescan tries again.
-			}
-		}
-		if (changed) {
-			this.revision = (this.revision + 1) >>> 0 || 1;
-			this.emit("changed", this.revision);
-		}
+	/**
+	 * Shares another folder: stops watching the old one, stops serving its files at once
+	 * (publishing the empty list), then indexes the new one as `open` does (the index cache
+	 * applies). Returns once the walk has started; `ready()` then resolves when the new folder
+	 * is indexed.
+	 * @param dir - the new folder (created when missing)
+	 * @throws UsageError (code `SHARE_UNREADABLE`) when it cannot be read; the old folder stays
+	 *   shared then
+	 */
+	async setRoot(dir: string): Promise<void> {
+		if (this.closed) throw new Error("library is closed");
+		const root = await Library.resolveRoot(dir);
+		await this.stopWatcher();
+		this.epoch++;
+		this.forgetAll();
+		this.currentRoot = root;
+		const previous = this.firstIndex;
+		this.firstIndex = deferred();
+		// Whoever waited for the old folder's index gets the new one's.
+		void this.firstIndex.promise.then(previous.resolve);
+		this.state = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: false };
+		this.markListChanged();
+		this.publish();
+		this.emitProgress(true);
+		this.start();
 	}
 
-	private remove(file: SharedFile): void {
-		this.byPath.delete(file.name);
-		if (this.byId.get(file.id) === file) {
-			this.byId.delete(file.id);
-			// Another path with the same content keeps the id served.
-			for (const other of this.byPath.values()) {
-				if (other.id === file.id) {
-					this.byId.set(other.id, other);
-					break;
+	/** Drops every file, folder and job of the current root (they stop being served). */
+	private forgetAll(): void {
+		for (const id of [...this.handles.keys()]) this.closeHandle(id);
+		this.pieces.clear();
+		this.byPath.clear();
+		this.byId.clear();
+		this.addedAt.clear();
+		this.folders.clear();
+		this.queue.clear();
+		this.hashing.clear();
+		this.pending.clear();
+		this.attempts.clear();
+		for (const timer of this.retryTimers.values()) clearTimeout(timer);
+		this.retryTimers.clear();
+		this.dirty.clear();
+		clearTimeout(this.flushTimer);
+		this.flushTimer = undefined;
+		this.scanning = undefined;
+		this.walking = 0;
+		this.sorted = undefined;
+		this.sortedFolders = undefined;
+	}
+
+	/** The absolute path of a name relative to the root. */
+	private abs(name: string): string {
+		return name === "" ? this.currentRoot : path.join(this.currentRoot, ...name.split("/"));
+	}
+
+	// ---- walking -------------------------------------------------------------------------
+
+	/**
+	 * Walks the folder `prefix` (`""`: the root), considering every file, then drops the files
+	 * and folders under it that the walk did not find (unless added while it ran).
+	 */
+	private async walkUnder(prefix: string, epoch: number): Promise<void> {
+		const startSeq = ++this.seq;
+		const found = new Set<string>();
+		const dirs = new Set<string>();
+		this.walking++;
+		try {
+			await this.walkDir(prefix, found, dirs, epoch);
+			if (epoch !== this.epoch) return;
+			for (const [name, file] of this.byPath) {
+				if (under(name, prefix) && !found.has(name) && (this.addedAt.get(name) ?? 0) < startSeq) {
+					this.remove(file);
 				}
 			}
-		}
-		this.closeHandle(file.id);
-		for (const key of [...this.pieces.keys()]) {
-			if (key.startsWith(`${file.id}:`)) this.pieces.delete(key);
+			for (const [dir, added] of this.folders) {
+				if (dir !== prefix && under(dir, prefix) && !dirs.has(dir) && added < startSeq) {
+					this.folders.delete(dir);
+					this.sortedFolders = undefined;
+					this.markListChanged();
+				}
+			}
+		} finally {
+			if (epoch === this.epoch) {
+				this.walking--;
+				this.checkIdle();
+			}
 		}
 	}
 
-	private async walk(
+	private async walkDir(
 		dir: string,
-		found: Map<string, { absPath: string; size: number; mtimeMs: number }>,
-		dirs: string[],
+		found: Set<string>,
+		dirs: Set<string>,
+		epoch: number,
 	): Promise<void> {
-		let entries: import("node:fs").Dirent[];
+		let entries: Dirent[];
 		try {
-			entries = await fs.readdir(dir, { withFileTypes: true });
+			entries = await fs.readdir(this.abs(dir), { withFileTypes: true });
 		} catch {
 			return;
 		}
-		for (const entry of entries) {
-			const absPath = path.join(dir, entry.name);
-			if (isTransferFile(entry.name)) continue;
-			let real = absPath;
-			if (entry.isSymbolicLink()) {
-				try {
-					real = await fs.realpath(absPath);
-				} catch {
-					continue;
-				}
+		if (epoch !== this.epoch) return;
+		await Promise.all(
+			entries.map((entry) => {
+				if (isTransferFile(entry.name)) return undefined;
+				const name = dir === "" ? entry.name : `${dir}/${entry.name}`;
+				const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink();
+				return this.visit(name, known ? entry.isSymbolicLink() : undefined, found, dirs, epoch);
+			}),
+		);
+	}
+
+	/**
+	 * Looks at one path: a folder is recorded and walked, a file considered for indexing.
+	 * @param isLink - whether it is a symlink; undefined: lstat it
+	 * @returns false when nothing shareable is there (gone, a link out, a special file)
+	 */
+	private async visit(
+		name: string,
+		isLink: boolean | undefined,
+		found: Set<string>,
+		dirs: Set<string>,
+		epoch: number,
+	): Promise<boolean> {
+		const absPath = this.abs(name);
+		let real = absPath;
+		let link = isLink;
+		try {
+			if (link === undefined) link = (await fs.lstat(absPath)).isSymbolicLink();
+			if (link) {
+				real = await fs.realpath(absPath);
 				// A link that leads outside the shared folder is never served.
-				if (!isInside(this.root, real)) continue;
+				if (!isInside(this.currentRoot, real)) return false;
 			}
-			let stat: import("node:fs").Stats;
-			try {
-				stat = await fs.stat(real);
-			} catch {
-				continue;
-			}
+			const stat = await fs.stat(real, { bigint: true });
+			if (epoch !== this.epoch) return false;
 			if (stat.isDirectory()) {
-				if (!entry.isSymbolicLink()) {
-					dirs.push(path.relative(this.root, absPath).split(path.sep).join("/"));
-					await this.walk(absPath, found, dirs);
-				}
-			} else if (stat.isFile()) {
-				const name = path.relative(this.root, absPath).split(path.sep).join("/");
-				found.set(name, { absPath: real, size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) });
+				// A linked folder is not walked (no loops, no second copy of the same tree).
+				if (link) return false;
+				dirs.add(name);
+				this.addFolder(name);
+				await this.walkDir(name, found, dirs, epoch);
+				return true;
+			}
+			if (!stat.isFile()) return false;
+			found.add(name);
+			this.consider(name, real, identityOf(stat));
+			return true;
+		} catch {
+			return false;
+		}
+	}
+
+	/** Records a folder (and its parents) as shared. */
+	private addFolder(name: string): void {
+		for (let dir = name; dir !== "" && !this.folders.has(dir); ) {
+			this.folders.set(dir, ++this.seq);
+			this.sortedFolders = undefined;
+			this.markListChanged();
+			const slash = dir.lastIndexOf("/");
+			dir = slash < 0 ? "" : dir.slice(0, slash);
+		}
+	}
+
+	/**
+	 * A file found at `name`: nothing to do when it is shared unchanged; else its old entry
+	 * stops being served, and it is taken from the index cache or queued for hashing.
+	 */
+	private consider(name: string, absPath: string, identity: FileIdentity): void {
+		const existing = this.byPath.get(name);
+		if (existing && existing.absPath === absPath && sameIdentity(existing.identity, identity)) {
+			return;
+		}
+		// Being hashed: the job's own check after hashing sees this change and hashes again.
+		if (this.hashing.has(name)) return;
+		if (existing) this.remove(existing);
+		this.countWork(name, identity.size);
+		const cached = this.cache.lookup(absPath, identity);
+		if (cached && this.addFromManifest(name, absPath, identity, cached)) {
+			this.stats.cached++;
+			this.attempts.delete(name);
+			this.finishWork(name);
+			return;
+		}
+		// Just written: a write in the same timestamp tick could follow unseen; wait it out.
+		const hot = racyWaitMs(identity, nowNs());
+		if (hot > 0) {
+			this.retry(name, hot);
+			return;
+		}
+		this.queue.set(name, { absPath, size: identity.size });
+		this.pump();
+	}
+
+	/** Adds a file from a manifest encoding; false when the encoding does not fit the file. */
+	private addFromManifest(
+		name: string,
+		absPath: string,
+		identity: FileIdentity,
+		manifestBytes: Buffer,
+		idBytes?: Buffer,
+	): boolean {
+		const manifest = decodeManifest(manifestBytes);
+		if (!manifest || manifest.size !== identity.size) return false;
+		const id = idBytes ?? manifestId(manifestBytes);
+		this.add({
+			id: toHex(id),
+			idBytes: id,
+			name,
+			absPath,
+			size: identity.size,
+			mtimeMs: Number(identity.mtimeNs / 1_000_000n),
+			identity,
+			manifest,
+			manifestBytes,
+		});
+		return true;
+	}
+
+	// ---- hashing -------------------------------------------------------------------------
+
+	/** Starts queued jobs while fewer than `maxJobs` run. */
+	private pump(): void {
+		while (this.running < this.maxJobs && this.queue.size > 0) {
+			const [name, job] = this.queue.entries().next().value as [string, HashJob];
+			this.queue.delete(name);
+			if (this.hashing.has(name)) continue;
+			this.hashing.add(name);
+			this.running++;
+			void this.hash(name, job, this.epoch).finally(() => {
+				this.running--;
+				this.pump();
+			});
+		}
+	}
+
+	/**
+	 * Hashes one file in a worker, then checks the path still leads to the file as it was
+	 * hashed before sharing it; a file that changed meanwhile is hashed again.
+	 */
+	private async hash(name: string, job: HashJob, epoch: number): Promise<void> {
+		const startedNs = nowNs();
+		let result: ManifestHash | undefined;
+		try {
+			result = await this.hasher.hashManifest(job.absPath, job.size);
+		} catch {
+			// Unreadable, vanished, not a file any more, or the pool closed.
+		}
+		if (epoch !== this.epoch) return;
+		this.stats.hashed++;
+		let now: FileIdentity | undefined;
+		if (result) {
+			try {
+				now = identityOf(await fs.stat(job.absPath, { bigint: true }));
+			} catch {
+				// Gone since.
+			}
+		}
+		if (epoch !== this.epoch) return;
+		this.hashing.delete(name);
+		if (!result || !now) {
+			const stale = this.byPath.get(name);
+			if (stale) this.remove(stale);
+			this.attempts.delete(name);
+			this.finishWork(name);
+			return;
+		}
+		if (result.changed || !sameIdentity(result.identity, now)) {
+			this.stats.changedWhileHashing++;
+			this.retry(name);
+			return;
+		}
+		if (isRacy(result.identity, startedNs)) {
+			// It changed just before the read began: what it holds now is not certain yet.
+			this.retry(name);
+			return;
+		}
+		this.attempts.delete(name);
+		this.cache.remember(job.absPath, result.identity, result.manifestBytes, startedNs);
+		const existing = this.byPath.get(name);
+		if (existing) this.remove(existing);
+		this.addFromManifest(name, job.absPath, result.identity, result.manifestBytes, result.id);
+		this.finishWork(name);
+	}
+
+	/**
+	 * Looks at a file again (and hashes it) after a delay that doubles with each attempt, and is
+	 * at least `atLeast` ms. The first attempts keep the pass waiting (so `ready()` sees the
+	 * file); later ones, for a file written without pause, run as new work.
+	 */
+	private retry(name: string, atLeast = 0): void {
+		const attempts = (this.attempts.get(name) ?? 0) + 1;
+		this.attempts.set(name, attempts);
+		const delay = Math.max(atLeast, Math.min(RETRY_MAX_MS, RETRY_MS * 2 ** (attempts - 1)));
+		if (attempts > RETRIES_IN_PASS) this.finishWork(name);
+		clearTimeout(this.retryTimers.get(name));
+		const epoch = this.epoch;
+		const timer = setTimeout(() => {
+			this.retryTimers.delete(name);
+			if (epoch !== this.epoch) return;
+			// Looked at afresh: it may be gone, or a folder now.
+			this.walking++;
+			void this.visit(name, undefined, new Set(), new Set(), epoch).then((there) => {
+				if (epoch !== this.epoch) return;
+				if (!there) this.removeUnder(name);
+				const waiting =
+					this.queue.has(name) || this.hashing.has(name) || this.retryTimers.has(name);
+				if (!waiting) this.finishWork(name);
+				this.walking--;
+				this.checkIdle();
+			});
+		}, delay);
+		timer.unref();
+		this.retryTimers.set(name, timer);
+	}
+
+	// ---- the list ------------------------------------------------------------------------
+
+	private add(file: SharedFile): void {
+		this.byPath.set(file.name, file);
+		this.addedAt.set(file.name, ++this.seq);
+		const same = this.byId.get(file.id);
+		if (same) same.push(file);
+		else this.byId.set(file.id, [file]);
+		this.markListChanged();
+	}
+
+	/**
+	 * Stops sharing a file at once (its id is no longer served unless another name has the
+	 * same content). Its index cache entry stays until the next save after a full index (a
+	 * renamed file is found there by inode).
+	 */
+	private remove(file: SharedFile): void {
+		if (this.byPath.get(file.name) !== file) return;
+		this.byPath.delete(file.name);
+		this.addedAt.delete(file.name);
+		const same = this.byId.get(file.id)?.filter((f) => f !== file) ?? [];
+		if (same.length > 0) this.byId.set(file.id, same);
+		else {
+			this.byId.delete(file.id);
+			this.closeHandle(file.id);
+			for (const key of [...this.pieces.keys()]) {
+				if (key.startsWith(`${file.id}:`)) this.pieces.delete(key);
+			}
+		}
+		this.markListChanged();
+	}
+
+	/** Stops sharing everything at or under `name` (a deleted file or folder). */
+	private removeUnder(name: string): void {
+		for (const [other, file] of this.byPath) if (under(other, name)) this.remove(file);
+		for (const dir of this.folders.keys()) {
+			if (under(dir, name)) {
+				this.folders.delete(dir);
+				this.sortedFolders = undefined;
+				this.markListChanged();
 			}
 		}
 	}
+
+	/** The list changed: publish it soon (at most every {@link PUBLISH_MS}). */
+	private markListChanged(): void {
+		this.sorted = undefined;
+		this.unpublished = true;
+		if (this.publishTimer || this.closed) return;
+		const wait = Math.max(PUBLISH_COALESCE_MS, this.lastPublish + PUBLISH_MS - Date.now());
+		this.publishTimer = setTimeout(() => this.publish(), wait);
+		this.publishTimer.unref();
+	}
+
+	/** Bumps the revision and emits `changed`, when the list changed since the last time. */
+	private publish(): void {
+		clearTimeout(this.publishTimer);
+		this.publishTimer = undefined;
+		if (!this.unpublished || this.closed) return;
+		this.unpublished = false;
+		this.lastPublish = Date.now();
+		this.revision = (this.revision + 1) >>> 0 || 1;
+		this.emit("changed", this.revision);
+		this.requestSave(this.state.done ? SAVE_IDLE_MS : SAVE_BUSY_MS);
+	}
+
+	// ---- progress ------------------------------------------------------------------------
+
+	/** A file joins the work of the pass (a new pass starts when the last one was done). */
+	private countWork(name: string, size: number): void {
+		if (this.pending.has(name)) return;
+		if (this.state.done) {
+			this.state = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: false };
+		}
+		this.pending.set(name, size);
+		this.state.filesTotal++;
+		this.state.bytesTotal += size;
+		this.emitProgress(false);
+	}
+
+	/** A file of the pass is done (indexed, or given up). */
+	private finishWork(name: string): void {
+		const size = this.pending.get(name);
+		if (size === undefined) return;
+		this.pending.delete(name);
+		this.state.filesDone++;
+		this.state.bytesDone += size;
+		this.emitProgress(false);
+		this.checkIdle();
+	}
+
+	/** When nothing is walking or pending: the pass is done. */
+	private checkIdle(): void {
+		if (this.walking > 0 || this.pending.size > 0 || this.closed) return;
+		const wasDone = this.state.done;
+		this.state.done = true;
+		// The pass's last batch goes out now rather than up to PUBLISH_MS later.
+		this.publish();
+		if (!wasDone) this.emitProgress(true);
+		this.firstIndex.resolve();
+		this.requestSave(SAVE_IDLE_MS);
+		const waiters = this.idleWaiters;
+		this.idleWaiters = [];
+		for (const resolve of waiters) resolve();
+	}
+
+	/** Resolves when indexing is idle (now, or when the pass under way ends). */
+	private idle(): Promise<void> {
+		if (this.closed || (this.walking === 0 && this.pending.size === 0)) return Promise.resolve();
+		return new Promise((resolve) => this.idleWaiters.push(resolve));
+	}
+
+	/** Emits `progress` now (forced) or within {@link PROGRESS_MS}. */
+	private emitProgress(force: boolean): void {
+		if (this.closed) return;
+		const wait = this.lastProgress + PROGRESS_MS - Date.now();
+		if (force || wait <= 0) {
+			clearTimeout(this.progressTimer);
+			this.progressTimer = undefined;
+			this.lastProgress = Date.now();
+			this.emit("progress", this.progress());
+		} else if (!this.progressTimer) {
+			this.progressTimer = setTimeout(() => this.emitProgress(true), wait);
+			this.progressTimer.unref();
+		}
+	}
+
+	/** Saves the index cache within `delay` ms (an earlier request wins). */
+	private requestSave(delay: number): void {
+		if (this.closed || !this.cache.file) return;
+		const at = Date.now() + delay;
+		if (this.saveTimer && this.saveAt <= at) return;
+		clearTimeout(this.saveTimer);
+		this.saveAt = at;
+		this.saveTimer = setTimeout(() => {
+			this.saveTimer = undefined;
+			void this.saveCache();
+		}, delay);
+		this.saveTimer.unref();
+	}
+
+	/**
+	 * Saves the index cache. After a full index, entries of files under the shared folder that
+	 * are no longer shared (deleted, or changed since) are dropped first; other folders' entries
+	 * stay (sharing them again is then a warm start), within the cache's size bound.
+	 */
+	private saveCache(): Promise<boolean> {
+		if (this.state.done && this.walking === 0) {
+			const root = this.currentRoot;
+			const shared = new Set<string>();
+			for (const file of this.byPath.values()) shared.add(file.absPath);
+			this.cache.prune((absPath) => !isInside(root, absPath) || shared.has(absPath));
+		}
+		return this.cache.save();
+	}
+
+	// ---- watching ------------------------------------------------------------------------
+
+	private startWatcher(): void {
+		const root = this.currentRoot;
+		const watcher = watch(root, {
+			ignoreInitial: true,
+			// Links are judged by the walk (only targets inside the folder), not followed here.
+			followSymlinks: false,
+			// The watcher must never keep the process alive.
+			persistent: false,
+			ignored: (p: string) => isTransferFile(path.basename(p)),
+		});
+		watcher.on("all", (event, changed) => {
+			if (this.watcher !== watcher) return;
+			const rel = path.relative(root, changed);
+			if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return;
+			const name = rel.split(path.sep).join("/");
+			if (event === "change" || event === "unlink" || event === "add") void this.checkServed(name);
+			this.markDirty(name);
+		});
+		// Errors (a watch limit reached, a folder unreadable) leave the periodic rescan to catch up.
+		watcher.on("error", () => {});
+		this.watcher = watcher;
+	}
+
+	private async stopWatcher(): Promise<void> {
+		const watcher = this.watcher;
+		this.watcher = undefined;
+		await watcher?.close().catch(() => {});
+	}
+
+	/** Stops serving a file at once when it is no longer as it was hashed. */
+	private async checkServed(name: string): Promise<void> {
+		const file = this.byPath.get(name);
+		if (!file) return;
+		let now: FileIdentity | undefined;
+		try {
+			now = identityOf(await fs.stat(file.absPath, { bigint: true }));
+		} catch {
+			// Gone.
+		}
+		if (!now || !sameIdentity(now, file.identity)) this.remove(file);
+	}
+
+	/** A path changed: look at it again in the next batch. */
+	private markDirty(name: string): void {
+		if (this.closed) return;
+		if (this.dirty.size === 0) this.firstDirty = Date.now();
+		this.dirty.add(name);
+		clearTimeout(this.flushTimer);
+		const wait = Math.min(WATCH_DEBOUNCE_MS, this.firstDirty + WATCH_MAX_WAIT_MS - Date.now());
+		this.flushTimer = setTimeout(() => void this.flush(), Math.max(0, wait));
+		this.flushTimer.unref();
+	}
+
+	/** Re-indexes the paths of a watcher batch: each file, and each folder's tree. */
+	private async flush(): Promise<void> {
+		this.flushTimer = undefined;
+		const epoch = this.epoch;
+		const batch = [...this.dirty].sort();
+		this.dirty.clear();
+		this.walking++;
+		try {
+			// A folder walked in this batch covers the paths under it.
+			const walked = new Set<string>();
+			const covered = (name: string) => {
+				for (let i = name.lastIndexOf("/"); i > 0; i = name.lastIndexOf("/", i - 1)) {
+					if (walked.has(name.slice(0, i))) return true;
+				}
+				return false;
+			};
+			for (let i = 0; i < batch.length; i += BATCH_PARALLEL) {
+				const slice = batch.slice(i, i + BATCH_PARALLEL).filter((name) => !covered(name));
+				await Promise.all(
+					slice.map(async (name) => {
+						let stat: import("node:fs").Stats | undefined;
+						try {
+							stat = await fs.lstat(this.abs(name));
+						} catch {
+							// Gone.
+						}
+						if (epoch !== this.epoch) return;
+						if (!stat) this.removeUnder(name);
+						else if (stat.isDirectory()) {
+							walked.add(name);
+							this.addFolder(name);
+							await this.walkUnder(name, epoch);
+						} else {
+							const there = await this.visit(name, undefined, new Set(), new Set(), epoch);
+							if (!there && epoch === this.epoch) this.removeUnder(name);
+						}
+					}),
+				);
+				if (epoch !== this.epoch) return;
+			}
+			// Links to a changed file see it changed too.
+			const changed = new Set(batch);
+			for (const file of [...this.byPath.values()]) {
+				if (file.absPath !== this.abs(file.name) && changed.has(this.relOf(file.absPath))) {
+					await this.visit(file.name, true, new Set(), new Set(), epoch);
+				}
+			}
+		} finally {
+			if (epoch === this.epoch) {
+				this.walking--;
+				this.checkIdle();
+			}
+		}
+	}
+
+	/** The relative name of an absolute path under the root. */
+	private relOf(absPath: string): string {
+		return path.relative(this.currentRoot, absPath).split(path.sep).join("/");
+	}
+
+	// ---- serving -------------------------------------------------------------------------
 
 	/**
 	 * Reads `length` bytes of a shared file at `offset`, for serving. The range must lie
@@ -295,16 +965,17 @@ export class Library extends EventEmitter<LibraryEvents> {
 	 * its blocks one after the other), and each answer is a copy of the block, which dies
 	 * young; the cache's piece buffers are reused, so a seeder's memory stays flat whatever
 	 * the file size. Files stay open between reads; every piece read first checks the
-	 * opened file still has the size and mtime it was indexed with.
+	 * opened file still has the identity it was hashed with (size, mtime and ctime in ns,
+	 * inode).
 	 * @param id - hex file id
 	 * @param offset - byte offset in the file
 	 * @param length - bytes wanted
 	 * @returns a new buffer with the bytes, or null when the file is not shared, the range
-	 *   is outside one piece, or the file changed since it was indexed (which starts a
-	 *   rescan)
+	 *   is outside one piece, or the file changed since it was indexed (which stops serving
+	 *   that id at once and re-indexes the file)
 	 */
 	async read(id: string, offset: number, length: number): Promise<Buffer | null> {
-		const file = this.byId.get(id);
+		const file = this.get(id);
 		if (!file || length <= 0 || offset < 0 || offset + length > file.size) return null;
 		const pieceSize = file.manifest.pieceSize;
 		const index = Math.floor(offset / pieceSize);
@@ -356,10 +1027,10 @@ export class Library extends EventEmitter<LibraryEvents> {
 		if (!handle) return null;
 		try {
 			// Check the opened file itself: a path swapped after indexing cannot slip past.
-			const stat = await handle.stat();
-			if (!stat.isFile() || stat.size !== file.size || Math.floor(stat.mtimeMs) !== file.mtimeMs) {
-				this.closeHandle(file.id);
-				void this.rescan();
+			const stat = await handle.stat({ bigint: true });
+			if (!stat.isFile() || !sameIdentity(identityOf(stat), file.identity)) {
+				this.remove(file);
+				this.markDirty(file.name);
 				return null;
 			}
 			const start = index * file.manifest.pieceSize;
@@ -399,9 +1070,25 @@ export class Library extends EventEmitter<LibraryEvents> {
 		setTimeout(() => void handle.then((h) => h?.close().catch(() => {})), 1_000).unref();
 	}
 
-	/** Closes every open file. */
-	close(): void {
+	/**
+	 * Stops watching and indexing, closes every open file and the hash workers, and saves the
+	 * index cache. Safe to call twice.
+	 */
+	async close(): Promise<void> {
+		if (this.closed) return;
+		this.closed = true;
+		this.epoch++;
+		for (const timer of [this.progressTimer, this.publishTimer, this.saveTimer, this.flushTimer])
+			clearTimeout(timer);
+		for (const timer of this.retryTimers.values()) clearTimeout(timer);
+		this.retryTimers.clear();
+		this.queue.clear();
 		for (const id of [...this.handles.keys()]) this.closeHandle(id);
+		this.firstIndex.resolve();
+		for (const resolve of this.idleWaiters.splice(0)) resolve();
+		await this.stopWatcher();
+		await this.ownPool?.close();
+		await this.saveCache();
 	}
 }
 

@@ -62,8 +62,16 @@ export interface PeerOptions {
 	bindAddress?: string;
 	/** Upload cap in bytes per second (unlimited when absent). */
 	maxUploadRate?: number;
-	/** How often the shared folder is re-scanned for changes, in ms (default 5000). */
+	/**
+	 * How often the shared folder is re-scanned for changes, in ms (default 30000): a safety net
+	 * behind the watcher, which catches changes within a second.
+	 */
 	rescanInterval?: number;
+	/**
+	 * The app's data folder: the index cache is kept there, so a restart re-hashes only what
+	 * changed. Without one the cache lives in memory only.
+	 */
+	dataDir?: string;
 }
 
 /** Events of a peer; every payload is plain data. */
@@ -188,7 +196,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	/**
-	 * Indexes the shared folder, binds the transfer ports and the discovery port, and
+	 * Starts indexing the shared folder (in worker threads; files are served as they are
+	 * indexed, see `indexed()`), binds the transfer ports and the discovery port, and
 	 * announces.
 	 * @throws UsageError (exit code 2) for an unreadable shared folder, an unwritable
 	 *   downloads folder, nested folders, or a port in use
@@ -200,7 +209,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		await ensureWritable(downloads);
 		const share = path.resolve(options.shareDir);
 		refuseNested(share, downloads);
-		peer.library = await Library.open(share);
+		peer.library = await Library.open(share, { dataDir: options.dataDir });
 		peer.engine = await TransferEngine.open({
 			library: peer.library,
 			basePort: options.basePort,
@@ -254,10 +263,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("peer-left", p, why);
 			this.emit("files-changed");
 		});
-		this.library.on("changed", () => {
-			this.emit("library-changed", this.library.files().length);
-			void this.discovery.announce();
-		});
+		this.watchLibrary();
 		this.engine.on("download-progress", (d) => {
 			const state = this.stateOf(d);
 			this.emit("download-progress", state);
@@ -271,7 +277,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		});
 		this.rescanTimer = setInterval(
 			() => void this.library.rescan(),
-			this.options.rescanInterval ?? 5_000,
+			this.options.rescanInterval ?? 30_000,
 		);
 		this.rescanTimer.unref();
 		this.resupplyTimer = setInterval(() => this.resupply(), RESUPPLY_MS);
@@ -288,6 +294,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 			if (this.library !== library) return;
 			this.emit("library-changed", library.files().length);
 			void this.discovery.announce();
+		});
+		library.on("progress", (progress) => {
+			if (this.library === library) this.emit("index-progress", progress);
 		});
 	}
 
@@ -453,17 +462,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return this.folderJobs.map((job) => this.folderState(job));
 	}
 
-	/** How far indexing of our shared folder has got. */
+	/** How far indexing of our shared folder has got (files indexed so far are served). */
 	indexProgress(): IndexProgress {
-		const files = this.library.files();
-		const bytes = files.reduce((sum, f) => sum + f.size, 0);
-		return {
-			filesDone: files.length,
-			filesTotal: files.length,
-			bytesDone: bytes,
-			bytesTotal: bytes,
-			done: true,
-		};
+		return this.library.progress();
+	}
+
+	/**
+	 * Resolves once the first full index of our shared folder is done (`Peer.start` does not
+	 * wait for it: files are served as they are indexed).
+	 */
+	indexed(): Promise<void> {
+		return this.library.ready();
 	}
 
 	/** Files we share ourselves. */
@@ -622,18 +631,18 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (downloadsMoved) await ensureWritable(downloads);
 		let next: Library | undefined;
 		if (shareMoved) {
-			next = await Library.open(share);
+			next = await Library.open(share, { dataDir: this.options.dataDir });
 			// Symlinks resolved: the real folders must not nest either.
 			const realDownloads = await fs.realpath(downloads).catch(() => downloads);
 			try {
 				refuseNested(next.root, realDownloads);
 			} catch (error) {
-				next.close();
+				void next.close();
 				throw error;
 			}
 		}
 		if (this.stopping) {
-			next?.close();
+			void next?.close();
 			return;
 		}
 		this.options.downloadsDir = downloads;
@@ -642,11 +651,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 			// A revision peers have not seen from us: they refetch the list.
 			if (next.revision === old.revision) next.revision = (old.revision + 1) >>> 0 || 1;
 			old.removeAllListeners("changed");
+			old.removeAllListeners("progress");
 			this.library = next;
 			this.options.shareDir = share;
 			this.engine.setLibrary(next);
 			this.watchLibrary();
-			old.close();
+			void old.close();
 		}
 		this.emit("folders-changed", { shareDir: this.library.root, downloadsDir: downloads });
 		if (next) {
@@ -963,7 +973,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			clearInterval(this.resupplyTimer);
 			await this.discovery.close();
 			await this.engine.close();
-			this.library.close();
+			await this.library.close();
 		})();
 		return this.stopping;
 	}

@@ -14,16 +14,48 @@ import { writeSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import { Worker } from "node:worker_threads";
+import { type FileIdentity, identityOf, sameIdentity } from "../library/identity.js";
 import {
 	createHasher,
 	HASH_BACKEND_ENV,
 	type HashBackendName,
+	type Hasher,
 	hash,
 	hashBackend,
 } from "../protocol/hash.js";
+import { encodeManifest, manifestId, pieceSizeFor } from "../protocol/manifest.js";
 
 /** Bytes read from a file at a time by {@link HashPool.hashFile}: 4 MiB. */
 export const FILE_READ_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Bytes read from a file at a time by {@link hashManifestFile}: 1 MiB. A power of two, so it
+ * divides a piece or a piece divides it; a manifest job holds at most this much file data.
+ */
+export const MANIFEST_READ_SIZE = 1024 * 1024;
+/** While hashing a large file, its identity is checked again every this many bytes: 64 MiB. */
+const MANIFEST_CHECK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What {@link HashPool.hashManifest} resolves to: the manifest of a file that stayed the same
+ * from its first read to its last (`changed: false`), or the identities that differed.
+ */
+export type ManifestHash =
+	| {
+			changed: false;
+			/** The file's identity (fstat of the opened file) while it was hashed. */
+			identity: FileIdentity;
+			/** The manifest's encoding (`../protocol/manifest.ts`). */
+			manifestBytes: Buffer;
+			/** The file id: BLAKE3 of `manifestBytes`, 32 bytes. */
+			id: Buffer;
+	  }
+	| {
+			/** The file changed (or shrank) while it was read: hash it again later. */
+			changed: true;
+			before: FileIdentity;
+			after: FileIdentity;
+	  };
 
 /** Options of {@link HashPool}. */
 export interface HashPoolOptions {
@@ -56,7 +88,8 @@ export type HashJobMessage =
 			/** With `store`: write the bytes to `fd` at `position` when the digest equals `expected`. */
 			store?: { expected: Uint8Array; fd: number; position: number };
 	  }
-	| { id: number; op: "file"; path: string; size: number };
+	| { id: number; op: "file"; path: string; size: number }
+	| { id: number; op: "manifest"; path: string };
 
 /** An error as plain data, so that its `code`, `syscall` and `path` survive postMessage. */
 export interface SerializedError {
@@ -83,6 +116,8 @@ export type HashReplyMessage =
 			buffer?: ArrayBuffer | SharedArrayBuffer;
 			/** For a `store` job: true when the digest matched and the bytes were written. */
 			written?: boolean;
+			/** For a `manifest` job: its result (`digest` is then the file id, or empty). */
+			manifest?: ManifestHash;
 	  }
 	| { type: "failed"; id: number; error: SerializedError };
 
@@ -125,6 +160,100 @@ export async function hashFilePrefix(path: string, size: number): Promise<Buffer
 		}
 		return hasher.digest();
 	} finally {
+		await handle.close();
+	}
+}
+
+/** Spare read buffers of {@link MANIFEST_READ_SIZE} bytes, reused across manifest jobs. */
+const spareReadBuffers: Buffer[] = [];
+
+/**
+ * The manifest of a file (`../protocol/manifest.ts`: piece size from `pieceSizeFor`, the
+ * BLAKE3 of every piece and of the whole content), read {@link MANIFEST_READ_SIZE} bytes at a
+ * time, never whole. The opened file's bigint fstat is taken before the first read, every
+ * 64 MiB and after the last: when it differs (a write, truncation, touch) or the file ends
+ * early, the result says `changed` instead of giving a manifest of mixed contents.
+ * @param path the file
+ * @returns the manifest with the file id and identity, or `changed` with both identities
+ * @throws the fs error (with `code`: `ENOENT`, `EACCES`, `EISDIR`, …) when it cannot be read;
+ *   an Error with `code` `ERR_NOT_FILE` when it is not a regular file
+ */
+export async function hashManifestFile(path: string): Promise<ManifestHash> {
+	const handle = await fs.open(path, "r");
+	let chunk: Buffer | undefined;
+	try {
+		const stat = await handle.stat({ bigint: true });
+		if (!stat.isFile()) {
+			throw Object.assign(new Error(`${path}: not a regular file`), { code: "ERR_NOT_FILE", path });
+		}
+		const before = identityOf(stat);
+		const changed = async (): Promise<ManifestHash> => ({
+			changed: true,
+			before,
+			after: identityOf(await handle.stat({ bigint: true })),
+		});
+		const size = before.size;
+		const pieceSize = pieceSizeFor(size);
+		chunk =
+			size >= MANIFEST_READ_SIZE
+				? (spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(MANIFEST_READ_SIZE))
+				: Buffer.allocUnsafe(Math.max(size, 1));
+		const content = createHasher();
+		const pieceHashes: Uint8Array[] = [];
+		let piece: Hasher | undefined;
+		let pieceFill = 0;
+		let sinceCheck = 0;
+		for (let offset = 0; offset < size; ) {
+			const want = Math.min(chunk.length, size - offset);
+			let got = 0;
+			while (got < want) {
+				const { bytesRead } = await handle.read(chunk, got, want - got, offset + got);
+				if (bytesRead === 0) {
+					content.digest(); // frees the hasher
+					return await changed();
+				}
+				got += bytesRead;
+			}
+			const view = chunk.subarray(0, want);
+			content.update(view);
+			if (pieceSize <= chunk.length) {
+				// Reads start on piece boundaries (both are powers of two, or there is one read):
+				// whole pieces, the last one maybe short.
+				for (let at = 0; at < want; at += pieceSize) {
+					pieceHashes.push(hash(view.subarray(at, Math.min(want, at + pieceSize))));
+				}
+			} else {
+				// A piece larger than a read: fed read by read.
+				piece ??= createHasher();
+				piece.update(view);
+				pieceFill += want;
+				if (pieceFill === pieceSize || offset + want === size) {
+					pieceHashes.push(piece.digest());
+					piece = undefined;
+					pieceFill = 0;
+				}
+			}
+			offset += want;
+			sinceCheck += want;
+			if (sinceCheck >= MANIFEST_CHECK_BYTES && offset < size) {
+				sinceCheck = 0;
+				const now = identityOf(await handle.stat({ bigint: true }));
+				if (!sameIdentity(before, now)) {
+					content.digest();
+					piece?.digest();
+					return { changed: true, before, after: now };
+				}
+			}
+		}
+		const after = identityOf(await handle.stat({ bigint: true }));
+		const contentHash = content.digest();
+		if (!sameIdentity(before, after)) return { changed: true, before, after };
+		const manifestBytes = encodeManifest({ size, pieceSize, contentHash, pieceHashes });
+		return { changed: false, identity: before, manifestBytes, id: manifestId(manifestBytes) };
+	} finally {
+		if (chunk?.length === MANIFEST_READ_SIZE && spareReadBuffers.length < 8) {
+			spareReadBuffers.push(chunk);
+		}
 		await handle.close();
 	}
 }
@@ -317,6 +446,29 @@ export class HashPool {
 	}
 
 	/**
+	 * The manifest of a file (see {@link hashManifestFile}), computed in a worker that reads
+	 * the file 1 MiB at a time: the event loop and the memory of this thread never see the
+	 * file's bytes. Jobs on one pool run side by side; the caller bounds how many it starts.
+	 * @param path the file
+	 * @param sizeHint its expected size in bytes (balances the workers' load); default 0
+	 * @returns the manifest, file id and identity, or `changed` when the file changed while read
+	 * @throws (rejects) as {@link hashManifestFile} does, or when the pool is closed or the
+	 *   worker dies
+	 */
+	hashManifest(path: string, sizeHint = 0): Promise<ManifestHash> {
+		if (this.closed) return Promise.reject(new Error("HashPool is closed"));
+		if (this.inline) return hashManifestFile(path);
+		return this.submit({ id: this.nextId++, op: "manifest", path }, Math.max(sizeHint, 1)).then(
+			(reply) => {
+				const m = reply.manifest;
+				if (!m) throw new Error("hash worker sent no manifest");
+				if (m.changed) return m;
+				return { ...m, manifestBytes: toBuffer(m.manifestBytes), id: toBuffer(m.id) };
+			},
+		);
+	}
+
+	/**
 	 * Stops the workers. Jobs still pending reject with an Error; later calls reject too.
 	 * Calling it again is harmless.
 	 * @returns once every worker thread has exited
@@ -385,8 +537,13 @@ export class HashPool {
 				(r) => done(r.digest, m.buffer),
 				job.reject,
 			);
-		} else {
+		} else if (m.op === "file") {
 			hashFilePrefix(m.path, m.size).then((digest) => done(digest), job.reject);
+		} else {
+			hashManifestFile(m.path).then(
+				(manifest) => job.resolve({ type: "done", id: m.id, digest: Buffer.alloc(0), manifest }),
+				job.reject,
+			);
 		}
 	}
 

@@ -1,5 +1,5 @@
 /**
- * The worker thread of `HashPool` (`hash-pool.ts`): answers `hash` and `file` jobs with
+ * The worker thread of `HashPool` (`hash-pool.ts`): answers `hash`, `file` and `manifest` jobs with
  * BLAKE3 digests from `../protocol/hash.ts`, whose backend choice it shares (the pool sets
  * `P2P_TUI_BLAKE3` in this thread's environment to the main thread's choice). A `hash` job's
  * buffer is transferred back with the reply, so the bytes are never copied.
@@ -11,6 +11,7 @@ import {
 	type HashJobMessage,
 	type HashReplyMessage,
 	hashFilePrefix,
+	hashManifestFile,
 	serializeError,
 	writeAll,
 } from "./hash-pool.js";
@@ -35,6 +36,10 @@ async function run(job: HashJobMessage): Promise<void> {
 			} else {
 				port.postMessage(reply);
 			}
+		} else if (job.op === "manifest") {
+			const manifest = await hashManifestFile(job.path);
+			const digest = manifest.changed ? new Uint8Array(0) : manifest.id;
+			port.postMessage({ type: "done", id: job.id, digest, manifest } satisfies HashReplyMessage);
 		} else {
 			const digest = await hashFilePrefix(job.path, job.size);
 			port.postMessage({ type: "done", id: job.id, digest } satisfies HashReplyMessage);

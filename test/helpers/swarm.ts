@@ -18,7 +18,7 @@ export class Swarm {
 	}
 
 	/**
-	 * Starts a peer.
+	 * Starts a peer and waits until its shared folder is indexed.
 	 * @param name - its name (also its folder name)
 	 * @param share - folder to share; a new empty one when absent
 	 */
@@ -37,6 +37,8 @@ export class Swarm {
 			...extra,
 		});
 		this.peers.push(peer);
+		// Peer.start serves files as they are indexed; tests start from a fully indexed folder.
+		await peer.indexed();
 		return peer;
 	}
 

@@ -15,6 +15,8 @@ describe("Library", () => {
 	it("indexes every fixture with manifests whose content hash is b3sum's and whose id is the manifest's BLAKE3", async () => {
 		const fixtures = fixturesDir();
 		const library = await Library.open(fixtures);
+		after(() => library.close());
+		await library.ready();
 		assert.deepEqual(
 			library.files().map((f) => f.name),
 			listFiles(fixtures),
@@ -55,6 +57,8 @@ describe("Library", () => {
 		fs.symlinkSync(path.join(share, "inside.txt"), path.join(share, "sub", "link-in.txt"));
 		fs.writeFileSync(path.join(share, "half.bin.p2p-part"), "partial");
 		const library = await Library.open(share);
+		after(() => library.close());
+		await library.ready();
 		assert.deepEqual(
 			library.files().map((f) => f.name),
 			["inside.txt", "sub/link-in.txt"],
@@ -66,7 +70,9 @@ describe("Library", () => {
 		fs.mkdirSync(share, { recursive: true });
 		const file = path.join(share, "a.txt");
 		fs.writeFileSync(file, "version one");
-		const library = await Library.open(share);
+		const library = await Library.open(share, { watch: false });
+		after(() => library.close());
+		await library.ready();
 		const [before] = library.files();
 		fs.writeFileSync(file, "version two!");
 		fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));

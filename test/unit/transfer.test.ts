@@ -3,6 +3,9 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { identityOf } from "../../source/library/identity.js";
+import { IndexCache } from "../../source/library/index-cache.js";
+import { hashFile } from "../../source/library/library.js";
 import { fixturesDir, listFiles, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
@@ -53,18 +56,27 @@ describe("transfers between peers on loopback", () => {
 			fs.writeFileSync(path.join(dir, "data.bin"), content);
 			fs.utimesSync(path.join(dir, "data.bin"), mtime, mtime);
 		}
-		await swarm.add("honest", good);
-		const liar = await swarm.add("liar", bad);
-		// Corrupt the liar's copy after it was indexed, keeping size and mtime: it now
-		// serves wrong bytes under the right manifest.
-		const file = path.join(bad, "data.bin");
+		// The liar's copy is corrupt (a byte in every piece), yet its index cache holds the
+		// honest manifest for it: it serves wrong bytes under the right manifest. (A change
+		// made while it runs, even one that puts size and mtime back, is seen and re-hashed.)
+		const file = fs.realpathSync(path.join(bad, "data.bin"));
 		const fd = fs.openSync(file, "r+");
 		for (let offset = 1000; offset < content.length; offset += 256 * 1024) {
 			fs.writeSync(fd, Buffer.from([content[offset] ^ 0xff]), 0, 1, offset);
 		}
 		fs.closeSync(fd);
-		fs.utimesSync(file, mtime, mtime);
-		assert.ok(liar.sharedFiles().length === 1);
+		const honest = await hashFile(path.join(good, "data.bin"));
+		const liarData = path.join(swarm.root, "liar-data");
+		const poisoned = await IndexCache.load(liarData);
+		const identity = identityOf(fs.statSync(file, { bigint: true }));
+		poisoned.remember(file, identity, honest.manifestBytes, identity.ctimeNs + 10_000_000_000n);
+		assert.ok(await poisoned.save());
+		await swarm.add("honest", good);
+		const liar = await swarm.add("liar", bad, { dataDir: liarData });
+		assert.deepEqual(
+			liar.sharedFiles().map((f) => f.id),
+			[honest.idBytes.toString("hex")],
+		);
 
 		const leecher = await swarm.add("leecher");
 		await swarm.waitForFiles(leecher, 1, 2);
