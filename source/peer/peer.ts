@@ -210,15 +210,21 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const share = path.resolve(options.shareDir);
 		refuseNested(share, downloads);
 		peer.library = await Library.open(share, { dataDir: options.dataDir });
-		peer.engine = await TransferEngine.open({
-			library: peer.library,
-			basePort: options.basePort,
-			bindAddress: options.bindAddress,
-			selfId: peer.id,
-			peerId: peer.peerId,
-			peers: () => peer.peers(),
-			maxUploadRate: options.maxUploadRate,
-		});
+		try {
+			peer.engine = await TransferEngine.open({
+				library: peer.library,
+				basePort: options.basePort,
+				bindAddress: options.bindAddress,
+				selfId: peer.id,
+				peerId: peer.peerId,
+				peers: () => peer.peers(),
+				maxUploadRate: options.maxUploadRate,
+			});
+		} catch (error) {
+			// The library's watcher and hash workers would keep the process alive.
+			await peer.library.close();
+			throw error;
+		}
 		try {
 			peer.discovery = await Discovery.start({
 				peerId: peer.peerId,
@@ -236,6 +242,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			});
 		} catch (error) {
 			await peer.engine.close();
+			await peer.library.close();
 			throw error;
 		}
 		peer.wire();
