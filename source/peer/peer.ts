@@ -23,7 +23,7 @@ import {
 } from "../protocol/manifest.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
-import { hashFilePrefix } from "../transfer/hash-pool.js";
+import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
 import type { ServeStats } from "../transfer/serve.js";
 import type {
 	FolderTransferState,
@@ -166,6 +166,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 	/** Our per-process peer id (16 random bytes): two peers on one host never share it. */
 	readonly peerId = randomBytes(16);
 	readonly id = toHex(this.peerId);
+	/**
+	 * One pool of hash workers for indexing and for pieces: a worker thread costs memory
+	 * (its own heap), and the two rarely hash at the same moment.
+	 */
+	private pool!: HashPool;
 	private readonly lists = new Map<string, RemoteList>();
 	/**
 	 * The merged views of `lists`, rebuilt only when a list changes: snapshots ask for them
@@ -209,10 +214,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		await ensureWritable(downloads);
 		const share = path.resolve(options.shareDir);
 		refuseNested(share, downloads);
-		peer.library = await Library.open(share, { dataDir: options.dataDir });
+		peer.pool = new HashPool();
+		try {
+			peer.library = await Library.open(share, { dataDir: options.dataDir, hasher: peer.pool });
+		} catch (error) {
+			await peer.pool.close();
+			throw error;
+		}
 		try {
 			peer.engine = await TransferEngine.open({
 				library: peer.library,
+				hasher: peer.pool,
 				basePort: options.basePort,
 				bindAddress: options.bindAddress,
 				selfId: peer.id,
@@ -221,8 +233,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 				maxUploadRate: options.maxUploadRate,
 			});
 		} catch (error) {
-			// The library's watcher and hash workers would keep the process alive.
+			// The library's watcher and the hash workers would keep the process alive.
 			await peer.library.close();
+			await peer.pool.close();
 			throw error;
 		}
 		try {
@@ -243,6 +256,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		} catch (error) {
 			await peer.engine.close();
 			await peer.library.close();
+			await peer.pool.close();
 			throw error;
 		}
 		peer.wire();
@@ -981,6 +995,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			await this.discovery.close();
 			await this.engine.close();
 			await this.library.close();
+			await this.pool.close();
 		})();
 		return this.stopping;
 	}
