@@ -14,7 +14,7 @@
  * peak RSS of every process is read from /proc, and the seeders' upload comes from their
  * final `stopped` event. Prints a table and the targets, writes JSON to bench/results/.
  *
- * Usage: npm run bench -- [--mib N] [--only 1,3,5] [--timeout SECONDS]
+ * Usage: npm run bench:transfer -- [--mib N] [--only 1,3,5] [--timeout SECONDS]
  *   (or BENCH_MIB=N). Results go to bench/results/transfer.json for the full 1 GiB run,
  *   transfer-<N>MiB[-only-<ids>].json otherwise. Exit code 1 when a download failed or
  *   differs; missed targets are reported, not fatal. Every address is loopback:
@@ -123,6 +123,10 @@ const { values: flags } = parseArgs({
 		mib: { type: "string", default: process.env.BENCH_MIB ?? "1024" },
 		only: { type: "string" },
 		timeout: { type: "string" },
+		// The indexing bench's flags (`npm run bench` passes the same flags to both).
+		files: { type: "string" },
+		seed: { type: "string" },
+		workers: { type: "string" },
 	},
 });
 const mib = Number(flags.mib);

@@ -107,7 +107,7 @@ describe("the live folder, seen by another peer", () => {
 			library.directories().includes("empty/inner"),
 		);
 		assert.ok(library.directories().includes("empty"));
-		assert.notEqual(library.revision, revision);
+		await reaches("A to publish a new revision", () => library.revision !== revision);
 		await reaches(
 			"B to hear A's new revision",
 			() => b.peers().find((p) => p.id === a.id)?.revision === library.revision,
