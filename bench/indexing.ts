@@ -13,8 +13,8 @@
  *
  * in files/s and MB/s (MB = 10^6 bytes). The data was just written, so every run reads from the
  * page cache: these are CPU numbers, not disk numbers. Prints a table, writes JSON to
- * bench/results/indexing.json (indexing-<files>-<mib>MiB.json for other sizes), then deletes
- * the generated data.
+ * bench/results/indexing.json (indexing-<files>-<mib>MiB[-w<workers>].json for other sizes or
+ * a given worker count), then deletes the generated data.
  *
  * Usage: npm run bench:index -- [--files N] [--mib N] [--seed N] [--workers N]
  *   (--mib, or BENCH_MIB, also sets the transfer bench's file: one flag for both;
@@ -405,7 +405,9 @@ async function main(): Promise<number> {
 		})),
 	};
 	fs.mkdirSync(RESULTS_DIR, { recursive: true });
-	const suffix = files === 10_000 && mib === 1024 ? "" : `-${files}-${mib}MiB`;
+	const suffix =
+		(files === 10_000 && mib === 1024 ? "" : `-${files}-${mib}MiB`) +
+		(flags.workers === undefined ? "" : `-w${flags.workers}`);
 	const out = path.join(RESULTS_DIR, `indexing${suffix}.json`);
 	const rounded = (_key: string, value: unknown) =>
 		typeof value === "number" && !Number.isInteger(value) ? Number(value.toFixed(3)) : value;
