@@ -132,15 +132,21 @@ export class Peer extends EventEmitter<PeerEvents> {
 			);
 		}
 		peer.library = await Library.open(share, { dataDir: options.dataDir });
-		peer.engine = await TransferEngine.open({
-			library: peer.library,
-			basePort: options.basePort,
-			bindAddress: options.bindAddress,
-			selfId: peer.id,
-			peerId: peer.peerId,
-			peers: () => peer.peers(),
-			maxUploadRate: options.maxUploadRate,
-		});
+		try {
+			peer.engine = await TransferEngine.open({
+				library: peer.library,
+				basePort: options.basePort,
+				bindAddress: options.bindAddress,
+				selfId: peer.id,
+				peerId: peer.peerId,
+				peers: () => peer.peers(),
+				maxUploadRate: options.maxUploadRate,
+			});
+		} catch (error) {
+			// Indexing has started in the background: stop it (and its workers) too.
+			await peer.library.close();
+			throw error;
+		}
 		try {
 			peer.discovery = await Discovery.start({
 				peerId: peer.peerId,
@@ -158,6 +164,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			});
 		} catch (error) {
 			await peer.engine.close();
+			await peer.library.close();
 			throw error;
 		}
 		peer.wire();
