@@ -123,6 +123,10 @@ const { values: flags } = parseArgs({
 		mib: { type: "string", default: process.env.BENCH_MIB ?? "1024" },
 		only: { type: "string" },
 		timeout: { type: "string" },
+		// The indexing bench's flags (`npm run bench` passes the same flags to both).
+		files: { type: "string" },
+		seed: { type: "string" },
+		workers: { type: "string" },
 	},
 });
 const mib = Number(flags.mib);

@@ -18,7 +18,7 @@
  * the opened file still has the fingerprint it was hashed with.
  */
 import { EventEmitter } from "node:events";
-import { type Dirent, constants as fsConstants } from "node:fs";
+import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { type FSWatcher, watch } from "chokidar";
@@ -26,7 +26,13 @@ import { UsageError } from "../errors.js";
 import type { IndexProgress } from "../peer/types.js";
 import { toHex } from "../protocol/hash.js";
 import { decodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
-import { HashPool, hashManifestFile, type ManifestHash } from "../transfer/hash-pool.js";
+import {
+	type DirEntry,
+	HashPool,
+	hashManifestFile,
+	type ManifestHash,
+	readDirAsync,
+} from "../transfer/hash-pool.js";
 import { type FileIdentity, identityOf, isRacy, racyWaitMs, sameIdentity } from "./identity.js";
 import { IndexCache, nowNs } from "./index-cache.js";
 import { isInside, isTransferFile } from "./paths.js";
@@ -72,10 +78,11 @@ export interface LibraryOptions {
 	/** Hash worker threads (default: `defaultHashWorkers()`); 0 hashes on the calling thread. */
 	workers?: number;
 	/**
-	 * What computes manifests; default a {@link HashPool} of `workers` threads owned (and closed)
-	 * by the library. Tests and benchmarks pass their own to count or delay hashes.
+	 * What computes manifests and reads folders; default a {@link HashPool} of `workers` threads
+	 * owned (and closed) by the library. Tests pass their own to count or delay hashes; without
+	 * `readDir`, folders are read on the calling thread.
 	 */
-	hasher?: Pick<HashPool, "hashManifest">;
+	hasher?: Pick<HashPool, "hashManifest"> & Partial<Pick<HashPool, "readDir">>;
 }
 
 /** Counters of a library since it opened. */
@@ -98,8 +105,12 @@ export const PROGRESS_MS = 250;
 export const WATCH_DEBOUNCE_MS = 150;
 /** ...but a batch waits at most this long after its first event, in ms. */
 const WATCH_MAX_WAIT_MS = 1_000;
-/** Manifest jobs in flight per hash worker (overlaps reads with hashing; each holds ≤ 1 MiB). */
-const JOBS_PER_WORKER = 4;
+/**
+ * Manifest jobs handed to each hash worker at once: enough that a worker never waits for the
+ * next one. A worker runs its jobs one after the other, so only one at a time holds a read
+ * buffer (≤ 1 MiB).
+ */
+const JOBS_PER_WORKER = 8;
 /** First delay before hashing again a file that changed while hashed, in ms (then doubled). */
 const RETRY_MS = 50;
 /** Longest delay between such attempts, in ms (a file written without pause). */
@@ -257,7 +268,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 	/** Counters since the library opened. */
 	readonly stats: LibraryStats = { hashed: 0, cached: 0, changedWhileHashing: 0 };
 
-	private readonly hasher: Pick<HashPool, "hashManifest">;
+	private readonly hasher: NonNullable<LibraryOptions["hasher"]>;
 	private readonly ownPool: HashPool | undefined;
 
 	private constructor(
@@ -313,8 +324,15 @@ export class Library extends EventEmitter<LibraryEvents> {
 
 	/** Starts watching and the first walk of the current root. */
 	private start(): void {
-		if (this.options.watch !== false) this.startWatcher();
-		void this.rescan();
+		const epoch = this.epoch;
+		this.scan();
+		if (this.options.watch === false) return;
+		// The watcher walks the tree too, on this thread: it starts once the first index is
+		// done, so as not to slow it, and a rescan once it is ready catches what changed before
+		// it saw the folder (meanwhile the periodic rescan does).
+		void this.firstIndex.promise.then(() => {
+			if (epoch === this.epoch && !this.closed) this.startWatcher();
+		});
 	}
 
 	/**
@@ -360,14 +378,23 @@ export class Library extends EventEmitter<LibraryEvents> {
 	 */
 	rescan(): Promise<void> {
 		if (this.closed) return Promise.resolve();
-		if (this.scanning) return this.scanning;
-		const scan: Promise<void> = this.walkUnder("", this.epoch)
+		if (!this.scanning) this.scan();
+		return this.scanning ?? Promise.resolve();
+	}
+
+	/**
+	 * Starts a walk of the whole folder; `scanning` resolves once its work is done.
+	 * @returns a promise of the walk alone
+	 */
+	private scan(): Promise<void> {
+		const walked = this.walkUnder("", this.epoch);
+		const scan: Promise<void> = walked
 			.then(() => this.idle())
 			.finally(() => {
 				if (this.scanning === scan) this.scanning = undefined;
 			});
 		this.scanning = scan;
-		return scan;
+		return walked;
 	}
 
 	/**
@@ -420,6 +447,11 @@ export class Library extends EventEmitter<LibraryEvents> {
 		this.sortedFolders = undefined;
 	}
 
+	/** A folder's entries, from the hasher's workers when it has them. */
+	private readDir(dir: string): Promise<DirEntry[]> {
+		return this.hasher.readDir ? this.hasher.readDir(dir) : readDirAsync(dir);
+	}
+
 	/** The absolute path of a name relative to the root. */
 	private abs(name: string): string {
 		return name === "" ? this.currentRoot : path.join(this.currentRoot, ...name.split("/"));
@@ -465,21 +497,32 @@ export class Library extends EventEmitter<LibraryEvents> {
 		dirs: Set<string>,
 		epoch: number,
 	): Promise<void> {
-		let entries: Dirent[];
+		let entries: DirEntry[];
 		try {
-			entries = await fs.readdir(this.abs(dir), { withFileTypes: true });
+			// Read (and every entry stat'ed) in a worker: one message per folder here.
+			entries = await this.readDir(this.abs(dir));
 		} catch {
 			return;
 		}
 		if (epoch !== this.epoch) return;
-		await Promise.all(
-			entries.map((entry) => {
-				if (isTransferFile(entry.name)) return undefined;
-				const name = dir === "" ? entry.name : `${dir}/${entry.name}`;
-				const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink();
-				return this.visit(name, known ? entry.isSymbolicLink() : undefined, found, dirs, epoch);
-			}),
-		);
+		const subfolders: string[] = [];
+		for (const entry of entries) {
+			if (isTransferFile(entry.name)) continue;
+			const name = dir === "" ? entry.name : `${dir}/${entry.name}`;
+			if (entry.kind === "dir") {
+				dirs.add(name);
+				this.addFolder(name);
+				subfolders.push(name);
+			} else if (entry.identity && (entry.kind === "file" || entry.kind === "link-file")) {
+				const real = entry.real ?? this.abs(name);
+				// A link that leads outside the shared folder is never served.
+				if (entry.kind === "link-file" && !isInside(this.currentRoot, real)) continue;
+				found.add(name);
+				this.consider(name, real, entry.identity);
+			}
+			// A linked folder is not walked (no loops, no second copy of the same tree).
+		}
+		await Promise.all(subfolders.map((sub) => this.walkDir(sub, found, dirs, epoch)));
 	}
 
 	/**
@@ -599,7 +642,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 			if (this.hashing.has(name)) continue;
 			this.hashing.add(name);
 			this.running++;
-			void this.hash(name, job, this.epoch).finally(() => {
+			void this.hash(name, job, this.epoch, () => {
 				this.running--;
 				this.pump();
 			});
@@ -607,37 +650,38 @@ export class Library extends EventEmitter<LibraryEvents> {
 	}
 
 	/**
-	 * Hashes one file in a worker, then checks the path still leads to the file as it was
-	 * hashed before sharing it; a file that changed meanwhile is hashed again.
+	 * Hashes one file in a worker and shares it, unless it changed while it was read: then it
+	 * is hashed again.
 	 */
-	private async hash(name: string, job: HashJob, epoch: number): Promise<void> {
+	private async hash(
+		name: string,
+		job: HashJob,
+		epoch: number,
+		freeSlot: () => void,
+	): Promise<void> {
 		const startedNs = nowNs();
 		let result: ManifestHash | undefined;
 		try {
 			result = await this.hasher.hashManifest(job.absPath, job.size);
 		} catch {
 			// Unreadable, vanished, not a file any more, or the pool closed.
+		} finally {
+			// The worker is free: the next job goes while this one's result is checked.
+			freeSlot();
 		}
 		if (epoch !== this.epoch) return;
 		this.stats.hashed++;
-		let now: FileIdentity | undefined;
-		if (result) {
-			try {
-				now = identityOf(await fs.stat(job.absPath, { bigint: true }));
-			} catch {
-				// Gone since.
-			}
-		}
-		if (epoch !== this.epoch) return;
 		this.hashing.delete(name);
-		if (!result || !now) {
+		if (!result) {
 			const stale = this.byPath.get(name);
 			if (stale) this.remove(stale);
 			this.attempts.delete(name);
 			this.finishWork(name);
 			return;
 		}
-		if (result.changed || !sameIdentity(result.identity, now)) {
+		// The worker compared the file's stat before its first read, after its last, and the
+		// path's after that; a change later than that is the watcher's (or a read's) to see.
+		if (result.changed) {
 			this.stats.changedWhileHashing++;
 			this.retry(name);
 			return;
@@ -682,7 +726,9 @@ export class Library extends EventEmitter<LibraryEvents> {
 				this.checkIdle();
 			});
 		}, delay);
-		timer.unref();
+		// While someone may await this pass (ready(), rescan()), the wait keeps the process up;
+		// a file that keeps changing is then retried in the background.
+		if (!this.pending.has(name)) timer.unref();
 		this.retryTimers.set(name, timer);
 	}
 
@@ -844,6 +890,13 @@ export class Library extends EventEmitter<LibraryEvents> {
 
 	// ---- watching ------------------------------------------------------------------------
 
+	/**
+	 * Watches the folder with chokidar, folders only: chokidar keeps a watch on every folder
+	 * (following the ones created and removed), and each folder's watch reports what happens
+	 * to the entries in it (created, written, touched, renamed, deleted) as `raw` events with
+	 * the entry's name. Files are not watched one by one, which would cost an inotify watch and
+	 * memory per file (10,000 files: 10,000 watches, about 80 MB).
+	 */
 	private startWatcher(): void {
 		const root = this.currentRoot;
 		const watcher = watch(root, {
@@ -852,15 +905,29 @@ export class Library extends EventEmitter<LibraryEvents> {
 			followSymlinks: false,
 			// The watcher must never keep the process alive.
 			persistent: false,
-			ignored: (p: string) => isTransferFile(path.basename(p)),
+			ignored: (p: string, stats?: { isFile(): boolean; isSymbolicLink(): boolean }) =>
+				isTransferFile(path.basename(p)) ||
+				stats?.isFile() === true ||
+				stats?.isSymbolicLink() === true,
 		});
-		watcher.on("all", (event, changed) => {
-			if (this.watcher !== watcher) return;
-			const rel = path.relative(root, changed);
-			if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return;
+		const changed = (absPath: string) => {
+			if (this.watcher !== watcher || isTransferFile(path.basename(absPath))) return;
+			const rel = path.relative(root, absPath);
+			if (rel.startsWith("..") || path.isAbsolute(rel)) return;
 			const name = rel.split(path.sep).join("/");
-			if (event === "change" || event === "unlink" || event === "add") void this.checkServed(name);
+			// What was shared under this name stops being served at once if it changed.
+			if (name !== "") void this.checkServed(name);
 			this.markDirty(name);
+		};
+		watcher.on("raw", (_event, entry, details) => {
+			const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+			if (typeof dir !== "string") return;
+			// Without an entry name (some platforms), the whole folder is looked at again.
+			changed(typeof entry === "string" && entry !== "" ? path.resolve(dir, entry) : dir);
+		});
+		watcher.on("all", (_event, entry) => changed(entry));
+		watcher.on("ready", () => {
+			if (this.watcher === watcher) void this.rescan();
 		});
 		// Errors (a watch limit reached, a folder unreadable) leave the periodic rescan to catch up.
 		watcher.on("error", () => {});

@@ -650,38 +650,26 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (!shareMoved && !downloadsMoved) return;
 		refuseNested(share, downloads);
 		if (downloadsMoved) await ensureWritable(downloads);
-		let next: Library | undefined;
 		if (shareMoved) {
-			next = await Library.open(share, { dataDir: this.options.dataDir });
 			// Symlinks resolved: the real folders must not nest either.
+			await fs.mkdir(share, { recursive: true }).catch(() => {});
+			const realShare = await fs.realpath(share).catch(() => share);
 			const realDownloads = await fs.realpath(downloads).catch(() => downloads);
-			try {
-				refuseNested(next.root, realDownloads);
-			} catch (error) {
-				void next.close();
-				throw error;
-			}
+			refuseNested(realShare, realDownloads);
 		}
-		if (this.stopping) {
-			void next?.close();
-			return;
+		if (this.stopping) return;
+		if (shareMoved) {
+			// The same library, re-rooted: its revision goes on counting up, so peers refetch
+			// the list (a fresh library would count from 1 again, and could repeat a revision
+			// they hold for another list). Throws, leaving the old folder shared, when the new
+			// one cannot be read.
+			await this.library.setRoot(share);
+			this.options.shareDir = share;
 		}
 		this.options.downloadsDir = downloads;
-		if (next) {
-			const old = this.library;
-			// A revision peers have not seen from us: they refetch the list.
-			if (next.revision === old.revision) next.revision = (old.revision + 1) >>> 0 || 1;
-			old.removeAllListeners("changed");
-			old.removeAllListeners("progress");
-			this.library = next;
-			this.options.shareDir = share;
-			this.engine.setLibrary(next);
-			this.watchLibrary();
-			void old.close();
-		}
 		this.emit("folders-changed", { shareDir: this.library.root, downloadsDir: downloads });
-		if (next) {
-			this.emit("library-changed", next.files().length);
+		if (shareMoved) {
+			this.emit("library-changed", this.library.files().length);
 			void this.discovery.announce();
 		}
 	}

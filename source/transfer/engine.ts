@@ -209,18 +209,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.hasher = this.pool;
 		}
 		const issuer = new TokenIssuer();
-		// The send port reads whichever library is current (`setLibrary` swaps it).
-		const library = (): Library => this.options.library;
 		this.service = new SendService(
-			{
-				files: () => library().files(),
-				get: (id) => library().get(id),
-				read: (id, offset, length) => library().read(id, offset, length),
-				directories: () => library().directories(),
-				get revision() {
-					return library().revision;
-				},
-			},
+			this.options.library,
 			issuer,
 			(datagram, to, key) => this.paced(datagram, to, key),
 			(id, offset, length) => this.readPartial(id, offset, length),
@@ -278,15 +268,6 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			}
 		}
 		throw new UsageError(`no free block of four UDP ports from ${first}`, "PORT_IN_USE");
-	}
-
-	/**
-	 * Serves another library from now on (the peer's shared folder moved). Requests under
-	 * way finish against whichever library they started on.
-	 * @param library - the new library; the caller closes the old one
-	 */
-	setLibrary(library: Library): void {
-		this.options.library = library;
 	}
 
 	/**

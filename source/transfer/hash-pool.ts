@@ -10,9 +10,21 @@
  * When worker threads cannot start, the pool hashes inline on the calling thread instead.
  */
 
-import { writeSync } from "node:fs";
+import {
+	type BigIntStats,
+	closeSync,
+	fstatSync,
+	lstatSync,
+	openSync,
+	readdirSync,
+	readSync,
+	realpathSync,
+	statSync,
+	writeSync,
+} from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { type FileIdentity, identityOf, sameIdentity } from "../library/identity.js";
 import {
@@ -57,6 +69,21 @@ export type ManifestHash =
 			after: FileIdentity;
 	  };
 
+/** One entry of a folder, as {@link HashPool.readDir} reports it. */
+export interface DirEntry {
+	/** Its name in the folder. */
+	name: string;
+	/**
+	 * `file`: a regular file; `dir`: a folder; `link-file` / `link-dir`: a symlink to one
+	 * (resolved target in `real`); `other`: anything else, a broken link, or unreadable.
+	 */
+	kind: "file" | "dir" | "link-file" | "link-dir" | "other";
+	/** The resolved absolute target of a link. */
+	real?: string;
+	/** Identity of a file (of a link's target file), from a bigint stat. */
+	identity?: FileIdentity;
+}
+
 /** Options of {@link HashPool}. */
 export interface HashPoolOptions {
 	/**
@@ -89,7 +116,8 @@ export type HashJobMessage =
 			store?: { expected: Uint8Array; fd: number; position: number };
 	  }
 	| { id: number; op: "file"; path: string; size: number }
-	| { id: number; op: "manifest"; path: string };
+	| { id: number; op: "manifest"; path: string }
+	| { id: number; op: "readdir"; path: string };
 
 /** An error as plain data, so that its `code`, `syscall` and `path` survive postMessage. */
 export interface SerializedError {
@@ -118,6 +146,8 @@ export type HashReplyMessage =
 			written?: boolean;
 			/** For a `manifest` job: its result (`digest` is then the file id, or empty). */
 			manifest?: ManifestHash;
+			/** For a `readdir` job: the folder's entries. */
+			entries?: DirEntry[];
 	  }
 	| { type: "failed"; id: number; error: SerializedError };
 
@@ -168,11 +198,97 @@ export async function hashFilePrefix(path: string, size: number): Promise<Buffer
 const spareReadBuffers: Buffer[] = [];
 
 /**
+ * Builds a manifest from a file's bytes fed in order, in reads of at most
+ * {@link MANIFEST_READ_SIZE} that start on multiples of it: each read goes to the content
+ * hasher, and is cut into pieces (or fed to the hasher of a piece larger than a read).
+ */
+class ManifestBuilder {
+	readonly pieceSize: number;
+	private readonly content = createHasher();
+	private readonly pieceHashes: Uint8Array[] = [];
+	private piece: Hasher | undefined;
+	private pieceFill = 0;
+	private offset = 0;
+	private released = false;
+	/** A read buffer, from the spare ones when it is full size. */
+	readonly chunk: Buffer;
+
+	constructor(readonly size: number) {
+		this.pieceSize = pieceSizeFor(size);
+		this.chunk =
+			size >= MANIFEST_READ_SIZE
+				? (spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(MANIFEST_READ_SIZE))
+				: Buffer.allocUnsafe(Math.max(size, 1));
+	}
+
+	/** Bytes still to read, and where the next read starts. */
+	get next(): { offset: number; length: number } {
+		return { offset: this.offset, length: Math.min(this.chunk.length, this.size - this.offset) };
+	}
+
+	/** Takes the first `length` bytes of `chunk`, read at `next.offset`. */
+	update(length: number): void {
+		const view = this.chunk.subarray(0, length);
+		this.content.update(view);
+		const { pieceSize } = this;
+		if (pieceSize <= this.chunk.length) {
+			// Reads start on piece boundaries (both are powers of two, or there is one read):
+			// whole pieces, the last one maybe short.
+			for (let at = 0; at < length; at += pieceSize) {
+				this.pieceHashes.push(hash(view.subarray(at, Math.min(length, at + pieceSize))));
+			}
+		} else {
+			// A piece larger than a read: fed read by read.
+			this.piece ??= createHasher();
+			this.piece.update(view);
+			this.pieceFill += length;
+			if (this.pieceFill === pieceSize || this.offset + length === this.size) {
+				this.pieceHashes.push(this.piece.digest());
+				this.piece = undefined;
+				this.pieceFill = 0;
+			}
+		}
+		this.offset += length;
+	}
+
+	/** The manifest's encoding and id; the builder is spent. */
+	finish(): { manifestBytes: Buffer; id: Buffer } {
+		const contentHash = this.content.digest();
+		const manifestBytes = encodeManifest({
+			size: this.size,
+			pieceSize: this.pieceSize,
+			contentHash,
+			pieceHashes: this.pieceHashes,
+		});
+		this.release();
+		return { manifestBytes, id: manifestId(manifestBytes) };
+	}
+
+	/** Gives the read buffer back (after `finish`, or instead of it); once only. */
+	release(): void {
+		if (this.released) return;
+		this.released = true;
+		if (this.chunk.length === MANIFEST_READ_SIZE && spareReadBuffers.length < 8) {
+			spareReadBuffers.push(this.chunk);
+		}
+	}
+}
+
+/** Throws ERR_NOT_FILE unless the stat is a regular file's. */
+function mustBeFile(stat: BigIntStats, path: string): void {
+	if (!stat.isFile()) {
+		throw Object.assign(new Error(`${path}: not a regular file`), { code: "ERR_NOT_FILE", path });
+	}
+}
+
+/**
  * The manifest of a file (`../protocol/manifest.ts`: piece size from `pieceSizeFor`, the
  * BLAKE3 of every piece and of the whole content), read {@link MANIFEST_READ_SIZE} bytes at a
  * time, never whole. The opened file's bigint fstat is taken before the first read, every
- * 64 MiB and after the last: when it differs (a write, truncation, touch) or the file ends
- * early, the result says `changed` instead of giving a manifest of mixed contents.
+ * 64 MiB and after the last, and the path's stat after that: when one differs (a write,
+ * truncation, touch, a rename over the path) or the file ends early, the result says
+ * `changed` instead of giving a manifest of mixed or stale contents. This form
+ * uses asynchronous reads, for the calling thread; workers use {@link hashManifestFileSync}.
  * @param path the file
  * @returns the manifest with the file id and identity, or `changed` with both identities
  * @throws the fs error (with `code`: `ENOENT`, `EACCES`, `EISDIR`, …) when it cannot be read;
@@ -180,82 +296,152 @@ const spareReadBuffers: Buffer[] = [];
  */
 export async function hashManifestFile(path: string): Promise<ManifestHash> {
 	const handle = await fs.open(path, "r");
-	let chunk: Buffer | undefined;
+	let builder: ManifestBuilder | undefined;
 	try {
 		const stat = await handle.stat({ bigint: true });
-		if (!stat.isFile()) {
-			throw Object.assign(new Error(`${path}: not a regular file`), { code: "ERR_NOT_FILE", path });
-		}
+		mustBeFile(stat, path);
 		const before = identityOf(stat);
 		const changed = async (): Promise<ManifestHash> => ({
 			changed: true,
 			before,
 			after: identityOf(await handle.stat({ bigint: true })),
 		});
-		const size = before.size;
-		const pieceSize = pieceSizeFor(size);
-		chunk =
-			size >= MANIFEST_READ_SIZE
-				? (spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(MANIFEST_READ_SIZE))
-				: Buffer.allocUnsafe(Math.max(size, 1));
-		const content = createHasher();
-		const pieceHashes: Uint8Array[] = [];
-		let piece: Hasher | undefined;
-		let pieceFill = 0;
+		builder = new ManifestBuilder(before.size);
 		let sinceCheck = 0;
-		for (let offset = 0; offset < size; ) {
-			const want = Math.min(chunk.length, size - offset);
+		while (builder.next.length > 0) {
+			const { offset, length } = builder.next;
 			let got = 0;
-			while (got < want) {
-				const { bytesRead } = await handle.read(chunk, got, want - got, offset + got);
-				if (bytesRead === 0) {
-					content.digest(); // frees the hasher
-					return await changed();
-				}
+			while (got < length) {
+				const { bytesRead } = await handle.read(builder.chunk, got, length - got, offset + got);
+				if (bytesRead === 0) return await changed();
 				got += bytesRead;
 			}
-			const view = chunk.subarray(0, want);
-			content.update(view);
-			if (pieceSize <= chunk.length) {
-				// Reads start on piece boundaries (both are powers of two, or there is one read):
-				// whole pieces, the last one maybe short.
-				for (let at = 0; at < want; at += pieceSize) {
-					pieceHashes.push(hash(view.subarray(at, Math.min(want, at + pieceSize))));
-				}
-			} else {
-				// A piece larger than a read: fed read by read.
-				piece ??= createHasher();
-				piece.update(view);
-				pieceFill += want;
-				if (pieceFill === pieceSize || offset + want === size) {
-					pieceHashes.push(piece.digest());
-					piece = undefined;
-					pieceFill = 0;
-				}
-			}
-			offset += want;
-			sinceCheck += want;
-			if (sinceCheck >= MANIFEST_CHECK_BYTES && offset < size) {
+			builder.update(length);
+			sinceCheck += length;
+			if (sinceCheck >= MANIFEST_CHECK_BYTES && builder.next.length > 0) {
 				sinceCheck = 0;
 				const now = identityOf(await handle.stat({ bigint: true }));
-				if (!sameIdentity(before, now)) {
-					content.digest();
-					piece?.digest();
-					return { changed: true, before, after: now };
-				}
+				if (!sameIdentity(before, now)) return { changed: true, before, after: now };
 			}
 		}
 		const after = identityOf(await handle.stat({ bigint: true }));
-		const contentHash = content.digest();
 		if (!sameIdentity(before, after)) return { changed: true, before, after };
-		const manifestBytes = encodeManifest({ size, pieceSize, contentHash, pieceHashes });
-		return { changed: false, identity: before, manifestBytes, id: manifestId(manifestBytes) };
+		// The path must still lead to the file read (not replaced by a rename meanwhile).
+		const now = identityOf(await fs.stat(path, { bigint: true }));
+		if (!sameIdentity(before, now)) return { changed: true, before, after: now };
+		return { changed: false, identity: before, ...builder.finish() };
 	} finally {
-		if (chunk?.length === MANIFEST_READ_SIZE && spareReadBuffers.length < 8) {
-			spareReadBuffers.push(chunk);
-		}
+		builder?.release();
 		await handle.close();
 	}
+}
+
+/**
+ * {@link hashManifestFile} with synchronous reads: for worker threads, where blocking is
+ * harmless and saves the trips through libuv's thread pool (about 4x the files per second on
+ * small files).
+ * @throws as {@link hashManifestFile}
+ */
+export function hashManifestFileSync(path: string): ManifestHash {
+	const fd = openSync(path, "r");
+	let builder: ManifestBuilder | undefined;
+	try {
+		const stat = fstatSync(fd, { bigint: true });
+		mustBeFile(stat, path);
+		const before = identityOf(stat);
+		const changed = (): ManifestHash => ({
+			changed: true,
+			before,
+			after: identityOf(fstatSync(fd, { bigint: true })),
+		});
+		builder = new ManifestBuilder(before.size);
+		let sinceCheck = 0;
+		while (builder.next.length > 0) {
+			const { offset, length } = builder.next;
+			let got = 0;
+			while (got < length) {
+				const bytesRead = readSync(fd, builder.chunk, got, length - got, offset + got);
+				if (bytesRead === 0) return changed();
+				got += bytesRead;
+			}
+			builder.update(length);
+			sinceCheck += length;
+			if (sinceCheck >= MANIFEST_CHECK_BYTES && builder.next.length > 0) {
+				sinceCheck = 0;
+				const now = identityOf(fstatSync(fd, { bigint: true }));
+				if (!sameIdentity(before, now)) return { changed: true, before, after: now };
+			}
+		}
+		const after = identityOf(fstatSync(fd, { bigint: true }));
+		if (!sameIdentity(before, after)) return { changed: true, before, after };
+		// The path must still lead to the file read (not replaced by a rename meanwhile).
+		const now = identityOf(statSync(path, { bigint: true }));
+		if (!sameIdentity(before, now)) return { changed: true, before, after: now };
+		return { changed: false, identity: before, ...builder.finish() };
+	} finally {
+		builder?.release();
+		closeSync(fd);
+	}
+}
+
+/** The entry for `name`, from a stat that followed links. */
+function dirEntry(
+	name: string,
+	isLink: boolean,
+	real: string | undefined,
+	stat: BigIntStats,
+): DirEntry {
+	if (stat.isDirectory()) return { name, kind: isLink ? "link-dir" : "dir", real };
+	if (stat.isFile()) {
+		return { name, kind: isLink ? "link-file" : "file", real, identity: identityOf(stat) };
+	}
+	return { name, kind: "other" };
+}
+
+/**
+ * The entries of a folder with what the indexer needs of each: kind, a link's target, a file's
+ * identity. Blocking calls: for worker threads (a stat costs 5 µs this way, 30 µs through the
+ * promise API). Entries that vanish or cannot be read meanwhile come as `other`.
+ * @param dir an absolute folder path
+ * @returns its entries, in the order the file system gives them
+ * @throws the fs error (with `code`) when the folder itself cannot be read
+ */
+export function readDirSync(dir: string): DirEntry[] {
+	const out: DirEntry[] = [];
+	for (const entry of readdirSync(dir, { withFileTypes: true })) {
+		const full = join(dir, entry.name);
+		try {
+			let isLink = entry.isSymbolicLink();
+			if (!isLink && !entry.isFile() && !entry.isDirectory()) {
+				isLink = lstatSync(full).isSymbolicLink(); // a file system that gives no types
+			}
+			const real = isLink ? realpathSync(full) : undefined;
+			out.push(dirEntry(entry.name, isLink, real, statSync(real ?? full, { bigint: true })));
+		} catch {
+			out.push({ name: entry.name, kind: "other" });
+		}
+	}
+	return out;
+}
+
+/** {@link readDirSync} with asynchronous calls, for the calling thread. */
+export async function readDirAsync(dir: string): Promise<DirEntry[]> {
+	const entries = await fs.readdir(dir, { withFileTypes: true });
+	return Promise.all(
+		entries.map(async (entry): Promise<DirEntry> => {
+			const full = join(dir, entry.name);
+			try {
+				let isLink = entry.isSymbolicLink();
+				if (!isLink && !entry.isFile() && !entry.isDirectory()) {
+					isLink = (await fs.lstat(full)).isSymbolicLink();
+				}
+				const real = isLink ? await fs.realpath(full) : undefined;
+				return dirEntry(entry.name, isLink, real, await fs.stat(real ?? full, { bigint: true }));
+			} catch {
+				return { name: entry.name, kind: "other" };
+			}
+		}),
+	);
 }
 
 /**
@@ -469,6 +655,21 @@ export class HashPool {
 	}
 
 	/**
+	 * The entries of a folder (see {@link readDirSync}), read in a worker: walking a large
+	 * tree costs the event loop one message per folder.
+	 * @param path an absolute folder path
+	 * @throws (rejects) the fs error when the folder cannot be read, or when the pool is closed
+	 *   or the worker dies
+	 */
+	readDir(path: string): Promise<DirEntry[]> {
+		if (this.closed) return Promise.reject(new Error("HashPool is closed"));
+		if (this.inline) return readDirAsync(path);
+		return this.submit({ id: this.nextId++, op: "readdir", path }, 1).then(
+			(reply) => reply.entries ?? [],
+		);
+	}
+
+	/**
 	 * Stops the workers. Jobs still pending reject with an Error; later calls reject too.
 	 * Calling it again is harmless.
 	 * @returns once every worker thread has exited
@@ -539,6 +740,11 @@ export class HashPool {
 			);
 		} else if (m.op === "file") {
 			hashFilePrefix(m.path, m.size).then((digest) => done(digest), job.reject);
+		} else if (m.op === "readdir") {
+			readDirAsync(m.path).then(
+				(entries) => job.resolve({ type: "done", id: m.id, digest: Buffer.alloc(0), entries }),
+				job.reject,
+			);
 		} else {
 			hashManifestFile(m.path).then(
 				(manifest) => job.resolve({ type: "done", id: m.id, digest: Buffer.alloc(0), manifest }),

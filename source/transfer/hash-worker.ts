@@ -1,6 +1,6 @@
 /**
- * The worker thread of `HashPool` (`hash-pool.ts`): answers `hash`, `file` and `manifest` jobs with
- * BLAKE3 digests from `../protocol/hash.ts`, whose backend choice it shares (the pool sets
+ * The worker thread of `HashPool` (`hash-pool.ts`): answers `hash`, `file` and `manifest` jobs
+ * with BLAKE3 digests (and `readdir` jobs with a folder's entries, for the indexer) from `../protocol/hash.ts`, whose backend choice it shares (the pool sets
  * `P2P_TUI_BLAKE3` in this thread's environment to the main thread's choice). A `hash` job's
  * buffer is transferred back with the reply, so the bytes are never copied.
  * @module
@@ -11,7 +11,8 @@ import {
 	type HashJobMessage,
 	type HashReplyMessage,
 	hashFilePrefix,
-	hashManifestFile,
+	hashManifestFileSync,
+	readDirSync,
 	serializeError,
 	writeAll,
 } from "./hash-pool.js";
@@ -36,8 +37,17 @@ async function run(job: HashJobMessage): Promise<void> {
 			} else {
 				port.postMessage(reply);
 			}
+		} else if (job.op === "readdir") {
+			const entries = readDirSync(job.path);
+			port.postMessage({
+				type: "done",
+				id: job.id,
+				digest: new Uint8Array(0),
+				entries,
+			} satisfies HashReplyMessage);
 		} else if (job.op === "manifest") {
-			const manifest = await hashManifestFile(job.path);
+			// Blocking reads: this thread has nothing else to do meanwhile.
+			const manifest = hashManifestFileSync(job.path);
 			const digest = manifest.changed ? new Uint8Array(0) : manifest.id;
 			port.postMessage({ type: "done", id: job.id, digest, manifest } satisfies HashReplyMessage);
 		} else {

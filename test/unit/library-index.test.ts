@@ -11,6 +11,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { UsageError } from "../../source/errors.js";
+import { identityOf } from "../../source/library/identity.js";
 import { INDEX_CACHE_FILE, IndexCache } from "../../source/library/index-cache.js";
 import { hashFile, Library, type LibraryOptions } from "../../source/library/library.js";
 import type { IndexProgress } from "../../source/peer/types.js";
@@ -244,9 +245,11 @@ describe("Library indexing at scale", () => {
 		const hasher = {
 			async hashManifest(absPath: string, size?: number): Promise<ManifestHash> {
 				const result = await pool.hashManifest(absPath, size);
-				if (path.basename(absPath) === "victim.bin" && calls++ === 0) {
-					// Rewritten (same size) after the worker read it, before its answer is used.
+				if (path.basename(absPath) === "victim.bin" && calls++ === 0 && !result.changed) {
+					// Rewritten (same size) while it was read: the worker's last stat sees it.
 					fs.writeFileSync(absPath, rewritten);
+					const after = identityOf(fs.statSync(absPath, { bigint: true }));
+					return { changed: true, before: result.identity, after };
 				}
 				return result;
 			},
@@ -267,6 +270,34 @@ describe("Library indexing at scale", () => {
 		assert.equal(library.get(staleId), undefined);
 		assert.equal(await library.read(staleId, 0, 100), null);
 	});
+
+	for (const workers of [1, 0]) {
+		it(`the ${workers ? "worker" : "inline hasher"} sees a file change while it reads it`, async () => {
+			const file = path.join(root, `moving-${workers}.bin`);
+			const size = 48 * 1024 * 1024;
+			fs.writeFileSync(file, randomBytes(size));
+			const pool = new HashPool({ workers });
+			pools.push(pool);
+			const still = await pool.hashManifest(file, size);
+			assert.equal(still.changed, false, "an unchanged file gives its manifest");
+			const fd = fs.openSync(file, "r+");
+			let done = false;
+			let writes = 0;
+			const job = pool.hashManifest(file, size).finally(() => {
+				done = true;
+			});
+			while (!done) {
+				// Same size, one byte: only the times tell.
+				fs.writeSync(fd, randomBytes(1), 0, 1, Math.floor(Math.random() * size));
+				writes++;
+				await new Promise((resolve) => setImmediate(resolve));
+			}
+			fs.closeSync(fd);
+			const result = await job;
+			assert.ok(writes > 0);
+			assert.equal(result.changed, true, "no manifest of mixed contents");
+		});
+	}
 
 	it("a file rewritten after indexing with size and mtime put back is not served: ctime tells", async () => {
 		const share = path.join(root, "sneaky");
