@@ -20,12 +20,23 @@ import {
 if (!parentPort) throw new Error("hash-worker.js runs only as a worker thread of HashPool");
 const port = parentPort;
 
+/**
+ * A copy of `bytes` with an ArrayBuffer of its own. Small Buffers are views of an 8 KiB
+ * shared slab, and postMessage clones a view's whole ArrayBuffer: 32 bytes of digest would
+ * cross as 8 KiB, and a library of 10,000 manifests kept 160 MB of slabs alive.
+ */
+function own(bytes: Uint8Array): Buffer {
+	const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+	const copy = whole ? bytes : new Uint8Array(bytes);
+	return Buffer.from(copy.buffer, copy.byteOffset, copy.byteLength);
+}
+
 /** Runs one job and posts its reply. */
 async function run(job: HashJobMessage): Promise<void> {
 	try {
 		if (job.op === "hash") {
 			const bytes = new Uint8Array(job.buffer, 0, job.byteLength);
-			const digest = hash(bytes);
+			const digest = own(hash(bytes));
 			const reply: HashReplyMessage = { type: "done", id: job.id, digest };
 			if (job.store && Buffer.from(digest).equals(job.store.expected)) {
 				writeAll(job.store.fd, bytes, job.store.position);
@@ -47,11 +58,14 @@ async function run(job: HashJobMessage): Promise<void> {
 			} satisfies HashReplyMessage);
 		} else if (job.op === "manifest") {
 			// Blocking reads: this thread has nothing else to do meanwhile.
-			const manifest = hashManifestFileSync(job.path);
+			const hashed = hashManifestFileSync(job.path);
+			const manifest = hashed.changed
+				? hashed
+				: { ...hashed, manifestBytes: own(hashed.manifestBytes), id: own(hashed.id) };
 			const digest = manifest.changed ? new Uint8Array(0) : manifest.id;
 			port.postMessage({ type: "done", id: job.id, digest, manifest } satisfies HashReplyMessage);
 		} else {
-			const digest = await hashFilePrefix(job.path, job.size);
+			const digest = own(await hashFilePrefix(job.path, job.size));
 			port.postMessage({ type: "done", id: job.id, digest } satisfies HashReplyMessage);
 		}
 	} catch (error) {
