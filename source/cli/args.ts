@@ -76,7 +76,7 @@ export const USAGE = `Usage:
   p2p-tui peers [options] [--wait MS] [--json]   peers heard within MS (default 3000)
   p2p-tui list  [options] [--wait MS] [--json]   files on the network
   p2p-tui search <query> [options] [--wait MS] [--json]  files on the network, ranked by a fuzzy match
-  p2p-tui get <id|p2p:id|name|file.p2p> [options] [--wait MS] [--json]   download one file
+  p2p-tui get <id|p2p:id|name|file.p2p|folder> [options] [--wait MS] [--json]   download a file or a whole folder
   p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
   p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
@@ -193,7 +193,9 @@ function commandTarget(command: CommandName, rest: string[]): string | undefined
 	};
 	switch (command) {
 		case "get":
-			return one("get takes one file id or name: p2p-tui get <id|p2p:id|name|file.p2p>");
+			return one(
+				"get takes one file id, name or folder: p2p-tui get <id|p2p:id|name|file.p2p|folder>",
+			);
 		case "manifest":
 			return one("manifest takes one file: p2p-tui manifest <file> [-o out.p2p]");
 		case "share":

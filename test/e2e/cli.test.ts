@@ -163,7 +163,7 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
 		);
 		await expectUsage(["list", "--broadcast", "not-an-ip"], /--broadcast to be an IPv4 address/);
 		await expectUsage(["fetch"], /unknown command "fetch"/);
-		await expectUsage(["get"], /get takes one file id or name/);
+		await expectUsage(["get"], /get takes one file id, name or folder/);
 	});
 
 	it("a transfer port in use names the port", async () => {

@@ -78,8 +78,8 @@ describe("command line: search, manifest, share, download-to, config", () => {
 	it("get names a .p2p file, a p2p: link or an id; the old commands are unchanged", () => {
 		assert.equal(run(["get", "film.p2p"]).target, "film.p2p");
 		assert.equal(run(["get", "p2p:0123abcd"]).target, "p2p:0123abcd");
-		refused(["get"], /get takes one file id or name/);
-		refused(["get", ""], /get takes one file id or name/);
+		refused(["get"], /get takes one file id, name or folder/);
+		refused(["get", ""], /get takes one file id, name or folder/);
 		assert.equal(run(["serve", "--share", "s", "--json"]).flags.share, "s");
 		assert.equal(run([]).command, "tui");
 		refused(["frobnicate"], /unknown command "frobnicate"/);
