@@ -31,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Library } from "../source/library/library.js";
 import { defaultHashWorkers } from "../source/transfer/hash-pool.js";
+import { machineInfo } from "./process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.resolve(here, "..", "..", "bench", "results");
@@ -365,14 +366,7 @@ async function main(): Promise<number> {
 	const report = {
 		bench: "indexing",
 		date: new Date().toISOString(),
-		machine: {
-			cpus: os.cpus().length,
-			cpuModel: os.cpus()[0]?.model,
-			memoryBytes: os.totalmem(),
-			platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-			node: process.version,
-			loadAverageAtStart: load,
-		},
+		machine: machineInfo(load),
 		seed,
 		timing:
 			"seconds: from Library.open to ready() in a new process; cold: empty index cache; " +

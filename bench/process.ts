@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import fs from "node:fs";
+import os from "node:os";
 
 /** How often a child's peak RSS is read. */
 const RSS_POLL_MS = 50;
@@ -218,4 +219,16 @@ export async function freeBase(): Promise<number> {
 			return base;
 		}
 	}
+}
+
+/** The machine a benchmark ran on, for its JSON report. */
+export function machineInfo(loadAverageAtStart: number) {
+	return {
+		cpus: os.cpus().length,
+		cpuModel: os.cpus()[0]?.model,
+		memoryBytes: os.totalmem(),
+		platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+		node: process.version,
+		loadAverageAtStart,
+	};
 }

@@ -27,7 +27,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type Exit, freeBase, freeUdpPort, killAllNow, stopAll, Watched } from "./process.js";
+import {
+	type Exit,
+	freeBase,
+	freeUdpPort,
+	killAllNow,
+	machineInfo,
+	stopAll,
+	Watched,
+} from "./process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Built scripts, from dist/bench/. */
@@ -569,14 +577,7 @@ async function main(): Promise<number> {
 	const report = {
 		bench: "transfer",
 		date: new Date().toISOString(),
-		machine: {
-			cpus: os.cpus().length,
-			cpuModel: os.cpus()[0]?.model,
-			memoryBytes: os.totalmem(),
-			platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-			node: process.version,
-			loadAverageAtStart: load,
-		},
+		machine: machineInfo(load),
 		fileBytes: source.bytes,
 		timing:
 			"seconds: from the start of the get process(es) to the exit of the last; " +

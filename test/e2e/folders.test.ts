@@ -7,35 +7,8 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freeBase, freePort, tempDir, waitFor } from "../helpers/net.js";
+import { assertSameTree, freeBase, freePort, tempDir, waitFor } from "../helpers/net.js";
 import { loopbackNet, peerFolders, runCli, ServeProcess } from "../helpers/process.js";
-
-/** Every file and folder under `dir` (folders end in `/`), sorted. */
-function tree(dir: string): string[] {
-	const out: string[] = [];
-	const walk = (rel: string) => {
-		for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-			const r = rel ? `${rel}/${e.name}` : e.name;
-			if (e.isDirectory()) {
-				out.push(`${r}/`);
-				walk(r);
-			} else out.push(r);
-		}
-	};
-	walk("");
-	return out.sort();
-}
-
-function assertSameTree(actual: string, expected: string): void {
-	assert.deepEqual(tree(actual), tree(expected));
-	for (const rel of tree(expected)) {
-		if (rel.endsWith("/")) continue;
-		assert.ok(
-			fs.readFileSync(path.join(actual, rel)).equals(fs.readFileSync(path.join(expected, rel))),
-			`${rel} differs`,
-		);
-	}
-}
 
 describe("get <folder> against a serve process", () => {
 	const root = tempDir();

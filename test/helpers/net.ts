@@ -2,6 +2,7 @@
  * Test helpers: free loopback ports, temporary folders, condition polling. Every address
  * here is loopback: tests never send beyond this machine.
  */
+import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import fs from "node:fs";
 import os from "node:os";
@@ -66,6 +67,32 @@ export async function waitFor<T>(
 export function fixturesDir(): string {
 	// dist/test/helpers/net.js -> repo root
 	return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "fixtures");
+}
+
+/** Every file and folder under `dir` (folders end in `/`), sorted. */
+export function tree(dir: string): string[] {
+	const out: string[] = [];
+	const walk = (rel: string) => {
+		for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+			const r = rel ? `${rel}/${e.name}` : e.name;
+			if (e.isDirectory()) {
+				out.push(`${r}/`);
+				walk(r);
+			} else out.push(r);
+		}
+	};
+	walk("");
+	return out.sort();
+}
+
+/** Asserts the trees under `actual` and `expected` match and every file has the same bytes. */
+export function assertSameTree(actual: string, expected: string): void {
+	assert.deepEqual(tree(actual), tree(expected));
+	for (const rel of tree(expected)) {
+		if (rel.endsWith("/")) continue;
+		const a = fs.readFileSync(path.join(actual, rel));
+		assert.ok(a.equals(fs.readFileSync(path.join(expected, rel))), `${rel} differs`);
+	}
 }
 
 /** Every regular file under `dir`, as `/`-separated relative paths. */

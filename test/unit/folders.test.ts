@@ -13,7 +13,7 @@ import type { Peer } from "../../source/peer/peer.js";
 import { FOLDER_CONCURRENCY } from "../../source/peer/peer.js";
 import type { FolderTransferState, PeerRecord, TransferState } from "../../source/peer/types.js";
 import { TransferEngine } from "../../source/transfer/engine.js";
-import { freeBase, tempDir, waitFor } from "../helpers/net.js";
+import { assertSameTree, freeBase, tempDir, tree, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
 /** Writes files (relative path → content) and empty folders (paths ending in `/`) under `root`. */
@@ -25,32 +25,6 @@ function writeTree(root: string, tree: Record<string, Buffer | string | null>): 
 			fs.mkdirSync(path.dirname(abs), { recursive: true });
 			fs.writeFileSync(abs, content);
 		}
-	}
-}
-
-/** Every file and folder under `dir` (folders end in `/`), sorted. */
-function tree(dir: string): string[] {
-	const out: string[] = [];
-	const walk = (rel: string) => {
-		for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-			const r = rel ? `${rel}/${e.name}` : e.name;
-			if (e.isDirectory()) {
-				out.push(`${r}/`);
-				walk(r);
-			} else out.push(r);
-		}
-	};
-	walk("");
-	return out.sort();
-}
-
-/** Asserts every file under `expected` is under `actual` with the same bytes, and the trees match. */
-function assertSameTree(actual: string, expected: string): void {
-	assert.deepEqual(tree(actual), tree(expected));
-	for (const rel of tree(expected)) {
-		if (rel.endsWith("/")) continue;
-		const a = fs.readFileSync(path.join(actual, rel));
-		assert.ok(a.equals(fs.readFileSync(path.join(expected, rel))), `${rel} differs`);
 	}
 }
 

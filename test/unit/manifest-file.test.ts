@@ -16,6 +16,7 @@ import {
 	MAX_MANIFEST_FILE_SIZE,
 } from "../../source/protocol/manifest-file.js";
 import { Writer } from "../../source/protocol/wire.js";
+import { manifestArb } from "../helpers/arbitraries.js";
 
 const ABC = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
 
@@ -76,21 +77,6 @@ function rawBody(fields: {
 	return w.finish();
 }
 
-const hashArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
-const manifestArb: fc.Arbitrary<Manifest> = fc
-	.record({
-		exponent: fc.integer({ min: 14, max: 30 }),
-		count: fc.integer({ min: 0, max: 40 }),
-		last: fc.nat(),
-		contentHash: hashArb,
-		seed: hashArb,
-	})
-	.map(({ exponent, count, last, contentHash, seed }) => {
-		const pieceSize = 2 ** exponent;
-		const size = count === 0 ? 0 : (count - 1) * pieceSize + 1 + (last % pieceSize);
-		const pieceHashes = Array.from({ length: count }, (_, i) => seed.map((b) => b ^ i));
-		return { size, pieceSize, contentHash, pieceHashes };
-	});
 /** Names a `.p2p` file may carry: one segment, no control characters, 1..255 bytes. */
 const nameArb = fc.string({ unit: "grapheme", minLength: 1, maxLength: 60 }).filter(
 	(s) =>

@@ -36,6 +36,7 @@ import {
 	type ServedLibrary,
 } from "../../source/transfer/serve.js";
 import { TokenIssuer } from "../../source/transfer/tokens.js";
+import { manifestArb } from "../helpers/arbitraries.js";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -1108,21 +1109,6 @@ describe("manifest", () => {
 		w.bytes(new Uint8Array(count * 32));
 		return w.finish();
 	}
-
-	const manifestArb: fc.Arbitrary<Manifest> = fc
-		.record({
-			exponent: fc.integer({ min: 14, max: 30 }),
-			count: fc.integer({ min: 0, max: 40 }),
-			last: fc.nat(),
-			contentHash: hashArb,
-			seed: hashArb,
-		})
-		.map(({ exponent, count, last, contentHash, seed }) => {
-			const pieceSize = 2 ** exponent;
-			const size = count === 0 ? 0 : (count - 1) * pieceSize + 1 + (last % pieceSize);
-			const pieceHashes = Array.from({ length: count }, (_, i) => seed.map((b) => b ^ i));
-			return { size, pieceSize, contentHash, pieceHashes };
-		});
 
 	it("encodes exactly as specified (49 + 32 n bytes)", () => {
 		const encoded = encodeManifest(example);

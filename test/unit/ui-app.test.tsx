@@ -3,46 +3,27 @@ import { describe, it, mock, type TestContext } from "node:test";
 import { render } from "ink-testing-library";
 import type { Snapshot } from "../../source/peer/types.js";
 import { App } from "../../source/ui/app.js";
-import { FakeStore, file, KEY, peer, ports, transfer } from "../helpers/ui.js";
+import {
+	snapshot as baseSnapshot,
+	FakeStore,
+	file,
+	KEY,
+	lineWith,
+	peer,
+	transfer,
+	waitUntil,
+} from "../helpers/ui.js";
 
+/** The shared test snapshot, with three files on the network. */
 function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
-	return {
-		self: {
-			id: "self",
-			name: "alice",
-			shareDir: "/srv/share",
-			downloadsDir: "/srv/dl",
-			ports: ports(45470),
-			discoveryPort: 45459,
-			sharedFiles: 0,
-		},
-		peers: [peer("bob", { files: 3 })],
+	return baseSnapshot({
 		files: [
 			file("alpha.txt", { size: 512 }),
 			file("beta.bin", { size: 1.5 * 1024 ** 2, peers: ["a", "b"] }),
 			file("gamma.iso"),
 		],
-		folders: [],
-		transfers: [],
-		folderTransfers: [],
-		indexing: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: true },
 		...overrides,
-	};
-}
-
-/** Polls `condition` until it holds, or fails after `timeoutMs` with `describe()`. */
-async function waitFor(
-	condition: () => boolean,
-	describe: () => string,
-	timeoutMs = 2000,
-): Promise<void> {
-	const deadline = performance.now() + timeoutMs;
-	while (!condition()) {
-		if (performance.now() > deadline) {
-			assert.fail(`timed out waiting for ${describe()}`);
-		}
-		await new Promise((resolve) => setTimeout(resolve, 5));
-	}
+	});
 }
 
 /** Renders the app on a fake store and unmounts it when the test ends. */
@@ -55,13 +36,13 @@ function mount(t: TestContext, store: FakeStore) {
 		frame,
 		/** Waits until the frame contains `text` (or matches it). */
 		waitForText: (text: string | RegExp) =>
-			waitFor(
+			waitUntil(
 				() => (typeof text === "string" ? frame().includes(text) : text.test(frame())),
 				() => `${String(text)} in frame:\n${frame()}`,
 			),
 		/** Waits until the row marked as selected starts with `name`. */
 		waitForSelected: (name: string) =>
-			waitFor(
+			waitUntil(
 				() => selected(frame()) === name,
 				() => `"${name}" selected, got "${selected(frame())}" in frame:\n${frame()}`,
 			),
@@ -73,20 +54,13 @@ async function resize(app: ReturnType<typeof mount>, columns: number, rows: numb
 	Object.defineProperty(app.stdout, "rows", { value: rows, configurable: true });
 	Object.defineProperty(app.stdout, "columns", { value: columns, configurable: true });
 	app.stdout.emit("resize");
-	await waitFor(
+	await waitUntil(
 		() => {
 			const lines = app.frame().split("\n");
 			return lines.length === rows && Math.max(...lines.map((line) => line.length)) === columns;
 		},
 		() => `${columns}x${rows}, got:\n${app.frame()}`,
 	);
-}
-
-/** The line of the frame that contains `text`. */
-function lineWith(frame: string, text: string): string {
-	const line = frame.split("\n").find((candidate) => candidate.includes(text));
-	assert.ok(line, `"${text}" in frame:\n${frame}`);
-	return line;
 }
 
 const MiB = 1024 ** 2;
@@ -259,7 +233,7 @@ describe("App rendering", () => {
 		Object.defineProperty(app.stdout, "rows", { value: 30, configurable: true });
 		Object.defineProperty(app.stdout, "columns", { value: 80, configurable: true });
 		app.stdout.emit("resize");
-		await waitFor(
+		await waitUntil(
 			() => app.frame().split("\n").length === 30,
 			() => `30 rows, got:\n${app.frame()}`,
 		);
@@ -353,7 +327,7 @@ describe("App keys", () => {
 		app.stdin.write(KEY.down);
 		await app.waitForSelected("beta.bin");
 		app.stdin.write(KEY.enter);
-		await waitFor(
+		await waitUntil(
 			() => store.intents.length > 0,
 			() => "an intent",
 		);
@@ -405,7 +379,7 @@ describe("App keys", () => {
 		store.set(snapshot({ files: [file("only.txt")] }));
 		await app.waitForSelected("only.txt");
 		app.stdin.write(KEY.enter);
-		await waitFor(
+		await waitUntil(
 			() => store.intents.length > 0,
 			() => "an intent",
 		);
@@ -418,7 +392,7 @@ describe("App keys", () => {
 		await app.waitForSelected("alpha.txt");
 		assert.equal(store.listeners.size, 1);
 		app.stdin.write("q");
-		await waitFor(
+		await waitUntil(
 			() => store.listeners.size === 0,
 			() => "the app to exit (unsubscribe from the store)",
 		);
@@ -430,7 +404,7 @@ describe("App keys", () => {
 		const app = mount(t, store);
 		await app.waitForSelected("alpha.txt");
 		app.stdin.write(KEY.ctrlC);
-		await waitFor(
+		await waitUntil(
 			() => store.listeners.size === 0,
 			() => "the app to exit (unsubscribe from the store)",
 		);
