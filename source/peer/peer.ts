@@ -284,7 +284,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("peer-left", p, why);
 			this.emit("files-changed");
 		});
-		this.watchLibrary();
+		// Re-announced at once: peers see our new revision and refetch the list.
+		this.library.on("changed", () => {
+			this.emit("library-changed", this.library.files().length);
+			void this.discovery.announce();
+		});
+		this.library.on("progress", (progress) => this.emit("index-progress", progress));
 		this.engine.on("download-progress", (d) => {
 			const state = this.stateOf(d);
 			this.emit("download-progress", state);
@@ -303,22 +308,6 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.rescanTimer.unref();
 		this.resupplyTimer = setInterval(() => this.resupply(), RESUPPLY_MS);
 		this.resupplyTimer.unref();
-	}
-
-	/**
-	 * Tells the network when a library swapped in by `changeFolders` changes (as `wire` does
-	 * for the first one).
-	 */
-	private watchLibrary(): void {
-		const library = this.library;
-		library.on("changed", () => {
-			if (this.library !== library) return;
-			this.emit("library-changed", library.files().length);
-			void this.discovery.announce();
-		});
-		library.on("progress", (progress) => {
-			if (this.library === library) this.emit("index-progress", progress);
-		});
 	}
 
 	/**
@@ -631,11 +620,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	/**
-	 * Switches the shared and/or downloads folder of the running peer. A new shared folder is
-	 * indexed as a new library and swapped in (its revision differs from the old one, so
-	 * peers refetch our list); the old library is closed. New downloads land in the new
-	 * downloads folder; running ones finish where they started. Nothing changes when it
-	 * throws. Emits `folders-changed`, then `library-changed` when the shared folder moved.
+	 * Switches the shared and/or downloads folder of the running peer. The library is
+	 * re-rooted on a new shared folder (`Library.setRoot`): the old files stop being served,
+	 * the new ones are indexed, and each publication raises the revision, so peers refetch
+	 * our list. New downloads land in the new downloads folder; running ones finish where
+	 * they started. Nothing changes when it throws. Emits `folders-changed`; the library's
+	 * publications bring `library-changed` as usual.
 	 * Call one at a time (await each; `followSettings` in the CLI chains them).
 	 * @param folders - the new folders; an absent or unchanged one stays
 	 * @throws UsageError `FOLDERS_NESTED` (same or nested folders), `DOWNLOADS_UNWRITABLE`,
@@ -667,11 +657,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.options.shareDir = share;
 		}
 		this.options.downloadsDir = downloads;
+		// The re-rooted library publishes its (new) list itself: `library-changed` and an
+		// announce follow from the `changed` handler in `wire`.
 		this.emit("folders-changed", { shareDir: this.library.root, downloadsDir: downloads });
-		if (shareMoved) {
-			this.emit("library-changed", this.library.files().length);
-			void this.discovery.announce();
-		}
 	}
 
 	/**

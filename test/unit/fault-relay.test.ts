@@ -231,8 +231,9 @@ describe("UdpFaultProxy", () => {
 		// Timers may fire a millisecond early by rounding.
 		assert.ok(Date.now() - start >= 58, `arrived after ${Date.now() - start} ms`);
 		await client.send(Buffer.from("second"), proxy.port);
-		await new Promise((resolve) => setTimeout(resolve, 10));
+		await waitFor(() => proxy.stats.forwarded === 2, "the proxy to hold the second datagram");
 		await proxy.close();
+		// An absence: wait well past the 60 ms delay the held datagram had left.
 		await new Promise((resolve) => setTimeout(resolve, 150));
 		assert.equal(server.received.length, 1, "nothing after close");
 	});
