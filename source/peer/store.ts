@@ -34,6 +34,9 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			folderTransfers: peer.folderTransfers(),
 			indexing: peer.indexProgress(),
 			message,
+			// Placeholders until the engine measures total rates and honours limits.
+			rates: { down: 0, up: 0 },
+			limits: { maxDown: null, maxUp: null, maxActive: 3 },
 		};
 	}
 

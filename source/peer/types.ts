@@ -34,6 +34,10 @@ export interface PeerRecord {
 	interval: number;
 	/** Banned for the rest of the session for serving bad pieces (absent means not banned). */
 	banned?: boolean;
+	/** Recent rate of data we receive from this peer, in bytes per second (absent: 0). */
+	downRate?: number;
+	/** Recent rate of data we send to this peer (answers and pushes), in bytes per second (absent: 0). */
+	upRate?: number;
 }
 
 /** One file on the network, merged by id across every peer that lists it. */
@@ -100,12 +104,15 @@ export interface FolderTransferState {
 
 /** Life cycle of one download. */
 export type TransferStatus =
+	| "queued"
 	| "starting"
 	| "downloading"
 	| "waiting"
+	| "paused"
 	| "verifying"
 	| "complete"
-	| "failed";
+	| "failed"
+	| "cancelled";
 
 /** A download as the UI and reporters see it. */
 export interface TransferState {
@@ -139,6 +146,10 @@ export interface TransferState {
 	error?: string;
 	/** Path of the folder download this file belongs to, if any. */
 	folder?: string;
+	/** Piece size in bytes (from the manifest; absent before the manifest is known). */
+	pieceSize?: number;
+	/** Path of the partial file while not complete (absent once complete or deleted on cancel). */
+	partialPath?: string;
 }
 
 /** This peer's own identity and folders. */
@@ -167,12 +178,38 @@ export interface Snapshot {
 	indexing: IndexProgress;
 	/** Last short message for the status area (e.g. "download complete: a.txt"). */
 	message?: string;
+	/** Total transfer rates of this peer, in bytes per second, over every download and upload. */
+	rates: { down: number; up: number };
+	/** Rate limits and the download queue's limit in force (see {@link Limits}). */
+	limits: Limits;
+}
+
+/**
+ * Rate limits the engine honours and the queue's limit of active downloads.
+ * Rates are in bytes per second; `null` means unlimited. The command line takes them in
+ * KB/s (`--max-down`, `--max-up`, 1 KB = 1000 bytes).
+ */
+export interface Limits {
+	/** Ceiling of the total download rate, in bytes/s, or `null` for none. */
+	maxDown: number | null;
+	/** Ceiling of the total upload rate (send and distribute ports), in bytes/s, or `null`. */
+	maxUp: number | null;
+	/** Most downloads running at once; further ones wait with status `queued` (at least 1). */
+	maxActive: number;
 }
 
 /** What a view may ask the core to do. */
 export type Intent =
 	| { type: "download"; fileId: string }
 	| { type: "download-folder"; path: string }
+	/** Pauses a queued or running download (kept on disk with its resume record). */
+	| { type: "pause"; fileId: string }
+	/** Resumes a paused download (it may queue again behind the active limit). */
+	| { type: "resume"; fileId: string }
+	/** Cancels a download; `keepPartial` keeps the partial file and resume record, else both are deleted. */
+	| { type: "cancel"; fileId: string; keepPartial: boolean }
+	/** Changes limits; a missing field is left as it is. Also stored with the settings. */
+	| { type: "set-limits"; limits: Partial<Limits> }
 	| { type: "quit" };
 
 /**

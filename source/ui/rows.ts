@@ -291,6 +291,12 @@ export function transferStatusText(transfer: TransferState): string {
 			return "done";
 		case "failed":
 			return `failed: ${transfer.error ?? "unknown error"}`;
+		case "queued":
+			return "queued";
+		case "paused":
+			return "paused";
+		case "cancelled":
+			return "cancelled";
 	}
 }
 

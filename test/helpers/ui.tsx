@@ -151,6 +151,8 @@ export function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
 		transfers: [],
 		folderTransfers: [],
 		indexing: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: true },
+		rates: { down: 0, up: 0 },
+		limits: { maxDown: null, maxUp: null, maxActive: 3 },
 		...overrides,
 	};
 }

@@ -228,6 +228,8 @@ describe("statusLineText", () => {
 		transfers: [],
 		folderTransfers: [],
 		indexing: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, done: true },
+		rates: { down: 0, up: 0 },
+		limits: { maxDown: null, maxUp: null, maxActive: 3 },
 	};
 
 	it("shows name, folders and keys in exactly the width", () => {
