@@ -365,6 +365,8 @@ class FakePeer extends EventEmitter {
 	transfers = () => [];
 	folderTransfers = () => [];
 	indexProgress = () => network().indexing;
+	rates = () => network().rates;
+	limits = () => network().limits;
 	downloadFolder = async (path: string) => {
 		throw new Error(`no folder ${path}`);
 	};
