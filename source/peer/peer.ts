@@ -1067,7 +1067,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 			job.doneBytes += item.size;
 		} catch (error) {
 			job.failedFiles++;
-			job.firstError ??= `${item.name}: ${reason(error)}`;
+			// Our own errors say what happened; a system error is named by its code.
+			job.firstError ??= `${item.name}: ${error instanceof OperationError ? error.message : reason(error)}`;
 		} finally {
 			job.active.delete(item.id);
 		}
