@@ -9,7 +9,9 @@ import {
 	config,
 	followSettings,
 	get,
+	keepLimits,
 	list,
+	logFile,
 	manifest,
 	type Output,
 	peerOptions,
@@ -17,6 +19,7 @@ import {
 	search,
 	serve,
 	setFolder,
+	startLog,
 } from "./source/cli/commands.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { loadSettings } from "./source/cli/settings.js";
@@ -26,6 +29,8 @@ import { Peer } from "./source/peer/peer.js";
 const io: Output = {
 	out: (line) => process.stdout.write(`${line}\n`),
 	err: (line) => process.stderr.write(`${line}\n`),
+	// `get` draws its progress bar on stderr when that is a terminal.
+	tty: process.stderr.isTTY ? process.stderr : undefined,
 };
 
 function version(): string {
@@ -67,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
 	const wait = flags.wait ?? 3_000;
 	switch (command) {
 		case "serve":
-			await serve(options, flags.json, io, flags);
+			await serve(options, flags.json, io, flags, logFile(flags));
 			return 0;
 		case "peers":
 			await peers(options, wait, flags.json, io);
@@ -79,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
 			await search(options, target ?? "", wait, flags.json, io);
 			return 0;
 		case "get":
-			await get(options, target ?? "", wait, flags.json, io);
+			await get(options, target ?? "", wait, flags.json, io, logFile(flags));
 			return 0;
 		case "tui": {
 			if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -97,6 +102,10 @@ async function main(argv: string[]): Promise<number> {
 				// A folder change that cannot be applied leaves the peer as it was; the TUI has
 				// no place for the reason yet (`serve` prints it).
 				const unfollow = followSettings(peer, flags, () => {});
+				// No stray output over the TUI: a log or settings file that cannot be written
+				// is not reported here.
+				const stopLog = startLog(peer, logFile(flags), () => {});
+				const unkeep = keepLimits(peer, flags.configDir, () => {});
 				// React's development build compares changed props deeply on every render, which
 				// costs tenths of a second per frame with 100,000 files; users get the production one.
 				process.env.NODE_ENV ??= "production";
@@ -105,6 +114,8 @@ async function main(argv: string[]): Promise<number> {
 					await runTui(peer);
 				} finally {
 					unfollow();
+					unkeep();
+					stopLog();
 				}
 			} finally {
 				await demo?.stop();

@@ -230,11 +230,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		readonly ports: TransferPorts,
 	) {
 		super();
-		this.limitsNow = checkedLimits({
-			maxDown: options.maxDownloadRate ?? null,
-			maxUp: options.maxUploadRate ?? null,
-			maxActive: options.maxActive ?? DEFAULT_MAX_ACTIVE,
-		});
+		this.limitsNow = limitsOf(options);
 		this.downBudget = new TokenBucket(this.limitsNow.maxDown);
 		if (options.hasher) this.hasher = options.hasher;
 		else {
@@ -278,9 +274,12 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	/**
 	 * Binds the four transfer ports.
 	 * @throws UsageError (code `PORT_IN_USE`) when `basePort` is set and one of its four
-	 *   ports is taken, or when no free block of four is found
+	 *   ports is taken, or when no free block of four is found; `BAD_LIMIT` for a bad rate
+	 *   or `maxActive`
 	 */
 	static async open(options: EngineOptions): Promise<TransferEngine> {
+		// Bad limits (from a hand-edited settings file) are refused before any port is bound.
+		limitsOf(options);
 		const fixed = options.basePort !== undefined;
 		const first = options.basePort ?? DEFAULT_BASE_PORT;
 		for (let block = 0; block < (fixed ? 1 : PORT_SEARCH_BLOCKS); block++) {
@@ -1174,6 +1173,15 @@ function byteLength(parts: Buffer[]): number {
 
 function hasBit(bits: Uint8Array, index: number): boolean {
 	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
+}
+
+/** The limits the options ask for, checked (see `checkedLimits`). */
+function limitsOf(options: EngineOptions): Limits {
+	return checkedLimits({
+		maxDown: options.maxDownloadRate ?? null,
+		maxUp: options.maxUploadRate ?? null,
+		maxActive: options.maxActive ?? DEFAULT_MAX_ACTIVE,
+	});
 }
 
 /**
