@@ -68,7 +68,8 @@ export class ProgressReport {
 		if (target.tty) {
 			this.bar = new cliProgress.SingleBar({
 				stream: target.tty,
-				format: "{name} [{bar}] {percentage}% | {rate} | ETA {eta}",
+				// `{eta}` is cli-progress's own (whole seconds): ours is `{left}`, as the plain lines say it.
+				format: "{name} [{bar}] {percentage}% | {rate} | ETA {left}",
 				barsize: 30,
 				hideCursor: true,
 				fps: 5,
@@ -82,7 +83,7 @@ export class ProgressReport {
 		return {
 			name: printable(this.name),
 			rate: formatRate(this.rate),
-			eta: this.done >= this.total ? "0s" : formatEta(left),
+			left: this.done >= this.total ? "0s" : formatEta(left),
 		};
 	}
 
