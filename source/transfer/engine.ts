@@ -221,6 +221,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly upMeter = new RateMeter();
 	/** Downloads waiting for a turn (status `queued`), first come first served. */
 	private readonly queue: Download[] = [];
+	/**
+	 * Downloads not ended (not complete, failed or cancelled): the ones ticked and counted
+	 * for the queue, without walking every download of the session.
+	 */
+	private readonly live = new Set<Download>();
 	/** Turns of the tick, so downloads take turns at a limited request budget. */
 	private tickTurn = 0;
 
@@ -640,12 +645,17 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				this.sendInterestFor(fileId, download, true);
 				this.interested.delete(fileId);
 			}
-			if (this.closing) return;
-			this.emit("download-cancelled", download, keepPartial);
-			this.admit();
+			if (!this.closing) this.emit("download-cancelled", download, keepPartial);
 		});
-		download.on("complete", () => this.admit());
-		download.on("failed", () => this.admit());
+		const ended = () => {
+			this.live.delete(download);
+			this.admit();
+		};
+		download.on("complete", ended);
+		download.on("failed", ended);
+		download.on("cancelled", ended);
+		if (running) this.live.delete(running);
+		this.live.add(download);
 		this.enter(download);
 		return download;
 	}
@@ -674,7 +684,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	/** Downloads holding a slot: started and not paused, queued or ended. */
 	private activeCount(): number {
 		let n = 0;
-		for (const d of this.downloads.values()) {
+		for (const d of this.live) {
 			if (!d.started) continue;
 			const s = d.status;
 			if (s === "starting" || s === "downloading" || s === "waiting" || s === "verifying") n++;
@@ -1042,12 +1052,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			const now = performance.now();
 			this.downMeter.rotate(now);
 			this.upMeter.rotate(now);
-			if (this.downBudget.limited && this.downloads.size > 1) {
+			if (this.downBudget.limited && this.live.size > 1) {
 				// Under a download limit the first to ask takes the tokens: take turns being first.
-				const all = [...this.downloads.values()];
-				const first = this.tickTurn++ % all.length;
-				for (let i = 0; i < all.length; i++) all[(first + i) % all.length].tick(now);
-			} else for (const d of this.downloads.values()) d.tick(now);
+				const first = this.tickTurn++ % this.live.size;
+				let i = 0;
+				for (const d of this.live) if (i++ >= first) d.tick(now);
+				i = 0;
+				for (const d of this.live) if (i++ < first) d.tick(now);
+			} else for (const d of this.live) d.tick(now);
 			if (this.assemblies.size > 0) this.expireAssemblies(false);
 		});
 	}
