@@ -460,12 +460,19 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return after;
 	}
 
-	/** The download of `fileId` this session, or an OperationError `NOT_FOUND`. */
-	private downloadFor(fileId: string): Download {
+	/**
+	 * The download of `fileId` this session.
+	 * @param verb - what is asked of it, for the error ("pause")
+	 * @throws OperationError `BAD_STATE` for a transfer that completed without a download
+	 *   (the file was already there), `NOT_FOUND` when there is none
+	 */
+	private downloadFor(fileId: string, verb: string): Download {
 		const download = this.engine.downloads.get(fileId);
-		if (!download)
-			throw new OperationError(`no download of ${fileId} in this session`, "NOT_FOUND");
-		return download;
+		if (download) return download;
+		const kept = [...this.kept.values()].find((t) => t.fileId === fileId);
+		if (kept) throw new OperationError(`cannot ${verb} ${kept.name}: it is complete`, "BAD_STATE");
+		const name = this.files().find((f) => f.id === fileId)?.name ?? fileId;
+		throw new OperationError(`no download of ${name} in this session`, "NOT_FOUND");
 	}
 
 	/**
@@ -479,7 +486,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 *   pausing (verifying the whole file, complete, failed or cancelled)
 	 */
 	async pause(fileId: string): Promise<TransferState> {
-		const download = this.downloadFor(fileId);
+		const download = this.downloadFor(fileId, "pause");
 		if (download.status === "paused") return this.stateOf(download);
 		if (!(await this.engine.pause(fileId)))
 			throw new OperationError(
@@ -499,7 +506,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * @throws OperationError `NOT_FOUND`, `BAD_STATE` when it is not paused
 	 */
 	resume(fileId: string): TransferState {
-		const download = this.downloadFor(fileId);
+		const download = this.downloadFor(fileId, "resume");
 		if (!this.engine.resume(fileId))
 			throw new OperationError(
 				`cannot resume ${download.state().name}: it is ${download.status}, not paused`,
@@ -523,7 +530,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 *   to its final name) or was cancelled already that way
 	 */
 	async cancel(fileId: string, options: { keepPartial: boolean }): Promise<TransferState> {
-		const download = this.downloadFor(fileId);
+		const download = this.downloadFor(fileId, "cancel");
 		if (!(await this.engine.cancel(fileId, options.keepPartial)))
 			throw new OperationError(
 				`cannot cancel ${download.state().name}: it is ${download.status}`,

@@ -256,6 +256,26 @@ describe("transfer controls", () => {
 		assert.deepEqual(dequeued, ["p3.bin", "p1.bin", "p2.bin"]);
 	});
 
+	it("controls on a transfer that completed at once (the file was there) say it is complete", async () => {
+		swarm = await Swarm.create();
+		const content = randomBytes(100_000);
+		const { leecher, ids } = await seederAndLeecher(swarm, { "k.bin": content });
+		const downloads = leecher.self().downloadsDir;
+		fs.mkdirSync(downloads, { recursive: true });
+		fs.writeFileSync(path.join(downloads, "k.bin"), content);
+		const id = ids["k.bin"];
+		assert.equal((await leecher.download(id)).status, "complete");
+		await assert.rejects(leecher.pause(id), {
+			code: "BAD_STATE",
+			message: "cannot pause k.bin: it is complete",
+		});
+		assert.throws(() => leecher.resume(id), { message: "cannot resume k.bin: it is complete" });
+		await assert.rejects(leecher.cancel(id, { keepPartial: false }), {
+			message: "cannot cancel k.bin: it is complete",
+		});
+		assert.ok(fs.readFileSync(path.join(downloads, "k.bin")).equals(content), "untouched");
+	});
+
 	it("cancelling a file of a folder download lets the others finish; the folder ends failed naming it", async () => {
 		swarm = await Swarm.create();
 		const dir = path.join(swarm.root, "seed-share");
