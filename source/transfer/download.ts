@@ -320,7 +320,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.pieceState = new Uint8Array(this.pieceCount);
 		this.availability = new Uint16Array(this.pieceCount);
 		this.missingCount = this.pieceCount;
-		this.cursor = Math.floor(Math.random() * Math.max(1, this.pieceCount));
+		// From the start of the file: pieces then land mostly in order, so the whole-content
+		// hash follows them from memory (leechers of one swarm still spread out by stripes).
+		this.cursor = 0;
 		this.have = new Uint8Array(Math.ceil(this.pieceCount / 8));
 		this.partialPath = options.target + PARTIAL_SUFFIX;
 		this.resumePath = options.target + RESUME_SUFFIX;
@@ -995,8 +997,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * Rarest first among the missing pieces this source holds (a seeder gets only pieces
 	 * no other leecher holds); among equally rare ones,
 	 * our own stripes first (see `setSwarm`), then the first found walking from a cursor
-	 * that started at a random piece, so one source reads the file mostly in order while
-	 * different leechers start at different places.
+	 * that starts at the first piece, so one source reads the file mostly in order (and the
+	 * content stream is fed from memory) while leechers of one swarm keep to their stripes.
 	 */
 	private pickPiece(source: SourceState): number | undefined {
 		const n = this.pieceCount;
