@@ -38,7 +38,7 @@ import { hash } from "../protocol/hash.js";
 import { type Manifest, pieceCount, pieceLength } from "../protocol/manifest.js";
 import { DATA_OVERHEAD, encodeMessage, MAX_BLOCK_SIZE } from "../protocol/messages.js";
 import { decodeResume, encodeResume } from "../protocol/resume.js";
-import { hashFilePrefix } from "./hash-pool.js";
+import { type ContentStream, hashFilePrefix } from "./hash-pool.js";
 import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
 import { RttEstimator } from "./rtt.js";
 import type { Endpoint } from "./serve.js";
@@ -69,7 +69,13 @@ export interface PieceHasher {
 		expected: Uint8Array,
 		fd: number,
 		position: number,
+		stream?: ContentStream,
 	): Promise<{ digest: Buffer; data: Buffer; written: boolean }>;
+	/**
+	 * Optional: a BLAKE3 of the whole content that follows the file's complete prefix while it
+	 * downloads, so the final check needs no second read of the file (see `HashPool`).
+	 */
+	contentStream?(): ContentStream;
 }
 
 /** Hashing on the calling thread (tests, and when no pool is given). */
@@ -121,6 +127,8 @@ const DEFAULT_MAX_INFLIGHT = 5 * 1024 * 1024;
  * verified and kept) before it gives up its pieces in progress, in ms.
  */
 const PAUSE_SETTLE_MS = 500;
+/** The content stream is advanced in steps of at least this many bytes (fewer messages). */
+const CONTENT_STEP_BYTES = 8 * 1024 * 1024;
 
 /** Pieces still being fetched, at most, when idle sources start duplicating requests. */
 const ENDGAME_PIECES = 4;
@@ -305,6 +313,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private readonly partialPath: string;
 	private readonly resumePath: string;
 	private handle: fs.FileHandle | undefined;
+	/** The whole-content hash following the complete prefix, when the hasher offers one. */
+	private content: ContentStream | undefined;
+	/** Pieces 0..contentPieces-1 are on disk and handed to `content`. */
+	private contentPieces = 0;
+	/** The last `content.advance`, awaited before the file closes. */
+	private contentChain: Promise<unknown> = Promise.resolve();
 	private readonly writeQueue: (() => Promise<void>)[] = [];
 	private writesInFlight = 0;
 	private readonly writesIdle: (() => void)[] = [];
@@ -340,7 +354,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.pieceState = new Uint8Array(this.pieceCount);
 		this.availability = new Uint16Array(this.pieceCount);
 		this.missingCount = this.pieceCount;
-		this.cursor = Math.floor(Math.random() * Math.max(1, this.pieceCount));
+		// From the start of the file: pieces then land mostly in order, so the whole-content
+		// hash follows them from memory (leechers of one swarm still spread out by stripes).
+		this.cursor = 0;
 		this.have = new Uint8Array(Math.ceil(this.pieceCount / 8));
 		this.partialPath = options.target + PARTIAL_SUFFIX;
 		this.resumePath = options.target + RESUME_SUFFIX;
@@ -363,6 +379,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			return;
 		}
 		if (this.status !== "starting") return;
+		this.content = this.hasher.contentStream?.();
 		this.status = "downloading";
 		this.updateWaiting();
 		this.emit("progress");
@@ -981,7 +998,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				// `start` closes a file it opens after this; wait for it before deleting.
 				await opening;
 				await this.settleWrites();
-				if (keep && this.recordDirty && handle) await this.storeRecord();
+				if (keep && this.recordDirty && handle) await this.storeRecord(handle);
 				await handle?.close().catch(() => {});
 			})();
 		}
@@ -1188,8 +1205,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * Rarest first among the missing pieces this source holds (a seeder gets only pieces
 	 * no other leecher holds); among equally rare ones,
 	 * our own stripes first (see `setSwarm`), then the first found walking from a cursor
-	 * that started at a random piece, so one source reads the file mostly in order while
-	 * different leechers start at different places.
+	 * that starts at the first piece, so one source reads the file mostly in order (and the
+	 * content stream is fed from memory) while leechers of one swarm keep to their stripes.
 	 */
 	private pickPiece(source: SourceState): number | undefined {
 		const n = this.pieceCount;
@@ -1285,6 +1302,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 					this.options.manifest.pieceHashes[piece.index],
 					handle.fd,
 					piece.start,
+					this.content,
 				)
 				.then(
 					({ digest, data, written }) => {
@@ -1426,6 +1444,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		setBit(this.have, index);
 		this.bytesDone += data.length;
 		this.recordDirty = true;
+		this.followContent();
 		// The record is written after this piece's data, and lists only pieces whose write
 		// finished; one record write at a time.
 		if (this.now() - this.lastRecordAt >= RESUME_INTERVAL_MS) {
@@ -1440,6 +1459,29 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.bytesDone === this.options.manifest.size) {
 			if (this.running) void this.finish();
 		} else this.pump();
+	}
+
+	/**
+	 * Hands the file's complete prefix to the content stream, in steps of at least
+	 * CONTENT_STEP_BYTES (or to the end), so the whole-content hash keeps up with the download.
+	 */
+	private followContent(): void {
+		const content = this.content;
+		const handle = this.handle;
+		if (!content || !handle) return;
+		const from = this.contentPieces;
+		while (this.contentPieces < this.pieceCount && hasBit(this.have, this.contentPieces))
+			this.contentPieces++;
+		if (this.contentPieces === from) return;
+		const end = Math.min(this.contentPieces * this.pieceSize, this.options.manifest.size);
+		if (end < this.options.manifest.size && end - from * this.pieceSize < CONTENT_STEP_BYTES) {
+			this.contentPieces = from;
+			return;
+		}
+		this.contentChain = content.advance(handle.fd, end).catch(() => {
+			// A failed read spoils the stream: the final check reads the whole file instead.
+			if (this.content === content) this.content = undefined;
+		});
 	}
 
 	/** Starts queued piece writes, a few at a time (writes at different offsets overlap). */
@@ -1465,6 +1507,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.writesInFlight > 0 || this.writeQueue.length > 0)
 			await new Promise<void>((resolve) => this.writesIdle.push(resolve));
 		await this.recordChain;
+		await this.contentChain;
 	}
 
 	/**
@@ -1482,11 +1525,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	/**
-	 * Writes the record to a temporary file and renames it over the old one.
+	 * Syncs the partial file's data, then writes the record to a temporary file and renames it
+	 * over the old one.
+	 * @param handle - the partial file (the download's own unless it is closing)
 	 * @returns the fs error, or undefined when the record is in place
 	 */
-	private async storeRecord(): Promise<unknown> {
+	private async storeRecord(handle = this.handle): Promise<unknown> {
 		this.recordDirty = false;
+		// The pieces the record names reach the disk first, so even a power cut never leaves a
+		// record that claims bytes the disk lost. Syncing as we go also spreads the flush over
+		// the download instead of one long sync at the end.
+		// A failed sync (the disk full, say) must not cost the record: a piece it names that the
+		// disk did lose fails the whole-content check, and every piece is checked again then.
+		await handle?.datasync().catch(() => {});
 		const bytes = encodeResume({
 			fileId: this.options.fileId,
 			size: this.options.manifest.size,
@@ -1593,7 +1644,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// The partial file stays, with a record of what it holds, for a later retry.
 		this.closed = (async () => {
 			await this.settleWrites();
-			if (this.recordDirty && handle) await this.storeRecord();
+			if (this.recordDirty && handle) await this.storeRecord(handle);
 			await handle?.close().catch(() => {});
 		})();
 		this.emit("failed", error);
@@ -1616,7 +1667,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		try {
 			await handle.truncate(manifest.size);
 			await handle.sync();
-			const content = await this.hasher.hashFile(this.partialPath, manifest.size);
+			const content = await this.contentHash(handle);
 			if (!content.equals(manifest.contentHash)) {
 				if (!this.rechecked) {
 					this.rechecked = true;
@@ -1644,6 +1695,24 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.status = "complete";
 		this.emit("progress");
 		this.emit("complete", this.finalPath);
+	}
+
+	/**
+	 * BLAKE3 of the partial file's whole content: from the content stream when it kept up
+	 * (it has hashed nearly all of it by now), else by reading the file again.
+	 */
+	private async contentHash(handle: fs.FileHandle): Promise<Buffer> {
+		const { size } = this.options.manifest;
+		const content = this.content;
+		this.content = undefined;
+		if (content) {
+			try {
+				return await content.digest(handle.fd, size);
+			} catch {
+				// The stream broke (a failed read, its worker gone): read the file instead.
+			}
+		}
+		return this.hasher.hashFile(this.partialPath, size);
 	}
 
 	/** Hashes every piece on disk again; the ones that fail go back to missing. */

@@ -6,13 +6,15 @@
  * @module
  */
 import { parentPort } from "node:worker_threads";
-import { hash, hashBackend } from "../protocol/hash.js";
+import { createHasher, hash, hashBackend } from "../protocol/hash.js";
 import {
+	advanceStreamSync,
 	type HashJobMessage,
 	type HashReplyMessage,
 	hashFilePrefix,
 	hashManifestFileSync,
 	readDirSync,
+	type StreamState,
 	serializeError,
 	writeAll,
 } from "./hash-pool.js";
@@ -31,6 +33,19 @@ function own(bytes: Uint8Array): Buffer {
 	return Buffer.from(copy.buffer, copy.byteOffset, copy.byteLength);
 }
 
+/** Content streams open on this worker, by id. */
+const streams = new Map<number, StreamState>();
+
+/** The content stream `id`, opened on first use. */
+function stream(id: number): StreamState {
+	let state = streams.get(id);
+	if (!state) {
+		state = { hasher: createHasher(), position: 0 };
+		streams.set(id, state);
+	}
+	return state;
+}
+
 /** Runs one job and posts its reply. */
 async function run(job: HashJobMessage): Promise<void> {
 	try {
@@ -41,6 +56,12 @@ async function run(job: HashJobMessage): Promise<void> {
 			if (job.store && Buffer.from(digest).equals(job.store.expected)) {
 				writeAll(job.store.fd, bytes, job.store.position);
 				reply.written = true;
+				// The piece the file's content stream needs next: feed it while it is in memory.
+				const content = job.store.stream === undefined ? undefined : streams.get(job.store.stream);
+				if (content && content.position === job.store.position) {
+					content.hasher.update(bytes);
+					content.position += bytes.length;
+				}
 			}
 			if (job.buffer instanceof ArrayBuffer) {
 				reply.buffer = job.buffer;
@@ -48,6 +69,20 @@ async function run(job: HashJobMessage): Promise<void> {
 			} else {
 				port.postMessage(reply);
 			}
+		} else if (job.op === "stream") {
+			const state = stream(job.stream);
+			try {
+				advanceStreamSync(state, job.fd, job.end);
+			} catch (error) {
+				streams.delete(job.stream);
+				throw error;
+			}
+			let digest: Uint8Array = new Uint8Array(0);
+			if (job.final) {
+				streams.delete(job.stream);
+				digest = own(state.hasher.digest());
+			}
+			port.postMessage({ type: "done", id: job.id, digest } satisfies HashReplyMessage);
 		} else if (job.op === "readdir") {
 			const entries = readDirSync(job.path);
 			port.postMessage({

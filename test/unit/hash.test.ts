@@ -360,6 +360,65 @@ describe("HashPool", () => {
 		}
 	});
 
+	for (const workers of [1, 2, 0]) {
+		it(`follows a file's complete prefix with a content stream (${workers} workers)`, async () => {
+			const pool = new HashPool({ workers });
+			const dir = tempDir("content-stream");
+			const pieceSize = 64 * 1024;
+			const content = bytes(pieceSize * 9 + 1234, 21);
+			const pieces = Array.from({ length: 10 }, (_, i) =>
+				content.subarray(i * pieceSize, Math.min(content.length, (i + 1) * pieceSize)),
+			);
+			const fd = fs.openSync(path.join(dir, "partial"), "w+");
+			try {
+				const stream = pool.contentStream();
+				// Out of order, as pieces from several peers land: 0 and 1 in order (fed from
+				// memory where the worker holds the stream), then 5, 2, 3, 4, the rest.
+				const order = [0, 1, 5, 2, 3, 4, 9, 7, 8, 6];
+				const have = new Set<number>();
+				let prefix = 0;
+				for (const i of order) {
+					const piece = Buffer.from(pieces[i]);
+					const { written } = await pool.hashAndWrite(
+						piece,
+						hash(pieces[i]),
+						fd,
+						i * pieceSize,
+						stream,
+					);
+					assert.ok(written);
+					have.add(i);
+					while (have.has(prefix)) prefix++;
+					if (i % 2 === 0) await stream.advance(fd, Math.min(content.length, prefix * pieceSize));
+				}
+				assert.equal(toHex(await stream.digest(fd, content.length)), toHex(hash(content)));
+				// A stream never advanced reads the whole file for its digest.
+				assert.equal(
+					toHex(await pool.contentStream().digest(fd, content.length)),
+					toHex(hash(content)),
+				);
+			} finally {
+				fs.closeSync(fd);
+				await pool.close();
+				fs.rmSync(dir, { recursive: true, force: true });
+			}
+		});
+	}
+
+	it("a content stream past the end of the file rejects instead of hashing short", async () => {
+		const pool = new HashPool({ workers: 1 });
+		const dir = tempDir("content-short");
+		const fd = fs.openSync(path.join(dir, "partial"), "w+");
+		try {
+			fs.writeSync(fd, bytes(1000, 3));
+			await assert.rejects(pool.contentStream().digest(fd, 5000), { code: "ERR_SHORT_FILE" });
+		} finally {
+			fs.closeSync(fd);
+			await pool.close();
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
 	it("rejects the jobs of a crashed worker and replaces it", async () => {
 		const pool = new HashPool({ workers: 1 });
 		try {
