@@ -373,13 +373,14 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.status === "queued") this.status = "starting";
 		this.opening = this.open();
 		if (!(await this.opening)) return;
+		if (this.status === "paused" || this.status === "starting")
+			this.content = this.hasher.contentStream?.();
 		if (this.status === "paused") {
 			// Paused while opening: it stays so, its pieces on disk counted.
 			this.emit("progress");
 			return;
 		}
 		if (this.status !== "starting") return;
-		this.content = this.hasher.contentStream?.();
 		this.status = "downloading";
 		this.updateWaiting();
 		this.emit("progress");
