@@ -999,6 +999,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				// `start` closes a file it opens after this; wait for it before deleting.
 				await opening;
 				await this.settleWrites();
+				this.dropContent();
 				if (keep && this.recordDirty && handle) await this.storeRecord(handle);
 				await handle?.close().catch(() => {});
 			})();
@@ -1645,6 +1646,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// The partial file stays, with a record of what it holds, for a later retry.
 		this.closed = (async () => {
 			await this.settleWrites();
+			this.dropContent();
 			if (this.recordDirty && handle) await this.storeRecord(handle);
 			await handle?.close().catch(() => {});
 		})();
@@ -1696,6 +1698,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.status = "complete";
 		this.emit("progress");
 		this.emit("complete", this.finalPath);
+	}
+
+	/** Lets go of the content stream of a download that ended without finishing. */
+	private dropContent(): void {
+		this.content?.release();
+		this.content = undefined;
 	}
 
 	/**
