@@ -808,13 +808,13 @@ export interface StatusLineText {
 	keys: string;
 }
 
-/** Columns the info keeps (at least half the line) before the key help is shortened. */
-const MIN_INFO_WIDTH = 40;
+/** Columns the info keeps (and at least half the line) before the key help is shortened. */
+const MIN_INFO_WIDTH = 44;
 
 /**
  * Text of the one-line status bar: indexing progress while our shared folder is being
  * indexed, then the snapshot's message (when present), our name and folders on the left;
- * the key help on the right, as many of `hints` as leave the info 40 columns and half the
+ * the key help on the right, as many of `hints` as leave the info 44 columns and half the
  * line (the most important first).
  *
  * @param snapshot - the current snapshot (its self, message and indexing)

@@ -55,14 +55,14 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ docs/");
 		app.stdin.write("/");
 		await app.waitForText("type to search");
-		assert.match(lineWith(app.frame(), "type to search"), /│\/ {2,}type to search│/);
+		assert.match(lineWith(app.frame(), "type to search"), /┃\/ {2,}type to search┃/);
 		app.stdin.write("slicon valey");
 		await app.waitForText("tv/Silicon Valley S01E01.mkv");
 		const frame = app.frame();
-		assert.match(frame, /│\/ slicon valey\s+2 matches│/);
+		assert.match(frame, /┃\/ slicon valey\s+2 matches┃/);
 		// Best first and selected: the show, then the near miss; nothing unrelated.
-		assert.match(lineWith(frame, "Silicon"), /› tv\/Silicon Valley S01E01\.mkv\s+1\.2 GiB\s+3│/);
-		assert.match(lineWith(frame, "silicone"), /^│.*│ {2}tv\/silicone valve\.txt/);
+		assert.match(lineWith(frame, "Silicon"), /› tv\/Silicon Valley S01E01\.mkv\s+1\.2 GiB\s+3┃/);
+		assert.match(lineWith(frame, "silicone"), /^│.*┃ {2}tv\/silicone valve\.txt/);
 		assert.ok(frame.indexOf("Silicon Valley") < frame.indexOf("silicone valve"));
 		for (const hidden of ["alpha.txt", "Valley Girl", "▸ docs/", "guide.md"]) {
 			assert.ok(!frame.includes(hidden), `${hidden} filtered out:\n${frame}`);
@@ -81,7 +81,7 @@ describe("the search box (/)", () => {
 		app.stdin.write("/");
 		app.stdin.write("deep");
 		await app.waitForText("docs/nested/deep notes.txt");
-		assert.match(app.frame(), /\/ deep\s+1 match│/);
+		assert.match(app.frame(), /\/ deep\s+1 match┃/);
 		assert.deepEqual(underlined(app.rawLine("deep notes")), ["deep"]);
 	});
 
@@ -161,9 +161,9 @@ describe("the search box (/)", () => {
 		app.stdin.write(KEY.backspace);
 		app.stdin.write(KEY.backspace);
 		await app.waitForText(/\/ guide\s+1 match/);
-		// Tab leaves the box (filter kept) and moves the focus to Transfers.
+		// Tab leaves the box (filter kept) and moves the focus to Transfers, whose keys show.
 		app.stdin.write(KEY.tab);
-		await app.waitForText(/Esc clear search/);
+		await app.waitForText(/p pause\/resume/);
 		assert.match(app.frame(), /\/ guide\s+1 match/);
 		app.stdin.write(KEY.shiftTab);
 		await app.waitForSelected("docs/guide.md");
@@ -197,14 +197,14 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ docs/");
 		app.stdin.write("/");
 		app.stdin.write("valve");
-		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+1│/);
+		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+1┃/);
 		const next = network();
 		next.files = next.files.map((f) =>
 			f.name === "tv/silicone valve.txt" ? { ...f, peers: ["a", "b", "c", "d"] } : { ...f },
 		);
 		next.peers = [peer("bob"), peer("carol")];
 		store.set(next);
-		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+4│/);
+		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+4┃/);
 		assert.match(app.frame(), /\/ valve\s+3 matches/);
 		assert.match(app.frame(), /› tv\/silicone valve\.txt/);
 	});
