@@ -765,6 +765,7 @@ export function transferSummary(
 			rank: 1,
 		});
 	}
+	if (displayWidth(parts[0].text) > width) return truncateEnd(parts[0].text, width);
 	const kept = new Set<number>();
 	let used = 0;
 	for (const part of [...parts].sort((a, b) => a.rank - b.rank)) {
@@ -773,7 +774,6 @@ export function transferSummary(
 		kept.add(part.rank);
 		used += cost;
 	}
-	if (kept.size === 0) return truncateEnd(parts[0].text, width);
 	return parts
 		.filter((part) => kept.has(part.rank))
 		.map((part) => part.text)
