@@ -16,6 +16,7 @@ import {
 	useSyncExternalStore,
 } from "react";
 import type { Intent, Snapshot, Store, TransferState } from "../peer/types.js";
+import type { FuzzyMatch } from "../search/fuzzy.js";
 import {
 	type DetailView,
 	fileDetails,
@@ -647,6 +648,32 @@ export function App({
 			? `Cancel ${overlay.name}: keep partial file? [k]eep / [d]elete / Esc`
 			: undefined;
 
+	// Only the rows of the window are made into text; while they show the same, the
+	// Files pane keeps the same props and is not rendered again (e.g. on download progress).
+	const fileCount = filtering ? results.matches.length : treeRows.length;
+	const windowRows = useStable(
+		filesWindow(
+			filtering ? results.matches : undefined,
+			treeRows,
+			filesList.offset,
+			Math.min(fileCount, filesList.offset + fileItems),
+			(node, match) => nodeEntry(node, snapshot, expanded, match),
+		),
+		sameRows,
+	);
+	const searchBox = useMemo(
+		() =>
+			search
+				? {
+						query: search.query,
+						editing: search.editing,
+						matches: results.matches.length,
+						pending: results.pending,
+					}
+				: undefined,
+		[search, results.matches.length, results.pending],
+	);
+
 	const panelHeight = layout.rows - STATUS_ROWS;
 	const panel =
 		overlay && overlay.kind !== "confirm"
@@ -666,21 +693,6 @@ export function App({
 			/>
 		);
 	} else {
-		// Only the rows of the window are made into text.
-		const fileCount = filtering ? results.matches.length : treeRows.length;
-		const windowRows: FilesPaneRow[] = [];
-		const windowEnd = Math.min(fileCount, filesList.offset + fileItems);
-		for (let index = filesList.offset; index < windowEnd; index++) {
-			const match = filtering ? results.matches[index] : undefined;
-			const node = match ? match.item : treeRows[index];
-			if (node) {
-				windowRows.push({
-					id: nodeId(node),
-					index,
-					entry: nodeEntry(node, snapshot, expanded, match),
-				});
-			}
-		}
 		main = (
 			<>
 				<Box flexDirection="row" flexShrink={0}>
@@ -697,16 +709,7 @@ export function App({
 						rows={windowRows}
 						count={fileCount}
 						files={snapshot.files.length}
-						search={
-							search
-								? {
-										query: search.query,
-										editing: search.editing,
-										matches: results.matches.length,
-										pending: results.pending,
-									}
-								: undefined
-						}
+						search={searchBox}
 						width={layout.files.width}
 						height={layout.files.height}
 						focused={focus === "files"}
@@ -740,6 +743,54 @@ export function App({
 			</Box>
 		</PaletteContext.Provider>
 	);
+}
+
+/**
+ * The visible rows of the Files pane: search matches or tree rows `start` .. `end - 1`.
+ *
+ * @param matches - the search's matches while it filters, else undefined
+ * @param treeRows - the visible tree rows
+ * @param start - index of the first row shown
+ * @param end - index after the last row shown
+ * @param entry - what a row shows for a node (and its match)
+ * @returns the rows, each with its absolute index
+ */
+function filesWindow(
+	matches: readonly FuzzyMatch<TreeNode>[] | undefined,
+	treeRows: readonly TreeNode[],
+	start: number,
+	end: number,
+	entry: (node: TreeNode, match: FuzzyMatch<TreeNode> | undefined) => FilesPaneRow["entry"],
+): FilesPaneRow[] {
+	const rows: FilesPaneRow[] = [];
+	for (let index = start; index < end; index++) {
+		const match = matches?.[index];
+		const node = match ? match.item : treeRows[index];
+		if (node) rows.push({ id: nodeId(node), index, entry: entry(node, match) });
+	}
+	return rows;
+}
+
+/** Whether two windows of the Files pane show the same (the ranges of one search are shared). */
+function sameRows(a: readonly FilesPaneRow[], b: readonly FilesPaneRow[]): boolean {
+	if (a.length !== b.length) return false;
+	return a.every((row, i) => {
+		const other = b[i];
+		const x = row.entry;
+		const y = other.entry;
+		return (
+			row.id === other.id &&
+			row.index === other.index &&
+			x.kind === y.kind &&
+			x.label === y.label &&
+			x.ranges === y.ranges &&
+			x.indent === y.indent &&
+			x.glyph === y.glyph &&
+			x.info === y.info &&
+			x.size === y.size &&
+			x.peers === y.peers
+		);
+	});
 }
 
 /** A panel's title and lines. */
