@@ -43,12 +43,14 @@ import {
 	formActionForKey,
 	helpSections,
 	KEY_HINTS,
+	type KeyFlags,
 	type KeyHint,
 	PANEL_KEY_HINTS,
 	PANEL_KEYMAP,
 	PEERS_KEY_HINTS,
 	SEARCH_KEY_HINTS,
 	searchActionForKey,
+	splitKeys,
 	TRANSFERS_KEY_HINTS,
 	type UiAction,
 } from "./keymap.js";
@@ -419,12 +421,14 @@ export function App({
 		}
 	};
 	const quit = () => {
+		// Keys typed after q are not acted on.
+		pendingKeys.current.length = 0;
 		store.dispatch({ type: "quit" });
 		exit();
 	};
 
 	/** A key while a panel, the prompt or the form is open. */
-	const overlayKey = (current: Overlay, input: string, key: Key): void => {
+	const overlayKey = (current: Overlay, input: string, key: KeyFlags): void => {
 		const action: UiAction | undefined =
 			current.kind === "confirm"
 				? actionForKey(input, key, CONFIRM_KEYMAP)
@@ -492,7 +496,7 @@ export function App({
 		}
 	};
 
-	const handleKey = (input: string, key: Key): void => {
+	const handleKey = (input: string, key: KeyFlags): void => {
 		const open = overlayRef.current;
 		if (open) {
 			overlayKey(open, input, key);
@@ -609,14 +613,29 @@ export function App({
 	useLayoutEffect(() => {
 		handlerRef.current = handleKey;
 	});
-	const onInput = useCallback((input: string, key: Key) => {
-		// Keys typed faster than a frame (or pasted) arrive as one chunk: "jjj" is three moves.
-		if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e]+$/.test(input)) {
-			for (const char of input) handlerRef.current(char, key);
-		} else {
-			handlerRef.current(input, key);
-		}
+	// Keys typed faster than a frame (or sent together) arrive as one chunk: "jjj" is three
+	// moves, "G\r" a jump and then an Enter on the row jumped to. The first key is handled
+	// at once; each further one in its own turn of the event loop, after the state the
+	// previous one changed has been rendered, so it acts on what the user saw.
+	const pendingKeys = useRef<[string, KeyFlags][]>([]);
+	const drainKeys = useCallback(() => {
+		const next = pendingKeys.current.shift();
+		if (!next) return;
+		handlerRef.current(next[0], next[1]);
+		if (pendingKeys.current.length > 0) setImmediate(drainKeys);
 	}, []);
+	const onInput = useCallback(
+		(input: string, key: Key) => {
+			const keys =
+				[...input].length > 1 && !key.ctrl && !key.meta && !input.includes("\u001B")
+					? splitKeys(input)
+					: [[input, key] as [string, KeyFlags]];
+			const idle = pendingKeys.current.length === 0;
+			pendingKeys.current.push(...keys);
+			if (idle) drainKeys();
+		},
+		[drainKeys],
+	);
 	useInput(onInput);
 
 	const palette = noColor ? NO_COLORS : COLORS;

@@ -555,3 +555,29 @@ export function formActionForKey(input: string, key: KeyFlags): UiAction | undef
 	}
 	return { type: "type", text: input };
 }
+
+/**
+ * Splits an input chunk into single key presses. ink splits its input at escape sequences
+ * only: keys typed faster than a frame, or sent together (tmux `send-keys G Enter`, a
+ * paste), arrive as one chunk such as `"jj"` or `"G\r"`. Printable characters become
+ * one press each (upper-case letters with Shift), `\r` and `\n` Enter, `\t` Tab, `\b` and
+ * DEL Backspace, other C0 controls Ctrl with their letter (`\u0015` is Ctrl-U).
+ *
+ * @param input - a chunk without escape sequences (ink's `input` of one event)
+ * @returns the key presses, in order, as `[input, flags]` pairs
+ */
+export function splitKeys(input: string): [string, KeyFlags][] {
+	const keys: [string, KeyFlags][] = [];
+	for (const char of input) {
+		const code = char.codePointAt(0) ?? 0;
+		if (char === "\r" || char === "\n") keys.push(["\r", { return: true }]);
+		else if (char === "\t") keys.push(["", { tab: true }]);
+		else if (char === "\b" || code === 0x7f) keys.push(["", { backspace: true }]);
+		else if (code > 0 && code < 0x20) {
+			keys.push([String.fromCharCode(code + 0x60), { ctrl: true }]);
+		} else {
+			keys.push([char, { shift: char !== char.toLowerCase() }]);
+		}
+	}
+	return keys;
+}

@@ -104,6 +104,22 @@ describe("Transfers pane rows", () => {
 	});
 });
 
+describe("keys sent together in one chunk", () => {
+	it("act one by one: G then Enter downloads the last file, 3 x k cancels", async (t) => {
+		const store = new FakeStore(snapshot({ files: [file("alpha.txt"), file("omega.txt")] }));
+		const app = mountApp(t, render, App, store);
+		await app.waitForSelected("alpha.txt");
+		app.stdin.write("G\r");
+		assert.deepEqual(await intents(store, 1), [{ type: "download", fileId: "id-omega.txt" }]);
+		app.stdin.write("3xk");
+		assert.deepEqual((await intents(store, 2))[1], {
+			type: "cancel",
+			fileId: "id-movie.mkv",
+			keepPartial: true,
+		});
+	});
+});
+
 describe("p pauses and resumes", () => {
 	it("dispatches pause for a running download and resume for a paused one", async (t) => {
 		const store = new FakeStore(snapshot());

@@ -17,6 +17,7 @@ import {
 	KEYMAP,
 	keyLabel,
 	PANEL_KEYMAP,
+	splitKeys,
 } from "../../source/ui/keymap.js";
 import { editLimitsForm, openLimitsForm, parseLimitsForm } from "../../source/ui/limits-form.js";
 import {
@@ -174,6 +175,24 @@ describe("keymaps and the generated help", () => {
 		assert.deepEqual(formActionForKey("42.5", {}), { type: "type", text: "42.5" });
 		assert.equal(formActionForKey("q", {}), undefined);
 		assert.deepEqual(formActionForKey("c", { ctrl: true }), { type: "quit" });
+	});
+
+	it("splits a chunk of keys sent together into single presses", () => {
+		assert.deepEqual(splitKeys("jG\r"), [
+			["j", { shift: false }],
+			["G", { shift: true }],
+			["\r", { return: true }],
+		]);
+		assert.deepEqual(splitKeys("\t\u007f\u0015"), [
+			["", { tab: true }],
+			["", { backspace: true }],
+			["u", { ctrl: true }],
+		]);
+		assert.deepEqual(splitKeys("é1"), [
+			["é", { shift: false }],
+			["1", { shift: false }],
+		]);
+		for (const [input, flags] of splitKeys("G\r")) assert.ok(actionForKey(input, flags));
 	});
 
 	it("covers every binding of every mode, grouped by action, each described", () => {
