@@ -615,15 +615,20 @@ export function App({
 	});
 	// Keys typed faster than a frame (or sent together) arrive as one chunk: "jjj" is three
 	// moves, "G\r" a jump and then an Enter on the row jumped to. The first key is handled
-	// at once; each further one in its own turn of the event loop, after the state the
-	// previous one changed has been rendered, so it acts on what the user saw.
+	// at once; each further one after the state the previous one changed has been rendered
+	// (a render is asked for, and the next key is taken in the commit that follows), so
+	// every key acts on what the user would have seen.
 	const pendingKeys = useRef<[string, KeyFlags][]>([]);
-	const drainKeys = useCallback(() => {
+	const [, setKeyTurn] = useState(0);
+	const nextKey = useCallback(() => {
 		const next = pendingKeys.current.shift();
 		if (!next) return;
 		handlerRef.current(next[0], next[1]);
-		if (pendingKeys.current.length > 0) setImmediate(drainKeys);
+		if (pendingKeys.current.length > 0) setKeyTurn((turn) => turn + 1);
 	}, []);
+	useLayoutEffect(() => {
+		if (pendingKeys.current.length > 0) nextKey();
+	});
 	const onInput = useCallback(
 		(input: string, key: Key) => {
 			const keys =
@@ -632,9 +637,9 @@ export function App({
 					: [[input, key] as [string, KeyFlags]];
 			const idle = pendingKeys.current.length === 0;
 			pendingKeys.current.push(...keys);
-			if (idle) drainKeys();
+			if (idle) nextKey();
 		},
-		[drainKeys],
+		[nextKey],
 	);
 	useInput(onInput);
 
