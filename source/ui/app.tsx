@@ -849,7 +849,7 @@ function panelContent(
 	switch (overlay.kind) {
 		case "help":
 			return {
-				title: "Keys (generated from the keymaps)",
+				title: "Help: every key",
 				lines: helpLines(HELP, width, panelRows(height)),
 			};
 		case "limits":

@@ -9,11 +9,6 @@ import { type JSX, memo, type ReactNode } from "react";
 import { displayWidth, truncateEnd } from "./format.js";
 import { usePalette } from "./theme.js";
 
-/** Border colour of the focused pane (when colour is allowed). */
-export const FOCUSED_COLOR = "cyan";
-/** Border colour of the other panes (when colour is allowed). */
-export const BLURRED_COLOR = "gray";
-
 /** The frame characters of a pane: light and round, or heavy for the focused one. */
 export const FRAMES = {
 	round: { topLeft: "╭", topRight: "╮", bottomLeft: "╰", bottomRight: "╯", line: "─" },

@@ -59,9 +59,6 @@ function titled(name: string, count: number): string {
 	return count > 0 ? `${name} (${count})` : name;
 }
 
-/** Colour of a peer banned for bad pieces, when colour is allowed (its row also says "banned"). */
-export const BANNED_COLOR = "red";
-
 /**
  * The Peers pane: per peer, its name and file count, then its address (receive port), the
  * rates we receive from and send to it (when any, and room allows) and the seconds since
@@ -108,9 +105,6 @@ export const PeersPane = memo(function PeersPane(props: ListPaneProps<PeerRecord
 		</Pane>
 	);
 });
-
-/** Colour of the characters a search matched, when colour is allowed. */
-export const MATCH_COLOR = "yellow";
 
 /**
  * Styled runs of text inside one `<Text>`: search matches bold, underlined and in the

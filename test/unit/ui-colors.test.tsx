@@ -94,8 +94,8 @@ describe("colours", () => {
 		const frames = [app.raw()];
 		// Every panel and the prompt too: each key, then what its frame shows.
 		const steps: [string, () => Promise<void>][] = [
-			["?", () => app.waitForText("Keys (generated")],
-			["\u001B", () => app.waitForGone("Keys (generated")],
+			["?", () => app.waitForText("Help: every key")],
+			["\u001B", () => app.waitForGone("Help: every key")],
 			["3", () => app.waitForSelected("movie.mkv")],
 			["x", () => app.waitForText("keep partial file?")],
 			["\u001B", () => app.waitForGone("keep partial file?")],
