@@ -40,6 +40,20 @@ function version(): string {
 	return pkg.version;
 }
 
+/**
+ * Refuses to start the TUI outside a terminal (piped or redirected stdout or stdin), where
+ * it could neither draw nor read keys and would hang.
+ * @throws UsageError naming the stream that is not a terminal and the headless commands
+ */
+function requireTerminal(): void {
+	const missing = !process.stdout.isTTY ? "stdout" : !process.stdin.isTTY ? "stdin" : undefined;
+	if (missing) {
+		throw new UsageError(
+			`the TUI needs a terminal (${missing} is not one); use \`p2p-tui serve\`, \`list\` or \`get\` in scripts`,
+		);
+	}
+}
+
 async function main(argv: string[]): Promise<number> {
 	const parsed = parseCommandLine(argv);
 	if (parsed.kind === "help") {
@@ -51,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
 		return 0;
 	}
 	const { command, flags, target } = parsed;
+	// Before any settings or sockets: outside a terminal the TUI must say so at once.
+	if (command === "tui") requireTerminal();
 	// Commands that start no peer: no network settings needed.
 	switch (command) {
 		case "manifest":
@@ -87,11 +103,6 @@ async function main(argv: string[]): Promise<number> {
 			await get(options, target ?? "", wait, flags.json, io, logFile(flags));
 			return 0;
 		case "tui": {
-			if (!process.stdout.isTTY || !process.stdin.isTTY) {
-				throw new UsageError(
-					"the TUI needs a terminal; use `p2p-tui serve`, `list` or `get` in scripts",
-				);
-			}
 			// Ink draws only the last frame when it thinks it runs in CI (CI=true); on a real
 			// terminal the user wants the live screen, so that guess must not apply.
 			process.env.CI = "0";
