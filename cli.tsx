@@ -122,7 +122,9 @@ async function main(argv: string[]): Promise<number> {
 				process.env.NODE_ENV ??= "production";
 				const { runTui } = await import("./source/ui/run-tui.js");
 				try {
-					await runTui(peer);
+					// Output that would garble the screen goes to the log file instead.
+					const log = stopLog.log;
+					await runTui(peer, log ? { log: (line) => log.note(line.source, line.text) } : {});
 				} finally {
 					unfollow();
 					unkeep();

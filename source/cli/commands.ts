@@ -7,7 +7,7 @@ import path from "node:path";
 import envPaths from "env-paths";
 import { OperationError, UsageError } from "../errors.js";
 import { hashFile, reason } from "../library/library.js";
-import { attachLog, LOG_FILE_NAME } from "../peer/log.js";
+import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
 import type {
 	IndexProgress,
@@ -96,18 +96,19 @@ export function logFile(flags: Pick<RunFlags, "configDir" | "log">): string {
 
 /**
  * Writes the peer's notable events to `file` (see `attachLog`).
- * @returns a function that stops writing; a no-op, after `onError` with a one-line reason,
- *   when the file cannot be written (the peer runs on without a log)
+ * @returns a function that stops writing, with the attached `log` as a property; a no-op
+ *   without `log`, after `onError` with a one-line reason, when the file cannot be written
+ *   (the peer runs on without a log)
  */
 export function startLog(
 	peer: Peer,
 	file: string | undefined,
 	onError: (message: string) => void,
-): () => void {
+): (() => void) & { log?: PeerLog } {
 	if (!file) return () => {};
 	try {
 		const log = attachLog(peer, file);
-		return () => log.close();
+		return Object.assign(() => log.close(), { log });
 	} catch (error) {
 		onError(error instanceof Error ? error.message : String(error));
 		return () => {};

@@ -21,6 +21,11 @@ export const LOG_FILE_NAME = "p2p-tui.log";
 export interface PeerLog {
 	/** Absolute path of the log file. */
 	readonly file: string;
+	/**
+	 * Writes one line of output that had no place on the screen (e.g. a `console.warn` of a
+	 * library while the TUI runs), with where it came from (`"warn"`, `"stderr"`...).
+	 */
+	note(source: string, text: string): void;
 	/** Stops listening to the peer and closes the file; safe to call twice. */
 	close(): void;
 }
@@ -162,6 +167,9 @@ export function attachLog(peer: Peer, file: string): PeerLog {
 	let closed = false;
 	return {
 		file: absolute,
+		note(source, text) {
+			if (!closed) logger.warn({ event: "stray-output", source }, text);
+		},
 		close() {
 			if (closed) return;
 			closed = true;

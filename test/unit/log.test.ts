@@ -111,6 +111,19 @@ describe("the log file", () => {
 		assert.equal(fs.readFileSync(file, "utf8"), before);
 	});
 
+	it("stray output kept off the TUI's screen is noted with its source", async () => {
+		swarm = await Swarm.create();
+		const file = logFile({ configDir: path.join(swarm.root, "state") });
+		const log = attachLog(await swarm.add("alone"), file);
+		log.note("warn", "a library warned");
+		log.close();
+		log.note("stderr", "after close");
+		const stray = readLog(file).filter((l) => l.event === "stray-output");
+		assert.equal(stray.length, 1);
+		assert.equal(stray[0].source, "warn");
+		assert.equal(stray[0].msg, "a library warned");
+	});
+
 	it("a cancel keeping the partial file, and one deleting it", async () => {
 		swarm = await Swarm.create();
 		const file = path.join(swarm.root, "logs", "custom.log");
