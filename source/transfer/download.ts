@@ -339,7 +339,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 			const resumed = await this.readRecord();
 			this.handle = await fs.open(
 				this.partialPath,
-				fsConstants.O_RDWR | fsConstants.O_CREAT | (resumed ? 0 : fsConstants.O_TRUNC),
+				// O_NOFOLLOW: never written through a link put at the partial file's path.
+				fsConstants.O_RDWR |
+					fsConstants.O_CREAT |
+					(fsConstants.O_NOFOLLOW ?? 0) |
+					(resumed ? 0 : fsConstants.O_TRUNC),
 			);
 			if (resumed) this.takeResumed(resumed);
 			else await fs.rm(this.resumePath, { force: true });
