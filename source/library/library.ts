@@ -929,8 +929,8 @@ export class Library extends EventEmitter<LibraryEvents> {
 		});
 		const changed = (absPath: string) => {
 			if (this.watcher !== watcher || isTransferFile(path.basename(absPath))) return;
+			if (!isInside(root, absPath)) return;
 			const rel = path.relative(root, absPath);
-			if (rel.startsWith("..") || path.isAbsolute(rel)) return;
 			const name = rel.split(path.sep).join("/");
 			// What was shared under this name stops being served at once if it changed.
 			if (name !== "") void this.checkServed(name);

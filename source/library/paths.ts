@@ -18,10 +18,13 @@ export function isTransferFile(name: string): boolean {
 	);
 }
 
-/** True when `child` (an absolute, resolved path) lies inside `root` (or is `root`). */
+/**
+ * True when `child` (an absolute, resolved path) lies inside `root` (or is `root`). A name
+ * that merely starts with two dots (`..x`) is inside; only a `..` segment leads out.
+ */
 export function isInside(root: string, child: string): boolean {
 	const rel = path.relative(root, child);
-	return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+	return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /**
