@@ -590,7 +590,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				`refusing unsafe file name ${JSON.stringify(file.name)}`,
 				"UNSAFE_NAME",
 			);
-		await prepareTarget(this.options.downloadsDir, target);
+		await prepareDownload(this.options.downloadsDir, target);
 		return this.fetchTo(file, target);
 	}
 
@@ -608,7 +608,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const target = downloadTarget(this.options.downloadsDir, name);
 		if (!target)
 			throw new OperationError(`refusing unsafe file name ${JSON.stringify(name)}`, "UNSAFE_NAME");
-		await prepareTarget(this.options.downloadsDir, target);
+		await prepareDownload(this.options.downloadsDir, target);
 		const listed = this.files().find((f) => f.id === fileId);
 		return this.fetchTo(
 			{
@@ -990,6 +990,19 @@ export class Peer extends EventEmitter<PeerEvents> {
  * True when `file` is a regular file of `size` bytes whose BLAKE3 is `contentHash` (hex).
  * Hashing happens only when the size matches.
  */
+/**
+ * `prepareTarget` (no link on the way, folders made) with its fs errors as OperationError.
+ * @throws OperationError `UNSAFE_PATH` (a link on the way) or `FAILED` (e.g. a file in the way)
+ */
+async function prepareDownload(root: string, target: string): Promise<void> {
+	try {
+		await prepareTarget(root, target);
+	} catch (error) {
+		if (error instanceof OperationError) throw error;
+		throw new OperationError(`cannot write ${target}: ${reason(error)}`, "FAILED");
+	}
+}
+
 /**
  * Gives the files of a folder download distinct safe paths, in place: each `rel` made safe
  * (`sanitizeName`), and one whose path collides with an earlier one's (equal but for case
