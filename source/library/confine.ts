@@ -78,7 +78,8 @@ async function ensureFolder(dir: string): Promise<void> {
 		});
 		if (stat?.isDirectory()) return;
 		if (stat?.isSymbolicLink()) throw unsafe(`refusing to write through the symbolic link ${dir}`);
-		if (stat) throw unsafe(`${dir} is in the way and is not a folder`);
+		// A file in the way: the error mkdir would give.
+		if (stat) throw Object.assign(new Error(`${dir} is not a folder`), { code: "ENOTDIR" });
 		try {
 			await fs.mkdir(dir);
 			return;
