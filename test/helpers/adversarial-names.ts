@@ -3,7 +3,7 @@
  * peer could list, by category, and combinations of the dangerous fragments. Deterministic:
  * the committed fixture is exactly what {@link adversarialNames} returns, which
  * test/unit/names.test.ts checks. Regenerate after a change with
- * `npm run build && node dist/test/helpers/adversarial-names.js`.
+ * `npm run fixtures:names`.
  */
 import fs from "node:fs";
 import path from "node:path";
