@@ -10,7 +10,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { prepareTarget } from "../../source/library/confine.js";
-import { downloadTarget, PARTIAL_SUFFIX } from "../../source/library/paths.js";
+import { downloadTarget, MAX_PATH_BYTES, PARTIAL_SUFFIX } from "../../source/library/paths.js";
 import {
 	collisionKey,
 	isSafeName,
@@ -20,6 +20,7 @@ import {
 	numberedSafeName,
 	printable,
 	printableLines,
+	SUFFIX_ROOM_BYTES,
 	sanitizeName,
 } from "../../source/protocol/names.js";
 import { segmentsText } from "../../source/ui/format.js";
@@ -218,6 +219,15 @@ describe("network name sanitiser: rules", () => {
 		}
 		assert.ok(!isSafeName("a\u0000"));
 		assert.ok(!isSafeName("../a"));
+	});
+
+	it("refuses a destination whose whole path (with our longest suffix) would pass PATH_MAX", () => {
+		const name = ["a".repeat(240), "b".repeat(240), "c".repeat(240)].join("/");
+		const fits = `/${"d".repeat(MAX_PATH_BYTES - Buffer.byteLength(name) - 2 - SUFFIX_ROOM_BYTES)}`;
+		const target = downloadTarget(fits, name);
+		assert.ok(target);
+		assert.equal(Buffer.byteLength(target) + SUFFIX_ROOM_BYTES, MAX_PATH_BYTES);
+		assert.equal(downloadTarget(`${fits}d`, name), null);
 	});
 
 	it("gives colliding names keys that match across case and normalisation", () => {
