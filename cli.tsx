@@ -25,10 +25,13 @@ import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { loadSettings } from "./source/cli/settings.js";
 import { OperationError, UsageError } from "./source/errors.js";
 import { Peer } from "./source/peer/peer.js";
+import { printableLines } from "./source/protocol/names.js";
 
+// The last guard before the terminal: no control, escape or bidirectional character that
+// a peer or file name carried gets out raw, whatever line quotes it (tabs and newlines kept).
 const io: Output = {
-	out: (line) => process.stdout.write(`${line}\n`),
-	err: (line) => process.stderr.write(`${line}\n`),
+	out: (line) => process.stdout.write(`${printableLines(line)}\n`),
+	err: (line) => process.stderr.write(`${printableLines(line)}\n`),
 	// `get` draws its progress bar on stderr when that is a terminal.
 	tty: process.stderr.isTTY ? process.stderr : undefined,
 };

@@ -26,8 +26,8 @@ import {
 	MAX_MANIFEST_FILE_SIZE,
 	type ManifestFile,
 } from "../protocol/manifest-file.js";
+import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
-import { printable } from "../ui/format.js";
 import type { RunFlags } from "./args.js";
 import { ProgressReport } from "./progress.js";
 import {
@@ -171,7 +171,7 @@ export async function serve(
 ): Promise<void> {
 	const peer = await Peer.start(options);
 	const emit = (event: string, fields: Record<string, unknown>, text: string) =>
-		io.out(json ? JSON.stringify({ event, ...fields }) : printable(text));
+		io.out(json ? jsonText({ event, ...fields }) : printable(text));
 	const stopLog = startLog(peer, log, (error) =>
 		emit("log-error", { error }, `log not written: ${error}`),
 	);
@@ -280,7 +280,7 @@ export async function peers(
 	io: Output,
 ): Promise<void> {
 	const list = await withPeer(options, wait, (peer) => peer.peers());
-	if (json) io.out(JSON.stringify(list.map(peerJson)));
+	if (json) io.out(jsonText(list.map(peerJson)));
 	else if (list.length === 0) io.out("no peers heard");
 	else
 		for (const p of list)
@@ -295,7 +295,7 @@ export async function list(
 	io: Output,
 ): Promise<void> {
 	const files = await withPeer(options, wait, (peer) => peer.files());
-	if (json) io.out(JSON.stringify(files.map(fileJson)));
+	if (json) io.out(jsonText(files.map(fileJson)));
 	else if (files.length === 0) io.out("no files on the network");
 	else for (const f of files) io.out(fileLine(f));
 }
@@ -363,7 +363,7 @@ export async function get(
 		}
 		if (!file)
 			throw new OperationError(
-				`no peer shares ${JSON.stringify(query)} (waited ${wait} ms)`,
+				`no peer shares ${jsonText(query)} (waited ${wait} ms)`,
 				"NOT_FOUND",
 			);
 		const started = Date.now();
@@ -371,7 +371,7 @@ export async function get(
 			peer.download(file.id),
 		);
 		const seconds = (Date.now() - started) / 1000;
-		if (json) io.out(JSON.stringify(downloadJson(peer, file.contentHash, result, seconds)));
+		if (json) io.out(jsonText(downloadJson(peer, file.contentHash, result, seconds)));
 		else
 			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
@@ -519,7 +519,7 @@ export async function getManifestFile(
 		);
 		const seconds = (Date.now() - started) / 1000;
 		const contentHash = toHex(wanted.manifest.contentHash);
-		if (json) io.out(JSON.stringify(downloadJson(peer, contentHash, result, seconds)));
+		if (json) io.out(jsonText(downloadJson(peer, contentHash, result, seconds)));
 		else
 			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
@@ -553,7 +553,7 @@ export async function manifest(
 	if (!isFile) throw new UsageError(`${source} is not a regular file`, "NOT_A_FILE");
 	const name = path.basename(source);
 	if (!isManifestFileName(name))
-		throw new UsageError(`cannot describe a file named ${JSON.stringify(name)}`, "UNSAFE_NAME");
+		throw new UsageError(`cannot describe a file named ${jsonText(name)}`, "UNSAFE_NAME");
 	let target = path.resolve(output ?? `${name}.p2p`);
 	if (output !== undefined && isDirectory(target)) target = path.join(target, `${name}.p2p`);
 	const exists = () =>
@@ -580,7 +580,7 @@ export async function manifest(
 	const { size, pieceSize, pieceHashes, contentHash } = hashed.manifest;
 	if (json) {
 		io.out(
-			JSON.stringify({
+			jsonText({
 				path: target,
 				id,
 				link: fileLink(id),
@@ -630,11 +630,9 @@ export async function search(
 ): Promise<void> {
 	const files = await withPeer(options, wait, (peer) => peer.files());
 	const matches = fuzzySearch(query, files, (f) => f.name);
-	if (json) io.out(JSON.stringify(matches.map((m) => matchJson(m.item, m.score))));
+	if (json) io.out(jsonText(matches.map((m) => matchJson(m.item, m.score))));
 	else if (matches.length === 0)
-		io.out(
-			printable(`no match for ${JSON.stringify(query)} among ${files.length} files on the network`),
-		);
+		io.out(printable(`no match for ${jsonText(query)} among ${files.length} files on the network`));
 	else for (const m of matches) io.out(fileLine(m.item));
 }
 
@@ -681,7 +679,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		maxActive: s.maxActive,
 	};
 	if (json) {
-		io.out(JSON.stringify({ file, settings }));
+		io.out(jsonText({ file, settings }));
 		return;
 	}
 	const rows: [string, string][] = [
@@ -778,7 +776,7 @@ async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Outp
 	const seconds = (Date.now() - started) / 1000;
 	if (json)
 		io.out(
-			JSON.stringify({
+			jsonText({
 				folder: result.path,
 				target: result.target,
 				files: result.files,

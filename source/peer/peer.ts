@@ -11,8 +11,9 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Discovery } from "../discovery/discovery.js";
 import { OperationError, UsageError } from "../errors.js";
+import { prepareFolder, prepareTarget } from "../library/confine.js";
 import { Library, reason } from "../library/library.js";
-import { downloadTarget, isInside, numberedName, safeSegments } from "../library/paths.js";
+import { downloadTarget, isInside, numberedName } from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	encodeManifest,
@@ -21,6 +22,7 @@ import {
 	pieceCount,
 	pieceSizeFor,
 } from "../protocol/manifest.js";
+import { collisionKey, numberedSafeName, sanitizeName } from "../protocol/names.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
@@ -742,6 +744,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				`refusing unsafe file name ${JSON.stringify(file.name)}`,
 				"UNSAFE_NAME",
 			);
+		await prepareDownload(this.options.downloadsDir, target);
 		return this.fetchTo(file, target);
 	}
 
@@ -759,6 +762,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const target = downloadTarget(this.options.downloadsDir, name);
 		if (!target)
 			throw new OperationError(`refusing unsafe file name ${JSON.stringify(name)}`, "UNSAFE_NAME");
+		await prepareDownload(this.options.downloadsDir, target);
 		const listed = this.files().find((f) => f.id === fileId);
 		return this.fetchTo(
 			{
@@ -824,15 +828,18 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * would otherwise share its partial file; the second waits, then gets `name (1).ext`.
 	 */
 	private async fetchTo(file: Wanted, target: string, folder?: string): Promise<TransferState> {
-		for (let busy = this.busyTargets.get(target); busy; busy = this.busyTargets.get(target))
+		// Keyed by collision key: names that differ only in case or normalisation are one file
+		// on macOS and Windows, so their downloads (and partial files) take turns.
+		const key = collisionKey(target);
+		for (let busy = this.busyTargets.get(key); busy; busy = this.busyTargets.get(key))
 			await busy.catch(() => {});
 		// Set before any await, so the next caller for this target waits for this one.
 		const run = this.fetchFree(file, target, folder);
-		this.busyTargets.set(target, run);
+		this.busyTargets.set(key, run);
 		try {
 			return await run;
 		} finally {
-			if (this.busyTargets.get(target) === run) this.busyTargets.delete(target);
+			if (this.busyTargets.get(key) === run) this.busyTargets.delete(key);
 		}
 	}
 
@@ -957,8 +964,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (running) return running.promise;
 		if (!this.folders().some((f) => f.path === clean))
 			throw new OperationError(`no peer shares a folder ${JSON.stringify(clean)}`, "NOT_FOUND");
-		const segments = safeSegments(clean);
-		const top = segments?.[segments.length - 1];
+		const verdict = sanitizeName(clean);
+		const top = verdict.ok ? verdict.segments[verdict.segments.length - 1] : undefined;
 		const target = top === undefined ? null : downloadTarget(this.options.downloadsDir, top);
 		if (!top || !target)
 			throw new OperationError(
@@ -989,6 +996,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const sorted = [...items.values()].sort((a, b) =>
 			a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : a.id < b.id ? -1 : 1,
 		);
+		distinctPaths(sorted);
 		const job: FolderJob = {
 			state: {
 				path: clean,
@@ -1029,7 +1037,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			const abs = downloadTarget(this.options.downloadsDir, rel);
 			try {
 				if (!abs) throw new Error("unsafe folder name");
-				await fs.mkdir(abs, { recursive: true });
+				await prepareFolder(this.options.downloadsDir, abs);
 			} catch (error) {
 				job.failedFolders++;
 				job.firstError ??= `${dir}: cannot create the folder (${reason(error)})`;
@@ -1069,6 +1077,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		try {
 			const target = downloadTarget(this.options.downloadsDir, item.rel);
 			if (!target) throw new Error("unsafe file name");
+			await prepareTarget(this.options.downloadsDir, target);
 			await this.fetchTo(item, target, job.state.path);
 			job.state.filesDone++;
 			job.doneBytes += item.size;
@@ -1157,6 +1166,38 @@ function isEnded(download: Download): boolean {
  * True when `file` is a regular file of `size` bytes whose BLAKE3 is `contentHash` (hex).
  * Hashing happens only when the size matches.
  */
+/**
+ * `prepareTarget` (no link on the way, folders made) with its fs errors as OperationError.
+ * @throws OperationError `UNSAFE_PATH` (a link on the way) or `FAILED` (e.g. a file in the way)
+ */
+async function prepareDownload(root: string, target: string): Promise<void> {
+	try {
+		await prepareTarget(root, target);
+	} catch (error) {
+		if (error instanceof OperationError) throw error;
+		throw new OperationError(`cannot write ${target}: ${reason(error)}`, "FAILED");
+	}
+}
+
+/**
+ * Gives the files of a folder download distinct safe paths, in place: each `rel` made safe
+ * (`sanitizeName`), and one whose path collides with an earlier one's (equal but for case
+ * or Unicode normalisation, or two names made safe alike, e.g. two control characters both
+ * now `_`) numbered `name (1).ext`, so every platform gets the same, distinct, names.
+ * @param items - the folder's files, sorted (the first of colliding names keeps its name)
+ */
+function distinctPaths(items: FolderItem[]): void {
+	const taken = new Set<string>();
+	for (const item of items) {
+		const verdict = sanitizeName(item.rel);
+		if (!verdict.ok) continue; // refused, file by file, when it is fetched
+		let rel = verdict.name;
+		for (let n = 1; taken.has(collisionKey(rel)); n++) rel = numberedSafeName(verdict.name, n);
+		taken.add(collisionKey(rel));
+		item.rel = rel;
+	}
+}
+
 async function isIdentical(file: string, size: number, contentHash: string): Promise<boolean> {
 	try {
 		const stat = await fs.stat(file);

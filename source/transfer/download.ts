@@ -395,7 +395,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 			const resumed = await this.readRecord();
 			const handle = await fs.open(
 				this.partialPath,
-				fsConstants.O_RDWR | fsConstants.O_CREAT | (resumed ? 0 : fsConstants.O_TRUNC),
+				// O_NOFOLLOW: never written through a link put at the partial file's path.
+				fsConstants.O_RDWR |
+					fsConstants.O_CREAT |
+					(fsConstants.O_NOFOLLOW ?? 0) |
+					(resumed ? 0 : fsConstants.O_TRUNC),
 			);
 			if (this.ended) {
 				// Cancelled meanwhile: the cancel deletes or keeps the files once this settles.

@@ -3,6 +3,11 @@
  * bars and width-aware truncation and padding. Nothing here touches React or a stream.
  */
 
+import { printable } from "../protocol/names.js";
+
+/** Untrusted text is drawn through this one function (`../protocol/names.ts`). */
+export { printable };
+
 const ELLIPSIS = "…";
 
 const BINARY_UNITS = ["B", "KiB", "MiB", "GiB"] as const;
@@ -467,15 +472,3 @@ export function fit(
 	const padding = " ".repeat(Math.max(0, width - displayWidth(cut)));
 	return align === "right" ? padding + cut : cut + padding;
 }
-
-/**
- * Makes text from the network safe to print on a terminal: C0 and C1 control characters
- * (ESC among them, so no escape sequence gets through), DEL and bidirectional overrides
- * become U+FFFD. Peer and file names are untrusted.
- */
-export function printable(text: string): string {
-	return text.replace(UNPRINTABLE, "\ufffd");
-}
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
