@@ -130,8 +130,8 @@ describe("the built program in a real terminal (tmux)", () => {
 				const screen = lines.join("\n");
 				assert.match(screen, /Peers \(2\)/);
 				// Sizes right-aligned with units; a file both seeders share counts 2 peers.
-				assert.match(screen, /random-3MiB\.bin\s+3\.0 MiB\s+2│/);
-				assert.match(screen, /second\.txt\s+32 B\s+1│/);
+				assert.match(screen, /random-3MiB\.bin\s+3\.0 MiB\s+2[│┃]/);
+				assert.match(screen, /second\.txt\s+32 B\s+1[│┃]/);
 				assert.match(screen, /No downloads/);
 				assert.equal(selectedRow(screen), "▸ docs/");
 				await expectFocus("Files", "at start");
@@ -246,7 +246,7 @@ describe("the built program in a real terminal (tmux)", () => {
 				assert.equal(await term.waitForExit(), 0);
 				assert.deepEqual(term.modes(), { alternateScreen: false, cursorVisible: true });
 				// Back on the normal screen: the TUI's frame is gone.
-				assert.doesNotMatch(term.screen(), /Transfers|╭/);
+				assert.doesNotMatch(term.screen(), /Transfers|[╭┏]/);
 				await waitFor(
 					() =>
 						peers.every((p) =>

@@ -333,22 +333,46 @@ export function cells(line: string): string[] {
 	return out;
 }
 
-/** One band of side-by-side panes: rows `top`..`bottom`, pane edges at `edges`. */
+/** The box styles a pane may be drawn with: light round (blurred) or heavy (focused). */
+const BOX_STYLES = [
+	{ topLeft: "╭", topRight: "╮", bottomLeft: "╰", bottomRight: "╯", side: "│", line: "─" },
+	{ topLeft: "┏", topRight: "┓", bottomLeft: "┗", bottomRight: "┛", side: "┃", line: "━" },
+] as const;
+
+/** Any box-drawing character of {@link BOX_STYLES}. */
+const BORDER_CHARS: ReadonlySet<string> = new Set(
+	BOX_STYLES.flatMap((style) => Object.values(style)),
+);
+
+/** One pane found on the screen. */
+export interface PaneBox {
+	/** Column of its left border. */
+	left: number;
+	/** Column of its right border. */
+	right: number;
+	/** The title set into its top border, e.g. `"Files (3)"`. */
+	title: string;
+	/** Drawn with the heavy frame (`┏━┓`), which marks the focused pane on some branches. */
+	heavy: boolean;
+}
+
+/** One band of side-by-side panes: from row `top` to row `bottom`. */
 export interface PaneBand {
 	/** Row of the top border. */
 	top: number;
 	/** Row of the bottom border. */
 	bottom: number;
-	/** Each pane's left and right border column. */
-	panes: Array<{ left: number; right: number; title: string }>;
+	/** The panes, left to right. */
+	panes: PaneBox[];
 }
 
 /**
  * Checks that a screen is one clean frame of the TUI at `columns` × `rows`, not a garbled
  * mix of frames: `rows` lines; every pane row exactly `columns` cells wide; the panes are
- * closed boxes (`╭…╮`, `│…│`, `╰…╯`) whose borders sit in the same columns on every row and
- * cover the whole width; the bands of panes stack from the top row; what follows (the status
- * area) holds no border pieces at its start.
+ * closed boxes (`╭…╮`, `│…│`, `╰…╯`, or heavy `┏…┓`, `┃…┃`, `┗…┛`, one style per box) whose
+ * borders sit in the same columns on every row and cover the whole width; the bands of
+ * panes stack from the top row; what follows (the status area) starts with no border piece.
+ * Text inside a border (a title, a footer) is not checked.
  *
  * @param lines - the screen's rows, as {@link Terminal.lines} returns them
  * @returns the bands of panes found, top to bottom
@@ -361,47 +385,54 @@ export function assertCleanFrame(
 ): PaneBand[] {
 	const screen = lines.join("\n");
 	const fail = (why: string): never => assert.fail(`${why} (${columns}x${rows}):\n${screen}`);
+	const styleAt = (char: string) => BOX_STYLES.find((style) => style.topLeft === char);
 	if (lines.length !== rows) fail(`${lines.length} rows instead of ${rows}`);
 	const bands: PaneBand[] = [];
 	let row = 0;
-	while (row < rows && lines[row].startsWith("╭")) {
+	while (row < rows && styleAt(cells(lines[row])[0] ?? "")) {
 		const top = cells(lines[row]);
 		if (top.length !== columns) fail(`row ${row} is ${top.length} cells wide`);
-		const panes: PaneBand["panes"] = [];
+		const panes: Array<PaneBox & { style: (typeof BOX_STYLES)[number] }> = [];
 		for (let column = 0; column < columns; ) {
-			if (top[column] !== "╭") fail(`row ${row}: no ╭ at column ${column}`);
-			const right = top.indexOf("╮", column + 1);
-			if (right < 0) fail(`row ${row}: the pane at column ${column} has no ╮`);
+			const style = styleAt(top[column]);
+			if (!style) return fail(`row ${row}: no top-left corner at column ${column}`);
+			const right = top.indexOf(style.topRight, column + 1);
+			if (right < 0) fail(`row ${row}: the pane at column ${column} has no ${style.topRight}`);
 			const title = top
 				.slice(column + 1, right)
 				.join("")
-				.replace(/^─ /, "")
-				.replace(/ ─*$/, "");
-			panes.push({ left: column, right, title });
+				.replace(/^[─━] /, "")
+				.replace(/ [─━]*$/, "");
+			panes.push({ left: column, right, title, heavy: style.side === "┃", style });
 			column = right + 1;
 		}
 		let bottom = row + 1;
 		for (; bottom < rows; bottom++) {
 			const line = cells(lines[bottom]);
 			if (line.length !== columns) fail(`row ${bottom} is ${line.length} cells wide`);
-			if (line[0] === "╰") break;
+			if (line[0] === panes[0].style.bottomLeft) break;
 			for (const pane of panes) {
-				if (line[pane.left] !== "│" || line[pane.right] !== "│")
-					fail(`row ${bottom}: pane "${pane.title}" lacks its │ borders`);
+				if (line[pane.left] !== pane.style.side || line[pane.right] !== pane.style.side)
+					fail(`row ${bottom}: pane "${pane.title}" lacks its ${pane.style.side} borders`);
 			}
 		}
 		if (bottom >= rows) fail(`the band from row ${row} has no bottom border`);
 		const last = cells(lines[bottom]);
 		for (const pane of panes) {
-			if (last[pane.left] !== "╰" || last[pane.right] !== "╯")
-				fail(`row ${bottom}: pane "${pane.title}" lacks its ╰…╯ corners`);
+			if (last[pane.left] !== pane.style.bottomLeft || last[pane.right] !== pane.style.bottomRight)
+				fail(`row ${bottom}: pane "${pane.title}" lacks its bottom corners`);
 		}
-		bands.push({ top: row, bottom, panes });
+		bands.push({
+			top: row,
+			bottom,
+			panes: panes.map(({ left, right, title, heavy }) => ({ left, right, title, heavy })),
+		});
 		row = bottom + 1;
 	}
 	if (bands.length === 0) fail("no panes");
 	for (; row < rows; row++) {
-		if (/^[╭╮╰╯│─]/.test(lines[row])) fail(`row ${row} (after the panes) starts with a border`);
+		if (BORDER_CHARS.has(cells(lines[row])[0] ?? ""))
+			fail(`row ${row} (after the panes) starts with a border`);
 		if (cells(lines[row]).length > columns) fail(`row ${row} is wider than ${columns}`);
 	}
 	return bands;
@@ -466,5 +497,5 @@ export function boldRuns(styledLine: string): string[] {
  * @returns e.g. `"▸ docs/"`, `"hello.txt"`, or undefined when no row is marked
  */
 export function selectedRow(screen: string): string | undefined {
-	return /› \s*(.+?)(?:\s{2,}|│|$)/m.exec(screen)?.[1];
+	return /› \s*(.+?)(?:\s{2,}|[│┃]|$)/m.exec(screen)?.[1];
 }
