@@ -16,8 +16,8 @@ import { boldRuns, paneRows, selectedRow, Terminal, TmuxServer } from "../helper
 
 /** The file downloaded: 3 MiB of random bytes from fixtures/. */
 const FILE = "random-3MiB.bin";
-/** Download cap given with `--max-down`, in KB/s (1 KB = 1000 bytes): about 8 s for the file. */
-const MAX_DOWN_KBPS = 400;
+/** Download cap given with `--max-down`, in KB/s (1 KB = 1000 bytes): about 5 s for the file. */
+const MAX_DOWN_KBPS = 600;
 /** How long a paused download is watched for progress that must not come, in ms. */
 const PAUSE_WATCH_MS = 1_500;
 
