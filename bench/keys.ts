@@ -34,7 +34,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { NetworkFile, Snapshot } from "../source/peer/types.js";
+import type { Snapshot } from "../source/peer/types.js";
+import { manyFiles, prng, WORDS } from "./names.js";
 import { machineInfo } from "./process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -79,50 +80,6 @@ function whole(name: string, value: string | undefined, min: number): number {
 		process.exit(2);
 	}
 	return n;
-}
-
-/** A small seeded PRNG (mulberry32), so every run lists the same names. */
-export function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
-/** Words the names are made of (and the queries typed). */
-export const WORDS = (
-	"alpha amber anchor apple archive atlas autumn backup beach birch budget canyon castle " +
-	"cedar chapter cloud coral delta desert draft echo ember falcon festival forest garden " +
-	"glacier granite harbor harvest holiday island jasmine journal jungle lagoon lantern " +
-	"lecture meadow mirror monsoon mountain nebula notes ocean orchard paper photo planet " +
-	"poster prairie project quartz rainbow raven recipe report river saffron scan season " +
-	"sketch spring summer sunset thunder timber travel tundra valley velvet voyage winter"
-).split(" ");
-const EXTENSIONS = ["jpg", "png", "mp4", "pdf", "txt", "mkv", "flac", "zip", "iso", "md"];
-
-/**
- * `count` network files with seeded, varied names (`"sunset-harbor holiday 04821.jpg"`),
- * all at the top of the tree, sizes from 1 KiB to 4 GiB.
- */
-export function manyFiles(count: number, seed: number, peers: string[]): NetworkFile[] {
-	const random = prng(seed);
-	const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
-	const files: NetworkFile[] = [];
-	for (let i = 0; i < count; i++) {
-		const name = `${pick(WORDS)}-${pick(WORDS)} ${pick(WORDS)} ${String(i).padStart(5, "0")}.${pick(EXTENSIONS)}`;
-		files.push({
-			id: i.toString(16).padStart(64, "0"),
-			name,
-			size: Math.floor(1024 * 2 ** (random() * 22)),
-			contentHash: (i * 7919).toString(16).padStart(64, "0"),
-			peers: random() < 0.5 ? peers : [peers[0]],
-		});
-	}
-	return files;
 }
 
 /** Summary statistics of latencies, in ms. */
@@ -503,6 +460,36 @@ function table(result: SizeResult): string {
 	return lines.join("\n");
 }
 
+/** The table of one size of the tmux cross-check. */
+function tmuxTable(result: import("./keys-tmux.js").TmuxSizeResult): string {
+	const lines = [
+		`${result.size} in tmux: ms from send-keys to a capture-pane showing the effect ` +
+			`(floor: ${ms(result.tmuxOverheadMs)} ms for one send-keys plus one capture; all ` +
+			`files listed ${result.listedAfterSeconds.toFixed(1)} s after start)`,
+		[
+			col("key", 9, false),
+			col("answered when", 36, false),
+			col("presses", 7),
+			col("median", 7),
+			col("p95", 7),
+			col("max", 7),
+		].join(" "),
+	];
+	for (const row of result.rows) {
+		lines.push(
+			[
+				col(row.key, 9, false),
+				col(row.what, 36, false),
+				col(String(row.stats.presses), 7),
+				col(ms(row.stats.median), 7),
+				col(ms(row.stats.p95), 7),
+				col(ms(row.stats.max), 7),
+			].join(" "),
+		);
+	}
+	return lines.join("\n");
+}
+
 /** The store's snapshot: `listed` files, two peers, three transfers. */
 async function benchSnapshot(listed: number, seed: number): Promise<Snapshot> {
 	const { peer, snapshot, transfer } = await import("../test/helpers/ui.js");
@@ -567,15 +554,23 @@ async function main(): Promise<number> {
 		}
 	}
 
-	let tmux: unknown;
+	let tmux: Awaited<ReturnType<typeof import("./keys-tmux.js").crossCheck>> | undefined;
 	if (flags.tmux) {
 		const { crossCheck } = await import("./keys-tmux.js");
+		const tmuxPresses = Math.min(presses, 100);
+		console.log(
+			`\ntmux cross-check: the built TUI in tmux, ${listed.toLocaleString("en")} files from a fake ` +
+				`peer on loopback, ${tmuxPresses} presses per key, ${Math.max(gap, 100)} ms idle between`,
+		);
 		try {
 			tmux = await crossCheck({
 				listed,
-				presses: Math.min(presses, 100),
+				presses: tmuxPresses,
 				gapMs: Math.max(gap, 100),
+				seed,
+				sizes,
 			});
+			for (const result of tmux) console.log(`\n${tmuxTable(result)}`);
 		} catch (error) {
 			failed = true;
 			console.error(`\ntmux cross-check: ${(error as Error).message}`);
