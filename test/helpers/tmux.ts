@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { waitFor } from "./net.js";
 
@@ -47,13 +48,19 @@ export class TmuxServer {
 		});
 	}
 
-	/** Ends the server and every session on it (no error when none is running). */
+	/**
+	 * Ends the server and every session on it (no error when none is running), and removes
+	 * its socket file, which tmux leaves behind.
+	 */
 	kill(): void {
 		try {
 			this.run("kill-server");
 		} catch {
 			// No server was running.
 		}
+		// tmux's socket folder: $TMUX_TMPDIR (else /tmp) / tmux-<uid>.
+		const folder = path.join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`);
+		fs.rmSync(path.join(folder, this.socket), { force: true });
 	}
 }
 
