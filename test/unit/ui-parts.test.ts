@@ -375,3 +375,41 @@ describe("guardConsole", () => {
 		assert.equal(guard.lines[0].text, "line 20");
 	});
 });
+
+describe("ink's line caches kept across frames", () => {
+	it("apply to the ink in use, and frames stay the same as ink draws them alone", async () => {
+		const { inkFrameCacheActive } = await import("../../source/ui/ink-frame-cache.js");
+		assert.equal(
+			inkFrameCacheActive,
+			true,
+			"ink's build/output.js no longer has the expected shape",
+		);
+		const React = (await import("react")).default;
+		const { Text, Box } = await import("ink");
+		const { render } = await import("ink-testing-library");
+		const rows = (marked: number) =>
+			React.createElement(
+				Box,
+				{ flexDirection: "column" },
+				...Array.from({ length: 6 }, (_, i) =>
+					React.createElement(
+						Text,
+						{ key: i, inverse: i === marked, color: i % 2 ? "green" : undefined },
+						`${i === marked ? ">" : " "} row ${i} ${"·".repeat(i)}`,
+					),
+				),
+			);
+		// The same rows drawn again after other frames filled the caches: same text and styles.
+		const app = render(rows(0));
+		const first = app.lastFrame();
+		app.rerender(rows(3));
+		const moved = app.lastFrame();
+		app.rerender(rows(0));
+		assert.equal(app.lastFrame(), first);
+		assert.notEqual(moved, first);
+		const fresh = render(rows(3));
+		assert.equal(fresh.lastFrame(), moved);
+		app.unmount();
+		fresh.unmount();
+	});
+});
