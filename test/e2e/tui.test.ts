@@ -120,6 +120,7 @@ describe("the built program in a real terminal (tmux)", () => {
 				);
 				assert.deepEqual(files(lines), [
 					"▸ docs/",
+					"adversarial-names.json",
 					"Café – résumé ü.txt",
 					"empty.txt",
 					"gradient.png",
@@ -264,7 +265,8 @@ describe("the built program in a real terminal (tmux)", () => {
 		const term = launch("tui-resize", 80, 24);
 		try {
 			await term.frame((lines) => lines.join("\n").includes("second.txt"), "the files", 15_000);
-			term.keys("j", "j");
+			// docs/, adversarial-names.json, Café…, empty.txt
+			term.keys("j", "j", "j");
 			await term.frame(
 				(lines) => selectedRow(lines.join("\n")) === "empty.txt",
 				"empty.txt selected",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import type { TransferState } from "../../source/peer/types.js";
 import { pieceCount, pieceSizeFor } from "../../source/protocol/manifest.js";
 import { pauseIntents } from "../../source/ui/app.js";
@@ -413,3 +414,26 @@ describe("ink's line caches kept across frames", () => {
 		fresh.unmount();
 	});
 });
+
+describe("full-screen frames drawn in place", () => {
+	it("turns clear-then-draw into home, lines over the old ones, erasing only short ones", async () => {
+		const { CLEAR_TERMINAL, drawInPlace } = await import("../../source/ui/steady-frames.js");
+		assert.equal(drawInPlace("\u001B[2Kplain", 10), "\u001B[2Kplain");
+		const green = "\u001B[32mok\u001B[39m";
+		const frame = `${"x".repeat(10)}\n${green}\n${"é".repeat(10)}\nend`;
+		const out = drawInPlace(CLEAR_TERMINAL + frame, 10);
+		assert.ok(!out.includes("\u001B[2J"), "no clear screen");
+		assert.equal(
+			out,
+			`\u001B[H${"x".repeat(10)}\n${green}\u001B[K\n${"é".repeat(10)}\nend\u001B[K\u001B[J`,
+		);
+		// The visible text is the frame's, line for line.
+		assert.equal(stripAnsi(out), stripAnsi(frame));
+		// A last line as wide as the terminal: no erase that would take its last column.
+		assert.ok(drawInPlace(`${CLEAR_TERMINAL}ab\n${"y".repeat(10)}`, 10).endsWith("y".repeat(10)));
+	});
+});
+
+function stripAnsi(text: string): string {
+	return stripVTControlCharacters(text);
+}
