@@ -93,7 +93,9 @@ export const Pane = memo(function Pane({
 				borderColor={color}
 				width={width}
 				height={Math.max(0, height - 2)}
-				overflow="hidden"
+				// Rows are cut to the pane's width already (truncate-end); clipping only
+				// vertically spares ink slicing every line of every frame.
+				overflowY="hidden"
 			>
 				{children}
 			</Box>
