@@ -20,7 +20,8 @@ export function isTransferFile(name: string): boolean {
 /** True when `child` (an absolute, resolved path) lies inside `root` (or is `root`). */
 export function isInside(root: string, child: string): boolean {
 	const rel = path.relative(root, child);
-	return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+	// `..` as a whole first segment leaves root; a name like `..a` does not.
+	return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /**
