@@ -37,6 +37,15 @@ export class PeerTable {
 	malformed = 0;
 	/** Announces of new peers dropped because the table was full. */
 	refused = 0;
+	/**
+	 * Announces dropped because they named a known peer from another address: a peer id
+	 * is bound to the address it was first heard from until it leaves or expires (as its
+	 * leave must come from there), so a stranger on the LAN cannot point our requests for
+	 * that peer (and the blame for bad pieces, which bans by peer id) at itself. A process
+	 * picks a new id each start, so a peer that moves comes back under a new id. (Whoever
+	 * can forge the source address is not stopped by this: see the network key.)
+	 */
+	conflicts = 0;
 
 	/** @param selfId - our own peer id (hex); our own broadcasts come back and are ignored */
 	constructor(private readonly selfId: string) {}
@@ -71,6 +80,10 @@ export class PeerTable {
 			if (!known || known.address !== from) return undefined;
 			this.peers.delete(id);
 			return { kind: "left", peer: known, reason: "bye" };
+		}
+		if (known && known.address !== from) {
+			this.conflicts++;
+			return undefined;
 		}
 		if (!known && this.peers.size >= MAX_PEERS) {
 			this.refused++;

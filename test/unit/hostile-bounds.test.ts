@@ -197,6 +197,23 @@ describe("the discovery peer table under forged announces", () => {
 		assert.equal(table.recv(announce(MAX_PEERS + 1_000), "127.0.0.1", 2_000)?.kind, "joined");
 	});
 
+	it("keeps a known peer id bound to its address (a stranger's announce cannot move it)", () => {
+		const table = new PeerTable("00".repeat(16));
+		const honest = announce(1);
+		assert.equal(table.recv(honest, "192.168.1.10", 0)?.kind, "joined");
+		assert.equal(table.recv(honest, "192.168.1.66", 1), undefined);
+		assert.equal(table.conflicts, 1);
+		assert.equal(table.list()[0].address, "192.168.1.10");
+		// From its own address it may announce other ports (the leave rule is the same).
+		const moved = Buffer.from(honest);
+		moved.writeUInt16BE(50_000, 20);
+		assert.equal(table.recv(moved, "192.168.1.10", 2)?.kind, "updated");
+		// Once it left, the id may be heard elsewhere.
+		const leave = encodeMessage({ type: "leave", peerId: Buffer.from(table.list()[0].id, "hex") });
+		assert.equal(table.recv(leave, "192.168.1.10", 3)?.kind, "left");
+		assert.equal(table.recv(honest, "192.168.1.66", 4)?.kind, "joined");
+	});
+
 	it("expires a peer claiming a 49-day interval like one announcing hourly", () => {
 		const table = new PeerTable("00".repeat(16));
 		table.recv(announce(1, 0xffffffff), "127.0.0.1", 0);
