@@ -9,7 +9,9 @@ import {
 	config,
 	followSettings,
 	get,
+	keepLimits,
 	list,
+	logFile,
 	manifest,
 	type Output,
 	peerOptions,
@@ -17,15 +19,21 @@ import {
 	search,
 	serve,
 	setFolder,
+	startLog,
 } from "./source/cli/commands.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { loadSettings } from "./source/cli/settings.js";
 import { OperationError, UsageError } from "./source/errors.js";
 import { Peer } from "./source/peer/peer.js";
+import { printableLines } from "./source/protocol/names.js";
 
+// The last guard before the terminal: no control, escape or bidirectional character that
+// a peer or file name carried gets out raw, whatever line quotes it (tabs and newlines kept).
 const io: Output = {
-	out: (line) => process.stdout.write(`${line}\n`),
-	err: (line) => process.stderr.write(`${line}\n`),
+	out: (line) => process.stdout.write(`${printableLines(line)}\n`),
+	err: (line) => process.stderr.write(`${printableLines(line)}\n`),
+	// `get` draws its progress bar on stderr when that is a terminal.
+	tty: process.stderr.isTTY ? process.stderr : undefined,
 };
 
 function version(): string {
@@ -33,6 +41,20 @@ function version(): string {
 		version: string;
 	};
 	return pkg.version;
+}
+
+/**
+ * Refuses to start the TUI outside a terminal (piped or redirected stdout or stdin), where
+ * it could neither draw nor read keys and would hang.
+ * @throws UsageError naming the stream that is not a terminal and the headless commands
+ */
+function requireTerminal(): void {
+	const missing = !process.stdout.isTTY ? "stdout" : !process.stdin.isTTY ? "stdin" : undefined;
+	if (missing) {
+		throw new UsageError(
+			`the TUI needs a terminal (${missing} is not one); use \`p2p-tui serve\`, \`list\` or \`get\` in scripts`,
+		);
+	}
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -46,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
 		return 0;
 	}
 	const { command, flags, target } = parsed;
+	// Before any settings or sockets: outside a terminal the TUI must say so at once.
+	if (command === "tui") requireTerminal();
 	// Commands that start no peer: no network settings needed.
 	switch (command) {
 		case "manifest":
@@ -67,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
 	const wait = flags.wait ?? 3_000;
 	switch (command) {
 		case "serve":
-			await serve(options, flags.json, io, flags);
+			await serve(options, flags.json, io, flags, logFile(flags));
 			return 0;
 		case "peers":
 			await peers(options, wait, flags.json, io);
@@ -79,14 +103,9 @@ async function main(argv: string[]): Promise<number> {
 			await search(options, target ?? "", wait, flags.json, io);
 			return 0;
 		case "get":
-			await get(options, target ?? "", wait, flags.json, io);
+			await get(options, target ?? "", wait, flags.json, io, logFile(flags));
 			return 0;
 		case "tui": {
-			if (!process.stdout.isTTY || !process.stdin.isTTY) {
-				throw new UsageError(
-					"the TUI needs a terminal; use `p2p-tui serve`, `list` or `get` in scripts",
-				);
-			}
 			// Ink draws only the last frame when it thinks it runs in CI (CI=true); on a real
 			// terminal the user wants the live screen, so that guess must not apply.
 			process.env.CI = "0";
@@ -97,14 +116,22 @@ async function main(argv: string[]): Promise<number> {
 				// A folder change that cannot be applied leaves the peer as it was; the TUI has
 				// no place for the reason yet (`serve` prints it).
 				const unfollow = followSettings(peer, flags, () => {});
+				// No stray output over the TUI: a log or settings file that cannot be written
+				// is not reported here.
+				const stopLog = startLog(peer, logFile(flags), () => {});
+				const unkeep = keepLimits(peer, flags.configDir, () => {});
 				// React's development build compares changed props deeply on every render, which
 				// costs tenths of a second per frame with 100,000 files; users get the production one.
 				process.env.NODE_ENV ??= "production";
 				const { runTui } = await import("./source/ui/run-tui.js");
 				try {
-					await runTui(peer);
+					// Output that would garble the screen goes to the log file instead.
+					const log = stopLog.log;
+					await runTui(peer, log ? { log: (line) => log.note(line.source, line.text) } : {});
 				} finally {
 					unfollow();
+					unkeep();
+					stopLog();
 				}
 			} finally {
 				await demo?.stop();

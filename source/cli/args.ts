@@ -57,8 +57,14 @@ export interface RunFlags {
 	json: boolean;
 	/** Start two demo peers on loopback sharing fixtures/ (TUI only). */
 	demo: boolean;
-	/** Upload cap in KB/s (1000 bytes). */
+	/** Upload cap in KB/s (1000 bytes); 0 for none (over a stored setting). */
 	maxUp?: number;
+	/** Download cap in KB/s (1000 bytes); 0 for none (over a stored setting). */
+	maxDown?: number;
+	/** Downloads running at once; the others are queued. */
+	maxActive?: number;
+	/** `--log FILE`: the log file instead of `<state dir>/p2p-tui.log`. */
+	log?: string;
 	/** `manifest -o FILE`: where the `.p2p` file goes (a folder: `<name>.p2p` in it). */
 	output?: string;
 }
@@ -91,7 +97,10 @@ Options:
   --broadcast ADDR       broadcast address for announces (repeatable; default 255.255.255.255)
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host)
-  --max-up KBPS          upload cap in KB/s
+  --max-up KBPS          upload cap in KB/s (0: none)
+  --max-down KBPS        (TUI, serve, get) download cap in KB/s (0: none)
+  --max-active N         (TUI, serve, get) downloads at once; the others wait queued (default 3)
+  --log FILE             (TUI, serve, get) log file (default p2p-tui.log in the state folder)
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
   --json                 machine-readable output
@@ -159,6 +168,14 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("expected --name to be 1 to 64 bytes long");
 	}
 	if (values.demo && command !== "tui") throw new UsageError("--demo goes with the TUI only");
+	if (command === "peers" || command === "list" || command === "search") {
+		// These download nothing and keep no log: the flag would do nothing.
+		for (const flag of ["max-down", "max-active", "log"] as const) {
+			if (values[flag] !== undefined)
+				throw new UsageError(`--${flag} goes with the TUI, serve and get (see --help)`);
+		}
+	}
+	if (values.log === "") throw new UsageError("expected --log to name a file");
 	return {
 		kind: "run",
 		command,
@@ -175,7 +192,10 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			wait: intFlag("wait", values.wait, 0, 86_400_000),
 			json: values.json ?? false,
 			demo: values.demo ?? false,
-			maxUp: intFlag("max-up", values["max-up"], 1, 10_000_000),
+			maxUp: intFlag("max-up", values["max-up"], 0, 10_000_000),
+			maxDown: intFlag("max-down", values["max-down"], 0, 10_000_000),
+			maxActive: intFlag("max-active", values["max-active"], 1, 1_000),
+			log: values.log,
 			output: values.output,
 		},
 	};
@@ -233,6 +253,9 @@ function parse(argv: string[]) {
 			json: { type: "boolean" },
 			demo: { type: "boolean" },
 			"max-up": { type: "string" },
+			"max-down": { type: "string" },
+			"max-active": { type: "string" },
+			log: { type: "string" },
 			output: { type: "string", short: "o" },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },

@@ -7,8 +7,15 @@ import path from "node:path";
 import envPaths from "env-paths";
 import { OperationError, UsageError } from "../errors.js";
 import { hashFile, reason } from "../library/library.js";
+import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
-import type { IndexProgress, NetworkFile, PeerRecord, TransferState } from "../peer/types.js";
+import type {
+	IndexProgress,
+	Limits,
+	NetworkFile,
+	PeerRecord,
+	TransferState,
+} from "../peer/types.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	decodeManifestFile,
@@ -19,15 +26,18 @@ import {
 	MAX_MANIFEST_FILE_SIZE,
 	type ManifestFile,
 } from "../protocol/manifest-file.js";
+import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
-import { printable } from "../ui/format.js";
 import type { RunFlags } from "./args.js";
+import { ProgressReport } from "./progress.js";
 import {
 	type FolderSetting,
+	limitsOf,
 	type Settings,
 	settingsFile,
 	storedSettings,
 	storeFolder,
+	storeLimits,
 	watchSettings,
 } from "./settings.js";
 
@@ -35,10 +45,16 @@ import {
 export interface Output {
 	out: (line: string) => void;
 	err: (line: string) => void;
+	/**
+	 * A terminal that `err` writes to, when it is one: `get` draws its progress bar there
+	 * (else it writes plain progress lines with `err`).
+	 */
+	tty?: NodeJS.WritableStream;
 }
 
-/** Peer options from settings and flags. */
+/** Peer options from settings (with this run's flags applied) and flags. */
 export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
+	const limits = limitsOf(settings);
 	return {
 		name: settings.name,
 		shareDir: settings.shareDir,
@@ -47,7 +63,9 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		discoveryPort: settings.discoveryPort,
 		broadcast: settings.broadcast,
 		interval: settings.interval,
-		maxUploadRate: flags.maxUp ? flags.maxUp * 1000 : undefined,
+		maxUploadRate: limits.maxUp ?? undefined,
+		maxDownloadRate: limits.maxDown ?? undefined,
+		maxActive: limits.maxActive,
 		dataDir: dataDir(flags),
 	};
 }
@@ -60,6 +78,62 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
  */
 export function dataDir(flags: Pick<RunFlags, "configDir">): string {
 	return flags.configDir ? path.resolve(flags.configDir) : envPaths("p2p-tui", { suffix: "" }).data;
+}
+
+/**
+ * The log file: `--log FILE` when given; else `p2p-tui.log` in the `--config-dir` folder
+ * when one is given (each instance keeps its own), else in the platform's state folder for
+ * `p2p-tui` (env-paths: `~/.local/state/p2p-tui` on Linux, `~/Library/Logs/p2p-tui` on
+ * macOS, `%LOCALAPPDATA%\p2p-tui\Log` on Windows).
+ */
+export function logFile(flags: Pick<RunFlags, "configDir" | "log">): string {
+	if (flags.log) return path.resolve(flags.log);
+	const dir = flags.configDir
+		? path.resolve(flags.configDir)
+		: envPaths("p2p-tui", { suffix: "" }).log;
+	return path.join(dir, LOG_FILE_NAME);
+}
+
+/**
+ * Writes the peer's notable events to `file` (see `attachLog`).
+ * @returns a function that stops writing, with the attached `log` as a property; a no-op
+ *   without `log`, after `onError` with a one-line reason, when the file cannot be written
+ *   (the peer runs on without a log)
+ */
+export function startLog(
+	peer: Peer,
+	file: string | undefined,
+	onError: (message: string) => void,
+): (() => void) & { log?: PeerLog } {
+	if (!file) return () => {};
+	try {
+		const log = attachLog(peer, file);
+		return Object.assign(() => log.close(), { log });
+	} catch (error) {
+		onError(error instanceof Error ? error.message : String(error));
+		return () => {};
+	}
+}
+
+/**
+ * Keeps the limits set in the TUI (`set-limits`) in the settings: each `limits-changed` of
+ * the peer is stored with `storeLimits`.
+ * @returns a function that stops
+ */
+export function keepLimits(
+	peer: Peer,
+	configDir: string | undefined,
+	onError: (message: string) => void,
+): () => void {
+	const store = (limits: Limits) => {
+		try {
+			storeLimits(limits, configDir);
+		} catch (error) {
+			onError(error instanceof Error ? error.message : String(error));
+		}
+	};
+	peer.on("limits-changed", store);
+	return () => peer.off("limits-changed", store);
 }
 
 /** How often `serve` prints indexing progress, in ms (plus once when it is done). */
@@ -93,10 +167,14 @@ export async function serve(
 	json: boolean,
 	io: Output,
 	follow?: RunFlags,
+	log?: string,
 ): Promise<void> {
 	const peer = await Peer.start(options);
 	const emit = (event: string, fields: Record<string, unknown>, text: string) =>
-		io.out(json ? JSON.stringify({ event, ...fields }) : printable(text));
+		io.out(json ? jsonText({ event, ...fields }) : printable(text));
+	const stopLog = startLog(peer, log, (error) =>
+		emit("log-error", { error }, `log not written: ${error}`),
+	);
 	const self = peer.self();
 	emit(
 		"ready",
@@ -169,6 +247,7 @@ export async function serve(
 	});
 	unfollow?.();
 	await peer.stop();
+	stopLog();
 	const uploaded = peer.uploaded;
 	emit("stopped", { peer: self.id, uploaded }, `stopped (uploaded ${uploaded} bytes)`);
 }
@@ -201,7 +280,7 @@ export async function peers(
 	io: Output,
 ): Promise<void> {
 	const list = await withPeer(options, wait, (peer) => peer.peers());
-	if (json) io.out(JSON.stringify(list.map(peerJson)));
+	if (json) io.out(jsonText(list.map(peerJson)));
 	else if (list.length === 0) io.out("no peers heard");
 	else
 		for (const p of list)
@@ -216,7 +295,7 @@ export async function list(
 	io: Output,
 ): Promise<void> {
 	const files = await withPeer(options, wait, (peer) => peer.files());
-	if (json) io.out(JSON.stringify(files.map(fileJson)));
+	if (json) io.out(jsonText(files.map(fileJson)));
 	else if (files.length === 0) io.out("no files on the network");
 	else for (const f of files) io.out(fileLine(f));
 }
@@ -251,10 +330,12 @@ export async function get(
 	wait: number,
 	json: boolean,
 	io: Output,
+	log?: string,
 ): Promise<void> {
 	const p2pFile = manifestFileTarget(query);
-	if (p2pFile) return getManifestFile(options, p2pFile, wait, json, io);
+	if (p2pFile) return getManifestFile(options, p2pFile, wait, json, io, log);
 	const peer = await Peer.start(options);
+	const stopLog = startLog(peer, log, (error) => io.err(`p2p-tui: log not written: ${error}`));
 	try {
 		const deadline = Date.now() + wait;
 		const folderPath = query.replace(/\/+$/, "");
@@ -282,17 +363,57 @@ export async function get(
 		}
 		if (!file)
 			throw new OperationError(
-				`no peer shares ${JSON.stringify(query)} (waited ${wait} ms)`,
+				`no peer shares ${jsonText(query)} (waited ${wait} ms)`,
 				"NOT_FOUND",
 			);
 		const started = Date.now();
-		const result = await peer.download(file.id);
+		const result = await withProgress(peer, file.id, file.name, file.size, json, io, () =>
+			peer.download(file.id),
+		);
 		const seconds = (Date.now() - started) / 1000;
-		if (json) io.out(JSON.stringify(downloadJson(peer, file.contentHash, result, seconds)));
+		if (json) io.out(jsonText(downloadJson(peer, file.contentHash, result, seconds)));
 		else
 			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
 		await peer.stop();
+		stopLog();
+	}
+}
+
+/**
+ * Runs a download while showing its progress (see `ProgressReport`): a bar on `io.tty`, or
+ * plain lines with `io.err`; nothing with `json`. Progress comes from the download's events
+ * and, when they pause (a stall), once a second.
+ */
+async function withProgress(
+	peer: Peer,
+	fileId: string,
+	name: string,
+	size: number,
+	json: boolean,
+	io: Output,
+	run: () => Promise<TransferState>,
+): Promise<TransferState> {
+	if (json) return run();
+	const report = new ProgressReport(name, size, { tty: io.tty, line: io.err });
+	const onProgress = (t: TransferState) => {
+		if (t.fileId === fileId) report.update(t.bytesDone, t.speed);
+	};
+	peer.on("download-progress", onProgress);
+	const timer = setInterval(() => {
+		const t = peer.transfers().find((s) => s.fileId === fileId);
+		if (t) report.update(t.bytesDone, t.speed);
+	}, 1_000);
+	try {
+		const result = await run();
+		report.end(true);
+		return result;
+	} catch (error) {
+		report.end(false);
+		throw error;
+	} finally {
+		clearInterval(timer);
+		peer.off("download-progress", onProgress);
 	}
 }
 
@@ -372,9 +493,11 @@ export async function getManifestFile(
 	wait: number,
 	json: boolean,
 	io: Output,
+	log?: string,
 ): Promise<void> {
 	const wanted = readManifestFile(file);
 	const peer = await Peer.start(options);
+	const stopLog = startLog(peer, log, (error) => io.err(`p2p-tui: log not written: ${error}`));
 	try {
 		const deadline = Date.now() + wait;
 		const listed = () => peer.files().some((f) => f.id === wanted.id);
@@ -385,14 +508,23 @@ export async function getManifestFile(
 				"NOT_FOUND",
 			);
 		const started = Date.now();
-		const result = await peer.downloadManifest(wanted.manifest, wanted.name);
+		const result = await withProgress(
+			peer,
+			wanted.id,
+			wanted.name,
+			wanted.manifest.size,
+			json,
+			io,
+			() => peer.downloadManifest(wanted.manifest, wanted.name),
+		);
 		const seconds = (Date.now() - started) / 1000;
 		const contentHash = toHex(wanted.manifest.contentHash);
-		if (json) io.out(JSON.stringify(downloadJson(peer, contentHash, result, seconds)));
+		if (json) io.out(jsonText(downloadJson(peer, contentHash, result, seconds)));
 		else
 			io.out(printable(`saved ${result.path} (${result.size} bytes in ${seconds.toFixed(2)} s)`));
 	} finally {
 		await peer.stop();
+		stopLog();
 	}
 }
 
@@ -421,7 +553,7 @@ export async function manifest(
 	if (!isFile) throw new UsageError(`${source} is not a regular file`, "NOT_A_FILE");
 	const name = path.basename(source);
 	if (!isManifestFileName(name))
-		throw new UsageError(`cannot describe a file named ${JSON.stringify(name)}`, "UNSAFE_NAME");
+		throw new UsageError(`cannot describe a file named ${jsonText(name)}`, "UNSAFE_NAME");
 	let target = path.resolve(output ?? `${name}.p2p`);
 	if (output !== undefined && isDirectory(target)) target = path.join(target, `${name}.p2p`);
 	const exists = () =>
@@ -448,7 +580,7 @@ export async function manifest(
 	const { size, pieceSize, pieceHashes, contentHash } = hashed.manifest;
 	if (json) {
 		io.out(
-			JSON.stringify({
+			jsonText({
 				path: target,
 				id,
 				link: fileLink(id),
@@ -498,11 +630,9 @@ export async function search(
 ): Promise<void> {
 	const files = await withPeer(options, wait, (peer) => peer.files());
 	const matches = fuzzySearch(query, files, (f) => f.name);
-	if (json) io.out(JSON.stringify(matches.map((m) => matchJson(m.item, m.score))));
+	if (json) io.out(jsonText(matches.map((m) => matchJson(m.item, m.score))));
 	else if (matches.length === 0)
-		io.out(
-			printable(`no match for ${JSON.stringify(query)} among ${files.length} files on the network`),
-		);
+		io.out(printable(`no match for ${jsonText(query)} among ${files.length} files on the network`));
 	else for (const m of matches) io.out(fileLine(m.item));
 }
 
@@ -530,7 +660,7 @@ export function setFolder(
 /**
  * `config`: every stored setting and the settings file's path; with `json`, one object
  * `{file, settings: {name, shareDir, downloadsDir, basePort, discoveryPort, broadcast,
- * interval}}`.
+ * interval, maxDown, maxUp, maxActive}}` (rates in KB/s, 0 for none).
  * @throws UsageError `SETTINGS`
  */
 export function config(configDir: string | undefined, json: boolean, io: Output): void {
@@ -544,9 +674,12 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		discoveryPort: s.discoveryPort,
 		broadcast: s.broadcast,
 		interval: s.interval,
+		maxDown: s.maxDown,
+		maxUp: s.maxUp,
+		maxActive: s.maxActive,
 	};
 	if (json) {
-		io.out(JSON.stringify({ file, settings }));
+		io.out(jsonText({ file, settings }));
 		return;
 	}
 	const rows: [string, string][] = [
@@ -558,15 +691,20 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["discovery port", String(settings.discoveryPort)],
 		["broadcast", settings.broadcast.join(", ")],
 		["interval", `${settings.interval} ms`],
+		["max down", settings.maxDown ? `${settings.maxDown} KB/s` : "0 (unlimited)"],
+		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],
+		["max active", String(settings.maxActive)],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
 }
 
 /**
- * Makes a running peer follow the stored folders: each time the settings change (a
- * `p2p-tui share` or `download-to` in another terminal), the shared and downloads folders
- * are applied with `Peer.changeFolders`, one change at a time. A folder given by a flag
- * for this run (`--share`, `--downloads`) wins: its setting is not followed.
+ * Makes a running peer follow the stored folders and limits: each time the settings change
+ * (a `p2p-tui share` or `download-to` in another terminal, limits set in another TUI), the
+ * shared and downloads folders are applied with `Peer.changeFolders`, one change at a
+ * time, and the limits with `Peer.setLimits`. A folder or limit given by a flag for this
+ * run (`--share`, `--downloads`, `--max-down`, `--max-up`, `--max-active`) wins: its
+ * setting is not followed.
  * @param peer - the running peer
  * @param flags - this run's flags (`configDir`, and which folders are pinned)
  * @param onError - called with a one-line reason when a change cannot be applied
@@ -588,7 +726,13 @@ export function followSettings(
 			shareDir: folder(stored.shareDir, flags.share),
 			downloadsDir: folder(stored.downloadsDir, flags.downloads),
 		};
+		const storedLimits = limitsOf(stored);
+		const limits: Partial<Limits> = {};
+		if (flags.maxDown === undefined) limits.maxDown = storedLimits.maxDown;
+		if (flags.maxUp === undefined) limits.maxUp = storedLimits.maxUp;
+		if (flags.maxActive === undefined) limits.maxActive = storedLimits.maxActive;
 		applying = applying
+			.then(() => peer.setLimits(limits))
 			.then(() => peer.changeFolders(folders))
 			.catch((error: unknown) => onError(error instanceof Error ? error.message : String(error)));
 	};
@@ -601,18 +745,38 @@ export function followSettings(
 	}
 }
 
-/** `get <folder>`: downloads a network folder, reporting each file and a summary. */
+/**
+ * `get <folder>`: downloads a network folder, reporting each file and a summary; when `err`
+ * is no terminal, also plain progress lines over every file's bytes (at the total download
+ * rate), as `get` of a file writes.
+ */
 async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Output) {
 	const started = Date.now();
-	if (!json)
+	let report: ProgressReport | undefined;
+	if (!json) {
 		peer.on("download-complete", (t) => {
 			if (t.folder === folderPath && t.path) io.out(printable(`saved ${t.path} (${t.size} bytes)`));
 		});
-	const result = await peer.downloadFolder(folderPath);
+		// On a terminal the `saved` lines are the progress: a bar between them would garble.
+		if (!io.tty)
+			peer.on("folder-progress", (f) => {
+				if (f.path !== folderPath) return;
+				report ??= new ProgressReport(`${f.path}/`, f.size, { line: io.err });
+				report.update(f.bytesDone, peer.rates().down);
+			});
+	}
+	let result: Awaited<ReturnType<Peer["downloadFolder"]>>;
+	try {
+		result = await peer.downloadFolder(folderPath);
+		report?.end(true);
+	} catch (error) {
+		report?.end(false);
+		throw error;
+	}
 	const seconds = (Date.now() - started) / 1000;
 	if (json)
 		io.out(
-			JSON.stringify({
+			jsonText({
 				folder: result.path,
 				target: result.target,
 				files: result.files,

@@ -1,5 +1,6 @@
 /**
- * Persistent settings (conf): shared folder, downloads folder, name, ports, broadcast.
+ * Persistent settings (conf): shared folder, downloads folder, name, ports, broadcast,
+ * rate limits and the number of downloads at once.
  * A flag overrides a setting for one run only; `--config-dir` picks another settings
  * folder so several instances on one host keep separate settings.
  */
@@ -9,6 +10,7 @@ import path from "node:path";
 import Conf from "conf";
 import { UsageError } from "../errors.js";
 import { isInside } from "../library/paths.js";
+import type { Limits } from "../peer/types.js";
 import type { RunFlags } from "./args.js";
 
 /** What is kept between runs. */
@@ -22,7 +24,16 @@ export interface Settings {
 	broadcast: string[];
 	/** Announce interval in ms. */
 	interval: number;
+	/** Download rate cap in KB/s (1 KB = 1000 bytes); 0 means none. */
+	maxDown: number;
+	/** Upload rate cap in KB/s; 0 means none. */
+	maxUp: number;
+	/** Downloads running at once; the others wait queued. */
+	maxActive: number;
 }
+
+/** Default number of downloads running at once. */
+export const DEFAULT_MAX_ACTIVE = 3;
 
 /** Default discovery port. */
 export const DEFAULT_DISCOVERY_PORT = 45454;
@@ -40,6 +51,9 @@ export function defaultSettings(): Settings {
 		discoveryPort: DEFAULT_DISCOVERY_PORT,
 		broadcast: ["255.255.255.255"],
 		interval: DEFAULT_INTERVAL,
+		maxDown: 0,
+		maxUp: 0,
+		maxActive: DEFAULT_MAX_ACTIVE,
 	};
 }
 
@@ -99,7 +113,49 @@ export function loadSettings(flags: RunFlags): Settings {
 		discoveryPort: flags.discoveryPort ?? stored.discoveryPort,
 		broadcast: flags.broadcast ?? stored.broadcast,
 		interval: flags.interval ?? stored.interval,
+		maxDown: flags.maxDown ?? stored.maxDown,
+		maxUp: flags.maxUp ?? stored.maxUp,
+		maxActive: flags.maxActive ?? stored.maxActive,
 	};
+}
+
+/**
+ * Limits (bytes/s, null for none) from settings (KB/s, 0 for none).
+ * @param settings - the three limit settings
+ */
+export function limitsOf(settings: Pick<Settings, "maxDown" | "maxUp" | "maxActive">): Limits {
+	const rate = (kbps: number) => (kbps ? kbps * 1000 : null);
+	return {
+		maxDown: rate(settings.maxDown),
+		maxUp: rate(settings.maxUp),
+		maxActive: settings.maxActive,
+	};
+}
+
+/**
+ * Stores limits set in the TUI (the `set-limits` intent) in the settings, in KB/s (a rate
+ * is rounded to whole KB/s, at least 1; none is 0). Settings already equal are not
+ * written again. A running peer that follows the settings takes them up.
+ * @param limits - the limits to store (absent fields stay as stored)
+ * @param configDir - the `--config-dir` folder; the OS config folder when absent
+ * @returns the settings file's path
+ * @throws UsageError (code `SETTINGS`) when the settings cannot be written
+ */
+export function storeLimits(limits: Partial<Limits>, configDir?: string): string {
+	const conf = openStore(configDir);
+	const kbps = (bps: number | null) => (bps === null ? 0 : Math.max(1, Math.round(bps / 1000)));
+	const next: Partial<Settings> = {};
+	if (limits.maxDown !== undefined) next.maxDown = kbps(limits.maxDown);
+	if (limits.maxUp !== undefined) next.maxUp = kbps(limits.maxUp);
+	if (limits.maxActive !== undefined) next.maxActive = limits.maxActive;
+	try {
+		const stored = { ...defaultSettings(), ...conf.store };
+		for (const [key, value] of Object.entries(next) as [keyof Settings, number][])
+			if (stored[key] !== value) conf.set(key, value);
+	} catch (error) {
+		throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
+	}
+	return conf.path;
 }
 
 /** Which folder setting: the shared folder or the downloads folder. */

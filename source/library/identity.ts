@@ -6,7 +6,7 @@
  */
 import type { BigIntStats } from "node:fs";
 
-/** Size, times and inode of a file, as a bigint stat reports them. */
+/** Size, times, inode and device of a file, as a bigint stat reports them. */
 export interface FileIdentity {
 	/** Size in bytes. */
 	size: number;
@@ -16,6 +16,11 @@ export interface FileIdentity {
 	ctimeNs: bigint;
 	/** Inode number (a file replaced by rename has a new one). */
 	ino: bigint;
+	/**
+	 * Device of the file system holding it: with `ino`, what names one file (an inode number
+	 * alone repeats across file systems). Absent in identities read back from the index cache.
+	 */
+	dev?: bigint;
 }
 
 /**
@@ -23,12 +28,27 @@ export interface FileIdentity {
  * @param stat - from `fs.stat(path, { bigint: true })` or `handle.stat({ bigint: true })`
  */
 export function identityOf(stat: BigIntStats): FileIdentity {
-	return { size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, ino: stat.ino };
+	return {
+		size: Number(stat.size),
+		mtimeNs: stat.mtimeNs,
+		ctimeNs: stat.ctimeNs,
+		ino: stat.ino,
+		dev: stat.dev,
+	};
 }
 
-/** True when both identities are the same in every field (the file did not change). */
+/**
+ * True when both identities are the same in every field (the file did not change); the
+ * devices are compared when both identities have one.
+ */
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
-	return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
+	return (
+		a.size === b.size &&
+		a.mtimeNs === b.mtimeNs &&
+		a.ctimeNs === b.ctimeNs &&
+		a.ino === b.ino &&
+		(a.dev === undefined || b.dev === undefined || a.dev === b.dev)
+	);
 }
 
 /** How soon after a change a file's timestamps may not move again, in ns: 50 ms. */

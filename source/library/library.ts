@@ -33,6 +33,7 @@ import {
 	type ManifestHash,
 	readDirAsync,
 } from "../transfer/hash-pool.js";
+import { O_NOFOLLOW, openedInside } from "./confine.js";
 import { type FileIdentity, identityOf, isRacy, racyWaitMs, sameIdentity } from "./identity.js";
 import { IndexCache, nowNs } from "./index-cache.js";
 import { isInside, isTransferFile } from "./paths.js";
@@ -147,6 +148,10 @@ interface CachedPiece {
 interface HashJob {
 	absPath: string;
 	size: number;
+	/** The inode the walk saw (and checked to be inside the folder): the one to hash. */
+	ino: bigint;
+	/** Its device, when known. */
+	dev?: bigint;
 }
 
 /**
@@ -603,7 +608,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 			this.retry(name, hot);
 			return;
 		}
-		this.queue.set(name, { absPath, size: identity.size });
+		this.queue.set(name, { absPath, size: identity.size, ino: identity.ino, dev: identity.dev });
 		this.pump();
 	}
 
@@ -682,6 +687,18 @@ export class Library extends EventEmitter<LibraryEvents> {
 		// The worker compared the file's stat before its first read, after its last, and the
 		// path's after that; a change later than that is the watcher's (or a read's) to see.
 		if (result.changed) {
+			this.stats.changedWhileHashing++;
+			this.retry(name);
+			return;
+		}
+		if (
+			result.identity.ino !== job.ino ||
+			(job.dev !== undefined &&
+				result.identity.dev !== undefined &&
+				result.identity.dev !== job.dev)
+		) {
+			// Not the file the walk checked (the path was swapped, perhaps for a link leading
+			// out of the folder): look at the path again before anything is advertised.
 			this.stats.changedWhileHashing++;
 			this.retry(name);
 			return;
@@ -912,8 +929,8 @@ export class Library extends EventEmitter<LibraryEvents> {
 		});
 		const changed = (absPath: string) => {
 			if (this.watcher !== watcher || isTransferFile(path.basename(absPath))) return;
+			if (!isInside(root, absPath)) return;
 			const rel = path.relative(root, absPath);
-			if (rel.startsWith("..") || path.isAbsolute(rel)) return;
 			const name = rel.split(path.sep).join("/");
 			// What was shared under this name stops being served at once if it changed.
 			if (name !== "") void this.checkServed(name);
@@ -1091,7 +1108,14 @@ export class Library extends EventEmitter<LibraryEvents> {
 
 	private async readPiece(file: SharedFile, index: number): Promise<Buffer | null> {
 		const handle = await this.open(file);
-		if (!handle) return null;
+		if (!handle) {
+			// Gone, or refused (a link now, or outside the folder): stop serving it until the
+			// path is looked at again.
+			this.closeHandle(file.id);
+			this.remove(file);
+			this.markDirty(file.name);
+			return null;
+		}
 		try {
 			// Check the opened file itself: a path swapped after indexing cannot slip past.
 			const stat = await handle.stat({ bigint: true });
@@ -1111,13 +1135,19 @@ export class Library extends EventEmitter<LibraryEvents> {
 		}
 	}
 
-	/** The open handle of a shared file (opened once, kept in a small LRU). */
+	/**
+	 * The open handle of a shared file (opened once, kept in a small LRU; every read is served
+	 * from it, so a path swapped later changes nothing). Opened without following a link
+	 * (`absPath` is already the resolved path), then checked: the handle must be a regular
+	 * file with the identity indexed (device and inode among it) and its real path inside the
+	 * shared folder (`openedInside`). Null when it cannot be opened or fails a check.
+	 */
 	private open(file: SharedFile): Promise<fs.FileHandle | null> {
 		let handle = this.handles.get(file.id);
 		if (handle) {
 			this.handles.delete(file.id); // re-insert: most recently used last
 		} else {
-			handle = fs.open(file.absPath, fsConstants.O_RDONLY).catch(() => null);
+			handle = openConfined(file, this.currentRoot);
 			if (this.handles.size >= OPEN_FILES) {
 				const oldest = this.handles.keys().next().value;
 				if (oldest !== undefined) this.closeHandle(oldest);
@@ -1157,6 +1187,36 @@ export class Library extends EventEmitter<LibraryEvents> {
 		await this.ownPool?.close();
 		await this.saveCache();
 	}
+}
+
+/**
+ * Opens a shared file for serving, or null: `O_NOFOLLOW` (a link put at its path is not
+ * followed), then the opened file itself must be the regular file indexed (identity, device
+ * and inode included) and lie inside `root` (from the handle: a path swapped between the
+ * check and the open cannot slip past). The handle is closed when it is refused.
+ * @param file - the shared file (its `absPath` and `identity`)
+ * @param root - the shared folder's real path
+ */
+async function openConfined(file: SharedFile, root: string): Promise<fs.FileHandle | null> {
+	let handle: fs.FileHandle;
+	try {
+		handle = await fs.open(file.absPath, fsConstants.O_RDONLY | O_NOFOLLOW);
+	} catch {
+		return null;
+	}
+	try {
+		const stat = await handle.stat({ bigint: true });
+		if (
+			stat.isFile() &&
+			sameIdentity(identityOf(stat), file.identity) &&
+			(await openedInside(handle, file.absPath, root, stat))
+		)
+			return handle;
+	} catch {
+		// Refused below.
+	}
+	await handle.close().catch(() => {});
+	return null;
 }
 
 /** The message of an unknown thrown value. */

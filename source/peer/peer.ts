@@ -11,8 +11,9 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Discovery } from "../discovery/discovery.js";
 import { OperationError, UsageError } from "../errors.js";
+import { prepareFolder, prepareTarget } from "../library/confine.js";
 import { Library, reason } from "../library/library.js";
-import { downloadTarget, isInside, numberedName, safeSegments } from "../library/paths.js";
+import { downloadTarget, isInside, numberedName } from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	encodeManifest,
@@ -21,6 +22,7 @@ import {
 	pieceCount,
 	pieceSizeFor,
 } from "../protocol/manifest.js";
+import { collisionKey, numberedSafeName, sanitizeName } from "../protocol/names.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
@@ -28,6 +30,7 @@ import type { ServeStats } from "../transfer/serve.js";
 import type {
 	FolderTransferState,
 	IndexProgress,
+	Limits,
 	NetworkFile,
 	NetworkFolder,
 	PeerRecord,
@@ -37,7 +40,11 @@ import type {
 
 /** How often running downloads are offered the peers that list their file, in ms. */
 const RESUPPLY_MS = 1_000;
-/** Files of one folder download fetched at once (the rest wait their turn). */
+/**
+ * Files of one folder download taken on at once (at least; `maxActive` when larger): their
+ * downloads go through the engine's queue like any other, so at most `maxActive` of all
+ * downloads run and the others wait `queued`; the rest of the folder waits its turn here.
+ */
 export const FOLDER_CONCURRENCY = 4;
 /** Least time between two `folder-progress` events of one folder download, in ms. */
 const FOLDER_PROGRESS_MS = 100;
@@ -60,8 +67,12 @@ export interface PeerOptions {
 	interval: number;
 	/** Address to bind sockets to (default all interfaces). */
 	bindAddress?: string;
-	/** Upload cap in bytes per second (unlimited when absent). */
+	/** Upload cap in bytes per second, send and distribute ports (unlimited when absent). */
 	maxUploadRate?: number;
+	/** Download cap in bytes per second over every download (unlimited when absent). */
+	maxDownloadRate?: number;
+	/** Downloads running at once (default 3); the others wait with status `queued`. */
+	maxActive?: number;
 	/**
 	 * How often the shared folder is re-scanned for changes, in ms (default 30000): a safety net
 	 * behind the watcher, which catches changes within a second.
@@ -94,6 +105,20 @@ export interface PeerEvents {
 	"folder-failed": [folder: FolderTransferState];
 	/** `changeFolders` switched the shared and/or downloads folder (absolute paths). */
 	"folders-changed": [folders: { shareDir: string; downloadsDir: string }];
+	/** A queued download got its turn and started (or resumed). */
+	"download-dequeued": [transfer: TransferState];
+	/** `pause` paused a download (its resume record is written). */
+	"download-paused": [transfer: TransferState];
+	/** `resume` resumed a paused download (it may be queued again: see its status). */
+	"download-resumed": [transfer: TransferState];
+	/** A download was cancelled; `keepPartial` tells whether its partial file stays. */
+	"download-cancelled": [transfer: TransferState, keepPartial: boolean];
+	/** A piece failed its BLAKE3 check and is fetched again; `peerIds` sent its blocks. */
+	"hash-failure": [transfer: TransferState, piece: number, peerIds: string[]];
+	/** A peer served too many bad pieces and is banned for the session (`peer` if still known). */
+	"peer-banned": [peerId: string, peer: PeerRecord | undefined];
+	/** `setLimits` changed the limits in force. */
+	"limits-changed": [limits: Limits];
 }
 
 /** One file of a folder download: a (path, id) pair of the union of the peers' lists. */
@@ -229,8 +254,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 				bindAddress: options.bindAddress,
 				selfId: peer.id,
 				peerId: peer.peerId,
-				peers: () => peer.peers(),
+				// Without rates: the engine asks for this per interest message.
+				peers: () => peer.discovery.peers(),
 				maxUploadRate: options.maxUploadRate,
+				maxDownloadRate: options.maxDownloadRate,
+				maxActive: options.maxActive,
 			});
 		} catch (error) {
 			// The library's watcher and the hash workers would keep the process alive.
@@ -297,9 +325,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		});
 		this.engine.on("download-complete", (d) => this.emit("download-complete", this.stateOf(d)));
 		this.engine.on("download-failed", (d) => this.emit("download-failed", this.stateOf(d)));
+		this.engine.on("download-dequeued", (d) => this.emit("download-dequeued", this.stateOf(d)));
+		this.engine.on("download-cancelled", (d, keep) =>
+			this.emit("download-cancelled", this.stateOf(d), keep),
+		);
+		this.engine.on("hash-failure", (d, index, peerIds) =>
+			this.emit("hash-failure", this.stateOf(d), index, peerIds),
+		);
 		this.engine.on("peer-banned", (id) => {
 			const p = this.peers().find((known) => known.id === id);
 			if (p) this.emit("peer-updated", p);
+			this.emit("peer-banned", id, p);
 		});
 		this.rescanTimer = setInterval(
 			() => void this.library.rescan(),
@@ -379,12 +415,130 @@ export class Peer extends EventEmitter<PeerEvents> {
 		};
 	}
 
-	/** Known peers, by name; `banned` tells the ones banned this session for bad pieces. */
+	/**
+	 * Known peers, by name; `banned` tells the ones banned this session for bad pieces,
+	 * `downRate` / `upRate` the traffic with each over the last two seconds (bytes/s).
+	 */
 	peers(): PeerRecord[] {
 		return this.discovery
 			.peers()
-			.map((p) => ({ ...p, banned: this.engine.banned.has(p.id) }))
+			.map((p) => {
+				const rates = this.engine.peerRates(p);
+				return {
+					...p,
+					banned: this.engine.banned.has(p.id),
+					downRate: rates.down,
+					upRate: rates.up,
+				};
+			})
 			.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+	}
+
+	/** Total download and upload rates over the last two seconds, in bytes per second. */
+	rates(): { down: number; up: number } {
+		return this.engine.rates();
+	}
+
+	/** The rate limits and the queue's limit in force. */
+	limits(): Limits {
+		return this.engine.limits;
+	}
+
+	/**
+	 * Changes limits live (see `TransferEngine.setLimits`; a rate of 0 or null means none).
+	 * Emits `limits-changed` when something changed.
+	 * @returns the limits now in force
+	 * @throws UsageError `BAD_LIMIT` for a bad value (nothing changes)
+	 */
+	setLimits(limits: Partial<Limits>): Limits {
+		const before = this.engine.limits;
+		const after = this.engine.setLimits(limits);
+		if (
+			before.maxDown !== after.maxDown ||
+			before.maxUp !== after.maxUp ||
+			before.maxActive !== after.maxActive
+		)
+			this.emit("limits-changed", after);
+		return after;
+	}
+
+	/**
+	 * The download of `fileId` this session.
+	 * @param verb - what is asked of it, for the error ("pause")
+	 * @throws OperationError `BAD_STATE` for a transfer that completed without a download
+	 *   (the file was already there), `NOT_FOUND` when there is none
+	 */
+	private downloadFor(fileId: string, verb: string): Download {
+		const download = this.engine.downloads.get(fileId);
+		if (download) return download;
+		const kept = [...this.kept.values()].find((t) => t.fileId === fileId);
+		if (kept) throw new OperationError(`cannot ${verb} ${kept.name}: it is complete`, "BAD_STATE");
+		const name = this.files().find((f) => f.id === fileId)?.name ?? fileId;
+		throw new OperationError(`no download of ${name} in this session`, "NOT_FOUND");
+	}
+
+	/**
+	 * Pauses a download: it stops requesting (answers already asked for are still verified),
+	 * keeps its partial file and writes its resume record; a queued one leaves the queue.
+	 * A paused download never lands under its final name. Emits `download-paused`.
+	 * A file of a folder download: the folder waits for it (it stays `downloading`).
+	 * @param fileId - hex id of a download of this session
+	 * @returns its state once its record is written (paused already: as it is)
+	 * @throws OperationError `NOT_FOUND` (no such download), `BAD_STATE` when it is past
+	 *   pausing (verifying the whole file, complete, failed or cancelled)
+	 */
+	async pause(fileId: string): Promise<TransferState> {
+		const download = this.downloadFor(fileId, "pause");
+		if (download.status === "paused") return this.stateOf(download);
+		if (!(await this.engine.pause(fileId)))
+			throw new OperationError(
+				`cannot pause ${download.state().name}: it is ${download.status}`,
+				"BAD_STATE",
+			);
+		const state = this.stateOf(download);
+		this.emit("download-paused", state);
+		return state;
+	}
+
+	/**
+	 * Resumes a paused download: it fetches only the pieces still missing, at once when
+	 * fewer than `maxActive` downloads run, else it waits `queued`. Emits `download-resumed`.
+	 * @param fileId - hex id of a download of this session
+	 * @returns its state (status `starting`, `downloading`, `waiting` or `queued`)
+	 * @throws OperationError `NOT_FOUND`, `BAD_STATE` when it is not paused
+	 */
+	resume(fileId: string): TransferState {
+		const download = this.downloadFor(fileId, "resume");
+		if (!this.engine.resume(fileId))
+			throw new OperationError(
+				`cannot resume ${download.state().name}: it is ${download.status}, not paused`,
+				"BAD_STATE",
+			);
+		const state = this.stateOf(download);
+		this.emit("download-resumed", state);
+		return state;
+	}
+
+	/**
+	 * Cancels a download (queued, running, paused, or failed): it stops for good and never
+	 * lands under its final name. With `keepPartial` the partial file and its resume record
+	 * stay, so a later `download` of the file fetches only what is missing; without, both
+	 * are deleted. A cancelled download may be started again with `download`. A file of a
+	 * folder download: the folder goes on with its other files and ends failed, naming it.
+	 * Emits `download-cancelled`.
+	 * @param fileId - hex id of a download of this session
+	 * @returns its state once the files are closed (and deleted)
+	 * @throws OperationError `NOT_FOUND`, `BAD_STATE` when it is complete (or being moved
+	 *   to its final name) or was cancelled already that way
+	 */
+	async cancel(fileId: string, options: { keepPartial: boolean }): Promise<TransferState> {
+		const download = this.downloadFor(fileId, "cancel");
+		if (!(await this.engine.cancel(fileId, options.keepPartial)))
+			throw new OperationError(
+				`cannot cancel ${download.state().name}: it is ${download.status}`,
+				"BAD_STATE",
+			);
+		return this.stateOf(download);
 	}
 
 	/**
@@ -571,7 +725,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * whole. It lands at its network path under the downloads folder; when a different file
 	 * is there it gets the name `name (1).ext` (then `(2)`…), never overwriting; when that
 	 * name already holds the same content (same size and BLAKE3), nothing is downloaded and
-	 * the transfer completes at once with that path.
+	 * the transfer completes at once with that path. A paused download of the file is
+	 * resumed; a cancelled or failed one starts again (from its partial file, if kept).
 	 * @param fileId - hex id of a file in `files()`
 	 * @returns the finished transfer (with `path`)
 	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest), `UNSAFE_NAME`,
@@ -581,13 +736,15 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const file = this.files().find((f) => f.id === fileId);
 		if (!file) throw new OperationError(`no peer shares ${fileId}`, "NOT_FOUND");
 		const running = this.engine.downloads.get(fileId);
-		if (running && running.status !== "failed") return this.waitFor(running);
+		if (running?.status === "paused") this.resume(fileId);
+		if (running && !isEnded(running)) return this.waitFor(running);
 		const target = downloadTarget(this.options.downloadsDir, file.name);
 		if (!target)
 			throw new OperationError(
 				`refusing unsafe file name ${JSON.stringify(file.name)}`,
 				"UNSAFE_NAME",
 			);
+		await prepareDownload(this.options.downloadsDir, target);
 		return this.fetchTo(file, target);
 	}
 
@@ -605,6 +762,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const target = downloadTarget(this.options.downloadsDir, name);
 		if (!target)
 			throw new OperationError(`refusing unsafe file name ${JSON.stringify(name)}`, "UNSAFE_NAME");
+		await prepareDownload(this.options.downloadsDir, target);
 		const listed = this.files().find((f) => f.id === fileId);
 		return this.fetchTo(
 			{
@@ -670,15 +828,18 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * would otherwise share its partial file; the second waits, then gets `name (1).ext`.
 	 */
 	private async fetchTo(file: Wanted, target: string, folder?: string): Promise<TransferState> {
-		for (let busy = this.busyTargets.get(target); busy; busy = this.busyTargets.get(target))
+		// Keyed by collision key: names that differ only in case or normalisation are one file
+		// on macOS and Windows, so their downloads (and partial files) take turns.
+		const key = collisionKey(target);
+		for (let busy = this.busyTargets.get(key); busy; busy = this.busyTargets.get(key))
 			await busy.catch(() => {});
 		// Set before any await, so the next caller for this target waits for this one.
 		const run = this.fetchFree(file, target, folder);
-		this.busyTargets.set(target, run);
+		this.busyTargets.set(key, run);
 		try {
 			return await run;
 		} finally {
-			if (this.busyTargets.get(target) === run) this.busyTargets.delete(target);
+			if (this.busyTargets.get(key) === run) this.busyTargets.delete(key);
 		}
 	}
 
@@ -686,12 +847,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private async fetchFree(file: Wanted, target: string, folder?: string): Promise<TransferState> {
 		const prior = this.engine.downloads.get(file.id);
 		// Asked again for the target it was downloaded to this session: that transfer.
-		if (prior && prior.status !== "failed" && this.targets.get(file.id) === target)
+		if (prior && !isEnded(prior) && this.targets.get(file.id) === target)
 			return this.waitFor(prior);
 		const existing = await findIdentical(target, file.size, file.contentHash);
 		if (existing) return this.keep(file, existing, folder);
 		let download: Download;
-		if (prior && prior.status !== "failed") download = prior;
+		if (prior && !isEnded(prior)) download = prior;
 		else {
 			const sources = file.peers.flatMap((id) => {
 				const p = this.discovery.table.get(id);
@@ -803,8 +964,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (running) return running.promise;
 		if (!this.folders().some((f) => f.path === clean))
 			throw new OperationError(`no peer shares a folder ${JSON.stringify(clean)}`, "NOT_FOUND");
-		const segments = safeSegments(clean);
-		const top = segments?.[segments.length - 1];
+		const verdict = sanitizeName(clean);
+		const top = verdict.ok ? verdict.segments[verdict.segments.length - 1] : undefined;
 		const target = top === undefined ? null : downloadTarget(this.options.downloadsDir, top);
 		if (!top || !target)
 			throw new OperationError(
@@ -835,6 +996,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const sorted = [...items.values()].sort((a, b) =>
 			a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : a.id < b.id ? -1 : 1,
 		);
+		distinctPaths(sorted);
 		const job: FolderJob = {
 			state: {
 				path: clean,
@@ -875,7 +1037,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			const abs = downloadTarget(this.options.downloadsDir, rel);
 			try {
 				if (!abs) throw new Error("unsafe folder name");
-				await fs.mkdir(abs, { recursive: true });
+				await prepareFolder(this.options.downloadsDir, abs);
 			} catch (error) {
 				job.failedFolders++;
 				job.firstError ??= `${dir}: cannot create the folder (${reason(error)})`;
@@ -891,9 +1053,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 				for (const item of task) await this.fetchItem(job, item);
 			}
 		};
-		await Promise.all(
-			Array.from({ length: Math.min(FOLDER_CONCURRENCY, queue.length) }, () => worker()),
-		);
+		// The engine's queue decides how many run; this only bounds the files taken on.
+		const workers = Math.max(FOLDER_CONCURRENCY, this.engine.limits.maxActive);
+		await Promise.all(Array.from({ length: Math.min(workers, queue.length) }, () => worker()));
 		if (job.failedFiles > 0 || job.failedFolders > 0) {
 			const parts = [`${job.failedFiles} of ${job.state.files} files failed`];
 			if (job.failedFolders > 0) parts.push(`${job.failedFolders} empty folders not created`);
@@ -915,12 +1077,14 @@ export class Peer extends EventEmitter<PeerEvents> {
 		try {
 			const target = downloadTarget(this.options.downloadsDir, item.rel);
 			if (!target) throw new Error("unsafe file name");
+			await prepareTarget(this.options.downloadsDir, target);
 			await this.fetchTo(item, target, job.state.path);
 			job.state.filesDone++;
 			job.doneBytes += item.size;
 		} catch (error) {
 			job.failedFiles++;
-			job.firstError ??= `${item.name}: ${reason(error)}`;
+			// Our own errors say what happened; a system error is named by its code.
+			job.firstError ??= `${item.name}: ${error instanceof OperationError ? error.message : reason(error)}`;
 		} finally {
 			job.active.delete(item.id);
 		}
@@ -950,13 +1114,29 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.emit("folder-progress", this.folderState(job));
 	}
 
+	/**
+	 * Resolves with the state of a download once complete; rejects with OperationError
+	 * `FAILED` when it fails, `CANCELLED` when it is cancelled. A paused one keeps waiting.
+	 */
 	private waitFor(download: Download): Promise<TransferState> {
 		if (download.status === "complete") return Promise.resolve(this.stateOf(download));
+		const cancelled = () =>
+			new OperationError(`download of ${download.state().name} was cancelled`, "CANCELLED");
+		if (download.status === "cancelled") return Promise.reject(cancelled());
 		return new Promise((resolve, reject) => {
-			download.once("complete", () => resolve(this.stateOf(download)));
-			download.once("failed", (error) =>
-				reject(new OperationError(`download failed: ${error}`, "FAILED")),
-			);
+			const settle = (fn: () => void) => {
+				download.off("complete", onComplete);
+				download.off("failed", onFailed);
+				download.off("cancelled", onCancelled);
+				fn();
+			};
+			const onComplete = () => settle(() => resolve(this.stateOf(download)));
+			const onFailed = (error: string) =>
+				settle(() => reject(new OperationError(`download failed: ${error}`, "FAILED")));
+			const onCancelled = () => settle(() => reject(cancelled()));
+			download.on("complete", onComplete);
+			download.on("failed", onFailed);
+			download.on("cancelled", onCancelled);
 		});
 	}
 
@@ -977,10 +1157,47 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 }
 
+/** True when a download has ended without its file: failed or cancelled (it may start again). */
+function isEnded(download: Download): boolean {
+	return download.status === "failed" || download.status === "cancelled";
+}
+
 /**
  * True when `file` is a regular file of `size` bytes whose BLAKE3 is `contentHash` (hex).
  * Hashing happens only when the size matches.
  */
+/**
+ * `prepareTarget` (no link on the way, folders made) with its fs errors as OperationError.
+ * @throws OperationError `UNSAFE_PATH` (a link on the way) or `FAILED` (e.g. a file in the way)
+ */
+async function prepareDownload(root: string, target: string): Promise<void> {
+	try {
+		await prepareTarget(root, target);
+	} catch (error) {
+		if (error instanceof OperationError) throw error;
+		throw new OperationError(`cannot write ${target}: ${reason(error)}`, "FAILED");
+	}
+}
+
+/**
+ * Gives the files of a folder download distinct safe paths, in place: each `rel` made safe
+ * (`sanitizeName`), and one whose path collides with an earlier one's (equal but for case
+ * or Unicode normalisation, or two names made safe alike, e.g. two control characters both
+ * now `_`) numbered `name (1).ext`, so every platform gets the same, distinct, names.
+ * @param items - the folder's files, sorted (the first of colliding names keeps its name)
+ */
+function distinctPaths(items: FolderItem[]): void {
+	const taken = new Set<string>();
+	for (const item of items) {
+		const verdict = sanitizeName(item.rel);
+		if (!verdict.ok) continue; // refused, file by file, when it is fetched
+		let rel = verdict.name;
+		for (let n = 1; taken.has(collisionKey(rel)); n++) rel = numberedSafeName(verdict.name, n);
+		taken.add(collisionKey(rel));
+		item.rel = rel;
+	}
+}
+
 async function isIdentical(file: string, size: number, contentHash: string): Promise<boolean> {
 	try {
 		const stat = await fs.stat(file);

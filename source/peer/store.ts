@@ -4,7 +4,7 @@
  * thousands). Intents from the view are turned into calls on the peer.
  */
 import type { Peer, PeerEvents } from "./peer.js";
-import type { Intent, Snapshot, Store } from "./types.js";
+import type { Intent, Limits, Snapshot, Store } from "./types.js";
 
 /** A store bound to a running peer; `close()` stops listening. */
 export interface PeerStore extends Store {
@@ -34,9 +34,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			folderTransfers: peer.folderTransfers(),
 			indexing: peer.indexProgress(),
 			message,
-			// Placeholders until the engine measures total rates and honours limits.
-			rates: { down: 0, up: 0 },
-			limits: { maxDown: null, maxUp: null, maxActive: 3 },
+			rates: peer.rates(),
+			limits: peer.limits(),
 		};
 	}
 
@@ -62,18 +61,49 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 	listen("peer-left", (p, why) => say(`peer left: ${p.name} (${why})`));
 	listen("peer-updated", changed);
 	listen("files-changed", changed);
-	listen("library-changed", changed);
-	listen("download-started", (t) => say(`downloading ${t.name}`));
+	// The first index's publications are no news; later ones are a re-index of the folder.
+	let indexedOnce = peer.indexProgress().done;
+	listen("library-changed", (files) => {
+		if (indexedOnce) say(`shared folder re-indexed: ${files} files`);
+		else changed();
+	});
+	listen("download-started", (t) =>
+		say(t.status === "queued" ? `queued ${t.name}` : `downloading ${t.name}`),
+	);
+	listen("download-dequeued", (t) => say(`downloading ${t.name}`));
+	listen("download-paused", (t) => say(`paused ${t.name}`));
+	listen("download-resumed", (t) =>
+		say(t.status === "queued" ? `resumed ${t.name} (queued)` : `resumed ${t.name}`),
+	);
+	listen("download-cancelled", (t, keep) =>
+		say(`cancelled ${t.name} (${keep ? "partial kept" : "partial deleted"})`),
+	);
+	listen("hash-failure", (t, piece) =>
+		say(`verification failed: ${t.name} piece ${piece}, fetching it again`),
+	);
+	listen("peer-banned", (id, p) => say(`peer banned: ${p?.name ?? id.slice(0, 8)} (bad pieces)`));
+	listen("limits-changed", (limits) => say(`limits: ${describeLimits(limits)}`));
 	listen("download-progress", changed);
 	listen("download-complete", (t) => say(`download complete: ${t.path ?? t.name}`));
 	listen("download-failed", (t) => say(`download failed: ${t.name}: ${t.error}`));
-	listen("index-progress", changed);
+	listen("index-progress", (progress) => {
+		if (progress.done) indexedOnce = true;
+		changed();
+	});
 	listen("folder-progress", changed);
 	listen("folder-complete", (f) => say(`folder downloaded: ${f.target}`));
 	listen("folder-failed", (f) =>
 		say(`folder download failed: ${f.path}: ${f.error ?? "unknown error"}`),
 	);
-	// Ages in the peers pane move with time even when nothing else does.
+	/** Runs a synchronous call on the peer; its error becomes the message. */
+	const attempt = (call: () => unknown) => {
+		try {
+			call();
+		} catch (error) {
+			say(error instanceof Error ? error.message : String(error));
+		}
+	};
+	// Ages in the peers pane and rates move with time even when nothing else does.
 	const clock = setInterval(changed, 1_000);
 	clock.unref();
 
@@ -85,9 +115,22 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 		},
 		dispatch(intent: Intent) {
 			if (intent.type === "download") {
-				peer.download(intent.fileId).catch((error: Error) => say(error.message));
+				peer.download(intent.fileId).catch((error: Error & { code?: string }) => {
+					// A cancel says so itself (with what became of the partial file).
+					if (error.code !== "CANCELLED") say(error.message);
+				});
 			} else if (intent.type === "download-folder") {
 				peer.downloadFolder(intent.path).catch((error: Error) => say(error.message));
+			} else if (intent.type === "pause") {
+				peer.pause(intent.fileId).catch((error: Error) => say(error.message));
+			} else if (intent.type === "resume") {
+				attempt(() => peer.resume(intent.fileId));
+			} else if (intent.type === "cancel") {
+				peer
+					.cancel(intent.fileId, { keepPartial: intent.keepPartial })
+					.catch((error: Error) => say(error.message));
+			} else if (intent.type === "set-limits") {
+				attempt(() => peer.setLimits(intent.limits));
 			} else if (intent.type === "quit" && !quitting) {
 				quitting = true;
 				onQuit();
@@ -100,4 +143,11 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			listeners.clear();
 		},
 	};
+}
+
+/** Limits in a few words, rates in KB/s as the command line takes them. */
+export function describeLimits(limits: Limits): string {
+	const rate = (bps: number | null) =>
+		bps === null ? "unlimited" : `${Math.round(bps / 1000)} KB/s`;
+	return `down ${rate(limits.maxDown)}, up ${rate(limits.maxUp)}, ${limits.maxActive} active at once`;
 }

@@ -122,6 +122,11 @@ const MAX_WRITES = 8;
 const RESUME_INTERVAL_MS = 250;
 /** Default cap on outstanding request bytes (all sources), for a 4 MiB receive buffer. */
 const DEFAULT_MAX_INFLIGHT = 5 * 1024 * 1024;
+/**
+ * How long a paused download waits for the answers to requests already sent (they are
+ * verified and kept) before it gives up its pieces in progress, in ms.
+ */
+const PAUSE_SETTLE_MS = 500;
 /** The content stream is advanced in steps of at least this many bytes (fewer messages). */
 const CONTENT_STEP_BYTES = 8 * 1024 * 1024;
 
@@ -218,6 +223,22 @@ export interface DownloadEvents {
 	failed: [error: string];
 	/** A source served too many bad pieces and is banned for the session. */
 	banned: [peerId: string];
+	/** A piece failed its BLAKE3 check; `peerIds` sent its blocks. It is fetched again. */
+	"hash-failed": [index: number, peerIds: string[]];
+	/** The download was cancelled; `keepPartial` tells whether its partial file stays. */
+	cancelled: [keepPartial: boolean];
+}
+
+/**
+ * A shared budget of request bytes (a rate limit on what we ask for): checked before each
+ * new block request, paid for every request sent. `limited` false means no limit.
+ */
+export interface RequestBudget {
+	readonly limited: boolean;
+	/** True when a request may go now. */
+	allow(): boolean;
+	/** Pays for a request of `bytes`. */
+	take(bytes: number): void;
 }
 
 /** Options of a download. */
@@ -239,6 +260,8 @@ export interface DownloadOptions {
 	hasher?: PieceHasher;
 	/** Most request bytes outstanding over all sources (default 3 MiB). */
 	maxInflightBytes?: number;
+	/** Rate limit on the bytes requested (shared by every download); none when absent. */
+	budget?: RequestBudget;
 	/** Clock in ms (default `performance.now`). */
 	now?: () => number;
 }
@@ -310,6 +333,17 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private rateBytes = 0;
 	private lastTickAt = Number.POSITIVE_INFINITY;
 	private skippedTick = false;
+	/** `start` was called (a queued download has not started). */
+	private startCalled = false;
+	/** The partial file is open and the resume record taken up. */
+	private opened = false;
+	/** Settles when `start` has opened the partial file (or given up). */
+	private opening: Promise<boolean> | undefined;
+	/** The verified file is being moved to its final name: too late to cancel. */
+	private placing = false;
+	/** False once a cancel deleted the partial file and its record. */
+	private partialKept = true;
+	private settleTimer: NodeJS.Timeout | undefined;
 
 	constructor(private readonly options: DownloadOptions) {
 		super();
@@ -334,26 +368,58 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * @throws nothing; a failure to open the partial file fails the download
 	 */
 	async start(): Promise<void> {
-		try {
-			await fs.mkdir(path.dirname(this.partialPath), { recursive: true });
-			const resumed = await this.readRecord();
-			this.handle = await fs.open(
-				this.partialPath,
-				fsConstants.O_RDWR | fsConstants.O_CREAT | (resumed ? 0 : fsConstants.O_TRUNC),
-			);
-			if (resumed) this.takeResumed(resumed);
-			else await fs.rm(this.resumePath, { force: true });
-		} catch (error) {
-			this.fail(`cannot write ${this.partialPath}: ${reason(error)}`);
+		if (this.startCalled) return;
+		this.startCalled = true;
+		if (this.status === "queued") this.status = "starting";
+		this.opening = this.open();
+		if (!(await this.opening)) return;
+		if (this.status === "paused" || this.status === "starting")
+			this.content = this.hasher.contentStream?.();
+		if (this.status === "paused") {
+			// Paused while opening: it stays so, its pieces on disk counted.
+			this.emit("progress");
 			return;
 		}
 		if (this.status !== "starting") return;
-		this.content = this.hasher.contentStream?.();
 		this.status = "downloading";
 		this.updateWaiting();
 		this.emit("progress");
 		if (this.verifiedPieces === this.pieceCount) void this.finish();
 		else this.pump();
+	}
+
+	/** Opens the partial file and takes up its record; false when it failed or was cancelled. */
+	private async open(): Promise<boolean> {
+		try {
+			await fs.mkdir(path.dirname(this.partialPath), { recursive: true });
+			const resumed = await this.readRecord();
+			const handle = await fs.open(
+				this.partialPath,
+				// O_NOFOLLOW: never written through a link put at the partial file's path.
+				fsConstants.O_RDWR |
+					fsConstants.O_CREAT |
+					(fsConstants.O_NOFOLLOW ?? 0) |
+					(resumed ? 0 : fsConstants.O_TRUNC),
+			);
+			if (this.ended) {
+				// Cancelled meanwhile: the cancel deletes or keeps the files once this settles.
+				await handle.close();
+				return false;
+			}
+			this.handle = handle;
+			if (resumed) this.takeResumed(resumed);
+			else await fs.rm(this.resumePath, { force: true });
+		} catch (error) {
+			this.fail(`cannot write ${this.partialPath}: ${reason(error)}`);
+			return false;
+		}
+		this.opened = true;
+		return true;
+	}
+
+	/** True once `start` was called (else it waits in the engine's queue). */
+	get started(): boolean {
+		return this.startCalled;
 	}
 
 	/** The resume record's have-map when it describes this file and the partial file exists. */
@@ -504,6 +570,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.rateBytes += bytes;
 	}
 
+	/** Hex file id. */
+	get id(): string {
+		return this.options.id;
+	}
+
 	/** The file's manifest. */
 	get manifest(): Manifest {
 		return this.options.manifest;
@@ -581,6 +652,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 			status: this.status,
 			path: this.finalPath,
 			error: this.error,
+			pieceSize: this.pieceSize,
+			partialPath:
+				this.status === "complete" || (this.status === "cancelled" && !this.partialKept)
+					? undefined
+					: this.partialPath,
 		};
 	}
 
@@ -727,6 +803,16 @@ export class Download extends EventEmitter<DownloadEvents> {
 		return this.status === "downloading" || this.status === "waiting";
 	}
 
+	/** Verified pieces are still taken (running, or paused: answers already asked for land). */
+	private get accepting(): boolean {
+		return this.running || this.status === "paused";
+	}
+
+	/** True once it completed, failed or was cancelled. */
+	private get ended(): boolean {
+		return this.status === "complete" || this.status === "failed" || this.status === "cancelled";
+	}
+
 	/**
 	 * Advances time: detects lost requests (RACK and RTO) and resends them, backs off
 	 * silent sources.
@@ -809,11 +895,134 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.pump();
 	}
 
-	/** Stops the download; the partial file and its resume record stay. */
-	async cancel(): Promise<void> {
-		if (this.status === "complete" || this.status === "failed") return;
-		this.fail("cancelled");
+	/**
+	 * Puts a download that has not started, or a paused one, in the queue (status `queued`);
+	 * the engine calls `start` or `resume` when its turn comes.
+	 * @returns false when it is in another state
+	 */
+	hold(): boolean {
+		const fresh = this.status === "starting" && !this.startCalled;
+		if (!fresh && this.status !== "paused") return false;
+		this.status = "queued";
+		this.emit("progress");
+		return true;
+	}
+
+	/**
+	 * Pauses: no more requests; answers to requests already sent are still verified and
+	 * written for {@link PAUSE_SETTLE_MS}, then pieces in progress are given up. The partial
+	 * file stays open and its resume record is written. Pushes are no longer taken.
+	 * @returns true when it paused now (false when paused already, or complete, failed,
+	 *   cancelled or verifying the whole file: too late)
+	 * @throws nothing; resolves once the resume record names what is on disk
+	 */
+	async pause(): Promise<boolean> {
+		if (this.ended || this.finishing || this.status === "verifying" || this.status === "paused")
+			return false;
+		const wasRunning = this.running;
+		this.status = "paused";
+		this.emit("progress");
+		if (!this.opened) return true;
+		if (wasRunning) {
+			this.settleTimer = setTimeout(() => void this.settlePaused(), PAUSE_SETTLE_MS);
+			this.settleTimer.unref();
+		}
+		await this.flushRecord();
+		return true;
+	}
+
+	/** A paused download gives up its pieces in progress and records what is on disk. */
+	private async settlePaused(): Promise<void> {
+		this.settleTimer = undefined;
+		if (this.status !== "paused") return;
+		for (const piece of [...this.active.values()]) {
+			this.dropPiece(piece);
+			this.pieceState[piece.index] = MISSING;
+			this.missingCount++;
+		}
+		await this.settleWrites();
+		await this.flushRecord();
+	}
+
+	/** Writes the resume record now if pieces were stored since the last one. */
+	private flushRecord(): Promise<void> {
+		this.recordChain = this.recordChain.then(() => this.writeRecord());
+		return this.recordChain.then(() => undefined);
+	}
+
+	/**
+	 * Resumes a paused (or queued, once started) download: it fetches only the pieces
+	 * still missing, and verifies the whole file if none is.
+	 * @returns false when it was neither paused nor queued, or never started (`start` it)
+	 */
+	resume(): boolean {
+		if ((this.status !== "paused" && this.status !== "queued") || !this.startCalled) return false;
+		clearTimeout(this.settleTimer);
+		this.settleTimer = undefined;
+		if (!this.opened) {
+			// Still opening: `start` goes on from here.
+			this.status = "starting";
+			this.emit("progress");
+			return true;
+		}
+		this.status = "downloading";
+		// A long pause is no stall of our event loop.
+		this.lastTickAt = Number.POSITIVE_INFINITY;
+		this.updateWaiting();
+		this.emit("progress");
+		if (this.verifiedPieces === this.pieceCount) void this.finish();
+		else this.pump();
+		return true;
+	}
+
+	/**
+	 * Stops the download for good (status `cancelled`). With `keepPartial` (the default) the
+	 * partial file and its resume record stay, so a later download of the file resumes;
+	 * without, both are deleted (also those of an earlier run, for a download that never
+	 * started). A failed or kept-cancelled download may be cancelled again to delete them.
+	 * Emits `cancelled`.
+	 * @returns true when it was cancelled now; false when complete, already moving to its
+	 *   final name, or cancelled already that way
+	 */
+	async cancel(options: { keepPartial?: boolean } = {}): Promise<boolean> {
+		const keep = options.keepPartial ?? true;
+		if (this.status === "complete" || this.placing) return false;
+		if (this.status === "cancelled" && (keep || !this.partialKept)) return false;
+		const wasEnded = this.ended;
+		this.status = "cancelled";
+		this.partialKept = keep;
+		clearTimeout(this.settleTimer);
+		this.settleTimer = undefined;
+		if (!wasEnded) {
+			for (const source of this.sources.values()) this.release(source);
+			this.active.clear();
+			const handle = this.handle;
+			this.handle = undefined;
+			const opening = this.opening;
+			this.closed = (async () => {
+				// `start` closes a file it opens after this; wait for it before deleting.
+				await opening;
+				await this.settleWrites();
+				this.dropContent();
+				if (keep && this.recordDirty && handle) await this.storeRecord(handle);
+				await handle?.close().catch(() => {});
+			})();
+		}
+		if (!keep) {
+			const closed = this.closed;
+			this.closed = (async () => {
+				await closed;
+				await Promise.all(
+					[this.partialPath, this.resumePath, `${this.resumePath}.tmp`].map((f) =>
+						fs.rm(f, { force: true }).catch(() => {}),
+					),
+				);
+			})();
+		}
+		this.emit("progress");
+		this.emit("cancelled", keep);
 		await this.closed;
+		return true;
 	}
 
 	private updateWaiting(): void {
@@ -829,6 +1038,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/** Fills every source's congestion window with block requests. */
 	private pump(): void {
 		if (this.status !== "downloading" || !this.handle) return;
+		const budget = this.options.budget;
 		const now = this.now();
 		// Round robin, one request per source per turn: the shared byte budget goes to every
 		// source with room, and a source that answers faster frees it faster, so it gets more.
@@ -840,6 +1050,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			for (const source of ready) {
 				if (source.inflight >= Math.floor(source.cwnd)) continue;
 				if (this.inflightBytes >= this.maxInflightBytes) break;
+				// Under a download rate limit: no tokens, no request (the next tick tries again).
+				if (budget?.limited && !budget.allow()) return;
 				if (!this.requestNext(source, now)) continue;
 				next.push(source);
 			}
@@ -876,6 +1088,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	private sendRequest(request: Inflight): void {
 		const { source } = request;
+		// Every request is paid for, resent ones too: each brings its length in data.
+		if (this.options.budget?.limited) this.options.budget.take(request.length);
 		this.options.send(
 			encodeMessage({
 				type: "blockRequest",
@@ -1125,7 +1339,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		contributors: SourceState[],
 		written = false,
 	) {
-		if (!this.running || this.pieceState[index] !== VERIFYING) {
+		if (!this.accepting || this.pieceState[index] !== VERIFYING) {
 			this.bufferedBytes -= data.length;
 			this.recycle(data);
 			return;
@@ -1148,6 +1362,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.recycle(data);
 		// A corrupt piece is discarded and fetched again, preferably from someone else.
 		this.hashFailures++;
+		this.emit(
+			"hash-failed",
+			index,
+			contributors.map((c) => c.peerId),
+		);
 		this.pieceState[index] = MISSING;
 		this.missingCount++;
 		const failed = this.failedFrom.get(index) ?? new Set<string>();
@@ -1227,7 +1446,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** A verified piece is on disk: mark it held, record it, tell listeners, go on. */
 	private stored(index: number, data: Buffer, origin: PieceOrigin): void {
-		if (this.status === "failed") return;
+		if (this.status === "failed" || this.status === "cancelled") return;
 		setBit(this.have, index);
 		this.bytesDone += data.length;
 		this.recordDirty = true;
@@ -1242,8 +1461,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.emit("piece", index, data, origin);
 		this.recycle(data);
 		this.emit("progress");
-		if (this.bytesDone === this.options.manifest.size) void this.finish();
-		else this.pump();
+		// A paused download verifies the whole file once resumed, never while paused.
+		if (this.bytesDone === this.options.manifest.size) {
+			if (this.running) void this.finish();
+		} else this.pump();
 	}
 
 	/**
@@ -1301,7 +1522,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * finished, so it never names a piece not yet on disk.
 	 */
 	private async writeRecord(): Promise<boolean> {
-		if (!this.recordDirty || this.status === "failed") return true;
+		if (!this.recordDirty || this.status === "failed" || this.status === "cancelled") return true;
 		this.lastRecordAt = this.now();
 		const error = await this.storeRecord();
 		if (error === undefined) return true;
@@ -1419,7 +1640,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	private fail(error: string): void {
-		if (this.status === "failed" || this.status === "complete") return;
+		if (this.ended) return;
 		this.status = "failed";
 		this.error = error;
 		for (const source of this.sources.values()) this.release(source);
@@ -1429,6 +1650,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// The partial file stays, with a record of what it holds, for a later retry.
 		this.closed = (async () => {
 			await this.settleWrites();
+			this.dropContent();
 			if (this.recordDirty && handle) await this.storeRecord(handle);
 			await handle?.close().catch(() => {});
 		})();
@@ -1444,7 +1666,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.finishing) return;
 		this.finishing = true;
 		await this.settleWrites();
-		if (this.status === "failed" || !this.handle) return;
+		if (this.ended || !this.handle) return;
 		this.status = "verifying";
 		this.emit("progress");
 		const handle = this.handle;
@@ -1463,6 +1685,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 				this.fail("content hash mismatch after all pieces verified");
 				return;
 			}
+			// Cancelled while hashing: it never appears under its final name.
+			if (this.ended) return;
+			this.placing = true;
 			await handle.close();
 			this.handle = undefined;
 			this.finalPath = await placeFinal(this.partialPath, this.options.target, content, (f, n) =>
@@ -1470,12 +1695,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 			);
 			await fs.rm(this.resumePath, { force: true });
 		} catch (error) {
+			this.placing = false;
 			this.fail(`cannot finish ${this.options.target}: ${reason(error)}`);
 			return;
 		}
 		this.status = "complete";
 		this.emit("progress");
 		this.emit("complete", this.finalPath);
+	}
+
+	/** Lets go of the content stream of a download that ended without finishing. */
+	private dropContent(): void {
+		this.content?.release();
+		this.content = undefined;
 	}
 
 	/**
@@ -1513,6 +1745,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 		this.recordDirty = true;
 		await this.writeRecord();
+		if (this.ended) return;
 		this.status = "downloading";
 		this.updateWaiting();
 		this.emit("progress");

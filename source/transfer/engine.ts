@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
 import type { Library } from "../library/library.js";
-import type { PeerRecord, TransferPorts } from "../peer/types.js";
+import type { Limits, PeerRecord, TransferPorts } from "../peer/types.js";
 import { fromHex, toHex } from "../protocol/hash.js";
 import { decodeManifest, type Manifest, manifestId, pieceLength } from "../protocol/manifest.js";
 import {
@@ -36,6 +36,7 @@ import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
 import { maxDatagramFor } from "./path-mtu.js";
+import { RateMeter, TokenBucket } from "./rates.js";
 import { type Endpoint, SendService } from "./serve.js";
 import { TokenIssuer } from "./tokens.js";
 
@@ -70,6 +71,10 @@ const PUSH_GRACE_MS = 2_000;
  * piece can go out later, when the peer's next interest shows it still lacks it.
  */
 const PUSH_QUEUE_LIMIT = 512 * 1024;
+/** Under an upload limit, pushes wait while answers already wait this long (ms) to go out. */
+const PUSH_BACKLOG_MS = 200;
+/** Downloads running at once by default; the others wait with status `queued`. */
+export const DEFAULT_MAX_ACTIVE = 3;
 
 /** One file in a remote peer's shared list. */
 export interface RemoteFile {
@@ -124,8 +129,12 @@ export interface EngineOptions {
 	peerId: Uint8Array;
 	/** Known peers, for interest messages and for checking who pushes and asks for pushes. */
 	peers: () => PeerRecord[];
-	/** Upload rate cap of the send port in bytes per second; unlimited when absent. */
+	/** Upload rate cap (send and distribute ports) in bytes per second; unlimited when absent. */
 	maxUploadRate?: number;
+	/** Download rate cap (bytes requested per second, all downloads); unlimited when absent. */
+	maxDownloadRate?: number;
+	/** Downloads running at once (default {@link DEFAULT_MAX_ACTIVE}); the rest are queued. */
+	maxActive?: number;
 	/** Piece and file hashing for downloads (a worker pool); on this thread when absent. */
 	hasher?: PieceHasher;
 }
@@ -137,6 +146,12 @@ export interface EngineEvents {
 	"download-failed": [download: Download];
 	/** A peer served too many bad pieces; it is banned for the rest of the session. */
 	"peer-banned": [peerId: string];
+	/** A piece failed its BLAKE3 check (it is fetched again); `peerIds` sent its blocks. */
+	"hash-failure": [download: Download, index: number, peerIds: string[]];
+	/** A download was cancelled; `keepPartial` tells whether its partial file stays. */
+	"download-cancelled": [download: Download, keepPartial: boolean];
+	/** A queued download got its turn and started (or resumed). */
+	"download-dequeued": [download: Download];
 }
 
 interface Pending {
@@ -199,6 +214,23 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private uploadFreeAt = 0;
 	/** Data answers waiting in the upload cap's queue, by asker, file and offset. */
 	private readonly pacedKeys = new Set<string>();
+	/** Limits in force (rates in bytes per second, null for none). */
+	private limitsNow: Limits;
+	/** Paces block requests under `maxDown`, over every download. */
+	private readonly downBudget: TokenBucket;
+	/** Bytes received on the receive and distributee ports, by sender. */
+	private readonly downMeter = new RateMeter();
+	/** Bytes sent from the send and distribute ports, by receiver. */
+	private readonly upMeter = new RateMeter();
+	/** Downloads waiting for a turn (status `queued`), first come first served. */
+	private readonly queue: Download[] = [];
+	/**
+	 * Downloads not ended (not complete, failed or cancelled): the ones ticked and counted
+	 * for the queue, without walking every download of the session.
+	 */
+	private readonly live = new Set<Download>();
+	/** Turns of the tick, so downloads take turns at a limited request budget. */
+	private tickTurn = 0;
 
 	private constructor(
 		private readonly options: EngineOptions,
@@ -206,6 +238,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		readonly ports: TransferPorts,
 	) {
 		super();
+		this.limitsNow = limitsOf(options);
+		this.downBudget = new TokenBucket(this.limitsNow.maxDown);
 		if (options.hasher) this.hasher = options.hasher;
 		else {
 			this.pool = new HashPool();
@@ -230,12 +264,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 5) / 8));
 		sockets.receive.socket.on("message", (m, r) => {
 			this.garbage.note(m.length);
+			this.downMeter.add(r.address, r.port, m.length);
 			this.onReceive(m, r);
 		});
 		sockets.send.socket.on("message", (m, r) => this.service.recv(m, r));
 		sockets.distribute.socket.on("message", (m, r) => this.onInterest(m, r));
 		sockets.distributee.socket.on("message", (m, r) => {
 			this.garbage.note(m.length);
+			this.downMeter.add(r.address, r.port, m.length);
 			this.onPush(m, r);
 		});
 		this.timers.push(setInterval(() => this.tick(), TICK_MS));
@@ -246,9 +282,12 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	/**
 	 * Binds the four transfer ports.
 	 * @throws UsageError (code `PORT_IN_USE`) when `basePort` is set and one of its four
-	 *   ports is taken, or when no free block of four is found
+	 *   ports is taken, or when no free block of four is found; `BAD_LIMIT` for a bad rate
+	 *   or `maxActive`
 	 */
 	static async open(options: EngineOptions): Promise<TransferEngine> {
+		// Bad limits (from a hand-edited settings file) are refused before any port is bound.
+		limitsOf(options);
 		const fixed = options.basePort !== undefined;
 		const first = options.basePort ?? DEFAULT_BASE_PORT;
 		for (let block = 0; block < (fixed ? 1 : PORT_SEARCH_BLOCKS); block++) {
@@ -274,16 +313,21 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 
 	/**
-	 * Sends from the send socket, at most `maxUploadRate` bytes per second.
+	 * Sends from the send (or distribute) socket, at most `maxUp` bytes per second over both.
 	 * @returns false when the datagram was dropped (it would wait over a second)
 	 */
-	private paced(parts: Buffer | Buffer[], to: Endpoint, key?: string): boolean {
-		const rate = this.options.maxUploadRate;
-		const datagram = { length: Array.isArray(parts) ? byteLength(parts) : parts.length };
+	private paced(
+		parts: Buffer | Buffer[],
+		to: Endpoint,
+		key?: string,
+		port: "send" | "distribute" = "send",
+	): boolean {
+		const rate = this.limitsNow.maxUp;
 		if (!rate) {
-			this.sendFrom("send", parts, to);
+			this.sendFrom(port, parts, to);
 			return true;
 		}
+		const datagram = { length: Array.isArray(parts) ? byteLength(parts) : parts.length };
 		const now = Date.now();
 		this.uploadFreeAt = Math.max(now, this.uploadFreeAt) + (datagram.length * 1000) / rate;
 		const wait = this.uploadFreeAt - now;
@@ -293,7 +337,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			return false;
 		}
 		if (wait < 1) {
-			this.sendFrom("send", parts, to);
+			this.sendFrom(port, parts, to);
 			return true;
 		}
 		// An asker that resent a request whose answer still waits here gets it once, not twice.
@@ -306,14 +350,24 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		setTimeout(() => {
 			if (key !== undefined) this.pacedKeys.delete(key);
-			this.sendFrom("send", parts, to);
+			this.sendFrom(port, parts, to);
 		}, wait).unref();
 		return true;
 	}
 
+	/** How long (ms) a datagram sent now would wait under the upload limit (0 without one). */
+	private uploadBacklog(): number {
+		return this.limitsNow.maxUp ? Math.max(0, this.uploadFreeAt - Date.now()) : 0;
+	}
+
 	private sendFrom(port: keyof TransferPorts, datagram: Buffer | Buffer[], to: Endpoint): void {
 		if (this.closing) return;
-		if (Array.isArray(datagram)) this.garbage.note(byteLength(datagram));
+		let length: number;
+		if (Array.isArray(datagram)) {
+			length = byteLength(datagram);
+			this.garbage.note(length);
+		} else length = datagram.length;
+		if (port === "send" || port === "distribute") this.upMeter.add(to.address, to.port, length);
 		this.sockets[port].socket.send(datagram, to.port, to.address);
 	}
 
@@ -540,7 +594,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		sources: SourceInfo[],
 	): Download {
 		const running = this.downloads.get(fileId);
-		if (running && running.status !== "failed") return running;
+		if (running && running.status !== "failed" && running.status !== "cancelled") return running;
 		const download = new Download({
 			fileId: Buffer.from(fileId, "hex"),
 			id: fileId,
@@ -551,6 +605,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			tokenFor: (to) => this.tokenFor(to),
 			hasher: this.hasher,
 			maxInflightBytes: this.maxInflightBytes,
+			budget: this.downBudget,
 		});
 		this.downloads.set(fileId, download);
 		this.interested.set(fileId, new Map());
@@ -584,10 +639,170 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		download.on("failed", () => {
 			this.sendInterestFor(fileId, download, true);
 			this.interested.delete(fileId);
-			this.emit("download-failed", download);
+			if (!this.closing) this.emit("download-failed", download);
 		});
-		void download.start().then(() => this.sendInterestFor(fileId, download, false));
+		download.on("hash-failed", (index, peerIds) =>
+			this.emit("hash-failure", download, index, peerIds),
+		);
+		download.on("cancelled", (keepPartial) => {
+			this.unqueue(download);
+			if (this.downloads.get(fileId) === download) {
+				this.sendInterestFor(fileId, download, true);
+				this.interested.delete(fileId);
+			}
+			if (!this.closing) this.emit("download-cancelled", download, keepPartial);
+		});
+		const ended = () => {
+			this.live.delete(download);
+			this.admit();
+		};
+		download.on("complete", ended);
+		download.on("failed", ended);
+		download.on("cancelled", ended);
+		if (running) this.live.delete(running);
+		this.live.add(download);
+		this.enter(download);
 		return download;
+	}
+
+	/** Starts a download now when a slot is free, else queues it. */
+	private enter(download: Download): void {
+		if (this.queue.length === 0 && this.activeCount() < this.limitsNow.maxActive)
+			this.launch(download, false);
+		else if (download.hold()) this.queue.push(download);
+	}
+
+	/** Starts (or resumes) a download and tells the leechers of its file. */
+	private launch(download: Download, fromQueue: boolean): void {
+		const tell = () => {
+			if (download.status === "downloading" || download.status === "waiting")
+				this.sendInterestFor(download.id, download, false);
+		};
+		if (!download.started) void download.start().then(tell);
+		else {
+			download.resume();
+			tell();
+		}
+		if (fromQueue) this.emit("download-dequeued", download);
+	}
+
+	/** Downloads holding a slot: started and not paused, queued or ended. */
+	private activeCount(): number {
+		let n = 0;
+		for (const d of this.live) {
+			if (!d.started) continue;
+			const s = d.status;
+			if (s === "starting" || s === "downloading" || s === "waiting" || s === "verifying") n++;
+		}
+		return n;
+	}
+
+	/** Starts queued downloads, in order, while slots are free. */
+	private admit(): void {
+		if (this.closing) return;
+		let active = this.activeCount();
+		while (this.queue.length > 0 && active < this.limitsNow.maxActive) {
+			const next = this.queue.shift() as Download;
+			if (next.status !== "queued" || this.downloads.get(next.id) !== next) continue;
+			this.launch(next, true);
+			active++;
+		}
+	}
+
+	private unqueue(download: Download): void {
+		const at = this.queue.indexOf(download);
+		if (at >= 0) this.queue.splice(at, 1);
+	}
+
+	/**
+	 * Pauses a download (see `Download.pause`): a queued one leaves the queue, a running one
+	 * gives its slot to the next queued download and tells the other leechers it stopped.
+	 * @param fileId - hex file id
+	 * @returns true when it paused now; false when unknown, paused already, or past pausing
+	 *   (verifying the whole file, complete, failed, cancelled)
+	 */
+	async pause(fileId: string): Promise<boolean> {
+		const download = this.downloads.get(fileId);
+		if (!download) return false;
+		const before = download.status;
+		const paused = download.pause();
+		if (download.status === "paused" && before !== "paused") {
+			this.unqueue(download);
+			if (before === "downloading" || before === "waiting")
+				this.sendInterestFor(fileId, download, true);
+			this.admit();
+		}
+		return paused;
+	}
+
+	/**
+	 * Resumes a paused download: at once when a slot is free, else it queues (status
+	 * `queued`) behind the downloads already waiting.
+	 * @param fileId - hex file id
+	 * @returns false when there is no paused download of that id
+	 */
+	resume(fileId: string): boolean {
+		const download = this.downloads.get(fileId);
+		if (download?.status !== "paused") return false;
+		this.enter(download);
+		return true;
+	}
+
+	/**
+	 * Cancels a download (see `Download.cancel`); the next queued one may start.
+	 * @param fileId - hex file id
+	 * @param keepPartial - keep the partial file and its resume record (else both are deleted)
+	 * @returns true when it was cancelled now (false when unknown, complete, or too late)
+	 */
+	async cancel(fileId: string, keepPartial: boolean): Promise<boolean> {
+		const download = this.downloads.get(fileId);
+		if (!download) return false;
+		this.unqueue(download);
+		return download.cancel({ keepPartial });
+	}
+
+	/** The limits in force (a copy). */
+	get limits(): Limits {
+		return { ...this.limitsNow };
+	}
+
+	/**
+	 * Changes limits at once: the request budget takes the new download rate, the upload
+	 * pacing the new upload rate, and a larger `maxActive` starts queued downloads (a smaller
+	 * one lets running downloads finish; new ones queue).
+	 * @param limits - fields to change; a rate of 0 or null means none
+	 * @returns the limits now in force
+	 * @throws UsageError `BAD_LIMIT` for a negative or non-finite rate, or a `maxActive`
+	 *   that is not a whole number of at least 1; nothing changes then
+	 */
+	setLimits(limits: Partial<Limits>): Limits {
+		const next = checkedLimits({
+			maxDown: limits.maxDown === undefined ? this.limitsNow.maxDown : limits.maxDown,
+			maxUp: limits.maxUp === undefined ? this.limitsNow.maxUp : limits.maxUp,
+			maxActive: limits.maxActive ?? this.limitsNow.maxActive,
+		});
+		this.limitsNow = next;
+		this.downBudget.setRate(next.maxDown);
+		this.admit();
+		return this.limits;
+	}
+
+	/** Total transfer rates over the last two seconds, in bytes per second. */
+	rates(): { down: number; up: number } {
+		return { down: this.downMeter.rate(), up: this.upMeter.rate() };
+	}
+
+	/**
+	 * Rates of the traffic with one peer (any of its four ports), in bytes per second: `down`
+	 * what we received from it (answers and pushes), `up` what we sent it (answers and pushes).
+	 */
+	peerRates(peer: Pick<PeerRecord, "address" | "ports">): { down: number; up: number } {
+		const p = peer.ports;
+		const ports = [p.receive, p.send, p.distribute, p.distributee];
+		return {
+			down: this.downMeter.rateOf(peer.address, ports),
+			up: this.upMeter.rateOf(peer.address, ports),
+		};
 	}
 
 	private onReceive(bytes: Buffer, from: Endpoint): void {
@@ -661,6 +876,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		const download = this.downloads.get(fileId);
 		const table = this.interested.get(fileId);
 		if (!download || !table || message.pieceCount !== download.pieceCount) return;
+		// A paused (or queued) download neither trades pieces nor takes partial sources.
+		if (download.status !== "downloading" && download.status !== "waiting") return;
 		const peerId = toHex(message.peerId);
 		// Push only to a peer discovery knows, at its announced distributee port.
 		const peer = this.options.peers().find((p) => p.id === peerId && p.address === from.address);
@@ -716,6 +933,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 
 	/** True when the distribute socket has so much queued that pushes must wait. */
 	private pushQueueFull(): boolean {
+		if (this.uploadBacklog() > PUSH_BACKLOG_MS) return true;
 		try {
 			return this.sockets.distribute.socket.getSendQueueSize() > PUSH_QUEUE_LIMIT;
 		} catch {
@@ -779,7 +997,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			const payload = Buffer.from(data.subarray(o, Math.min(data.length, o + blockSize)));
 			this.stats.pushed += payload.length;
 			const push = { type: "push" as const, fileId: idBytes, offset: start + o, payload };
-			this.sendFrom("distribute", [encodeDataHeader(push), payload], entry.to);
+			this.paced([encodeDataHeader(push), payload], entry.to, undefined, "distribute");
 		}
 	}
 
@@ -793,6 +1011,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		const fileId = toHex(message.fileId);
 		const download = this.downloads.get(fileId);
 		if (!download || (download.status !== "downloading" && download.status !== "waiting")) return;
+		// Unasked bytes count against the download limit too: requests make room for them.
+		if (this.downBudget.limited) this.downBudget.take(message.payload.length);
 		const index = Math.floor(message.offset / download.pieceSize);
 		if (index >= download.pieceCount || download.hasPiece(index)) return;
 		const length = pieceLength(download.manifest, index);
@@ -841,7 +1061,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// judged lost.
 		setImmediate(() => {
 			const now = performance.now();
-			for (const d of this.downloads.values()) d.tick(now);
+			this.downMeter.rotate(now);
+			this.upMeter.rotate(now);
+			if (this.downBudget.limited && this.live.size > 1) {
+				// Under a download limit the first to ask takes the tokens: take turns being first.
+				const first = this.tickTurn++ % this.live.size;
+				let i = 0;
+				for (const d of this.live) if (i++ >= first) d.tick(now);
+				i = 0;
+				for (const d of this.live) if (i++ < first) d.tick(now);
+			} else for (const d of this.live) d.tick(now);
 			if (this.assemblies.size > 0) this.expireAssemblies(false);
 		});
 	}
@@ -910,9 +1139,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		return this.service.stats.uploaded + this.stats.pushed;
 	}
 
-	/** Closes the four sockets; safe to call twice. */
+	/**
+	 * Closes the four sockets; safe to call twice. Downloads under way are cancelled keeping
+	 * their partial files and records (no events are emitted for them).
+	 */
 	close(): Promise<void> {
 		this.closing ??= (async () => {
+			this.queue.length = 0;
 			for (const t of this.timers) clearInterval(t);
 			for (const [id, p] of this.pending) {
 				clearTimeout(p.timer);
@@ -963,6 +1196,42 @@ function byteLength(parts: Buffer[]): number {
 
 function hasBit(bits: Uint8Array, index: number): boolean {
 	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
+}
+
+/** The limits the options ask for, checked (see `checkedLimits`). */
+function limitsOf(options: EngineOptions): Limits {
+	return checkedLimits({
+		maxDown: options.maxDownloadRate ?? null,
+		maxUp: options.maxUploadRate ?? null,
+		maxActive: options.maxActive ?? DEFAULT_MAX_ACTIVE,
+	});
+}
+
+/**
+ * Limits with a rate of 0 taken as none, checked.
+ * @throws UsageError `BAD_LIMIT` for a negative or non-finite rate, or a `maxActive` that is
+ *   not a whole number of at least 1
+ */
+function checkedLimits(limits: Limits): Limits {
+	const rate = (name: string, value: number | null): number | null => {
+		if (value === null || value === 0) return null;
+		if (!Number.isFinite(value) || value < 0)
+			throw new UsageError(
+				`expected ${name} to be a rate of at least 0 bytes/s, got ${value}`,
+				"BAD_LIMIT",
+			);
+		return value;
+	};
+	if (!Number.isSafeInteger(limits.maxActive) || limits.maxActive < 1)
+		throw new UsageError(
+			`expected maxActive to be a whole number of at least 1, got ${limits.maxActive}`,
+			"BAD_LIMIT",
+		);
+	return {
+		maxDown: rate("maxDown", limits.maxDown),
+		maxUp: rate("maxUp", limits.maxUp),
+		maxActive: limits.maxActive,
+	};
 }
 
 /** An Error with a machine-readable `code`. */

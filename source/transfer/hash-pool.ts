@@ -126,6 +126,8 @@ export type HashJobMessage =
 			end: number;
 			/** Reply with the digest and forget the stream. */
 			final: boolean;
+			/** Forget the stream, hashing nothing more. */
+			drop?: boolean;
 	  }
 	| { id: number; op: "file"; path: string; size: number }
 	| { id: number; op: "manifest"; path: string }
@@ -151,6 +153,8 @@ export interface ContentStream {
 	 * @throws (rejects) as `advance`, or when the pool closed or its worker died
 	 */
 	digest(fd: number, size: number): Promise<Buffer>;
+	/** Forgets the stream without a digest (its download ended unfinished). */
+	release(): void;
 }
 
 /** A content stream's state, where it runs (a worker, or the calling thread when inline). */
@@ -687,12 +691,13 @@ export class HashPool {
 				id,
 				advance: run,
 				digest: (fd, size) => run(fd, size).then(() => state.hasher.digest()),
+				release: () => {},
 			};
 		}
 		let pinned: Slot | undefined;
 		for (const slot of this.slots) if (!pinned || slot.load < pinned.load) pinned = slot;
 		const slot = pinned as Slot;
-		const job = (fd: number, end: number, final: boolean) =>
+		const job = (fd: number, end: number, final: boolean, drop?: boolean) =>
 			new Promise<Extract<HashReplyMessage, { type: "done" }>>((resolve, reject) => {
 				const message: HashJobMessage = {
 					id: this.nextId++,
@@ -701,6 +706,7 @@ export class HashPool {
 					fd,
 					end,
 					final,
+					drop,
 				};
 				this.dispatch({ message, cost: 1, resolve, reject, pinned: slot });
 			});
@@ -710,6 +716,9 @@ export class HashPool {
 			id,
 			advance: (fd, end) => job(fd, end, false).then(() => undefined),
 			digest: (fd, size) => job(fd, size, true).then((reply) => toBuffer(reply.digest)),
+			release: () => {
+				if (!this.closed) job(-1, 0, true, true).catch(() => {});
+			},
 		};
 	}
 

@@ -69,6 +69,13 @@ async function run(job: HashJobMessage): Promise<void> {
 			} else {
 				port.postMessage(reply);
 			}
+		} else if (job.op === "stream" && job.drop) {
+			streams.delete(job.stream);
+			port.postMessage({
+				type: "done",
+				id: job.id,
+				digest: new Uint8Array(0),
+			} satisfies HashReplyMessage);
 		} else if (job.op === "stream") {
 			const state = stream(job.stream);
 			try {

@@ -3,6 +3,11 @@
  * bars and width-aware truncation and padding. Nothing here touches React or a stream.
  */
 
+import { printable } from "../protocol/names.js";
+
+/** Untrusted text is drawn through this one function (`../protocol/names.ts`). */
+export { printable };
+
 const ELLIPSIS = "…";
 
 const BINARY_UNITS = ["B", "KiB", "MiB", "GiB"] as const;
@@ -99,6 +104,31 @@ export function percent(done: number, total: number): number {
 		return 0;
 	}
 	return Math.min(100, Math.floor((done / total) * 100 + 1e-9));
+}
+
+/**
+ * Time left, in at most six columns.
+ *
+ * @param seconds - seconds left (negative, NaN or infinite gives `""`)
+ * @returns e.g. `"42s"`, `"3m04s"`, `"12h04m"`, `"4d03h"`, `"99d+"` from 100 days on
+ */
+export function formatEta(seconds: number): string {
+	if (!Number.isFinite(seconds) || seconds < 0) {
+		return "";
+	}
+	const total = Math.ceil(seconds);
+	const two = (value: number) => String(value).padStart(2, "0");
+	if (total < 60) {
+		return `${total}s`;
+	}
+	if (total < 3600) {
+		return `${Math.floor(total / 60)}m${two(total % 60)}s`;
+	}
+	if (total < 100 * 3600) {
+		return `${Math.floor(total / 3600)}h${two(Math.floor(total / 60) % 60)}m`;
+	}
+	const days = Math.floor(total / 86_400);
+	return days >= 100 ? "99d+" : `${days}d${two(Math.floor(total / 3600) % 24)}h`;
 }
 
 /**
@@ -273,11 +303,29 @@ export function truncateStart(text: string, width: number): string {
 	return ELLIPSIS + takeEnd(Array.from(text), width - 1);
 }
 
-/** A run of text with one style: highlighted search match, dimmed, bold, or the text cursor. */
+/**
+ * A run of text with one style: highlighted search match, dimmed, bold, the text cursor,
+ * or a tone that carries meaning (the view maps tones to colours, none under `NO_COLOR`).
+ */
 export interface Segment {
 	text: string;
-	style?: "match" | "dim" | "strong" | "cursor";
+	style?: SegmentStyle;
 }
+
+/** The styles of a {@link Segment}. */
+export type SegmentStyle =
+	| "match"
+	| "dim"
+	| "strong"
+	| "cursor"
+	/** Progress made (the filled part of a bar). */
+	| "progress"
+	/** Finished well (a complete download). */
+	| "ok"
+	/** Needs attention but is not broken (paused, waiting for peers). */
+	| "warn"
+	/** Broken (a failed download, a banned peer). */
+	| "error";
 
 /**
  * {@link fit} for a text with highlighted ranges (search matches): fits `raw` into exactly
@@ -424,15 +472,3 @@ export function fit(
 	const padding = " ".repeat(Math.max(0, width - displayWidth(cut)));
 	return align === "right" ? padding + cut : cut + padding;
 }
-
-/**
- * Makes text from the network safe to print on a terminal: C0 and C1 control characters
- * (ESC among them, so no escape sequence gets through), DEL and bidirectional overrides
- * become U+FFFD. Peer and file names are untrusted.
- */
-export function printable(text: string): string {
-	return text.replace(UNPRINTABLE, "\ufffd");
-}
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;

@@ -7,19 +7,24 @@
  * to the query; arrows move through the results, Enter downloads the selected one, Tab
  * leaves the box with the filter kept, Esc clears the search, Ctrl-C still quits.
 
+/** The panes, as key bindings name them (the same names as the app's `PaneName`). */
+export type PaneId = "peers" | "files" | "transfers";
+
 /** What a key press asks the UI to do. */
 export type UiAction =
 	/** Focus the next pane (Peers → Files → Transfers → Peers). */
 	| { type: "focus-next" }
 	/** Focus the previous pane. */
 	| { type: "focus-prev" }
-	/** Move the selection of the focused list by `delta` rows (negative is up). */
+	/** Focus one pane directly. */
+	| { type: "focus"; pane: PaneId }
+	/** Move the selection of the focused list by `delta` rows (negative is up); scroll a panel. */
 	| { type: "move"; delta: number }
 	/** Move the selection of the focused list by `delta` pages (one page = visible rows). */
 	| { type: "page"; delta: number }
 	/** Jump to the first or last row of the focused list. */
 	| { type: "jump"; to: "first" | "last" }
-	/** Act on the selected row (Files pane: download the file, or the whole folder). */
+	/** Act on the selected row (Files: download; Peers: details; Transfers: details). */
 	| { type: "activate" }
 	/** Files pane: open the selected folder (on an open one, go to its first child). */
 	| { type: "expand" }
@@ -29,12 +34,32 @@ export type UiAction =
 	| { type: "search" }
 	/** Clear the search and close its box. */
 	| { type: "clear" }
-	/** Search box: add `text` to the query. */
+	/** Search box or form field: add `text`. */
 	| { type: "type"; text: string }
-	/** Search box: delete the last character of the query. */
+	/** Search box or form field: delete the last character. */
 	| { type: "erase" }
-	/** Search box: delete the whole query. */
+	/** Search box or form field: delete everything typed. */
 	| { type: "erase-all" }
+	/** Show the help overlay (in the help overlay: close it). */
+	| { type: "help" }
+	/** Show the details of the selected peer, file, folder or transfer. */
+	| { type: "details" }
+	/** Transfers pane: pause the selected download, or resume it when paused. */
+	| { type: "pause" }
+	/** Transfers pane: cancel the selected download (asks about the partial file first). */
+	| { type: "cancel" }
+	/** Transfers pane: show where the selected download is (or will be) on disk. */
+	| { type: "reveal" }
+	/** Open the limits form (download and upload rate, active downloads). */
+	| { type: "limits" }
+	/** Close the panel, prompt or form on top. */
+	| { type: "close" }
+	/** Cancel prompt: cancel, keeping (`true`) or deleting the partial file. */
+	| { type: "confirm"; keepPartial: boolean }
+	/** Limits form: go to the next (1) or previous (-1) field. */
+	| { type: "field"; delta: number }
+	/** Limits form: apply the values. */
+	| { type: "submit" }
 	/** Leave the program. */
 	| { type: "quit" };
 
@@ -73,31 +98,48 @@ export interface KeyPattern extends KeyFlags {
 export interface KeyBinding {
 	pattern: KeyPattern;
 	action: UiAction;
+	/** What the help says the binding does, when it differs from {@link describeAction}. */
+	does?: string;
 }
 
-/** The key bindings, in match order (more specific patterns first). */
+/** Letters that act only without Ctrl and Meta. */
+const plainKey = (input: string): KeyPattern => ({ input, ctrl: false, meta: false });
+
+/** Ctrl-C quits in every mode. */
+const QUIT_BINDING: KeyBinding = { pattern: { input: "c", ctrl: true }, action: { type: "quit" } };
+
+/** The key bindings of the main screen, in match order (more specific patterns first). */
 export const KEYMAP: readonly KeyBinding[] = [
-	{ pattern: { input: "c", ctrl: true }, action: { type: "quit" } },
-	{ pattern: { input: "q", ctrl: false, meta: false }, action: { type: "quit" } },
+	QUIT_BINDING,
+	{ pattern: plainKey("q"), action: { type: "quit" } },
 	{ pattern: { tab: true, shift: true }, action: { type: "focus-prev" } },
 	{ pattern: { tab: true, shift: false }, action: { type: "focus-next" } },
+	{ pattern: plainKey("1"), action: { type: "focus", pane: "peers" } },
+	{ pattern: plainKey("2"), action: { type: "focus", pane: "files" } },
+	{ pattern: plainKey("3"), action: { type: "focus", pane: "transfers" } },
 	{ pattern: { upArrow: true }, action: { type: "move", delta: -1 } },
 	{ pattern: { downArrow: true }, action: { type: "move", delta: 1 } },
-	{ pattern: { input: "k", ctrl: false, meta: false }, action: { type: "move", delta: -1 } },
-	{ pattern: { input: "j", ctrl: false, meta: false }, action: { type: "move", delta: 1 } },
+	{ pattern: plainKey("k"), action: { type: "move", delta: -1 } },
+	{ pattern: plainKey("j"), action: { type: "move", delta: 1 } },
 	{ pattern: { pageUp: true }, action: { type: "page", delta: -1 } },
 	{ pattern: { pageDown: true }, action: { type: "page", delta: 1 } },
 	{ pattern: { home: true }, action: { type: "jump", to: "first" } },
 	{ pattern: { end: true }, action: { type: "jump", to: "last" } },
-	{ pattern: { input: "g", ctrl: false, meta: false }, action: { type: "jump", to: "first" } },
-	{ pattern: { input: "G", ctrl: false, meta: false }, action: { type: "jump", to: "last" } },
+	{ pattern: plainKey("g"), action: { type: "jump", to: "first" } },
+	{ pattern: plainKey("G"), action: { type: "jump", to: "last" } },
 	{ pattern: { return: true }, action: { type: "activate" } },
 	{ pattern: { rightArrow: true }, action: { type: "expand" } },
-	{ pattern: { input: "l", ctrl: false, meta: false }, action: { type: "expand" } },
+	{ pattern: plainKey("l"), action: { type: "expand" } },
 	{ pattern: { leftArrow: true }, action: { type: "collapse" } },
-	{ pattern: { input: "h", ctrl: false, meta: false }, action: { type: "collapse" } },
-	{ pattern: { input: "/", ctrl: false, meta: false }, action: { type: "search" } },
+	{ pattern: plainKey("h"), action: { type: "collapse" } },
+	{ pattern: plainKey("/"), action: { type: "search" } },
 	{ pattern: { escape: true }, action: { type: "clear" } },
+	{ pattern: plainKey("i"), action: { type: "details" } },
+	{ pattern: plainKey("p"), action: { type: "pause" } },
+	{ pattern: plainKey("x"), action: { type: "cancel" } },
+	{ pattern: plainKey("o"), action: { type: "reveal" } },
+	{ pattern: plainKey("L"), action: { type: "limits" } },
+	{ pattern: plainKey("?"), action: { type: "help" } },
 ];
 
 /**
@@ -105,7 +147,7 @@ export const KEYMAP: readonly KeyBinding[] = [
  * the query (see {@link searchActionForKey}).
  */
 export const SEARCH_KEYMAP: readonly KeyBinding[] = [
-	{ pattern: { input: "c", ctrl: true }, action: { type: "quit" } },
+	QUIT_BINDING,
 	{ pattern: { input: "u", ctrl: true }, action: { type: "erase-all" } },
 	{ pattern: { escape: true }, action: { type: "clear" } },
 	{ pattern: { tab: true, shift: true }, action: { type: "focus-prev" } },
@@ -114,10 +156,223 @@ export const SEARCH_KEYMAP: readonly KeyBinding[] = [
 	{ pattern: { downArrow: true }, action: { type: "move", delta: 1 } },
 	{ pattern: { pageUp: true }, action: { type: "page", delta: -1 } },
 	{ pattern: { pageDown: true }, action: { type: "page", delta: 1 } },
-	{ pattern: { return: true }, action: { type: "activate" } },
+	{ pattern: { return: true }, action: { type: "activate" }, does: "download the selected match" },
 	{ pattern: { backspace: true }, action: { type: "erase" } },
 	{ pattern: { delete: true }, action: { type: "erase" } },
 ];
+
+/** The bindings while a panel (help, details, location) covers the panes. */
+export const PANEL_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: { escape: true }, action: { type: "close" } },
+	{ pattern: plainKey("q"), action: { type: "close" } },
+	{ pattern: { return: true }, action: { type: "close" } },
+	{ pattern: plainKey("i"), action: { type: "close" } },
+	{ pattern: plainKey("o"), action: { type: "close" } },
+	{ pattern: plainKey("?"), action: { type: "help" }, does: "help (in the help: close it)" },
+	{ pattern: { upArrow: true }, action: { type: "move", delta: -1 } },
+	{ pattern: { downArrow: true }, action: { type: "move", delta: 1 } },
+	{ pattern: plainKey("k"), action: { type: "move", delta: -1 } },
+	{ pattern: plainKey("j"), action: { type: "move", delta: 1 } },
+	{ pattern: { pageUp: true }, action: { type: "page", delta: -1 } },
+	{ pattern: { pageDown: true }, action: { type: "page", delta: 1 } },
+	{ pattern: { home: true }, action: { type: "jump", to: "first" } },
+	{ pattern: { end: true }, action: { type: "jump", to: "last" } },
+	{ pattern: plainKey("g"), action: { type: "jump", to: "first" } },
+	{ pattern: plainKey("G"), action: { type: "jump", to: "last" } },
+];
+
+/** The bindings while the cancel prompt asks whether to keep the partial file. */
+export const CONFIRM_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: plainKey("k"), action: { type: "confirm", keepPartial: true } },
+	{ pattern: plainKey("K"), action: { type: "confirm", keepPartial: true } },
+	{ pattern: plainKey("d"), action: { type: "confirm", keepPartial: false } },
+	{ pattern: plainKey("D"), action: { type: "confirm", keepPartial: false } },
+	{ pattern: { escape: true }, action: { type: "close" }, does: "do not cancel" },
+	{ pattern: plainKey("q"), action: { type: "close" }, does: "do not cancel" },
+];
+
+/**
+ * The bindings of the limits form; digits and `.` are typed into the field (see
+ * {@link formActionForKey}).
+ */
+export const FORM_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: { input: "u", ctrl: true }, action: { type: "erase-all" } },
+	{ pattern: { escape: true }, action: { type: "close" }, does: "close without changes" },
+	{ pattern: { tab: true, shift: true }, action: { type: "field", delta: -1 } },
+	{ pattern: { tab: true, shift: false }, action: { type: "field", delta: 1 } },
+	{ pattern: { upArrow: true }, action: { type: "field", delta: -1 } },
+	{ pattern: { downArrow: true }, action: { type: "field", delta: 1 } },
+	{ pattern: { return: true }, action: { type: "submit" } },
+	{ pattern: { backspace: true }, action: { type: "erase" } },
+	{ pattern: { delete: true }, action: { type: "erase" } },
+];
+
+/** A mode of the UI with its keymap, as the help overlay lists it. */
+export interface KeyMode {
+	/** Heading in the help, e.g. `"Search box (after /)"`. */
+	title: string;
+	bindings: readonly KeyBinding[];
+	/** Keys typed as text in this mode, e.g. `{ keys: "other keys", does: "type" }`. */
+	typing?: { keys: string; does: string };
+}
+
+/** Every mode and its keymap, in the order the help shows them. */
+export const KEY_MODES: readonly KeyMode[] = [
+	{ title: "Main screen", bindings: KEYMAP },
+	{
+		title: "Search box (after /)",
+		bindings: SEARCH_KEYMAP,
+		typing: { keys: "other keys", does: "type into the query" },
+	},
+	{ title: "Help, details and location panels", bindings: PANEL_KEYMAP },
+	{ title: "Cancel prompt (after x)", bindings: CONFIRM_KEYMAP },
+	{
+		title: "Limits form (after L)",
+		bindings: FORM_KEYMAP,
+		typing: { keys: "0-9 .", does: "type a number (empty = unlimited)" },
+	},
+];
+
+/** Names of the special keys, in the order a label looks for them. */
+const SPECIAL_KEYS: readonly [keyof KeyFlags, string][] = [
+	["upArrow", "↑"],
+	["downArrow", "↓"],
+	["leftArrow", "←"],
+	["rightArrow", "→"],
+	["pageUp", "PgUp"],
+	["pageDown", "PgDn"],
+	["home", "Home"],
+	["end", "End"],
+	["return", "Enter"],
+	["escape", "Esc"],
+	["backspace", "Backspace"],
+	["delete", "Delete"],
+	["tab", "Tab"],
+];
+
+/**
+ * How a key pattern is written for people.
+ *
+ * @param pattern - a binding's pattern
+ * @returns e.g. `"Ctrl-C"`, `"Shift-Tab"`, `"↑"`, `"q"`, `"Space"`
+ */
+export function keyLabel(pattern: KeyPattern): string {
+	const special = SPECIAL_KEYS.find(([flag]) => pattern[flag] === true)?.[1];
+	const base = special ?? (pattern.input === " " ? "Space" : (pattern.input ?? "?"));
+	const ctrl = pattern.ctrl === true ? "Ctrl-" : "";
+	const meta = pattern.meta === true ? "Alt-" : "";
+	const shift = pattern.shift === true && special ? "Shift-" : "";
+	return `${ctrl}${meta}${shift}${ctrl && !special ? base.toUpperCase() : base}`;
+}
+
+/** Capitalised pane name. */
+function paneTitle(pane: PaneId): string {
+	return pane === "peers" ? "Peers" : pane === "files" ? "Files" : "Transfers";
+}
+
+/**
+ * What an action does, for the help overlay.
+ *
+ * @param action - a UI action
+ * @returns a short description, e.g. `"move down"`
+ */
+export function describeAction(action: UiAction): string {
+	switch (action.type) {
+		case "focus-next":
+			return "next pane";
+		case "focus-prev":
+			return "previous pane";
+		case "focus":
+			return `${paneTitle(action.pane)} pane`;
+		case "move":
+			return action.delta < 0 ? "move up" : "move down";
+		case "page":
+			return action.delta < 0 ? "page up" : "page down";
+		case "jump":
+			return action.to === "first" ? "first row" : "last row";
+		case "activate":
+			return "Files: download (file or whole folder) · Peers, Transfers: details";
+		case "expand":
+			return "Files: open folder";
+		case "collapse":
+			return "Files: close folder (on a file: go to its folder)";
+		case "search":
+			return "search the Files pane";
+		case "clear":
+			return "clear the search";
+		case "type":
+			return "type";
+		case "erase":
+			return "erase a character";
+		case "erase-all":
+			return "erase everything";
+		case "help":
+			return "this help";
+		case "details":
+			return "details of the selected peer, file, folder or transfer";
+		case "pause":
+			return "Transfers: pause / resume (failed or cancelled: download again)";
+		case "cancel":
+			return "Transfers: cancel (asks: keep or delete the partial file)";
+		case "reveal":
+			return "Transfers: show the file's path on disk";
+		case "limits":
+			return "set rate limits and active downloads";
+		case "close":
+			return "close";
+		case "confirm":
+			return action.keepPartial
+				? "cancel, keep the partial file"
+				: "cancel, delete the partial file";
+		case "field":
+			return action.delta < 0 ? "previous field" : "next field";
+		case "submit":
+			return "apply";
+		case "quit":
+			return "quit";
+	}
+}
+
+/** One line of the help: the keys (e.g. `"↓ j"`) and what they do. */
+export interface HelpEntry {
+	keys: string;
+	does: string;
+}
+
+/** One mode's part of the help. */
+export interface HelpSection {
+	title: string;
+	entries: HelpEntry[];
+}
+
+/**
+ * The help overlay's content, generated from {@link KEY_MODES}: per mode, the bindings
+ * grouped by what they do (in first-binding order), keys joined by spaces.
+ *
+ * @returns one section per mode
+ */
+export function helpSections(): HelpSection[] {
+	return KEY_MODES.map((mode) => {
+		const groups = new Map<string, HelpEntry>();
+		for (const binding of mode.bindings) {
+			const does = binding.does ?? describeAction(binding.action);
+			const id = `${JSON.stringify(binding.action)}\u0000${does}`;
+			const label = keyLabel(binding.pattern);
+			const entry = groups.get(id);
+			if (entry) {
+				if (!entry.keys.split(" ").includes(label)) entry.keys += ` ${label}`;
+			} else {
+				groups.set(id, { keys: label, does });
+			}
+		}
+		const entries = [...groups.values()];
+		if (mode.typing) entries.push({ ...mode.typing });
+		return { title: mode.title, entries };
+	});
+}
 
 /** One entry of the key help: the keys, what they do, and how much it matters. */
 export interface KeyHint {
@@ -129,14 +384,37 @@ export interface KeyHint {
 	rank: number;
 }
 
-/** Key help of the normal mode. */
+/** Key help of the Files pane (the normal mode). */
 export const KEY_HINTS: readonly KeyHint[] = [
 	{ keys: "Tab", does: "pane", rank: 5 },
-	{ keys: "↑↓/jk", does: "move", rank: 4 },
-	{ keys: "→←/lh", does: "open/close", rank: 3 },
+	{ keys: "↑↓/jk", does: "move", rank: 6 },
+	{ keys: "→←/lh", does: "open/close", rank: 4 },
 	{ keys: "Enter", does: "download", rank: 1 },
-	{ keys: "/", does: "search", rank: 0 },
+	{ keys: "/", does: "search", rank: 2 },
+	{ keys: "i", does: "info", rank: 7 },
+	{ keys: "?", does: "help", rank: 0 },
+	{ keys: "q", does: "quit", rank: 3 },
+];
+
+/** Key help of the Peers pane. */
+export const PEERS_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "Tab", does: "pane", rank: 3 },
+	{ keys: "↑↓/jk", does: "move", rank: 4 },
+	{ keys: "Enter", does: "details", rank: 1 },
+	{ keys: "?", does: "help", rank: 0 },
 	{ keys: "q", does: "quit", rank: 2 },
+];
+
+/** Key help of the Transfers pane. */
+export const TRANSFERS_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "Tab", does: "pane", rank: 7 },
+	{ keys: "p", does: "pause/resume", rank: 1 },
+	{ keys: "x", does: "cancel", rank: 2 },
+	{ keys: "o", does: "path", rank: 3 },
+	{ keys: "i", does: "info", rank: 6 },
+	{ keys: "L", does: "limits", rank: 4 },
+	{ keys: "?", does: "help", rank: 0 },
+	{ keys: "q", does: "quit", rank: 5 },
 ];
 
 /** Key help while the search box takes typing. */
@@ -155,6 +433,26 @@ export const FILTER_KEY_HINTS: readonly KeyHint[] = [
 	{ keys: "/", does: "edit search", rank: 1 },
 	{ keys: "Esc", does: "clear search", rank: 0 },
 	{ keys: "q", does: "quit", rank: 3 },
+];
+
+/** Key help while a panel (help, details, location) is open. */
+export const PANEL_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "↑↓/jk", does: "scroll", rank: 1 },
+	{ keys: "Esc", does: "close", rank: 0 },
+];
+
+/** Key help of the cancel prompt. */
+export const CONFIRM_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "k", does: "keep", rank: 0 },
+	{ keys: "d", does: "delete", rank: 1 },
+	{ keys: "Esc", does: "back", rank: 2 },
+];
+
+/** Key help of the limits form. */
+export const FORM_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "Tab/↑↓", does: "field", rank: 2 },
+	{ keys: "Enter", does: "apply", rank: 0 },
+	{ keys: "Esc", does: "close", rank: 1 },
 ];
 
 /**
@@ -181,7 +479,7 @@ export function keyHelp(hints: readonly KeyHint[], width: number): string {
 		.join("  ");
 }
 
-/** The whole key help of the normal mode, as on a wide status line. */
+/** The whole key help of the normal mode (Files pane), as on a wide status line. */
 export const KEY_HELP = keyHelp(KEY_HINTS, Number.POSITIVE_INFINITY);
 
 /**
@@ -237,4 +535,49 @@ export function searchActionForKey(input: string, key: KeyFlags): UiAction | und
 		return undefined;
 	}
 	return { type: "type", text: input };
+}
+
+/**
+ * Maps a key press to an action in the limits form: the bindings of {@link FORM_KEYMAP},
+ * else digits and `.` (a pasted number comes whole) are typed into the field.
+ *
+ * @param input - the text ink's `useInput` reports
+ * @param key - ink's key flags
+ * @returns the action, or `undefined` for a key that does nothing in the form
+ */
+export function formActionForKey(input: string, key: KeyFlags): UiAction | undefined {
+	const bound = actionForKey(input, key, FORM_KEYMAP);
+	if (bound) {
+		return bound;
+	}
+	if (key.ctrl || key.meta || !/^[0-9.]+$/.test(input)) {
+		return undefined;
+	}
+	return { type: "type", text: input };
+}
+
+/**
+ * Splits an input chunk into single key presses. ink splits its input at escape sequences
+ * only: keys typed faster than a frame, or sent together (tmux `send-keys G Enter`, a
+ * paste), arrive as one chunk such as `"jj"` or `"G\r"`. Printable characters become
+ * one press each (upper-case letters with Shift), `\r` and `\n` Enter, `\t` Tab, `\b` and
+ * DEL Backspace, other C0 controls Ctrl with their letter (`\u0015` is Ctrl-U).
+ *
+ * @param input - a chunk without escape sequences (ink's `input` of one event)
+ * @returns the key presses, in order, as `[input, flags]` pairs
+ */
+export function splitKeys(input: string): [string, KeyFlags][] {
+	const keys: [string, KeyFlags][] = [];
+	for (const char of input) {
+		const code = char.codePointAt(0) ?? 0;
+		if (char === "\r" || char === "\n") keys.push(["\r", { return: true }]);
+		else if (char === "\t") keys.push(["", { tab: true }]);
+		else if (char === "\b" || code === 0x7f) keys.push(["", { backspace: true }]);
+		else if (code > 0 && code < 0x20) {
+			keys.push([String.fromCharCode(code + 0x60), { ctrl: true }]);
+		} else {
+			keys.push([char, { shift: char !== char.toLowerCase() }]);
+		}
+	}
+	return keys;
 }

@@ -43,10 +43,13 @@ export interface ScreenLayout {
 const MIN_PANE_HEIGHT = PANE_FRAME_ROWS + HEADER_ROWS + 1;
 /** Smallest pane width that can still show a few characters of a row. */
 const MIN_PANE_WIDTH = 16;
+/** Widest Peers pane: beyond it the Files pane gets the room (long paths want it more). */
+export const MAX_PEERS_WIDTH = 64;
 
 /**
- * Splits a terminal into the three panes and the status line: Peers (about a third of
- * the width) and Files side by side on top, Transfers below, the status line last.
+ * Splits a terminal into the three panes and the status line: Peers (a third of the width,
+ * at most {@link MAX_PEERS_WIDTH} columns) and Files side by side on top, Transfers below
+ * (about 40% of the rows), the status line last.
  *
  * @param columns - terminal width in columns (values below 2 × 16 are raised to that)
  * @param rows - terminal height in rows (very small values are raised so every pane
@@ -62,7 +65,7 @@ export function computeLayout(columns: number, rows: number): ScreenLayout {
 	const topHeight = paneRows - transfersHeight;
 	const peersWidth = Math.min(
 		width - MIN_PANE_WIDTH,
-		Math.max(MIN_PANE_WIDTH, Math.floor(width / 3)),
+		Math.max(MIN_PANE_WIDTH, Math.min(MAX_PEERS_WIDTH, Math.floor(width / 3))),
 	);
 	const filesWidth = width - peersWidth;
 	const body = (paneHeight: number) => paneHeight - PANE_FRAME_ROWS;

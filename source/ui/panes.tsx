@@ -4,8 +4,8 @@
  */
 
 import { Text } from "ink";
-import type { JSX } from "react";
-import type { FolderTransferState, PeerRecord, TransferState } from "../peer/types.js";
+import { type JSX, memo } from "react";
+import type { PeerRecord } from "../peer/types.js";
 import { fit, type Segment } from "./format.js";
 import { PANE_FRAME_COLUMNS } from "./layout.js";
 import { Pane } from "./pane.js";
@@ -13,13 +13,14 @@ import {
 	type FileListEntry,
 	fileHeader,
 	fileListRow,
-	folderTransferRow,
+	folderTransferRowSegments,
 	peerLines,
 	type SearchBoxState,
 	searchLine,
 	transferHeader,
-	transferRow,
+	transferRowSegments,
 } from "./rows.js";
+import { type Palette, usePalette } from "./theme.js";
 import type { TransferListItem } from "./transfer-list.js";
 import { useNow } from "./use-now.js";
 
@@ -58,19 +59,18 @@ function titled(name: string, count: number): string {
 	return count > 0 ? `${name} (${count})` : name;
 }
 
-/** Colour of a peer banned for bad pieces (its row also says "banned"). */
-export const BANNED_COLOR = "red";
-
 /**
- * The Peers pane: per peer, its name and file count, then its address (receive port) and
- * the seconds since its last announce, refreshed every second. A banned peer's two lines
- * are red and say "banned".
+ * The Peers pane: per peer, its name and file count, then its address (receive port), the
+ * rates we receive from and send to it (when any, and room allows) and the seconds since
+ * its last announce, refreshed every second. A banned peer's two lines are red (its second
+ * line dimmed) and say "banned".
  *
  * @param props - peers and window, see {@link ListPaneProps}
  * @returns the pane element
  */
-export function PeersPane(props: ListPaneProps<PeerRecord>): JSX.Element {
+export const PeersPane = memo(function PeersPane(props: ListPaneProps<PeerRecord>): JSX.Element {
 	const now = useNow(1000);
+	const palette = usePalette();
 	const inner = props.width - PANE_FRAME_COLUMNS;
 	return (
 		<Pane
@@ -85,12 +85,18 @@ export function PeersPane(props: ListPaneProps<PeerRecord>): JSX.Element {
 				windowOf(props).flatMap(({ item, index }) => {
 					const highlighted = props.focused && index === props.selected;
 					const [first, second] = peerLines(item, now, inner, highlighted);
-					const color = item.banned ? BANNED_COLOR : undefined;
+					const color = item.banned ? palette.error : undefined;
 					return [
 						<Text key={`${item.id}:1`} inverse={highlighted} color={color} bold wrap="truncate-end">
 							{first}
 						</Text>,
-						<Text key={`${item.id}:2`} inverse={highlighted} color={color} wrap="truncate-end">
+						<Text
+							key={`${item.id}:2`}
+							inverse={highlighted}
+							color={color}
+							dimColor={item.banned === true && !highlighted}
+							wrap="truncate-end"
+						>
 							{second}
 						</Text>,
 					];
@@ -98,22 +104,24 @@ export function PeersPane(props: ListPaneProps<PeerRecord>): JSX.Element {
 			)}
 		</Pane>
 	);
-}
-
-/** Colour of the characters a search matched. */
-export const MATCH_COLOR = "yellow";
+});
 
 /**
- * Styled runs of text inside one `<Text>`: search matches bold, underlined and
- * {@link MATCH_COLOR}, dimmed info dim, the cursor inverse.
+ * Styled runs of text inside one `<Text>`: search matches bold, underlined and in the
+ * match colour, dimmed info dim, the cursor inverse, tones in their colours (none under
+ * `NO_COLOR`: then errors are still bold).
+ *
+ * @param segments - the runs
+ * @param palette - the colours in force
+ * @returns one `<Text>` per run
  */
-function runs(segments: readonly Segment[]): JSX.Element[] {
+export function runs(segments: readonly Segment[], palette: Palette): JSX.Element[] {
 	return segments.map((segment, index) => {
 		const key = `${index}:${segment.style ?? ""}`;
 		switch (segment.style) {
 			case "match":
 				return (
-					<Text key={key} color={MATCH_COLOR} bold underline>
+					<Text key={key} color={palette.match} bold underline>
 						{segment.text}
 					</Text>
 				);
@@ -132,6 +140,30 @@ function runs(segments: readonly Segment[]): JSX.Element[] {
 			case "cursor":
 				return (
 					<Text key={key} inverse>
+						{segment.text}
+					</Text>
+				);
+			case "progress":
+				return (
+					<Text key={key} color={palette.progress}>
+						{segment.text}
+					</Text>
+				);
+			case "ok":
+				return (
+					<Text key={key} color={palette.ok}>
+						{segment.text}
+					</Text>
+				);
+			case "warn":
+				return (
+					<Text key={key} color={palette.warn}>
+						{segment.text}
+					</Text>
+				);
+			case "error":
+				return (
+					<Text key={key} color={palette.error} bold={palette.error === undefined}>
 						{segment.text}
 					</Text>
 				);
@@ -179,7 +211,8 @@ export interface FilesPaneProps {
  * @param props - see {@link FilesPaneProps}
  * @returns the pane element
  */
-export function FilesPane(props: FilesPaneProps): JSX.Element {
+export const FilesPane = memo(function FilesPane(props: FilesPaneProps): JSX.Element {
+	const palette = usePalette();
 	const inner = props.width - PANE_FRAME_COLUMNS;
 	const searching = props.search !== undefined && props.search.query.trim() !== "";
 	return (
@@ -190,7 +223,7 @@ export function FilesPane(props: FilesPaneProps): JSX.Element {
 			focused={props.focused}
 		>
 			{props.search ? (
-				<Text wrap="truncate-end">{runs(searchLine(props.search, inner))}</Text>
+				<Text wrap="truncate-end">{runs(searchLine(props.search, inner), palette)}</Text>
 			) : null}
 			<Text dimColor wrap="truncate-end">
 				{fileHeader(inner)}
@@ -211,45 +244,39 @@ export function FilesPane(props: FilesPaneProps): JSX.Element {
 					const highlighted = props.focused && index === props.selected;
 					return (
 						<Text key={id} inverse={highlighted} wrap="truncate-end">
-							{runs(fileListRow(entry, inner, highlighted))}
+							{runs(fileListRow(entry, inner, highlighted), palette)}
 						</Text>
 					);
 				})
 			)}
 		</Pane>
 	);
-}
-
-/** Colour of a transfer row by status. */
-function transferColor(status: TransferState["status"] | FolderTransferState["status"]) {
-	switch (status) {
-		case "complete":
-			return "green";
-		case "failed":
-			return "red";
-		case "waiting":
-			return "yellow";
-		default:
-			return undefined;
-	}
-}
+});
 
 /** React key of a Transfers pane row. */
 function transferKey(item: TransferListItem): string {
 	return item.kind === "folder" ? `folder:${item.folder.path}` : item.transfer.fileId;
 }
 
+/** Props of {@link TransfersPane}. */
+export interface TransfersPaneProps extends ListPaneProps<TransferListItem> {
+	/** The summary set into the bottom border (total rates, queue, limits). */
+	summary: string;
+}
+
 /**
- * The Transfers pane: name, progress bar, percent, speed, peers serving, where the bytes
- * came from (seeders or distribution) and status of every download; failed rows red,
- * waiting ones yellow, complete ones green (the status text says the same). A folder
- * download is one row (`▾ path/`, progress over the whole folder, files and bytes done)
- * with its unfinished files under it (`├`/`└`, paths inside the folder).
+ * The Transfers pane: per download its name, progress bar (filled part green), percent,
+ * speed, ETA, peers serving, verified pieces, where the bytes came from (seeders or
+ * distribution) and status, in the status's colour (failed red, paused and waiting yellow,
+ * complete green, queued and cancelled dim). A folder download is one row (`▾ path/`,
+ * progress over the whole folder, files and bytes done) with its unfinished files under it
+ * (`├`/`└`, paths inside the folder). The summary line is set into the bottom border.
  *
- * @param props - rows and window, see {@link ListPaneProps}
+ * @param props - rows, window and summary, see {@link TransfersPaneProps}
  * @returns the pane element
  */
-export function TransfersPane(props: ListPaneProps<TransferListItem>): JSX.Element {
+export const TransfersPane = memo(function TransfersPane(props: TransfersPaneProps): JSX.Element {
+	const palette = usePalette();
 	const inner = props.width - PANE_FRAME_COLUMNS;
 	const count = props.items.filter((item) => item.kind === "folder" || !item.folder).length;
 	return (
@@ -258,6 +285,7 @@ export function TransfersPane(props: ListPaneProps<TransferListItem>): JSX.Eleme
 			width={props.width}
 			height={props.height}
 			focused={props.focused}
+			footer={props.summary}
 		>
 			<Text dimColor wrap="truncate-end">
 				{transferHeader(inner)}
@@ -267,27 +295,26 @@ export function TransfersPane(props: ListPaneProps<TransferListItem>): JSX.Eleme
 			) : (
 				windowOf(props).map(({ item, index }) => {
 					const highlighted = props.focused && index === props.selected;
-					const status = item.kind === "folder" ? item.folder.status : item.transfer.status;
-					const text =
+					const segments =
 						item.kind === "folder"
-							? folderTransferRow(item.folder, item.files, inner, highlighted)
-							: transferRow(item.transfer, inner, highlighted, {
+							? folderTransferRowSegments(item.folder, item.files, inner, highlighted)
+							: transferRowSegments(item.transfer, inner, highlighted, {
 									prefix: item.branch,
 									label: item.label,
 								});
+					const dim = item.kind === "file" && item.transfer.status === "cancelled";
 					return (
 						<Text
 							key={transferKey(item)}
 							inverse={highlighted}
-							color={transferColor(status)}
-							bold={item.kind === "folder"}
+							dimColor={dim && !highlighted}
 							wrap="truncate-end"
 						>
-							{text}
+							{runs(segments, palette)}
 						</Text>
 					);
 				})
 			)}
 		</Pane>
 	);
-}
+});

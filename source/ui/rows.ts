@@ -20,6 +20,7 @@ import {
 	formatBytesCompact,
 	formatBytesPair,
 	formatCount,
+	formatEta,
 	formatRate,
 	percent,
 	printable,
@@ -41,7 +42,10 @@ const SIZE_WIDTH = 10;
 const FILE_PEERS_WIDTH = 5;
 const PERCENT_WIDTH = 4;
 const SPEED_WIDTH = 10;
-const TRANSFER_PEERS_WIDTH = 8;
+const ETA_WIDTH = 6;
+const TRANSFER_PEERS_WIDTH = 5;
+/** The Transfers pane's pieces column: `"16384/16384"`. */
+const PIECES_WIDTH = 11;
 /** Least columns left for a peer's name before its row drops the file count beside "banned". */
 const MIN_PEER_NAME_WIDTH = 12;
 /** The Transfers pane's "from" column: `"S 1023.9 MiB · D 1023.9 MiB"`. */
@@ -74,8 +78,8 @@ function joined(...parts: string[]): string {
 }
 
 /**
- * The two lines of one peer: name and file count, then address and seconds since the
- * last announce. A peer banned for bad pieces says `"banned"` before its file count (in
+ * The two lines of one peer: name and file count, then address, the rates we receive
+ * from and send to it (when any, and when they fit) and seconds since the last announce. A peer banned for bad pieces says `"banned"` before its file count (in
  * place of it when the name would get too narrow).
  *
  * @param peer - the peer record
@@ -96,10 +100,21 @@ export function peerLines(
 		: files;
 	const age = formatAge(peer.lastSeen, now);
 	const address = `${peer.address}:${peer.ports.receive}`;
+	const down = peer.downRate ?? 0;
+	const up = peer.upRate ?? 0;
+	// Rates go beside the address while it stays whole; the age always does.
+	const room = width - MARKER_WIDTH - 1 - displayWidth(address);
+	const after =
+		down > 0 || up > 0
+			? firstFitting(
+					[`↓${formatRate(down)} ↑${formatRate(up)} ${age}`, `↓${formatRate(down)} ${age}`, age],
+					room,
+				)
+			: age;
 	const nameWidth = Math.max(1, width - MARKER_WIDTH - 1 - displayWidth(right));
-	const addressWidth = Math.max(1, width - MARKER_WIDTH - 1 - displayWidth(age));
+	const addressWidth = Math.max(1, width - MARKER_WIDTH - 1 - displayWidth(after));
 	const first = `${marker(marked)}${fit(peer.name, nameWidth, "left", "middle")} ${right}`;
-	const second = `${" ".repeat(MARKER_WIDTH)}${fit(address, addressWidth, "left", "middle")} ${age}`;
+	const second = `${" ".repeat(MARKER_WIDTH)}${fit(address, addressWidth, "left", "middle")} ${after}`;
 	return [fit(first, width), fit(second, width)];
 }
 
@@ -324,21 +339,44 @@ function compactSources(transfer: TransferState): string {
 	return `S ${formatBytesCompact(transfer.fromSeeders)} D ${formatBytesCompact(transfer.fromDistribution)}`;
 }
 
-/** Column widths of the Transfers pane for an inside width; `from` is 0 when it does not fit. */
-function transferColumns(width: number): { name: number; from: number; status: number } {
+/** Column widths of the Transfers pane for an inside width. */
+export interface TransferColumns {
+	/** Columns of the name cell after the marker. */
+	name: number;
+	/** Whether verified pieces have their own column (else they go into the status cell). */
+	pieces: boolean;
+	/** Columns of the "from" column, 0 when it does not fit. */
+	from: number;
+	/** Columns of the status cell. */
+	status: number;
+}
+
+/**
+ * Splits the Transfers pane's inside width into columns: marker, name, progress bar,
+ * percent, speed, ETA and peers always; the pieces column from about 100 columns and the
+ * "from" column from about 130, each only while the name keeps 24 columns and the status
+ * 18; name and status share the rest.
+ *
+ * @param width - inside width of the pane, in columns
+ * @returns the widths, see {@link TransferColumns}
+ */
+export function transferColumns(width: number): TransferColumns {
 	const fixed =
 		MARKER_WIDTH +
 		(BAR_CELLS + 2 + 1) +
 		(PERCENT_WIDTH + 1) +
 		(SPEED_WIDTH + 1) +
+		(ETA_WIDTH + 1) +
 		(TRANSFER_PEERS_WIDTH + 1);
-	const flexible = Math.max(0, width - fixed);
-	const from =
-		flexible - (FROM_WIDTH + 1) >= MIN_WIDE_NAME_WIDTH + 1 + MIN_STATUS_WIDTH ? FROM_WIDTH : 0;
-	const rest = from > 0 ? flexible - (from + 1) : flexible;
-	// The status gets the odd column: `"waiting for peers"` and more fit at 80 columns.
-	const name = Math.max(8, Math.floor((rest - 1) / 2));
-	return { name, from, status: Math.max(0, rest - name - 1) };
+	let flexible = Math.max(0, width - fixed);
+	const affords = (extra: number) => flexible - extra >= MIN_WIDE_NAME_WIDTH + 1 + MIN_STATUS_WIDTH;
+	const pieces = affords(PIECES_WIDTH + 1);
+	if (pieces) flexible -= PIECES_WIDTH + 1;
+	const from = pieces && affords(FROM_WIDTH + 1) ? FROM_WIDTH : 0;
+	if (from > 0) flexible -= FROM_WIDTH + 1;
+	// The status gets the odd column: `"waiting for peers"` fits at 80 columns.
+	const name = Math.max(8, Math.floor((flexible - 1) / 2));
+	return { name, pieces, from, status: Math.max(0, flexible - name - 1) };
 }
 
 /**
@@ -354,8 +392,12 @@ export function transferHeader(width: number): string {
 		fit("Progress", BAR_CELLS + 2),
 		fit("Done", PERCENT_WIDTH, "right"),
 		fit("Speed", SPEED_WIDTH, "right"),
+		fit("ETA", ETA_WIDTH, "right"),
 		fit("Peers", TRANSFER_PEERS_WIDTH, "right"),
 	];
+	if (columns.pieces) {
+		cells.push(fit("Pieces", PIECES_WIDTH, "right"));
+	}
 	if (columns.from > 0) {
 		cells.push(fit(FROM_HEADER, columns.from));
 	}
@@ -364,23 +406,69 @@ export function transferHeader(width: number): string {
 }
 
 /**
- * The status cell of a transfer row. A failure's message is cut in the middle at word
- * boundaries, so both its cause and its advice stay readable. Without a "from" column,
- * the compact sources (`"S 120M D 80M"`) go into the status cell when they fit.
+ * Seconds until a download finishes at its current speed.
+ *
+ * @param remaining - bytes still to fetch
+ * @param speed - bytes per second
+ * @returns `Infinity` when nothing moves, else the seconds left
  */
-function transferStatusCell(transfer: TransferState, width: number, wide: boolean): string {
+export function etaSeconds(remaining: number, speed: number): number {
+	if (remaining <= 0) return 0;
+	return speed > 0 ? remaining / speed : Number.POSITIVE_INFINITY;
+}
+
+/** `"12/40"` verified pieces of all, or `""` before the manifest is known. */
+function piecesText(transfer: Pick<TransferState, "verifiedPieces" | "totalPieces">): string {
+	return transfer.totalPieces > 0 ? `${transfer.verifiedPieces}/${transfer.totalPieces}` : "";
+}
+
+/**
+ * The tone a status carries: failed is an error; paused and waiting need attention;
+ * complete is fine; queued and cancelled are quiet.
+ *
+ * @param status - a transfer's or a folder download's status
+ * @returns the segment style of its status text, or undefined for a plain one
+ */
+export function statusTone(
+	status: TransferState["status"] | FolderTransferState["status"],
+): Segment["style"] {
+	switch (status) {
+		case "failed":
+			return "error";
+		case "paused":
+		case "waiting":
+			return "warn";
+		case "complete":
+			return "ok";
+		case "queued":
+		case "cancelled":
+			return "dim";
+		default:
+			return undefined;
+	}
+}
+
+/**
+ * The status cell of a transfer row. A failure's message is cut in the middle at word
+ * boundaries, so both its cause and its advice stay readable. Without a pieces column the
+ * verified pieces (`"12/40 pcs"`), and without a "from" column the compact sources
+ * (`"S 120M D 80M"`), go into the status cell as far as they fit.
+ */
+function transferStatusCell(
+	transfer: TransferState,
+	width: number,
+	columns: TransferColumns,
+): string {
 	const status = transferStatusText(transfer);
 	if (transfer.status === "failed") {
 		return fit(truncateProse(printable(status), width), width);
 	}
-	if (wide) {
-		return fit(status, width);
-	}
-	const sources = compactSources(transfer);
+	const pieces = columns.pieces || transfer.status === "complete" ? "" : piecesText(transfer);
+	const extras = [pieces ? `${pieces} pcs` : "", columns.from > 0 ? "" : compactSources(transfer)];
 	const candidates =
 		transfer.status === "downloading"
-			? [joined(sources, status), sources, status]
-			: [joined(status, sources), status];
+			? [joined(...extras, status), joined(extras[0], status), joined(...extras), extras[0], status]
+			: [joined(status, ...extras), joined(status, extras[0]), status];
 	return fit(firstFitting(candidates, width), width);
 }
 
@@ -392,16 +480,110 @@ export interface TransferRowOptions {
 	label?: string;
 }
 
+/** The progress bar as runs: the filled cells in the `"progress"` tone, the rest dimmed. */
+function barSegments(fraction: number): Segment[] {
+	const bar = progressBar(fraction, BAR_CELLS);
+	const filled = bar.indexOf("-") < 0 ? BAR_CELLS : bar.indexOf("-") - 1;
+	return [
+		{ text: "[" },
+		{ text: "#".repeat(filled), style: "progress" },
+		{ text: "-".repeat(BAR_CELLS - filled), style: "dim" },
+		{ text: "]" },
+	];
+}
+
+/** Segments with one space between cells, fitted to exactly `width` columns. */
+function cellsToRow(cells: readonly (Segment | Segment[])[], width: number): Segment[] {
+	const out: Segment[] = [];
+	cells.forEach((cell, index) => {
+		if (index > 0) out.push({ text: " " });
+		out.push(...(Array.isArray(cell) ? cell : [cell]));
+	});
+	return fitSegments(
+		out.filter((segment) => segment.text !== ""),
+		width,
+	);
+}
+
 /**
- * One row of the Transfers pane: name, progress bar, percent, speed (while downloading),
- * number of peers serving, where the bytes came from (from seeders or by distribution:
- * its own column when the pane is wide, else in the status cell when there is room) and
- * the status. A failed transfer's message takes the speed, peers, from and status columns.
+ * One row of the Transfers pane as styled runs: name, progress bar (the filled part in the
+ * `"progress"` tone), percent, speed and ETA (while downloading), peers serving, verified
+ * pieces (their own column when the pane is wide, else in the status cell), where the bytes
+ * came from (seeders or distribution; its own column when wide, else in the status cell
+ * when there is room) and the status in its tone ({@link statusTone}). A failed
+ * transfer's message takes the speed, ETA, peers, pieces, from and status columns.
  *
  * @param transfer - the transfer
  * @param width - inside width of the pane, in columns
  * @param marked - whether to draw the selection marker
  * @param options - a prefix and label for a file of a folder download
+ * @returns segments whose texts together are exactly `width` columns wide
+ */
+export function transferRowSegments(
+	transfer: TransferState,
+	width: number,
+	marked: boolean,
+	options: TransferRowOptions = {},
+): Segment[] {
+	const columns = transferColumns(width);
+	const complete = transfer.status === "complete";
+	const fraction = complete ? 1 : transfer.size > 0 ? transfer.bytesDone / transfer.size : 0;
+	const done = complete ? 100 : percent(transfer.bytesDone, transfer.size);
+	const downloading = transfer.status === "downloading";
+	const cells: (Segment | Segment[])[] = [
+		{
+			text: transferNameCell(
+				options.label ?? transfer.name,
+				options.prefix ?? "",
+				columns.name,
+				marked,
+			),
+		},
+		barSegments(fraction),
+		{ text: fit(`${done}%`, PERCENT_WIDTH, "right") },
+	];
+	const tone = statusTone(transfer.status);
+	if (transfer.status === "failed") {
+		cells.push({ text: transferStatusCell(transfer, failedSpan(columns), columns), style: tone });
+		return cellsToRow(cells, width);
+	}
+	const active = transfer.status !== "complete" && transfer.status !== "cancelled";
+	const eta = downloading
+		? formatEta(etaSeconds(transfer.size - transfer.bytesDone, transfer.speed))
+		: "";
+	cells.push(
+		{ text: fit(downloading ? formatRate(transfer.speed) : "", SPEED_WIDTH, "right") },
+		{ text: fit(eta, ETA_WIDTH, "right") },
+		{ text: fit(active ? String(transfer.peers) : "", TRANSFER_PEERS_WIDTH, "right") },
+	);
+	if (columns.pieces) {
+		cells.push({ text: fit(piecesText(transfer), PIECES_WIDTH, "right") });
+	}
+	if (columns.from > 0) {
+		cells.push({ text: fit(transferSources(transfer), columns.from) });
+	}
+	cells.push({ text: transferStatusCell(transfer, columns.status, columns), style: tone });
+	return cellsToRow(cells, width);
+}
+
+/** Columns a failure's message spans: from the speed column to the end of the status. */
+function failedSpan(columns: TransferColumns): number {
+	return (
+		SPEED_WIDTH +
+		1 +
+		ETA_WIDTH +
+		1 +
+		TRANSFER_PEERS_WIDTH +
+		1 +
+		(columns.pieces ? PIECES_WIDTH + 1 : 0) +
+		(columns.from > 0 ? columns.from + 1 : 0) +
+		columns.status
+	);
+}
+
+/**
+ * {@link transferRowSegments} as plain text.
+ *
  * @returns a string exactly `width` columns wide
  */
 export function transferRow(
@@ -410,32 +592,7 @@ export function transferRow(
 	marked: boolean,
 	options: TransferRowOptions = {},
 ): string {
-	const columns = transferColumns(width);
-	const wide = columns.from > 0;
-	const complete = transfer.status === "complete";
-	const fraction = complete ? 1 : transfer.size > 0 ? transfer.bytesDone / transfer.size : 0;
-	const done = complete ? 100 : percent(transfer.bytesDone, transfer.size);
-	const speed = transfer.status === "downloading" ? formatRate(transfer.speed) : "";
-	const cells = [
-		transferNameCell(options.label ?? transfer.name, options.prefix ?? "", columns.name, marked),
-		progressBar(fraction, BAR_CELLS),
-		fit(`${done}%`, PERCENT_WIDTH, "right"),
-	];
-	if (transfer.status === "failed") {
-		const from = wide ? columns.from + 1 : 0;
-		const span = SPEED_WIDTH + 1 + TRANSFER_PEERS_WIDTH + 1 + from + columns.status;
-		cells.push(transferStatusCell(transfer, span, wide));
-	} else {
-		cells.push(
-			fit(speed, SPEED_WIDTH, "right"),
-			fit(plural(transfer.peers, "peer"), TRANSFER_PEERS_WIDTH, "right"),
-		);
-		if (wide) {
-			cells.push(fit(transferSources(transfer), columns.from));
-		}
-		cells.push(transferStatusCell(transfer, columns.status, wide));
-	}
-	return fit(cells.join(" "), width);
+	return segmentsText(transferRowSegments(transfer, width, marked, options));
 }
 
 /** Marker, prefix and the name cut in the middle, `width` columns after the marker. */
@@ -463,25 +620,25 @@ export function folderTransferStatusText(folder: FolderTransferState): string {
 }
 
 /**
- * The row of a whole-folder download in the Transfers pane, in the columns of
- * {@link transferRow}: the folder's path, a progress bar and percent over all its bytes
- * (over its files when it has no bytes), the summed speed of its files, the most peers any
- * of them uses, where the bytes came from, and files and bytes done.
+ * The row of a whole-folder download in the Transfers pane as styled runs, in the columns
+ * of {@link transferRowSegments}: the folder's path (bold), a progress bar and percent over
+ * all its bytes (over its files when it has no bytes), the summed speed of its files and
+ * the ETA at that speed, the most peers any of them uses, where the bytes came from, and
+ * files and bytes done.
  *
  * @param folder - the folder download
  * @param files - the transfers of its files (for speed, peers and sources)
  * @param width - inside width of the pane, in columns
  * @param marked - whether to draw the selection marker
- * @returns a string exactly `width` columns wide
+ * @returns segments whose texts together are exactly `width` columns wide
  */
-export function folderTransferRow(
+export function folderTransferRowSegments(
 	folder: FolderTransferState,
 	files: readonly TransferState[],
 	width: number,
 	marked: boolean,
-): string {
+): Segment[] {
 	const columns = transferColumns(width);
-	const wide = columns.from > 0;
 	const complete = folder.status === "complete";
 	const byBytes = folder.size > 0;
 	const done = complete
@@ -496,41 +653,131 @@ export function folderTransferRow(
 			: folder.files > 0
 				? folder.filesDone / folder.files
 				: 0;
+	const downloading = folder.status === "downloading";
 	const active = files.filter((t) => t.status === "downloading");
-	const speed = folder.status === "downloading" ? formatRate(sum(active, (t) => t.speed)) : "";
+	const rate = sum(active, (t) => t.speed);
 	const peers = Math.max(0, ...files.map((t) => t.peers));
 	const status = printable(folderTransferStatusText(folder));
-	const cells = [
-		transferNameCell(`${folder.path}/`, "▾ ", columns.name, marked),
-		progressBar(fraction, BAR_CELLS),
-		fit(`${done}%`, PERCENT_WIDTH, "right"),
+	const tone = statusTone(folder.status);
+	const cells: (Segment | Segment[])[] = [
+		{ text: transferNameCell(`${folder.path}/`, "▾ ", columns.name, marked), style: "strong" },
+		barSegments(fraction),
+		{ text: fit(`${done}%`, PERCENT_WIDTH, "right") },
 	];
 	if (folder.status === "failed") {
-		const from = wide ? columns.from + 1 : 0;
-		const span = SPEED_WIDTH + 1 + TRANSFER_PEERS_WIDTH + 1 + from + columns.status;
-		cells.push(fit(truncateProse(status, span), span));
-	} else {
-		const sources = {
-			fromSeeders: sum(files, (t) => t.fromSeeders),
-			fromDistribution: sum(files, (t) => t.fromDistribution),
-		};
-		cells.push(
-			fit(speed, SPEED_WIDTH, "right"),
-			fit(
-				folder.status === "downloading" ? plural(peers, "peer") : "",
-				TRANSFER_PEERS_WIDTH,
+		const span = failedSpan(columns);
+		cells.push({ text: fit(truncateProse(status, span), span), style: tone });
+		return cellsToRow(cells, width);
+	}
+	const sources = {
+		fromSeeders: sum(files, (t) => t.fromSeeders),
+		fromDistribution: sum(files, (t) => t.fromDistribution),
+	};
+	const eta =
+		downloading && byBytes ? formatEta(etaSeconds(folder.size - folder.bytesDone, rate)) : "";
+	cells.push(
+		{ text: fit(downloading ? formatRate(rate) : "", SPEED_WIDTH, "right") },
+		{ text: fit(eta, ETA_WIDTH, "right") },
+		{ text: fit(downloading ? String(peers) : "", TRANSFER_PEERS_WIDTH, "right") },
+	);
+	if (columns.pieces) {
+		const verified = sum(files, (t) => t.verifiedPieces);
+		const total = sum(files, (t) => t.totalPieces);
+		cells.push({
+			text: fit(
+				piecesText({ verifiedPieces: verified, totalPieces: total }),
+				PIECES_WIDTH,
 				"right",
 			),
-		);
-		if (wide) {
-			cells.push(fit(transferSources(sources), columns.from));
-		}
-		// Short of room, the files count stays and the bytes go.
-		const short = `${formatCount(folder.filesDone)}/${plural(folder.files, "file")}`;
-		const candidates = folder.status === "downloading" ? [status, short] : [status];
-		cells.push(fit(firstFitting(candidates, columns.status), columns.status));
+		});
 	}
-	return fit(cells.join(" "), width);
+	if (columns.from > 0) {
+		cells.push({ text: fit(transferSources(sources), columns.from) });
+	}
+	// Short of room, the files count stays and the bytes go.
+	const short = `${formatCount(folder.filesDone)}/${plural(folder.files, "file")}`;
+	const candidates = downloading ? [status, short] : [status];
+	cells.push({ text: fit(firstFitting(candidates, columns.status), columns.status), style: tone });
+	return cellsToRow(cells, width);
+}
+
+/**
+ * {@link folderTransferRowSegments} as plain text.
+ *
+ * @returns a string exactly `width` columns wide
+ */
+export function folderTransferRow(
+	folder: FolderTransferState,
+	files: readonly TransferState[],
+	width: number,
+	marked: boolean,
+): string {
+	return segmentsText(folderTransferRowSegments(folder, files, width, marked));
+}
+
+/** Statuses of a download that holds one of the active slots of the queue. */
+const ACTIVE_STATUSES: ReadonlySet<TransferState["status"]> = new Set([
+	"starting",
+	"downloading",
+	"waiting",
+	"verifying",
+]);
+
+/**
+ * A rate limit for people: `"500.0 KB/s"`, or `"unlimited"` for `null`.
+ *
+ * @param limit - bytes per second, or `null` for none
+ */
+export function formatLimit(limit: number | null): string {
+	return limit === null ? "unlimited" : formatRate(limit);
+}
+
+/**
+ * The summary line of the Transfers pane: total download and upload rates, active
+ * downloads over the queue's limit, queued and paused counts, and the rate limits when
+ * any is set. Short of room, the rates stay first, then the limits, the active count, the
+ * queued and the paused counts.
+ *
+ * @param snapshot - the snapshot's rates, limits and transfers
+ * @param width - columns available
+ * @returns e.g. `"↓ 1.2 MB/s ↑ 340.0 KB/s · active 2/3 · 1 queued · limits ↓ 500.0 KB/s ↑ unlimited"`,
+ *   at most `width` columns
+ */
+export function transferSummary(
+	snapshot: Pick<Snapshot, "rates" | "limits" | "transfers">,
+	width: number,
+): string {
+	const { rates, limits, transfers } = snapshot;
+	const count = (test: (t: TransferState) => boolean) => transfers.filter(test).length;
+	const active = count((t) => ACTIVE_STATUSES.has(t.status));
+	const queued = count((t) => t.status === "queued");
+	const paused = count((t) => t.status === "paused");
+	// Display order; the rank says what stays when room is short (0 first).
+	const parts: { text: string; rank: number }[] = [
+		{ text: `↓ ${formatRate(rates.down)} ↑ ${formatRate(rates.up)}`, rank: 0 },
+		{ text: `active ${active}/${limits.maxActive}`, rank: 2 },
+	];
+	if (queued > 0) parts.push({ text: `${queued} queued`, rank: 3 });
+	if (paused > 0) parts.push({ text: `${paused} paused`, rank: 4 });
+	if (limits.maxDown !== null || limits.maxUp !== null) {
+		parts.push({
+			text: `limits ↓ ${formatLimit(limits.maxDown)} ↑ ${formatLimit(limits.maxUp)}`,
+			rank: 1,
+		});
+	}
+	if (displayWidth(parts[0].text) > width) return truncateEnd(parts[0].text, width);
+	const kept = new Set<number>();
+	let used = 0;
+	for (const part of [...parts].sort((a, b) => a.rank - b.rank)) {
+		const cost = displayWidth(part.text) + (kept.size > 0 ? 3 : 0);
+		if (used + cost > width) continue;
+		kept.add(part.rank);
+		used += cost;
+	}
+	return parts
+		.filter((part) => kept.has(part.rank))
+		.map((part) => part.text)
+		.join(" · ");
 }
 
 /** Sum of `value` over `items`. */
@@ -561,13 +808,13 @@ export interface StatusLineText {
 	keys: string;
 }
 
-/** Columns the info keeps (at least half the line) before the key help is shortened. */
-const MIN_INFO_WIDTH = 40;
+/** Columns the info keeps (and at least half the line) before the key help is shortened. */
+const MIN_INFO_WIDTH = 44;
 
 /**
  * Text of the one-line status bar: indexing progress while our shared folder is being
  * indexed, then the snapshot's message (when present), our name and folders on the left;
- * the key help on the right, as many of `hints` as leave the info 40 columns and half the
+ * the key help on the right, as many of `hints` as leave the info 44 columns and half the
  * line (the most important first).
  *
  * @param snapshot - the current snapshot (its self, message and indexing)

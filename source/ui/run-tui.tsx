@@ -1,31 +1,48 @@
 /**
  * Runs the full-screen TUI over a peer: alternate screen on, render, wait for `q`,
- * then stop the peer (leave message) and restore the terminal.
+ * then stop the peer (leave message) and restore the terminal. While ink draws, stray
+ * console and stderr output is kept off the screen (see {@link guardConsole}).
  */
 import { render } from "ink";
 import type { Peer } from "../peer/peer.js";
 import { createPeerStore } from "../peer/store.js";
 import { App } from "./app.js";
+import { type GuardedLine, guardConsole } from "./console-guard.js";
 
 const ENTER_ALT_SCREEN = "\u001B[?1049h\u001B[H";
 const LEAVE_ALT_SCREEN = "\u001B[?1049l";
 
+/** Options of {@link runTui}. */
+export interface TuiOptions {
+	/**
+	 * Gets every line written with `console.*` or to stderr while the TUI runs (e.g. to
+	 * put it in the log file). Without it, the lines are printed to stderr once the
+	 * terminal is restored.
+	 */
+	log?: (line: GuardedLine) => void;
+}
+
 /**
  * Renders the TUI until the user quits.
+ * @param peer - the running peer to show and drive
+ * @param options - where stray output goes, see {@link TuiOptions}
  * @returns after the peer said goodbye and the terminal is restored
  */
-export async function runTui(peer: Peer): Promise<void> {
+export async function runTui(peer: Peer, options: TuiOptions = {}): Promise<void> {
 	const stdout = process.stdout;
 	stdout.write(ENTER_ALT_SCREEN);
 	let restored = false;
+	const guard = guardConsole(options.log);
 	const restore = () => {
 		if (restored) return;
 		restored = true;
+		guard.restore();
 		stdout.write(LEAVE_ALT_SCREEN);
 	};
 	process.once("exit", restore);
 	const store = createPeerStore(peer, () => {});
-	const app = render(<App store={store} />, { exitOnCtrlC: false, patchConsole: true });
+	// ink's own console patch would print the output above the frame: the guard keeps it off.
+	const app = render(<App store={store} />, { exitOnCtrlC: false, patchConsole: false });
 	const stop = () => app.unmount();
 	process.once("SIGTERM", stop);
 	try {
@@ -36,6 +53,9 @@ export async function runTui(peer: Peer): Promise<void> {
 		store.close();
 		app.cleanup();
 		restore();
+		if (!options.log) {
+			for (const line of guard.lines) process.stderr.write(`${line.text}\n`);
+		}
 		await peer.stop();
 	}
 }

@@ -31,6 +31,8 @@ export const KEY = {
 	left: "\u001B[D",
 	ctrlC: "\u0003",
 	ctrlU: "\u0015",
+	pageDown: "\u001B[6~",
+	pageUp: "\u001B[5~",
 };
 
 /** An in-memory {@link Store}: the test replaces the snapshot and reads the intents. */
@@ -224,6 +226,7 @@ export function selectedRow(frame: string): string | undefined {
 /**
  * Renders the app on a store and unmounts it when the test ends.
  *
+ * @param props - more props of the app (e.g. `noColor`)
  * @param render - ink-testing-library's render (imported by the test file)
  * @param App - the app component (imported by the test file)
  */
@@ -232,8 +235,9 @@ export function mountApp(
 	render: typeof inkRender,
 	App: typeof AppComponent,
 	store: Store,
+	props: Omit<Parameters<typeof AppComponent>[0], "store"> = {},
 ) {
-	const app = render(<App store={store} />);
+	const app = render(<App store={store} {...props} />);
 	t.after(() => app.unmount());
 	const raw = () => app.lastFrame() ?? "";
 	const frame = () => plain(raw());

@@ -78,11 +78,12 @@ describe("App rendering", () => {
 		await app.waitForText("Transfers");
 		const frame = app.frame();
 		assert.match(frame, /╭─ Peers/);
-		assert.match(frame, /╭─ Files/);
+		// The focused pane (Files at start) has the heavy frame.
+		assert.match(frame, /┏━ Files/);
 		assert.match(frame, /╭─ Transfers/);
 		const status = frame.split("\n").at(-1) ?? "";
 		assert.match(status, /alice · share \/srv\/share · downloads \/srv\/dl/);
-		assert.match(status, /→←\/lh open\/close {2}Enter download {2}\/ search {2}q quit/);
+		assert.match(status, /Tab pane {2}Enter download {2}\/ search {2}\? help {2}q quit$/);
 	});
 
 	it("fills the terminal height (24 rows by default)", async (t) => {
@@ -106,9 +107,9 @@ describe("App rendering", () => {
 	it("shows file rows with human size and number of peers", async (t) => {
 		const app = mount(t, new FakeStore(snapshot()));
 		await app.waitForText("beta.bin");
-		assert.match(app.frame(), /alpha\.txt\s+512 B\s+1│/);
-		assert.match(app.frame(), /beta\.bin\s+1\.5 MiB\s+2│/);
-		assert.match(app.frame(), /gamma\.iso\s+1\.0 KiB\s+1│/);
+		assert.match(app.frame(), /alpha\.txt\s+512 B\s+1┃/);
+		assert.match(app.frame(), /beta\.bin\s+1\.5 MiB\s+2┃/);
+		assert.match(app.frame(), /gamma\.iso\s+1\.0 KiB\s+1┃/);
 	});
 
 	it("shows transfer rows with bar, percent, speed, peers and status", async (t) => {
@@ -126,8 +127,13 @@ describe("App rendering", () => {
 		const app = mount(t, store);
 		await app.waitForText("broken.zip");
 		const frame = app.frame();
-		assert.match(frame, /movie\.mkv\s+\[#####-----\]\s+50%\s+1\.2 MB\/s\s+2 peers/);
-		assert.match(frame, /waiting\.bin\s+\[-+\]\s+0%\s+0 peers waiting for peers/);
+		assert.match(
+			lineWith(frame, "Progress"),
+			/Name\s+Progress\s+Done\s+Speed\s+ETA\s+Peers\s+Status/,
+		);
+		// 500 of 1000 bytes left at 1.2 MB/s: under a second, shown as 1s.
+		assert.match(frame, /movie\.mkv\s+\[#####-----\]\s+50%\s+1\.2 MB\/s\s+1s\s+2 1\/2 pcs/);
+		assert.match(frame, /waiting\.bin\s+\[-+\]\s+0%\s+0 waiting for peers/);
 		assert.match(frame, /checking\.bin.*verifying/);
 		assert.match(frame, /done\.txt\s+\[##########\]\s+100%.*done/);
 		assert.match(frame, /broken\.zip.*failed: hash mismatch/);
@@ -156,14 +162,18 @@ describe("App rendering", () => {
 		const app = mount(t, new FakeStore(snapshot({ transfers: [moving] })));
 		await app.waitForText("movie.mkv");
 		await resize(app, 200, 40);
-		assert.match(lineWith(app.frame(), "Progress"), /Peers S seeders · D distribution\s+Status/);
+		assert.match(
+			lineWith(app.frame(), "Progress"),
+			/ETA Peers\s+Pieces S seeders · D distribution\s+Status/,
+		);
+		// 200 MiB left at 1.2 MB/s: 175 s.
 		assert.match(
 			lineWith(app.frame(), "movie.mkv"),
-			/\[#####-----\]\s+50%\s+1\.2 MB\/s\s+3 peers S 120\.0 MiB · D 80\.0 MiB\s+│$/,
+			/\[#####-----\]\s+50%\s+1\.2 MB\/s\s+2m55s\s+3\s+1\/2 S 120\.0 MiB · D 80\.0 MiB\s+│$/,
 		);
 	});
 
-	it("keeps every transfer row exactly 80 columns wide, sources compact", async (t) => {
+	it("keeps every transfer row exactly 80 columns wide, pieces in the status cell", async (t) => {
 		const store = new FakeStore(
 			snapshot({
 				transfers: [
@@ -187,8 +197,9 @@ describe("App rendering", () => {
 			assert.equal(row.length, 80, JSON.stringify(row));
 			assert.match(row, /^│.*│$/);
 		}
-		assert.match(rows[0], /1\.2 MB\/s\s+1 peer S 120M D 80M\s+│$/);
-		assert.match(rows[1], /0 peers waiting for peers\s+│$/);
+		// At 80 columns the verified pieces go into the status cell, before the sources.
+		assert.match(rows[0], /1\.2 MB\/s\s+2m55s\s+1 1\/2 pcs\s+│$/);
+		assert.match(rows[1], /0 waiting for peers\s*│$/);
 		assert.match(rows[2], /50% failed: disk full … retry to resume\s+│$/);
 	});
 
@@ -205,7 +216,7 @@ describe("App rendering", () => {
 		await app.waitForText("movie.mkv");
 		await resize(app, 200, 24);
 		assert.match(lineWith(app.frame(), "movie.mkv"), new RegExp(`50% failed: ${DISK_FULL}\\s+│$`));
-		assert.match(lineWith(app.frame(), "waiting.bin"), /0 peers\s+waiting for peers\s+│$/);
+		assert.match(lineWith(app.frame(), "waiting.bin"), /\s0\s+1\/2\s+waiting for peers\s+│$/);
 	});
 
 	it("shows the snapshot's message in the status line", async (t) => {
@@ -340,7 +351,11 @@ describe("App keys", () => {
 		await app.waitForSelected("alpha.txt");
 		app.stdin.write(KEY.shiftTab);
 		await app.waitForSelected("bob");
+		// Enter on a peer opens its details; Esc closes them.
 		app.stdin.write(KEY.enter);
+		await app.waitForText("Peer bob");
+		app.stdin.write(KEY.escape);
+		await app.waitForSelected("bob");
 		app.stdin.write(KEY.tab);
 		await app.waitForSelected("alpha.txt");
 		assert.deepEqual(store.intents, []);

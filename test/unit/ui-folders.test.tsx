@@ -49,11 +49,11 @@ describe("folders in the Files pane", () => {
 		const app = mount(t, new FakeStore(network()));
 		await app.waitForSelected("▸ docs/");
 		const frame = app.frame();
-		assert.match(lineWith(frame, "docs/"), /› ▸ docs\/\s+2 files\s+12\.0 KiB\s+2│/);
-		assert.match(lineWith(frame, "empty-dir/"), /▸ empty-dir\/\s+empty\s+1│/);
+		assert.match(lineWith(frame, "docs/"), /› ▸ docs\/\s+2 files\s+12\.0 KiB\s+2┃/);
+		assert.match(lineWith(frame, "empty-dir/"), /▸ empty-dir\/\s+empty\s+1┃/);
 		// photos/ is only implied by a file's path: its stats come from that file.
-		assert.match(lineWith(frame, "photos/"), /▸ photos\/\s+1 file\s+2\.0 MiB\s+1│/);
-		assert.match(lineWith(frame, "alpha.txt"), /│ {2}alpha\.txt\s+512 B\s+1│/);
+		assert.match(lineWith(frame, "photos/"), /▸ photos\/\s+1 file\s+2\.0 MiB\s+1┃/);
+		assert.match(lineWith(frame, "alpha.txt"), /┃ {2}alpha\.txt\s+512 B\s+1┃/);
 		assert.ok(frame.indexOf("photos/") < frame.indexOf("alpha.txt"), "folders before files");
 		assert.doesNotMatch(frame, /guide\.md|deep notes/);
 		assert.match(frame, /Files \(4\)/);
@@ -65,14 +65,14 @@ describe("folders in the Files pane", () => {
 		app.stdin.write(KEY.right);
 		await app.waitForSelected("▾ docs/");
 		// Children are indented: a file's name under its folder's name, a subfolder's ▸ too.
-		assert.match(app.frame(), /│ {4}▸ nested\/\s+1 file\s+8\.0 KiB\s+2│/);
-		assert.match(app.frame(), /│ {4}guide\.md\s+4\.0 KiB\s+1│/);
+		assert.match(app.frame(), /┃ {4}▸ nested\/\s+1 file\s+8\.0 KiB\s+2┃/);
+		assert.match(app.frame(), /┃ {4}guide\.md\s+4\.0 KiB\s+1┃/);
 		// On an open folder, → steps into its first child (the subfolder).
 		app.stdin.write("l");
 		await app.waitForSelected("▸ nested/");
 		app.stdin.write("l");
 		await app.waitForSelected("▾ nested/");
-		assert.match(app.frame(), /│ {6}deep notes\.txt\s+8\.0 KiB\s+2│/);
+		assert.match(app.frame(), /┃ {6}deep notes\.txt\s+8\.0 KiB\s+2┃/);
 		app.stdin.write("j");
 		await app.waitForSelected("deep notes.txt");
 		// On a file, ← goes to its folder; on an open folder, it closes it.
@@ -131,8 +131,8 @@ describe("folders in the Files pane", () => {
 		);
 		const app = mount(t, store);
 		await app.waitForText("#bbbbbbbb");
-		assert.match(app.frame(), /report\.pdf\s+#aaaaaaaa\s+1000 B\s+1│/);
-		assert.match(app.frame(), /report\.pdf\s+#bbbbbbbb\s+2\.0 MiB\s+2│/);
+		assert.match(app.frame(), /report\.pdf\s+#aaaaaaaa\s+1000 B\s+1┃/);
+		assert.match(app.frame(), /report\.pdf\s+#bbbbbbbb\s+2\.0 MiB\s+2┃/);
 		app.stdin.write("j");
 		await app.waitForText(/› report\.pdf\s+#bbbbbbbb/);
 		app.stdin.write(KEY.enter);
@@ -158,7 +158,7 @@ describe("folders in the Files pane", () => {
 				),
 			}),
 		);
-		await app.waitForText(/▾ docs\/\s+2 files\s+12\.0 KiB\s+3│/);
+		await app.waitForText(/▾ docs\/\s+2 files\s+12\.0 KiB\s+3┃/);
 		assert.match(app.frame(), /guide\.md/);
 	});
 });
@@ -244,7 +244,7 @@ describe("folder downloads in the Transfers pane", () => {
 		assert.match(frame, /Transfers \(2\)/);
 		assert.match(
 			lineWith(frame, "▾ docs/"),
-			/▾ docs\/\s+\[##--------\]\s+25%\s+2\.0 MB\/s\s+2 peers.*1\/3 files · 1\.0\/4\.0 MiB/,
+			/▾ docs\/\s+\[##--------\]\s+25%\s+2\.0 MB\/s\s+2s\s+2 1\/3 files · 1\.0\/4\.0 MiB/,
 		);
 		assert.match(
 			lineWith(frame, "deep notes"),
@@ -365,6 +365,8 @@ class FakePeer extends EventEmitter {
 	transfers = () => [];
 	folderTransfers = () => [];
 	indexProgress = () => network().indexing;
+	rates = () => network().rates;
+	limits = () => network().limits;
 	downloadFolder = async (path: string) => {
 		throw new Error(`no folder ${path}`);
 	};

@@ -49,7 +49,8 @@ describe("actionForKey", () => {
 		assert.equal(actionForKey("c", {}), undefined);
 		assert.equal(actionForKey("j", { ctrl: true }), undefined);
 		assert.equal(actionForKey("q", { meta: true }), undefined);
-		assert.equal(actionForKey("x", {}), undefined);
+		assert.equal(actionForKey("z", {}), undefined);
+		assert.equal(actionForKey("x", { ctrl: true }), undefined);
 		assert.equal(actionForKey("l", { meta: true }), undefined);
 	});
 
@@ -90,13 +91,13 @@ describe("KEYMAP data", () => {
 	it("documents the main keys in the help line", () => {
 		assert.equal(
 			KEY_HELP,
-			"Tab pane  ↑↓/jk move  →←/lh open/close  Enter download  / search  q quit",
+			"Tab pane  ↑↓/jk move  →←/lh open/close  Enter download  / search  i info  ? help  q quit",
 		);
 	});
 
 	it("keeps the most important hints when the line is short, in their order", () => {
-		assert.equal(keyHelp(KEY_HINTS, 40), "Enter download  / search  q quit");
-		assert.equal(keyHelp(KEY_HINTS, 8), "/ search");
+		assert.equal(keyHelp(KEY_HINTS, 40), "Enter download  / search  ? help  q quit");
+		assert.equal(keyHelp(KEY_HINTS, 8), "? help");
 		assert.equal(keyHelp(KEY_HINTS, 0), "");
 		assert.equal(keyHelp(SEARCH_KEY_HINTS, 34), "↑↓ move  Enter download  Esc clear");
 		assert.equal(keyHelp(SEARCH_KEY_HINTS, 30), "Enter download  Esc clear");

@@ -137,7 +137,9 @@ describe("row text", () => {
 
 	it("shows bar, percent, speed and peers of a download", () => {
 		const row = transferRow(transfer({}), 78, false);
-		assert.match(row, /movie\.mkv\s+\[####------\]\s+47%\s+1\.2 MB\/s\s+2 peers\s*$/);
+		// 530 bytes left at 1.2 MB/s: 1 s; 2 peers; pieces in the status cell at 78 columns.
+		assert.match(row, /movie\.mkv\s+\[####------\]\s+47%\s+1\.2 MB\/s\s+1s\s+2 1\/2 pcs\s*$/);
+		assert.match(transferHeader(78), /Name\s+Progress\s+Done\s+Speed\s+ETA\s+Peers\s+Status/);
 	});
 
 	it("shows where the bytes came from in their own column when the pane is wide", () => {
@@ -146,8 +148,9 @@ describe("row text", () => {
 		assert.equal(transferSources(transfer({})), "");
 		const header = transferHeader(198);
 		const row = transferRow(moving, 198, false);
-		assert.match(header, /Peers S seeders · D distribution\s+Status/);
-		assert.match(row, /2 peers S 120\.0 MiB · D 80\.0 MiB\s*$/);
+		assert.match(header, /ETA Peers\s+Pieces S seeders · D distribution\s+Status/);
+		assert.match(row, /\s2\s+1\/2 S 120\.0 MiB · D 80\.0 MiB\s*$/);
+		assert.equal(row.indexOf("1/2") + 3, header.indexOf("Pieces") + 6);
 		assert.equal(row.indexOf("S 120.0"), header.indexOf("S seeders"));
 		const done = transferRow({ ...moving, status: "complete", bytesDone: 1000 }, 198, false);
 		assert.match(done, /S 120\.0 MiB · D 80\.0 MiB\s+done\s*$/);
@@ -156,13 +159,15 @@ describe("row text", () => {
 	it("shows compact sources in the status cell of a narrow pane, or nothing", () => {
 		const moving = transfer({ fromSeeders: 120 * MiB, fromDistribution: 80 * MiB });
 		assert.doesNotMatch(transferHeader(78), /seeders/);
-		assert.match(transferRow(moving, 78, false), /2 peers S 120M D 80M\s*$/);
-		const resumed = transferRow({ ...moving, resumedBytes: 40 * MiB }, 78, false);
-		assert.match(resumed, /2 peers S 120M D 80M\s*$/);
+		// At 78 columns the pieces take the status cell; at 90 the sources fit beside them.
+		assert.match(transferRow(moving, 78, false), /\s2 1\/2 pcs\s*$/);
+		assert.match(transferRow(moving, 90, false), /\s2 1\/2 pcs · S 120M D 80M\s*$/);
+		const resumed = transferRow({ ...moving, resumedBytes: 40 * MiB }, 90, false);
+		assert.match(resumed, /\s2 1\/2 pcs · S 120M D 80M\s*$/);
 		const wide = transferRow({ ...moving, resumedBytes: 40 * MiB }, 198, false);
 		assert.match(wide, /D 80\.0 MiB\s+resumed 40\.0 MiB\s*$/);
 		// Too little room for the sources: the row keeps its width and shows none.
-		assert.match(transferRow(moving, 60, false), /2 peers\s*$/);
+		assert.match(transferRow(moving, 60, false), /\s2 1\/2 pcs$/);
 	});
 
 	it("spans a failure's message over speed, peers and status, cut in the middle", () => {
@@ -179,12 +184,12 @@ describe("row text", () => {
 
 	it("keeps waiting for peers whole at 80 columns", () => {
 		const row = transferRow(transfer({ status: "waiting", peers: 0, speed: 0 }), 78, false);
-		assert.match(row, /0 peers waiting for peers\s*$/);
+		assert.match(row, /\s0 waiting for peers\s*$/);
 	});
 
 	it("shows a full bar and done for a complete download", () => {
 		const row = transferRow(transfer({ status: "complete", bytesDone: 1000 }), 78, false);
-		assert.match(row, /\[##########\]\s+100%\s+2 peers done/);
+		assert.match(row, /\[##########\]\s+100%\s+done/);
 		assert.doesNotMatch(row, /MB\/s/);
 	});
 });
@@ -236,15 +241,15 @@ describe("statusLineText", () => {
 		const { info, keys } = statusLineText(snapshot, 100);
 		assert.equal(displayWidth(info) + displayWidth(keys), 100);
 		assert.match(info, /^alice · share \/srv\/share · downloads \/srv\/dl\s*$/);
-		assert.equal(keys.trim(), "→←/lh open/close  Enter download  / search  q quit");
+		assert.equal(keys.trim(), "Tab pane  Enter download  / search  ? help  q quit");
 	});
 
 	it("shows every key at 200 columns and the essential ones at 80", () => {
 		assert.equal(
 			statusLineText(snapshot, 200).keys.trim(),
-			"Tab pane  ↑↓/jk move  →←/lh open/close  Enter download  / search  q quit",
+			"Tab pane  ↑↓/jk move  →←/lh open/close  Enter download  / search  i info  ? help  q quit",
 		);
-		assert.equal(statusLineText(snapshot, 80).keys.trim(), "Enter download  / search  q quit");
+		assert.equal(statusLineText(snapshot, 80).keys.trim(), "Enter download  / search  ? help");
 	});
 
 	it("shows indexing progress first while the shared folder is indexed", () => {

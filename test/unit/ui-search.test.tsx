@@ -55,14 +55,15 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ docs/");
 		app.stdin.write("/");
 		await app.waitForText("type to search");
-		assert.match(lineWith(app.frame(), "type to search"), /│\/ {2,}type to search│/);
+		assert.match(lineWith(app.frame(), "type to search"), /┃\/ {2,}type to search┃/);
 		app.stdin.write("slicon valey");
+		await app.waitForText(/\/ slicon valey\s+\d+ match/);
 		await app.waitForText("tv/Silicon Valley S01E01.mkv");
 		const frame = app.frame();
-		assert.match(frame, /│\/ slicon valey\s+2 matches│/);
+		assert.match(frame, /┃\/ slicon valey\s+2 matches┃/);
 		// Best first and selected: the show, then the near miss; nothing unrelated.
-		assert.match(lineWith(frame, "Silicon"), /› tv\/Silicon Valley S01E01\.mkv\s+1\.2 GiB\s+3│/);
-		assert.match(lineWith(frame, "silicone"), /^│.*│ {2}tv\/silicone valve\.txt/);
+		assert.match(lineWith(frame, "Silicon"), /› tv\/Silicon Valley S01E01\.mkv\s+1\.2 GiB\s+3┃/);
+		assert.match(lineWith(frame, "silicone"), /^│.*┃ {2}tv\/silicone valve\.txt/);
 		assert.ok(frame.indexOf("Silicon Valley") < frame.indexOf("silicone valve"));
 		for (const hidden of ["alpha.txt", "Valley Girl", "▸ docs/", "guide.md"]) {
 			assert.ok(!frame.includes(hidden), `${hidden} filtered out:\n${frame}`);
@@ -80,8 +81,9 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ docs/");
 		app.stdin.write("/");
 		app.stdin.write("deep");
+		await app.waitForText(/\/ deep\s+\d+ match/);
 		await app.waitForText("docs/nested/deep notes.txt");
-		assert.match(app.frame(), /\/ deep\s+1 match│/);
+		assert.match(app.frame(), /\/ deep\s+1 match┃/);
 		assert.deepEqual(underlined(app.rawLine("deep notes")), ["deep"]);
 	});
 
@@ -105,6 +107,7 @@ describe("the search box (/)", () => {
 		await app.waitForSelected("▸ music/");
 		app.stdin.write("/");
 		app.stdin.write("guide");
+		await app.waitForText(/\/ guide\s+\d+ match/);
 		await app.waitForText("docs/guide.md");
 		await app.waitForSelected("docs/guide.md");
 		app.stdin.write(KEY.escape);
@@ -122,6 +125,7 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ docs/");
 		app.stdin.write("/");
 		app.stdin.write("slicon valey");
+		await app.waitForText(/\/ slicon valey\s+\d+ match/);
 		await app.waitForText("2 matches");
 		app.stdin.write(KEY.enter);
 		await waitUntil(
@@ -135,6 +139,7 @@ describe("the search box (/)", () => {
 		app.stdin.write(KEY.ctrlU);
 		await app.waitForText("type to search");
 		app.stdin.write("nested");
+		await app.waitForText(/\/ nested\s+\d+ match/);
 		await app.waitForText("docs/nested/deep notes.txt");
 		await app.waitForSelected("docs/nested/");
 		app.stdin.write(KEY.enter);
@@ -161,9 +166,9 @@ describe("the search box (/)", () => {
 		app.stdin.write(KEY.backspace);
 		app.stdin.write(KEY.backspace);
 		await app.waitForText(/\/ guide\s+1 match/);
-		// Tab leaves the box (filter kept) and moves the focus to Transfers.
+		// Tab leaves the box (filter kept) and moves the focus to Transfers, whose keys show.
 		app.stdin.write(KEY.tab);
-		await app.waitForText(/Esc clear search/);
+		await app.waitForText(/p pause\/resume/);
 		assert.match(app.frame(), /\/ guide\s+1 match/);
 		app.stdin.write(KEY.shiftTab);
 		await app.waitForSelected("docs/guide.md");
@@ -188,6 +193,7 @@ describe("the search box (/)", () => {
 		await app.waitForSelected("bob");
 		app.stdin.write("/");
 		app.stdin.write("alpha");
+		await app.waitForText(/\/ alpha\s+\d+ match/);
 		await app.waitForSelected("alpha.txt");
 	});
 
@@ -197,14 +203,15 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ docs/");
 		app.stdin.write("/");
 		app.stdin.write("valve");
-		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+1│/);
+		await app.waitForText(/\/ valve\s+\d+ match/);
+		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+1┃/);
 		const next = network();
 		next.files = next.files.map((f) =>
 			f.name === "tv/silicone valve.txt" ? { ...f, peers: ["a", "b", "c", "d"] } : { ...f },
 		);
 		next.peers = [peer("bob"), peer("carol")];
 		store.set(next);
-		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+4│/);
+		await app.waitForText(/tv\/silicone valve\.txt\s+1\.0 KiB\s+4┃/);
 		assert.match(app.frame(), /\/ valve\s+3 matches/);
 		assert.match(app.frame(), /› tv\/silicone valve\.txt/);
 	});
@@ -218,6 +225,7 @@ describe("the search box (/)", () => {
 		await app.waitForText("▸ dir-0/");
 		app.stdin.write("/");
 		app.stdin.write("slicon valey");
+		await app.waitForText(/\/ slicon valey\s+\d+ match/);
 		await app.waitForSelected("tv/Silicon Valley S01E01.mkv");
 		assert.match(app.frame(), /\/ slicon valey\s+1 match/);
 		app.stdin.write(KEY.ctrlU);

@@ -1,0 +1,377 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { describe, it } from "node:test";
+import type { TransferState } from "../../source/peer/types.js";
+import { pieceCount, pieceSizeFor } from "../../source/protocol/manifest.js";
+import { pauseIntents } from "../../source/ui/app.js";
+import { guardConsole, KEPT_LINES } from "../../source/ui/console-guard.js";
+import { fileDetails, peerDetails, transferLocation } from "../../source/ui/details.js";
+import { displayWidth, formatEta, segmentsText } from "../../source/ui/format.js";
+import {
+	actionForKey,
+	CONFIRM_KEYMAP,
+	describeAction,
+	formActionForKey,
+	helpSections,
+	KEY_MODES,
+	KEYMAP,
+	keyLabel,
+	PANEL_KEYMAP,
+	splitKeys,
+} from "../../source/ui/keymap.js";
+import { editLimitsForm, openLimitsForm, parseLimitsForm } from "../../source/ui/limits-form.js";
+import {
+	detailLines,
+	helpLines,
+	limitsFormLines,
+	wrapText,
+} from "../../source/ui/panel-content.js";
+import { transferSummary } from "../../source/ui/rows.js";
+import { file, folderTransfer, peer, snapshot, transfer } from "../helpers/ui.js";
+
+describe("formatEta", () => {
+	it("fits six columns from seconds to days", () => {
+		assert.equal(formatEta(0), "0s");
+		assert.equal(formatEta(42.2), "43s");
+		assert.equal(formatEta(184), "3m04s");
+		assert.equal(formatEta(12 * 3600 + 4 * 60), "12h04m");
+		assert.equal(formatEta(99 * 3600 + 59 * 60), "99h59m");
+		assert.equal(formatEta(5 * 86_400 + 3 * 3600), "5d03h");
+		assert.equal(formatEta(200 * 86_400), "99d+");
+		assert.equal(formatEta(Number.POSITIVE_INFINITY), "");
+		assert.equal(formatEta(-1), "");
+		for (const seconds of [1, 59, 60, 3599, 3600, 359_999, 360_000, 8_639_999]) {
+			assert.ok(formatEta(seconds).length <= 6, formatEta(seconds));
+		}
+	});
+});
+
+describe("transferSummary", () => {
+	const base = snapshot({
+		rates: { down: 1_234_567, up: 340_000 },
+		limits: { maxDown: 500_000, maxUp: null, maxActive: 3 },
+		transfers: [
+			transfer("a", { status: "downloading" }),
+			transfer("b", { status: "waiting" }),
+			transfer("c", { status: "queued" }),
+			transfer("d", { status: "paused" }),
+			transfer("e", { status: "complete" }),
+		],
+	});
+
+	it("says total rates, active over the limit, queued, paused and the limits", () => {
+		assert.equal(
+			transferSummary(base, 200),
+			"↓ 1.2 MB/s ↑ 340.0 KB/s · active 2/3 · 1 queued · 1 paused · limits ↓ 500.0 KB/s ↑ unlimited",
+		);
+	});
+
+	it("keeps the rates, then the limits, when room is short", () => {
+		assert.equal(
+			transferSummary(base, 60),
+			"↓ 1.2 MB/s ↑ 340.0 KB/s · limits ↓ 500.0 KB/s ↑ unlimited",
+		);
+		assert.equal(transferSummary(base, 40), "↓ 1.2 MB/s ↑ 340.0 KB/s · active 2/3");
+		assert.equal(transferSummary(base, 10), "↓ 1.2 MB/…");
+		for (const width of [0, 5, 30, 74, 120]) {
+			assert.ok(displayWidth(transferSummary(base, width)) <= width);
+		}
+	});
+
+	it("leaves the limits out when none is set", () => {
+		const free = { ...base, limits: { maxDown: null, maxUp: null, maxActive: 5 } };
+		assert.equal(
+			transferSummary(free, 200),
+			"↓ 1.2 MB/s ↑ 340.0 KB/s · active 2/5 · 1 queued · 1 paused",
+		);
+	});
+});
+
+describe("the limits form", () => {
+	it("opens with the limits in force, in KB/s, empty for unlimited", () => {
+		assert.deepEqual(openLimitsForm({ maxDown: 1_500_000, maxUp: null, maxActive: 4 }), {
+			values: ["1500", "", "4"],
+			field: 0,
+		});
+		assert.equal(openLimitsForm({ maxDown: 1_250, maxUp: 100, maxActive: 1 }).values[0], "1.3");
+	});
+
+	it("edits the field being edited and moves between fields, wrapping around", () => {
+		let form = openLimitsForm({ maxDown: null, maxUp: null, maxActive: 3 });
+		form = editLimitsForm(form, { type: "type", text: "25" });
+		form = editLimitsForm(form, { type: "field", delta: -1 });
+		assert.equal(form.field, 2);
+		form = editLimitsForm(form, { type: "erase" });
+		form = editLimitsForm(form, { type: "type", text: "7" });
+		form = editLimitsForm(form, { type: "field", delta: 1 });
+		form = editLimitsForm(form, { type: "field", delta: 1 });
+		form = editLimitsForm(form, { type: "type", text: "0.5" });
+		assert.deepEqual(form.values, ["25", "0.5", "7"]);
+		form = editLimitsForm(form, { type: "erase-all" });
+		assert.deepEqual(form.values, ["25", "", "7"]);
+		assert.equal(editLimitsForm(form, { type: "quit" }), form);
+	});
+
+	it("parses KB/s (1 KB = 1000 bytes), empty as unlimited, and refuses the rest with a reason", () => {
+		const parse = (values: [string, string, string]) => parseLimitsForm({ values, field: 0 });
+		assert.deepEqual(parse(["500", "", "3"]), {
+			ok: true,
+			limits: { maxDown: 500_000, maxUp: null, maxActive: 3 },
+		});
+		assert.deepEqual(parse([" 0.5", "12.25", "1"]), {
+			ok: true,
+			limits: { maxDown: 500, maxUp: 12_250, maxActive: 1 },
+		});
+		assert.deepEqual(parse(["0", "", "3"]), {
+			ok: false,
+			field: 0,
+			error: "max download: a rate above 0 KB/s, or empty for none",
+		});
+		assert.equal((parse(["", "1.2.3", "3"]) as { field: number }).field, 1);
+		for (const active of ["0", "", "1.5", "1001"]) {
+			assert.equal((parse(["", "", active]) as { field: number }).field, 2, active);
+		}
+	});
+
+	it("draws one line per field, the edited one marked, the error shown", () => {
+		const form = { ...openLimitsForm({ maxDown: null, maxUp: null, maxActive: 3 }), field: 1 };
+		const lines = limitsFormLines({ ...form, error: "max upload: nope" }, 70).map(segmentsText);
+		for (const line of lines) assert.equal(displayWidth(line), 70);
+		assert.ok(lines.some((line) => /^ {2}Max download/.test(line)));
+		assert.ok(lines.some((line) => /^› Max upload/.test(line)));
+		assert.ok(lines.some((line) => line.startsWith("max upload: nope")));
+	});
+});
+
+describe("keymaps and the generated help", () => {
+	it("labels keys as people write them", () => {
+		assert.equal(keyLabel({ input: "c", ctrl: true }), "Ctrl-C");
+		assert.equal(keyLabel({ tab: true, shift: true }), "Shift-Tab");
+		assert.equal(keyLabel({ upArrow: true }), "↑");
+		assert.equal(keyLabel({ input: "q", ctrl: false, meta: false }), "q");
+		assert.equal(keyLabel({ input: " " }), "Space");
+		assert.equal(keyLabel({ escape: true }), "Esc");
+	});
+
+	it("binds the transfer controls, the help, the details and the limits", () => {
+		assert.deepEqual(actionForKey("?", { shift: true }), { type: "help" });
+		assert.deepEqual(actionForKey("i", {}), { type: "details" });
+		assert.deepEqual(actionForKey("p", {}), { type: "pause" });
+		assert.deepEqual(actionForKey("x", {}), { type: "cancel" });
+		assert.deepEqual(actionForKey("o", {}), { type: "reveal" });
+		assert.deepEqual(actionForKey("L", { shift: true }), { type: "limits" });
+		assert.deepEqual(actionForKey("3", {}), { type: "focus", pane: "transfers" });
+		assert.deepEqual(actionForKey("k", {}, CONFIRM_KEYMAP), { type: "confirm", keepPartial: true });
+		assert.deepEqual(actionForKey("d", {}, CONFIRM_KEYMAP), {
+			type: "confirm",
+			keepPartial: false,
+		});
+		assert.deepEqual(actionForKey("", { escape: true, meta: true }, CONFIRM_KEYMAP), {
+			type: "close",
+		});
+		for (const close of ["q", "?"]) {
+			assert.ok(actionForKey(close, {}, PANEL_KEYMAP), close);
+		}
+		assert.deepEqual(formActionForKey("42.5", {}), { type: "type", text: "42.5" });
+		assert.equal(formActionForKey("q", {}), undefined);
+		assert.deepEqual(formActionForKey("c", { ctrl: true }), { type: "quit" });
+	});
+
+	it("splits a chunk of keys sent together into single presses", () => {
+		assert.deepEqual(splitKeys("jG\r"), [
+			["j", { shift: false }],
+			["G", { shift: true }],
+			["\r", { return: true }],
+		]);
+		assert.deepEqual(splitKeys("\t\u007f\u0015"), [
+			["", { tab: true }],
+			["", { backspace: true }],
+			["u", { ctrl: true }],
+		]);
+		assert.deepEqual(splitKeys("é1"), [
+			["é", { shift: false }],
+			["1", { shift: false }],
+		]);
+		for (const [input, flags] of splitKeys("G\r")) assert.ok(actionForKey(input, flags));
+	});
+
+	it("covers every binding of every mode, grouped by action, each described", () => {
+		const sections = helpSections();
+		assert.deepEqual(
+			sections.map((section) => section.title),
+			KEY_MODES.map((mode) => mode.title),
+		);
+		KEY_MODES.forEach((mode, index) => {
+			const entries = sections[index].entries;
+			for (const binding of mode.bindings) {
+				const does = binding.does ?? describeAction(binding.action);
+				const entry = entries.find((e) => e.does === does);
+				assert.ok(entry, `${mode.title}: ${does}`);
+				assert.ok(entry.keys.split(" ").includes(keyLabel(binding.pattern)), entry.keys);
+			}
+		});
+		const main = sections[0].entries;
+		assert.deepEqual(
+			main.find((entry) => entry.does === "quit"),
+			{ keys: "Ctrl-C q", does: "quit" },
+		);
+		assert.deepEqual(
+			main.find((entry) => entry.does === "move down"),
+			{ keys: "↓ j", does: "move down" },
+		);
+	});
+
+	it("flows into columns only when that shows everything, every line exactly as wide", () => {
+		const sections = helpSections();
+		const narrow = helpLines(sections, 76, 21);
+		assert.ok(narrow.length > 21, "scrolls in one column at 80x24");
+		const wide = helpLines(sections, 194, 55);
+		assert.ok(wide.length <= 55, "fits at 200x60");
+		for (const [lines, width] of [
+			[narrow, 76],
+			[wide, 194],
+		] as const) {
+			for (const line of lines) assert.equal(displayWidth(segmentsText(line)), width);
+		}
+	});
+
+	it("is what the README's keys section lists", () => {
+		const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+		const keys = readme.slice(
+			readme.indexOf("## Keys"),
+			readme.indexOf("\n## ", readme.indexOf("## Keys") + 1),
+		);
+		for (const mode of KEY_MODES) {
+			for (const binding of mode.bindings) {
+				const label = keyLabel(binding.pattern);
+				assert.ok(keys.includes(`\`${label}\``), `README lists \`${label}\` (${mode.title})`);
+			}
+		}
+		for (const binding of KEYMAP) {
+			assert.ok(keys.includes(`\`${keyLabel(binding.pattern)}\``));
+		}
+	});
+});
+
+describe("detail views", () => {
+	const snap = snapshot({
+		peers: [peer("bob", { id: "b".repeat(32) }), peer("eve", { id: "e".repeat(32), banned: true })],
+	});
+
+	it("give a file's default piece size and count before its manifest is known", () => {
+		const size = 3 * 1024 ** 3;
+		const view = fileDetails(
+			file("big.iso", { size, peers: ["b".repeat(32), "e".repeat(32), "self"] }),
+			undefined,
+			snap,
+		);
+		const value = (label: string) => view.rows.find((row) => row.label === label)?.value;
+		assert.equal(value("Pieces"), pieceCount(size, pieceSizeFor(size)).toLocaleString("en-US"));
+		assert.match(value("Piece size") ?? "", /\(the default for this size\)$/);
+		const peers = view.rows
+			.filter((row) => row.label === "Peers" || row.label === "")
+			.map((r) => r.value);
+		assert.deepEqual(peers, ["bob", "eve (banned)", "alice (you)"]);
+	});
+
+	it("list at most 50 of a peer's files, then how many more", () => {
+		const files = Array.from({ length: 60 }, (_, index) =>
+			file(`f${index}.txt`, { peers: ["b".repeat(32)] }),
+		);
+		const view = peerDetails(snap.peers[0], { ...snap, files }, Date.now());
+		const shared = view.rows.slice(view.rows.findIndex((row) => row.label === "Shared"));
+		assert.equal(shared.length, 51);
+		assert.equal(shared.at(-1)?.value, "… and 10 more");
+	});
+
+	it("lay out every row exactly as wide as the panel, long values wrapped", () => {
+		const view = transferLocation(
+			transfer("x", { status: "failed", error: "a long reason ".repeat(10), partialPath: "/p" }),
+			"/very/long/downloads/folder/that/goes/on/and/on",
+		);
+		for (const width of [20, 40, 76]) {
+			for (const line of detailLines(view, width)) {
+				assert.equal(displayWidth(segmentsText(line)), width);
+			}
+		}
+		assert.deepEqual(wrapText("abcdef", 4), ["abcd", "ef"]);
+		assert.deepEqual(wrapText("one two three", 8), ["one two", "three"]);
+		assert.deepEqual(wrapText("", 5), [""]);
+	});
+});
+
+describe("pauseIntents", () => {
+	it("pauses, resumes, retries or leaves alone by status", () => {
+		const item = (status: TransferState["status"]) => ({
+			kind: "file" as const,
+			transfer: transfer("a.txt", { status }),
+		});
+		const type = (status: TransferState["status"]) =>
+			pauseIntents(item(status)).intents.map((intent) => intent.type);
+		for (const status of ["queued", "starting", "downloading", "waiting", "verifying"] as const) {
+			assert.deepEqual(type(status), ["pause"], status);
+		}
+		assert.deepEqual(type("paused"), ["resume"]);
+		assert.deepEqual(type("failed"), ["download"]);
+		assert.deepEqual(type("cancelled"), ["download"]);
+		assert.deepEqual(type("complete"), []);
+		const folder = {
+			kind: "folder" as const,
+			folder: folderTransfer("docs"),
+			files: [transfer("docs/a", { status: "complete" })],
+		};
+		assert.deepEqual(pauseIntents(folder).intents, []);
+	});
+});
+
+describe("guardConsole", () => {
+	it("keeps console and stderr output off the screen until restored, handing it to the sink", () => {
+		const writes: string[] = [];
+		const stdoutWrite = process.stdout.write;
+		process.stdout.write = ((chunk: string) => {
+			writes.push(String(chunk));
+			return true;
+		}) as typeof process.stdout.write;
+		const originalLog = console.log;
+		const sunk: string[] = [];
+		let guard: ReturnType<typeof guardConsole> | undefined;
+		try {
+			guard = guardConsole((line) => sunk.push(`${line.source}: ${line.text}`));
+			console.log("hello %d", 42);
+			console.error(new Error("boom").message);
+			console.warn("two\nlines");
+			process.stderr.write("raw stderr\n");
+		} finally {
+			guard?.restore();
+			process.stdout.write = stdoutWrite;
+		}
+		assert.deepEqual(writes, []);
+		assert.deepEqual(sunk, [
+			"log: hello 42",
+			"error: boom",
+			"warn: two",
+			"warn: lines",
+			"stderr: raw stderr",
+		]);
+		assert.deepEqual(
+			guard.lines.map((line) => line.text),
+			["hello 42", "boom", "two", "lines", "raw stderr"],
+		);
+		assert.equal(console.log, originalLog);
+		guard.restore();
+		assert.equal(console.log, originalLog);
+	});
+
+	it("keeps only the last lines and survives a failing sink", () => {
+		const guard = guardConsole(() => {
+			throw new Error("sink down");
+		});
+		try {
+			for (let index = 0; index < KEPT_LINES + 20; index++) console.info(`line ${index}`);
+		} finally {
+			guard.restore();
+		}
+		assert.equal(guard.lines.length, KEPT_LINES);
+		assert.equal(guard.lines[0].text, "line 20");
+	});
+});
