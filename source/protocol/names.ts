@@ -253,14 +253,16 @@ function refuse(reason: string): NameVerdict {
 
 /**
  * The key two safe names share when they would be the same file on a case-insensitive or
- * normalising file system (APFS and HFS+ by default, NTFS): NFC, then lower case. Writers
- * compare keys, never raw names, to keep two downloads off one file, and give the later of
- * two colliding names a number (`name (1).ext`).
+ * normalising file system (APFS and HFS+ by default, NTFS): NFC, lower case, then NFC again
+ * (lowering can undo a composition: `ᾼ` and a combining mark become `ᾳ` and a mark that
+ * compose, so without the second pass `ᾼ̴͂` and `ᾷ̴` would get different keys for one
+ * file). Writers compare keys, never raw names, to keep two downloads off one file, and give
+ * the later of two colliding names a number (`name (1).ext`).
  * @param name - a name or path (safe or not)
- * @returns the comparison key (not a name to write)
+ * @returns the comparison key (not a name to write); the key of a key is itself
  */
 export function collisionKey(name: string): string {
-	return name.replace(LONE_SURROGATE, "\ufffd").normalize("NFC").toLowerCase();
+	return name.replace(LONE_SURROGATE, "\ufffd").normalize("NFC").toLowerCase().normalize("NFC");
 }
 
 /**

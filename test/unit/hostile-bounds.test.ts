@@ -23,6 +23,7 @@ import {
 	MIN_MANIFEST_CHUNK,
 } from "../../source/protocol/messages.js";
 import {
+	collisionKey,
 	MAX_SAFE_SEGMENT_BYTES,
 	numberedSafeName,
 	sanitizeName,
@@ -264,5 +265,16 @@ describe("numbered names of long segments", () => {
 		}
 		// A short extension is kept after the number.
 		assert.equal(numberedSafeName("report.pdf", 2), "report (2).pdf");
+	});
+});
+
+describe("collision keys", () => {
+	it("are the same for names one normalising, case-insensitive file system takes as one (found by the names fuzz target)", () => {
+		// Lowering U+1FBC gives U+1FB3, which composes with the U+0342 after U+0334.
+		const upper = "\u1fbc\u0334\u0342.txt";
+		const lower = "\u1fb7\u0334.txt";
+		assert.equal(collisionKey(upper), collisionKey(lower));
+		assert.equal(collisionKey(collisionKey(upper)), collisionKey(upper));
+		assert.equal(collisionKey("Café.TXT"), collisionKey("cafe\u0301.txt"));
 	});
 });
