@@ -74,4 +74,5 @@ export const generators: Record<string, fc.Arbitrary<Buffer>> = {
 		.tuple(manifestFileNameArb, manifestArb)
 		.map(([name, manifest]) => encodeManifestFile(name, manifest)),
 	paths: nameArb.map((name) => Buffer.from(name, "utf8")),
+	names: nameArb.map((name) => Buffer.from(name, "utf8")),
 };

@@ -181,6 +181,19 @@ for (const [target, arb] of Object.entries(generators)) {
 		written++;
 	}
 }
+// The names target also starts from a spread of the adversarial names corpus (issue 6).
+const adversarial = JSON.parse(
+	fs.readFileSync(path.join(root, "fixtures", "adversarial-names.json"), "utf8"),
+) as { category: string; name: string }[];
+const namesDir = path.join(corpusDir, "names");
+adversarial.forEach((entry, i) => {
+	if (i % 15 !== 0) return;
+	fs.writeFileSync(
+		path.join(namesDir, `adv-${String(i).padStart(3, "0")}-${entry.category}`),
+		entry.name,
+	);
+	written++;
+});
 const peerDir = path.join(corpusDir, "peer");
 fs.mkdirSync(peerDir, { recursive: true });
 for (const [name, bytes] of Object.entries(sequenceSeeds())) {
