@@ -14,7 +14,7 @@ import {
 	MISSED_INTERVALS,
 	PeerTable,
 } from "../../source/discovery/table.js";
-import { Library } from "../../source/library/library.js";
+import { Library, type SharedFile } from "../../source/library/library.js";
 import { downloadTarget, isInside, safeSegments } from "../../source/library/paths.js";
 import {
 	decodeMessage,
@@ -29,6 +29,8 @@ import {
 	sanitizeName,
 } from "../../source/protocol/names.js";
 import { TransferEngine } from "../../source/transfer/engine.js";
+import { MAX_READ_BYTES, SendService, type ServedLibrary } from "../../source/transfer/serve.js";
+import { TokenIssuer } from "../../source/transfer/tokens.js";
 import { freeBase, tempDir, waitFor } from "../helpers/net.js";
 
 const fileId = new Uint8Array(32).fill(1);
@@ -276,5 +278,67 @@ describe("collision keys", () => {
 		assert.equal(collisionKey(upper), collisionKey(lower));
 		assert.equal(collisionKey(collisionKey(upper)), collisionKey(upper));
 		assert.equal(collisionKey("Café.TXT"), collisionKey("cafe\u0301.txt"));
+	});
+});
+
+describe("block reads under way", () => {
+	it(`hold at most ${MAX_READ_BYTES / 1048576} MiB: a flood of requests for distinct pieces is dropped past it`, async () => {
+		const pieceSize = 1024 * 1024;
+		const id = "ab".repeat(32);
+		const pending: { piece: number; resolve: (b: Buffer | null) => void }[] = [];
+		let reads = 0;
+		let most = 0;
+		const library = {
+			revision: 1,
+			files: () => [],
+			directories: () => [],
+			get: (wanted: string) =>
+				wanted === id ? ({ manifest: { pieceSize } } as unknown as SharedFile) : undefined,
+			// A slow disk: every read waits until the test lets it finish.
+			read: (_id: string, offset: number, length: number) =>
+				new Promise<Buffer | null>((resolve) => {
+					reads++;
+					most = Math.max(most, new Set(pending.map((p) => p.piece)).size + 1);
+					pending.push({
+						piece: Math.floor(offset / pieceSize),
+						resolve: () => resolve(Buffer.alloc(length)),
+					});
+				}),
+		};
+		const tokens = new TokenIssuer();
+		const from = { address: "127.0.0.1", port: 40_000 };
+		const sent: Buffer[] = [];
+		const service = new SendService(library as unknown as ServedLibrary, tokens, (d) => {
+			sent.push(Array.isArray(d) ? Buffer.concat(d) : d);
+		});
+		const token = tokens.issue(from.address, from.port);
+		const ask = (piece: number, within = 0) =>
+			service.recv(
+				encodeMessage({
+					type: "blockRequest",
+					token,
+					fileId: Buffer.from(id, "hex"),
+					offset: piece * pieceSize + within,
+					length: 1000,
+				}),
+				from,
+			);
+		for (let piece = 0; piece < 200; piece++) ask(piece);
+		const bound = MAX_READ_BYTES / pieceSize;
+		assert.equal(reads, bound);
+		assert.equal(most, bound);
+		assert.equal(service.stats.busy, 200 - bound);
+		// More blocks of a piece already being read cost nothing more.
+		ask(0, 5_000);
+		ask(1, 9_000);
+		assert.equal(reads, bound + 2);
+		assert.equal(service.stats.busy, 200 - bound);
+		// Once the disk answers, the bytes are given back and requests are served again.
+		for (const p of pending.splice(0)) p.resolve(null);
+		await new Promise((resolve) => setImmediate(resolve));
+		assert.equal(sent.length, bound + 2);
+		ask(150);
+		assert.equal(reads, bound + 3);
+		assert.equal(service.stats.busy, 200 - bound);
 	});
 });
