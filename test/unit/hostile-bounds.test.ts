@@ -6,8 +6,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
+import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
 	MAX_INTERVAL_MS,
 	MAX_PEERS,
@@ -32,6 +35,7 @@ import { TransferEngine } from "../../source/transfer/engine.js";
 import { MAX_READ_BYTES, SendService, type ServedLibrary } from "../../source/transfer/serve.js";
 import { TokenIssuer } from "../../source/transfer/tokens.js";
 import { freeBase, tempDir, waitFor } from "../helpers/net.js";
+import { Swarm } from "../helpers/swarm.js";
 
 const fileId = new Uint8Array(32).fill(1);
 
@@ -340,5 +344,43 @@ describe("block reads under way", () => {
 		ask(150);
 		assert.equal(reads, bound + 3);
 		assert.equal(service.stats.busy, 200 - bound);
+	});
+});
+
+describe("a long-running peer's memory", () => {
+	it("does not grow with each completed download (each kept up to 8 MiB of spare piece buffers; found by the stateful fuzzer's heap check)", async () => {
+		v8.setFlagsFromString("--expose-gc");
+		const gc = runInNewContext("gc") as () => void;
+		const heap = () => {
+			gc();
+			gc();
+			const h = v8.getHeapStatistics();
+			return h.used_heap_size + h.external_memory;
+		};
+		const swarm = await Swarm.create();
+		try {
+			const share = path.join(swarm.root, "share");
+			fs.mkdirSync(share, { recursive: true });
+			await swarm.add("seeder", share);
+			const leecher = await swarm.add("leecher");
+			const sizes: number[] = [];
+			for (let i = 0; i < 6; i++) {
+				fs.writeFileSync(path.join(share, `f${i}.bin`), randomBytes(4 * 1024 * 1024));
+				const file = await waitFor(
+					() => leecher.files().find((f) => f.name === `f${i}.bin`),
+					`f${i}.bin listed`,
+				);
+				await leecher.download(file.id);
+				sizes.push(heap());
+			}
+			// From the third on: by then the seeder's piece cache (8 MiB) is full.
+			const growth = sizes[5] - sizes[2];
+			assert.ok(
+				growth < 2 * 1024 * 1024,
+				`heap grew ${(growth / 1048576).toFixed(1)} MiB over 3 downloads`,
+			);
+		} finally {
+			await swarm.close();
+		}
 	});
 });
