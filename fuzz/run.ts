@@ -107,6 +107,8 @@ function runOne(name: string): Promise<Row> {
 		let lastCount = -1;
 		let lastChange = Date.now();
 		const watchdog = setInterval(() => {
+			// Once the result is in, only the worker's exit is awaited (see below).
+			if (result) return;
 			const count = Atomics.load(counters, 0);
 			if (count !== lastCount) {
 				lastCount = count;
@@ -118,6 +120,8 @@ function runOne(name: string): Promise<Row> {
 		}, 250);
 		worker.on("message", (row: Row) => {
 			result = row;
+			// A target may leave handles open (a peer's file watcher): the run is over anyway.
+			setTimeout(() => void worker.terminate(), 2_000).unref();
 		});
 		worker.on("error", (error) => {
 			failure = saveCurrent("crash", `uncaught in the worker: ${error.stack ?? error.message}`);

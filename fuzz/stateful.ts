@@ -182,11 +182,14 @@ export interface PeerFuzzerOptions {
 	/** Start a new download when one completes (the long run), default true. */
 	keepDownloading?: boolean;
 	/**
-	 * The sink also lists the file under download, so the target takes it as a source and
-	 * gets silence or corrupt blocks from it (default true). See the note in the report on
-	 * a stall this finds in the download's piece picking.
+	 * The sink lies with data too (default true): it lists the file under download, so the
+	 * target takes it as a source, and it answers block requests (its own, or those it gets
+	 * as a partial seeder through a forged interest) with corrupt blocks. False keeps it
+	 * silent on block requests. Until blocks are blamed on the peer that sent them (smart
+	 * ban, issue 6), the honest seeder shares the blame for the liar's blocks of a piece
+	 * both served, is banned after three, and the download fails: this finds that.
 	 */
-	hostileSource?: boolean;
+	liars?: boolean;
 }
 
 /** Counters of a fuzzing session. */
@@ -259,7 +262,7 @@ export class PeerFuzzer {
 			downloadSize: options.downloadSize ?? 1024 * 1024,
 			seederRate: options.seederRate ?? 256 * 1024,
 			keepDownloading: options.keepDownloading ?? true,
-			hostileSource: options.hostileSource ?? true,
+			liars: options.liars ?? true,
 		};
 		const swarm = await Swarm.create();
 		const seedShare = path.join(swarm.root, "seeder-share");
@@ -483,17 +486,17 @@ export class PeerFuzzer {
 	}
 
 	/**
-	 * A peer id to claim. The honest peers' ids come up rarely: everything here shares
-	 * 127.0.0.1, so claiming them is the attack of one who forges source addresses (which
-	 * only a network key stops), and at every turn it would keep the download from ever
-	 * moving; a stranger at another address is refused them by the peer table.
+	 * A peer id to claim: forged ones, or the target's own (which it must ignore). Never
+	 * the seeder's: everything here shares 127.0.0.1, so claiming it would be the attack of
+	 * one who forges the seeder's source address, which only a network key stops (a
+	 * stranger at another address is refused a known id by the peer table, see
+	 * test/unit/hostile-bounds.test.ts); here it would only stop the download for good.
 	 */
 	private peerId(p: Params): Buffer {
-		const choice = p.u8() % 32;
-		if (choice === 0) return this.seeder.peerId;
-		if (choice === 1) return this.target.peerId;
+		const choice = p.u8() % 16;
+		if (choice === 0) return this.target.peerId;
 		// A few fixed forged ids, so leaves meet the announces before them.
-		if (choice < 16) return Buffer.alloc(16, p.u8() % 8);
+		if (choice < 8) return Buffer.alloc(16, p.u8() % 8);
 		return p.bytes(16);
 	}
 
@@ -708,9 +711,7 @@ export class PeerFuzzer {
 		const pick = (n: number) => (p ? p.u8() % n : Math.floor(Math.random() * n));
 		const fileId = asked && "fileId" in asked ? asked.fileId : new Uint8Array(32).fill(9);
 		const download =
-			this.download && this.options.hostileSource
-				? Buffer.from(this.download.id, "hex")
-				: randomBytes(32);
+			this.download && this.options.liars ? Buffer.from(this.download.id, "hex") : randomBytes(32);
 		const entries: ListEntry[] = [
 			{
 				fileId: randomBytes(32),
@@ -793,6 +794,7 @@ export class PeerFuzzer {
 			return;
 		}
 		const requestId = "requestId" in message ? message.requestId : 0;
+		if (message.type === "blockRequest" && !this.options.liars) return;
 		if (message.type === "blockRequest" && message.length + DATA_OVERHEAD > 65_000) return;
 		if (
 			message.type === "listRequest" ||

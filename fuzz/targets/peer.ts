@@ -25,8 +25,8 @@ export async function fuzz(data: Buffer): Promise<void> {
 	fuzzer ??= PeerFuzzer.start({
 		downloadSize: 4 * 1024 * 1024,
 		seederRate: 1024 * 1024,
-		// P2P_FUZZ_HOSTILE_SOURCE=0 keeps the sink from posing as a source of the download.
-		hostileSource: process.env.P2P_FUZZ_HOSTILE_SOURCE !== "0",
+		// P2P_FUZZ_LIARS=0 keeps the hostile peer from serving corrupt blocks (see `liars`).
+		liars: process.env.P2P_FUZZ_LIARS !== "0",
 	});
 	await (await fuzzer).sequence(data);
 }
@@ -38,7 +38,7 @@ export async function close(): Promise<void> {
 	try {
 		f.checkMemory();
 		// Within the runner's hang watchdog (20 s without progress).
-		await f.finishDownload(15_000);
+		await f.finishDownload(8_000);
 	} finally {
 		await f.close();
 	}
