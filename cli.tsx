@@ -107,9 +107,11 @@ async function main(argv: string[]): Promise<number> {
 			return 0;
 		case "tui": {
 			// Ink draws only the last frame when it thinks it runs in CI (CI=true); on a real
-			// terminal the user wants the live screen, so that guess must not apply.
-			process.env.CI = "0";
-			process.env.CONTINUOUS_INTEGRATION = "0";
+			// terminal the user wants the live screen, so that guess must not apply. The
+			// variables go rather than being set to 0: chalk turns every colour and style off
+			// while a CI variable exists at all, whatever its value.
+			delete process.env.CI;
+			delete process.env.CONTINUOUS_INTEGRATION;
 			const demo = flags.demo ? startDemo(settings.discoveryPort, settings.interval) : undefined;
 			try {
 				const peer = await Peer.start(options);

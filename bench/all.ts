@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: the transfer benchmark, then the indexing benchmark, each a separate
- * process given the same flags (each accepts the other's flags and ignores them; `--mib` sets
- * the size of both benchmarks' large file). Exit code 1 when either failed.
+ * `npm run bench`: the transfer benchmark, the indexing benchmark, then the key-latency
+ * benchmark, each a separate process given the same flags (each accepts the others' flags
+ * and ignores them; `--mib` sets the size of both the transfer and the indexing benchmarks'
+ * large file). Exit code 1 when any failed.
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let code = 0;
-for (const script of ["transfer.js", "indexing.js"]) {
+for (const script of ["transfer.js", "indexing.js", "keys.js"]) {
 	const run = spawnSync(process.execPath, [path.join(here, script), ...process.argv.slice(2)], {
 		stdio: "inherit",
 	});

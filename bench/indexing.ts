@@ -52,6 +52,12 @@ const { values: flags } = parseArgs({
 		// The transfer bench's flags (`npm run bench` passes the same flags to both).
 		only: { type: "string" },
 		timeout: { type: "string" },
+		// The key-latency bench's flags.
+		listed: { type: "string" },
+		presses: { type: "string" },
+		gap: { type: "string" },
+		sizes: { type: "string" },
+		tmux: { type: "boolean" },
 		// Internal: run one measurement in this process and print it as JSON.
 		child: { type: "string" },
 		dir: { type: "string" },

@@ -135,6 +135,12 @@ const { values: flags } = parseArgs({
 		files: { type: "string" },
 		seed: { type: "string" },
 		workers: { type: "string" },
+		// The key-latency bench's flags.
+		listed: { type: "string" },
+		presses: { type: "string" },
+		gap: { type: "string" },
+		sizes: { type: "string" },
+		tmux: { type: "boolean" },
 	},
 });
 const mib = Number(flags.mib);

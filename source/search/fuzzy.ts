@@ -25,7 +25,7 @@ export interface FuzzyMatch<T> {
 const THRESHOLD = 0.4;
 
 /** Items per Fuse collection: one step of {@link FuzzyIndex.steps} (about 5-15 ms). */
-export const DEFAULT_CHUNK_SIZE = 2048;
+export const DEFAULT_CHUNK_SIZE = 512;
 
 /**
  * How a name matched, best first. Fuse alone ranks an exact substring anywhere like a
@@ -165,7 +165,7 @@ export class FuzzyIndex<T> {
 	/**
 	 * @param items - what to search; the array is not copied, do not change it afterwards
 	 * @param name - the text of an item to match against (e.g. a file's path)
-	 * @param chunkSize - items per step of {@link FuzzyIndex.steps} (default 2048, at least 1)
+	 * @param chunkSize - items per step of {@link FuzzyIndex.steps} (default 512, at least 1)
 	 */
 	constructor(
 		readonly items: readonly T[],
@@ -207,7 +207,7 @@ export class FuzzyIndex<T> {
 
 	/**
 	 * {@link FuzzyIndex.search} in steps: each `next()` searches one chunk of items (about
-	 * 2,048) and yields how many items are done; the generator returns the ranked matches.
+	 * 512) and yields how many items are done; the generator returns the ranked matches.
 	 * Drop the generator to cancel a search whose query is outdated.
 	 *
 	 * @param query - what the user typed

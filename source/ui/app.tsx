@@ -6,6 +6,7 @@
  */
 
 import { Box, type Key, useApp, useInput } from "ink";
+import "./ink-frame-cache.js";
 import {
 	type JSX,
 	useCallback,

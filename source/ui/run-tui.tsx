@@ -8,6 +8,7 @@ import type { Peer } from "../peer/peer.js";
 import { createPeerStore } from "../peer/store.js";
 import { App } from "./app.js";
 import { type GuardedLine, guardConsole } from "./console-guard.js";
+import { steadyFrames } from "./steady-frames.js";
 
 const ENTER_ALT_SCREEN = "\u001B[?1049h\u001B[H";
 const LEAVE_ALT_SCREEN = "\u001B[?1049l";
@@ -33,10 +34,12 @@ export async function runTui(peer: Peer, options: TuiOptions = {}): Promise<void
 	stdout.write(ENTER_ALT_SCREEN);
 	let restored = false;
 	const guard = guardConsole(options.log);
+	const unsteady = steadyFrames(stdout);
 	const restore = () => {
 		if (restored) return;
 		restored = true;
 		guard.restore();
+		unsteady();
 		stdout.write(LEAVE_ALT_SCREEN);
 	};
 	process.once("exit", restore);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import type { TransferState } from "../../source/peer/types.js";
 import { pieceCount, pieceSizeFor } from "../../source/protocol/manifest.js";
 import { pauseIntents } from "../../source/ui/app.js";
@@ -375,3 +376,64 @@ describe("guardConsole", () => {
 		assert.equal(guard.lines[0].text, "line 20");
 	});
 });
+
+describe("ink's line caches kept across frames", () => {
+	it("apply to the ink in use, and frames stay the same as ink draws them alone", async () => {
+		const { inkFrameCacheActive } = await import("../../source/ui/ink-frame-cache.js");
+		assert.equal(
+			inkFrameCacheActive,
+			true,
+			"ink's build/output.js no longer has the expected shape",
+		);
+		const React = (await import("react")).default;
+		const { Text, Box } = await import("ink");
+		const { render } = await import("ink-testing-library");
+		const rows = (marked: number) =>
+			React.createElement(
+				Box,
+				{ flexDirection: "column" },
+				...Array.from({ length: 6 }, (_, i) =>
+					React.createElement(
+						Text,
+						{ key: i, inverse: i === marked, color: i % 2 ? "green" : undefined },
+						`${i === marked ? ">" : " "} row ${i} ${"·".repeat(i)}`,
+					),
+				),
+			);
+		// The same rows drawn again after other frames filled the caches: same text and styles.
+		const app = render(rows(0));
+		const first = app.lastFrame();
+		app.rerender(rows(3));
+		const moved = app.lastFrame();
+		app.rerender(rows(0));
+		assert.equal(app.lastFrame(), first);
+		assert.notEqual(moved, first);
+		const fresh = render(rows(3));
+		assert.equal(fresh.lastFrame(), moved);
+		app.unmount();
+		fresh.unmount();
+	});
+});
+
+describe("full-screen frames drawn in place", () => {
+	it("turns clear-then-draw into home, lines over the old ones, erasing only short ones", async () => {
+		const { CLEAR_TERMINAL, drawInPlace } = await import("../../source/ui/steady-frames.js");
+		assert.equal(drawInPlace("\u001B[2Kplain", 10), "\u001B[2Kplain");
+		const green = "\u001B[32mok\u001B[39m";
+		const frame = `${"x".repeat(10)}\n${green}\n${"é".repeat(10)}\nend`;
+		const out = drawInPlace(CLEAR_TERMINAL + frame, 10);
+		assert.ok(!out.includes("\u001B[2J"), "no clear screen");
+		assert.equal(
+			out,
+			`\u001B[H${"x".repeat(10)}\n${green}\u001B[K\n${"é".repeat(10)}\nend\u001B[K\u001B[J`,
+		);
+		// The visible text is the frame's, line for line.
+		assert.equal(stripAnsi(out), stripAnsi(frame));
+		// A last line as wide as the terminal: no erase that would take its last column.
+		assert.ok(drawInPlace(`${CLEAR_TERMINAL}ab\n${"y".repeat(10)}`, 10).endsWith("y".repeat(10)));
+	});
+});
+
+function stripAnsi(text: string): string {
+	return stripVTControlCharacters(text);
+}
