@@ -13,6 +13,16 @@ import { decodeMessage } from "../protocol/messages.js";
 
 /** Missed announce intervals after which a silent peer expires. */
 export const MISSED_INTERVALS = 3;
+/**
+ * Most peers the table holds: announces from further new peer ids are dropped (and
+ * counted in `refused`) until one leaves or expires, so forged peer ids cannot grow it.
+ */
+export const MAX_PEERS = 1_024;
+/**
+ * Longest announce interval believed for expiry, in ms (the longest `--interval` allows):
+ * a forged announce claiming 49 days expires like a peer announcing hourly.
+ */
+export const MAX_INTERVAL_MS = 3_600_000;
 
 /** What one datagram or one expiry pass did to the table. */
 export type TableChange =
@@ -25,6 +35,17 @@ export class PeerTable {
 	private peers = new Map<string, PeerRecord>();
 	/** Datagrams dropped because they did not decode as discovery messages. */
 	malformed = 0;
+	/** Announces of new peers dropped because the table was full. */
+	refused = 0;
+	/**
+	 * Announces dropped because they named a known peer from another address: a peer id
+	 * is bound to the address it was first heard from until it leaves or expires (as its
+	 * leave must come from there), so a stranger on the LAN cannot point our requests for
+	 * that peer (and the blame for bad pieces, which bans by peer id) at itself. A process
+	 * picks a new id each start, so a peer that moves comes back under a new id. (Whoever
+	 * can forge the source address is not stopped by this: see the network key.)
+	 */
+	conflicts = 0;
 
 	/** @param selfId - our own peer id (hex); our own broadcasts come back and are ignored */
 	constructor(private readonly selfId: string) {}
@@ -60,6 +81,14 @@ export class PeerTable {
 			this.peers.delete(id);
 			return { kind: "left", peer: known, reason: "bye" };
 		}
+		if (known && known.address !== from) {
+			this.conflicts++;
+			return undefined;
+		}
+		if (!known && this.peers.size >= MAX_PEERS) {
+			this.refused++;
+			return undefined;
+		}
 		const base = message.basePort;
 		const peer: PeerRecord = {
 			id,
@@ -69,7 +98,7 @@ export class PeerTable {
 			files: message.fileCount,
 			revision: message.revision,
 			lastSeen: now,
-			interval: message.interval,
+			interval: Math.min(message.interval, MAX_INTERVAL_MS),
 		};
 		this.peers.set(id, peer);
 		if (!known) return { kind: "joined", peer };

@@ -30,6 +30,18 @@ export const MAX_PATH_BYTES = 1024;
 export const MAX_BLOCK_SIZE = 60 * 1024;
 /** Largest UDP payload we ever send or accept, in bytes. */
 export const MAX_DATAGRAM = 65_507;
+/**
+ * Largest manifest encoding, in bytes: 49 + 32 × 65,536 piece hashes (docs/protocol.md §4).
+ * A `manifestChunk` claiming a larger `total` is refused, so a peer cannot make us set
+ * aside more than this for a manifest before the bytes arrive.
+ */
+export const MAX_MANIFEST_BYTES = 49 + 32 * 65_536;
+/**
+ * Smallest chunk a manifest is fetched in, in bytes (unless the manifest is shorter): a
+ * sender's chunk fills its datagram (at least 1,172 bytes on any IPv4 path), so a first
+ * chunk under this is a peer trying to make us send one request per byte.
+ */
+export const MIN_MANIFEST_CHUNK = 1_024;
 
 /** Message type codes (the header's fourth byte). */
 export const MessageType = {
@@ -441,6 +453,7 @@ export function encodeMessage(message: Message): Buffer {
 		}
 		case "manifestChunk": {
 			checkFixed("fileId", message.fileId, HASH_SIZE);
+			if (message.total > MAX_MANIFEST_BYTES) throw new RangeError("manifest over 2,097,201 bytes");
 			const w = new Writer(MANIFEST_CHUNK_OVERHEAD + message.bytes.length);
 			header(w, MessageType.manifestChunk).u32(message.requestId).bytes(message.fileId);
 			return w.u32(message.total).u32(message.offset).bytes(message.bytes).finish();
@@ -581,7 +594,7 @@ function decodeBody(type: number, r: Reader): Message | null {
 			const total = r.u32();
 			const offset = r.u32();
 			const bytes = r.rest();
-			if (offset + bytes.length > total) r.fail();
+			if (total > MAX_MANIFEST_BYTES || offset + bytes.length > total) r.fail();
 			return { type: "manifestChunk", requestId, fileId, total, offset, bytes };
 		}
 		case MessageType.blockRequest: {

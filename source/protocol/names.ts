@@ -224,9 +224,10 @@ function utf8Length(codePoint: number): number {
 
 /**
  * A safe name with a number, for the later of two names that collide: `a/b (1).txt`. The
- * number goes before the extension of the last segment, whose stem is cut (on a code point
- * boundary) when the segment would be over {@link MAX_SAFE_SEGMENT_BYTES}: the result is as
- * safe as the input, and distinct for every `n`.
+ * number goes before the extension (up to 32 bytes, as {@link sanitizeName} keeps) of the
+ * last segment, whose stem is cut (on a code point boundary) when the segment would be over
+ * {@link MAX_SAFE_SEGMENT_BYTES}: the result is as safe as the input, and distinct for
+ * every `n`.
  * @param name - a safe name (from {@link sanitizeName})
  * @param n - the number, from 1
  * @returns the numbered name
@@ -236,7 +237,10 @@ export function numberedSafeName(name: string, n: number): string {
 	const folder = name.slice(0, slash + 1);
 	const last = name.slice(slash + 1);
 	const dot = last.lastIndexOf(".");
-	const extension = dot > 0 ? last.slice(dot) : "";
+	let extension = dot > 0 ? last.slice(dot) : "";
+	// As when cutting: a long "extension" (a dot early in a long name) is part of the stem,
+	// else it would leave no room and the numbered segment would pass the limit.
+	if (Buffer.byteLength(extension) > MAX_KEPT_EXTENSION_BYTES) extension = "";
 	const stem = extension === "" ? last : last.slice(0, dot);
 	const mark = ` (${n})`;
 	const room = MAX_SAFE_SEGMENT_BYTES - Buffer.byteLength(mark) - Buffer.byteLength(extension);
@@ -249,14 +253,16 @@ function refuse(reason: string): NameVerdict {
 
 /**
  * The key two safe names share when they would be the same file on a case-insensitive or
- * normalising file system (APFS and HFS+ by default, NTFS): NFC, then lower case. Writers
- * compare keys, never raw names, to keep two downloads off one file, and give the later of
- * two colliding names a number (`name (1).ext`).
+ * normalising file system (APFS and HFS+ by default, NTFS): NFC, lower case, then NFC again
+ * (lowering can undo a composition: `ᾼ` and a combining mark become `ᾳ` and a mark that
+ * compose, so without the second pass `ᾼ̴͂` and `ᾷ̴` would get different keys for one
+ * file). Writers compare keys, never raw names, to keep two downloads off one file, and give
+ * the later of two colliding names a number (`name (1).ext`).
  * @param name - a name or path (safe or not)
- * @returns the comparison key (not a name to write)
+ * @returns the comparison key (not a name to write); the key of a key is itself
  */
 export function collisionKey(name: string): string {
-	return name.replace(LONE_SURROGATE, "\ufffd").normalize("NFC").toLowerCase();
+	return name.replace(LONE_SURROGATE, "\ufffd").normalize("NFC").toLowerCase().normalize("NFC");
 }
 
 /**

@@ -996,6 +996,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (!wasEnded) {
 			for (const source of this.sources.values()) this.release(source);
 			this.active.clear();
+			this.spare.length = 0;
 			const handle = this.handle;
 			this.handle = undefined;
 			const opening = this.opening;
@@ -1411,6 +1412,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	recycle(buffer: Buffer): void {
 		if (
+			!this.ended &&
 			buffer.length === this.pieceSize &&
 			buffer.byteOffset === 0 &&
 			buffer.buffer.byteLength === this.pieceSize &&
@@ -1645,6 +1647,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.error = error;
 		for (const source of this.sources.values()) this.release(source);
 		this.active.clear();
+		this.spare.length = 0;
 		const handle = this.handle;
 		this.handle = undefined;
 		// The partial file stays, with a record of what it holds, for a later retry.
@@ -1700,6 +1703,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			return;
 		}
 		this.status = "complete";
+		// The engine keeps ended downloads (for their state): not their spare piece buffers.
+		this.spare.length = 0;
 		this.emit("progress");
 		this.emit("complete", this.finalPath);
 	}

@@ -29,6 +29,7 @@ import {
 	isFolderEntry,
 	type ListEntry,
 	type Message,
+	MIN_MANIFEST_CHUNK,
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
@@ -56,6 +57,8 @@ const INTEREST_MS = 1_000;
 const HAVE_EVERY_PIECES = 4;
 /** Least time between two such have-map updates, in ms. */
 const HAVE_MIN_GAP_MS = 50;
+/** Most peers' address-validation tokens kept (the oldest is forgotten first). */
+const MAX_TOKENS = 4_096;
 /** Have-map bytes per interest datagram (8,192 pieces). */
 const HAVE_CHUNK = 1_024;
 /** Pieces pushed to one leecher in answer to one interest message. */
@@ -534,10 +537,12 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		for (const to of sources) {
 			try {
 				const first = await this.manifestChunk(to, idBytes, 0);
+				const step = first.bytes.length;
+				// A chunk of a few bytes would cost one request per few bytes: not believed.
+				if (step < Math.min(first.total, MIN_MANIFEST_CHUNK)) continue;
+				// At most 2 MiB: the decoder refuses a larger `total`.
 				const bytes = Buffer.alloc(first.total);
 				Buffer.from(first.bytes).copy(bytes, 0);
-				const step = first.bytes.length;
-				if (step === 0 && first.total > 0) continue;
 				const offsets: number[] = [];
 				for (let o = step; o < first.total; o += step) offsets.push(o);
 				// A few chunk requests in flight at once.
@@ -808,7 +813,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		switch (message.type) {
 			case "retry": {
-				this.tokens.set(`${from.address}:${from.port}`, Buffer.from(message.token));
+				const key = `${from.address}:${from.port}`;
+				// Bounded: Retries from forged sources must not grow the table without end.
+				if (!this.tokens.has(key) && this.tokens.size >= MAX_TOKENS) {
+					const oldest = this.tokens.keys().next().value;
+					if (oldest !== undefined) this.tokens.delete(oldest);
+				}
+				this.tokens.set(key, Buffer.from(message.token));
 				if (message.requestId !== 0) {
 					// Resend at once with the token; the Retry counts as an attempt, so two peers
 					// that disagree on addresses cannot bounce Retries forever.

@@ -53,7 +53,18 @@ export interface ServeStats {
 	deltaChanges: number;
 	/** Delta requests answered "fetch the whole list" (revision unknown, too old, or delta too large). */
 	deltaFallbacks: number;
+	/** Block requests dropped because the reads under way held {@link MAX_READ_BYTES}. */
+	busy?: number;
 }
+
+/**
+ * Bytes the block reads under way may hold at once. The library reads a piece whole to
+ * answer a block of it, so a 64-byte request for a piece not being read costs a whole
+ * piece of memory until the disk answers: without a bound, a flood of requests for
+ * distinct pieces held one piece each (150 MiB for 16,000 requests on loopback, without
+ * limit on a slow disk). A request past the bound is dropped, as if lost; the asker resends.
+ */
+export const MAX_READ_BYTES = 64 * 1024 * 1024;
 
 /** Revisions of our list whose changes are kept, so peers holding one can fetch a delta. */
 export const DELTA_HISTORY_REVISIONS = 64;
@@ -89,7 +100,13 @@ export class SendService {
 		deltaPages: 0,
 		deltaChanges: 0,
 		deltaFallbacks: 0,
+		busy: 0,
 	};
+	/** Block reads under way: requests waiting per piece (or per partial read). */
+	private readonly reading = new Map<string, number>();
+	/** Bytes those reads hold (a piece each, or a block for a partial download's). */
+	private readingBytes = 0;
+	private readSeq = 0;
 	private snapshot: ListSnapshot | undefined;
 	/** Changes between the revisions we handed out, oldest first (bounded). */
 	private history: HistoryStep[] = [];
@@ -250,7 +267,15 @@ export class SendService {
 			}
 			const fileId = Buffer.from(message.fileId);
 			const id = toHex(fileId);
-			void this.read(id, message.offset, message.length).then((payload) => {
+			const release = this.reserveRead(id, message.offset, message.length);
+			if (!release) {
+				this.stats.busy = (this.stats.busy ?? 0) + 1;
+				return;
+			}
+			// A failed read is answered as one that found nothing (and gives its bytes back).
+			const reading = this.read(id, message.offset, message.length).catch(() => null);
+			void reading.then((payload) => {
+				release();
 				if (!payload) {
 					const code = this.library.get(id) ? ErrorCode.badRange : ErrorCode.notFound;
 					this.sendError(fileId, message.offset, code, from);
@@ -351,6 +376,36 @@ export class SendService {
 		);
 		this.lastDelta = { since, revision: list.revision, changes };
 		return changes;
+	}
+
+	/**
+	 * Counts a block read against {@link MAX_READ_BYTES}: a piece of a shared file costs a
+	 * whole piece unless a read of it is already under way; a block of a partial download
+	 * costs its length. One read always goes ahead, however large its piece.
+	 * @returns the function that gives the bytes back once the read is done, or undefined
+	 *   when the read would pass the bound
+	 */
+	private reserveRead(id: string, offset: number, length: number): (() => void) | undefined {
+		const pieceSize = this.library.get(id)?.manifest.pieceSize;
+		const key =
+			pieceSize === undefined
+				? `partial:${++this.readSeq}`
+				: `${id}:${Math.floor(offset / pieceSize)}`;
+		const cost = pieceSize ?? length;
+		const waiting = this.reading.get(key) ?? 0;
+		if (waiting === 0) {
+			if (this.readingBytes > 0 && this.readingBytes + cost > MAX_READ_BYTES) return undefined;
+			this.readingBytes += cost;
+		}
+		this.reading.set(key, waiting + 1);
+		return () => {
+			const left = (this.reading.get(key) ?? 1) - 1;
+			if (left > 0) this.reading.set(key, left);
+			else {
+				this.reading.delete(key);
+				this.readingBytes -= cost;
+			}
+		};
 	}
 
 	/** Reads from the library, then from downloads in progress. */

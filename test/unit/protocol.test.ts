@@ -25,6 +25,7 @@ import {
 	type ListEntry,
 	MAX_BLOCK_SIZE,
 	MAX_DATAGRAM,
+	MAX_MANIFEST_BYTES,
 	type Message,
 	MessageType,
 } from "../../source/protocol/messages.js";
@@ -454,14 +455,15 @@ const manifestChunkArb = fc
 	.record({
 		requestId: u32,
 		fileId: hashArb,
-		offset: fc.integer({ min: 0, max: 0x7fffffff }),
-		extra: fc.integer({ min: 0, max: 0x7fffffff }),
+		offset: fc.integer({ min: 0, max: MAX_MANIFEST_BYTES - 1500 }),
+		extra: fc.integer({ min: 0, max: MAX_MANIFEST_BYTES }),
 		bytes: fc.uint8Array({ maxLength: 1500 }),
 	})
 	.map(({ extra, ...chunk }) => ({
 		type: "manifestChunk" as const,
 		...chunk,
-		total: Math.min(0xffffffff, chunk.offset + chunk.bytes.length + extra),
+		// A manifest is at most MAX_MANIFEST_BYTES long: a larger total is refused.
+		total: Math.min(MAX_MANIFEST_BYTES, chunk.offset + chunk.bytes.length + extra),
 	}));
 const blockRequestArb = fc.record({
 	type: fc.constant("blockRequest" as const),

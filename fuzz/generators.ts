@@ -1,0 +1,78 @@
+/**
+ * Valid inputs per fuzz target, from the fast-check arbitraries of the property tests:
+ * the seed corpus is cut from them (fuzz/seed.ts), and the runner mixes fresh ones into a
+ * run so mutations start from every corner of the valid space, not only the corpus.
+ */
+import fc from "fast-check";
+import { encodeManifest } from "../source/protocol/manifest.js";
+import { encodeManifestFile } from "../source/protocol/manifest-file.js";
+import { encodeMessage, type Message } from "../source/protocol/messages.js";
+import { encodeResume } from "../source/protocol/resume.js";
+import {
+	manifestArb,
+	manifestFileNameArb,
+	messageArbs,
+	resumeArb,
+} from "../test/helpers/arbitraries.js";
+
+const encoded = (arb: fc.Arbitrary<Message>) => arb.map((m) => encodeMessage(m));
+
+/** Names worth trying: the traps of docs/protocol.md §6 and random text. */
+const nameArb = fc.oneof(
+	fc.string({ unit: "binary", maxLength: 60 }),
+	fc.string({ unit: "grapheme", maxLength: 60 }),
+	fc
+		.array(
+			fc.constantFrom(
+				"..",
+				".",
+				"",
+				"a",
+				"b c",
+				"\\",
+				"C:",
+				"..a",
+				"é",
+				"/",
+				"\u0000",
+				"\u001b[2J",
+				"\u202e",
+			),
+			{
+				maxLength: 6,
+			},
+		)
+		.map((parts) => parts.join("/")),
+	fc.constantFrom(
+		"x".repeat(255),
+		"x".repeat(256),
+		"a/".repeat(100),
+		"CON",
+		"nul.txt",
+		"trailing. ",
+	),
+);
+
+/** An arbitrary of valid inputs for each target that has one, as bytes. */
+export const generators: Record<string, fc.Arbitrary<Buffer>> = {
+	announce: encoded(messageArbs.announce),
+	leave: encoded(messageArbs.leave),
+	retry: encoded(messageArbs.retry),
+	"list-request": encoded(fc.oneof(messageArbs.listRequest, messageArbs.listDeltaRequest)),
+	"list-page": encoded(messageArbs.listPage),
+	"list-delta": encoded(messageArbs.listDelta),
+	"manifest-request": encoded(messageArbs.manifestRequest),
+	"manifest-chunk": encoded(messageArbs.manifestChunk),
+	"block-request": encoded(messageArbs.blockRequest),
+	data: encoded(messageArbs.data),
+	push: encoded(messageArbs.push),
+	error: encoded(messageArbs.error),
+	interest: encoded(messageArbs.interest),
+	manifest: manifestArb.map(encodeManifest),
+	resume: resumeArb.map(encodeResume),
+	"manifest-file": fc
+		.tuple(manifestFileNameArb, manifestArb)
+		.map(([name, manifest]) => encodeManifestFile(name, manifest)),
+	paths: nameArb.map((name) => Buffer.from(name, "utf8")),
+	names: nameArb.map((name) => Buffer.from(name, "utf8")),
+};

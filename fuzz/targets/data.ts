@@ -1,0 +1,11 @@
+/**
+ * Fuzz target: the data message (0x16) (Jazzer.js convention: `fuzz` throws only on a real bug).
+ * Checks `decodeMessage` against docs/protocol.md; see fuzz/oracle.ts.
+ */
+import { MessageType } from "../../source/protocol/messages.js";
+import { type Field, messageTarget } from "../oracle.js";
+
+/** Length, count and offset fields of a seed, for the mutator. */
+export const fields: Field[] = [{ offset: 36, size: 8 }];
+
+export const fuzz = messageTarget(MessageType.data);

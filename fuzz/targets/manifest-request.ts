@@ -1,0 +1,14 @@
+/**
+ * Fuzz target: the manifest request (0x13) (Jazzer.js convention: `fuzz` throws only on a real bug).
+ * Checks `decodeMessage` against docs/protocol.md; see fuzz/oracle.ts.
+ */
+import { MessageType } from "../../source/protocol/messages.js";
+import { type Field, messageTarget } from "../oracle.js";
+
+/** Length, count and offset fields of a seed, for the mutator. */
+export const fields: Field[] = [
+	{ offset: 20, size: 4 },
+	{ offset: 56, size: 4 },
+];
+
+export const fuzz = messageTarget(MessageType.manifestRequest);
