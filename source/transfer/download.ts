@@ -161,6 +161,11 @@ interface SourceState extends SourceInfo {
 	ssthresh: number;
 	inflight: number;
 	banned: boolean;
+	/**
+	 * A partial seeder whose requests time out: its have-map claims leave the availability
+	 * counts (so seeders are asked for those pieces) until it answers again.
+	 */
+	suspended: boolean;
 	stalledUntil: number;
 	consecutiveTimeouts: number;
 	lastLossAt: number;
@@ -500,6 +505,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				ssthresh: INITIAL_SSTHRESH,
 				inflight: 0,
 				banned: false,
+				suspended: false,
 				stalledUntil: 0,
 				consecutiveTimeouts: 0,
 				lastLossAt: Number.NEGATIVE_INFINITY,
@@ -515,7 +521,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (!source.have) this.seederCount++;
 		} else if (!have && source.have) {
 			// A partial seeder finished: it now holds everything.
-			this.countHave(source, -1);
+			if (!source.suspended) this.countHave(source, -1);
+			source.suspended = false;
 			source.have = undefined;
 			this.seederCount++;
 		}
@@ -723,6 +730,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (request.sentAt > source.rackSentAt) source.rackSentAt = request.sentAt;
 		source.consecutiveTimeouts = 0;
 		source.lastDataAt = now;
+		this.suspend(source, false);
 		// Only a full-size block proves the probe size; a piece's short last block does not.
 		if (piece.probe && source.probePiece === piece.index && request.length === piece.blockSize) {
 			source.mtu.acknowledge(piece.blockSize + DATA_OVERHEAD);
@@ -936,6 +944,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (now - source.lastBackoffAt < source.rtt.rto) continue;
 			source.lastBackoffAt = now;
 			source.consecutiveTimeouts++;
+			// A have-map that may lie: until it answers, seeders are asked for its pieces too.
+			this.suspend(source, true);
 			source.rtt.backoff();
 			if (source.consecutiveTimeouts >= STALL_TIMEOUTS) {
 				source.stalledUntil = now + STALL_BACKOFF_MS;
@@ -1300,10 +1310,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 			}
 		}
 		// A piece that failed from this source goes back to it only when no one else can help.
-		if (best < 0 && fallback >= 0 && this.usableSources <= 1) best = fallback;
+		if (best < 0 && fallback >= 0 && this.onlyFailedHold(fallback)) best = fallback;
 		if (best < 0) return undefined;
 		this.cursor = (best + 1) % n;
 		return best;
+	}
+
+	/** True when every usable source holding piece `index` already sent it corrupt. */
+	private onlyFailedHold(index: number): boolean {
+		const failed = this.failedFrom.get(index);
+		for (const s of this.sources.values()) {
+			if (!s.banned && this.sourceHas(s, index) && !failed?.has(s.peerId)) return false;
+		}
+		return true;
 	}
 
 	/** Endgame: a block outstanding at another source, asked of this one as well. */
@@ -1314,6 +1333,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		for (const piece of this.active.values()) {
 			if (piece.source === source || piece.blockSize > blockSize) continue;
 			if (!this.sourceHas(source, piece.index)) continue;
+			// A piece that failed is fetched again from one source only, so that fetch either
+			// passes (and proves who sent the bad blocks) or is that source's bad piece.
+			if (this.failedRecords.has(piece.index)) continue;
 			for (let block = 0; block < piece.requested.length; block++) {
 				if (piece.received[block] === 1) continue;
 				const offset = piece.start + block * piece.blockSize;
@@ -1533,6 +1555,13 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.release(source);
 		this.uncount(source);
 		source.banned = true;
+		// Its blocks in pieces being fetched are not trusted: those pieces start over.
+		for (const piece of [...this.active.values()]) {
+			if (!piece.contributors.has(source)) continue;
+			this.dropPiece(piece);
+			this.pieceState[piece.index] = MISSING;
+			this.missingCount++;
+		}
 		// Every source banned: say so rather than wait for ever; verified pieces stay on disk.
 		if (this.usableSources === 0)
 			this.fail(
@@ -1751,11 +1780,18 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 	}
 
+	/** Takes a partial seeder's claims out of the availability counts, or puts them back. */
+	private suspend(source: SourceState, suspended: boolean): void {
+		if (!source.have || source.banned || source.suspended === suspended) return;
+		this.countHave(source, suspended ? -1 : 1);
+		source.suspended = suspended;
+	}
+
 	/** Takes a source out of the availability counts (it left or was banned). */
 	private uncount(source: SourceState): void {
 		if (source.banned) return;
-		if (source.have) this.countHave(source, -1);
-		else this.seederCount--;
+		if (!source.have) this.seederCount--;
+		else if (!source.suspended) this.countHave(source, -1);
 	}
 
 	private countHave(source: SourceState, sign: 1 | -1): void {
@@ -1780,7 +1816,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			for (let k = 0; k < 8; k++) {
 				const mask = 0x80 >> k;
 				if ((changed & mask) === 0) continue;
-				if (!source.banned) this.availability[at * 8 + k] += next & mask ? 1 : -1;
+				if (!source.banned && !source.suspended)
+					this.availability[at * 8 + k] += next & mask ? 1 : -1;
 			}
 			have[at] = next;
 		}
