@@ -9,14 +9,16 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import { hash } from "../../source/protocol/hash.js";
 import type { Manifest } from "../../source/protocol/manifest.js";
 import { DATA_OVERHEAD, decodeMessage } from "../../source/protocol/messages.js";
 import { BAN_BAD_PIECES, Download } from "../../source/transfer/download.js";
 import { BASE_PLPMTU } from "../../source/transfer/path-mtu.js";
 import type { Endpoint } from "../../source/transfer/serve.js";
+import { type MaliciousPeer, startMaliciousPeer } from "../helpers/malicious-peer.js";
 import { tempDir, waitFor } from "../helpers/net.js";
+import { Swarm } from "../helpers/swarm.js";
 
 const PIECE = 16 * 1024;
 
@@ -290,5 +292,72 @@ describe("lying about have-maps", () => {
 		} finally {
 			await h.close();
 		}
+	});
+});
+
+describe("a swarm with one malicious peer of five (real peers on loopback)", () => {
+	let swarm: Swarm | undefined;
+	let mallory: MaliciousPeer | undefined;
+	afterEach(async () => {
+		mallory?.stop();
+		mallory = undefined;
+		await swarm?.close();
+		swarm = undefined;
+	});
+
+	it("the download completes byte for byte; the liar is banned after at most two bad pieces, no honest peer is", {
+		timeout: 60_000,
+	}, async (t) => {
+		swarm = await Swarm.create();
+		const content = randomBytes(4 * 1024 * 1024 + 4321);
+		for (const name of ["h1", "h2", "h3", "h4"]) {
+			const share = path.join(swarm.root, `${name}-share`);
+			fs.mkdirSync(share);
+			fs.writeFileSync(path.join(share, "data.bin"), content);
+			await swarm.add(name, share);
+		}
+		// Corrupt bytes 64 KiB apart: every piece it serves has wrong blocks.
+		mallory = await startMaliciousPeer(swarm, "mallory", "data.bin", content, 64 * 1024);
+		const leecher = await swarm.add("leecher");
+		await swarm.waitForFiles(leecher, 1, 5);
+		const [file] = leecher.files();
+		const bans: string[] = [];
+		leecher.on("peer-banned", (id) => bans.push(id));
+		const done = leecher.download(file.id);
+		await waitFor(() => leecher.downloadOf(file.id) !== undefined, "the download started");
+		const download = leecher.downloadOf(file.id) as Download;
+		mallory.startPushing(leecher, 5);
+		const failures: string[][] = [];
+		download.on("hash-failed", (_index, peerIds) => failures.push(peerIds));
+		const result = await done;
+		assert.equal(result.status, "complete");
+		assert.ok(fs.readFileSync(result.path ?? "").equals(content), "identical bytes");
+		// Its list said 1 PiB; the verified manifest said otherwise, and nothing was allocated.
+		assert.equal(download.manifest.size, content.length);
+
+		const malloryId = mallory.peer.id;
+		assert.deepEqual(bans, [malloryId]);
+		assert.deepEqual(
+			leecher
+				.peers()
+				.filter((p) => p.banned)
+				.map((p) => p.name),
+			["mallory"],
+		);
+		assert.equal(download.strikesOf(malloryId), BAN_BAD_PIECES, "banned at its second bad piece");
+		for (const p of leecher.peers())
+			if (p.id !== malloryId) assert.equal(download.strikesOf(p.id), 0, `${p.name} not blamed`);
+		// A failed piece with one contributor was always mallory's.
+		for (const peerIds of failures)
+			if (peerIds.length === 1) assert.deepEqual(peerIds, [malloryId]);
+		// Its pushes go on after the ban and are refused at the door; the other file's pushes
+		// were never taken, and nothing but the download landed in the downloads folder.
+		await waitFor(() => leecher.transferStats().pushRefused > 0, "pushes refused after the ban");
+		assert.ok(mallory.pushesSent > 0);
+		const stats = leecher.transferStats();
+		t.diagnostic(
+			`hash failures ${JSON.stringify(failures.map((f) => f.length))}, pushed pieces taken ${stats.pushPieces}, refused push blocks ${stats.pushRefused}`,
+		);
+		assert.deepEqual(fs.readdirSync(path.dirname(result.path ?? "")), ["data.bin"]);
 	});
 });
