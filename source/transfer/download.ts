@@ -112,8 +112,16 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const STALL_TIMEOUTS = 8;
 /** How long a stalled source is left alone, in ms. */
 const STALL_BACKOFF_MS = 2_000;
-/** Bad pieces after which a source is banned for the session. */
-export const BAN_BAD_PIECES = 3;
+/**
+ * Bad pieces traceable to a peer after which it is banned for the session (see `strike`):
+ * one is forgiven (a path that corrupts a datagram past its UDP checksum looks the same as
+ * a liar), the second is not.
+ */
+export const BAN_BAD_PIECES = 2;
+/** Failed piece fetches whose block fingerprints are kept for the smart ban, at most. */
+const MAX_FAILED_RECORDS = 64;
+/** Block fingerprints kept per failed piece, at most (over all its failed fetches). */
+const MAX_RECORD_BLOCKS = 4096;
 /** A gap between two ticks longer than this (ms) means our event loop was stalled. */
 const LOOP_STALL_MS = 100;
 /** Piece writes in flight at once. */
@@ -152,8 +160,12 @@ interface SourceState extends SourceInfo {
 	cwnd: number;
 	ssthresh: number;
 	inflight: number;
-	badPieces: number;
 	banned: boolean;
+	/**
+	 * A partial seeder whose requests time out: its have-map claims leave the availability
+	 * counts (so seeders are asked for those pieces) until it answers again.
+	 */
+	suspended: boolean;
 	stalledUntil: number;
 	consecutiveTimeouts: number;
 	lastLossAt: number;
@@ -188,6 +200,10 @@ interface ActivePiece {
 	nextBlock: number;
 	source: SourceState | undefined;
 	contributors: Set<SourceState>;
+	/** Who sent each received block (the smart ban compares them with the verified piece). */
+	senders: (SourceState | undefined)[];
+	/** Id of this fetch of the piece: a peer is blamed at most once per fetch. */
+	fetch: number;
 	/** True while this piece probes a larger datagram size for its source. */
 	probe: boolean;
 }
@@ -303,6 +319,16 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/** Pieces that failed from a source: avoid giving them to it again. */
 	private readonly failedFrom = new Map<number, Set<string>>();
 	private readonly pushVerifying = new Set<number>();
+	/**
+	 * Smart ban: for each piece that failed its hash and is not verified yet, who sent each
+	 * block of each failed fetch and a 64-bit fingerprint of it (never the bytes).
+	 */
+	private readonly failedRecords = new Map<number, FailedFetch[]>();
+	/** Fetches (ids) each peer is blamed for; `BAN_BAD_PIECES` of them ban it. */
+	private readonly strikes = new Map<string, Set<number>>();
+	/** Peers banned in this download (also pushers that are no source of it). */
+	private readonly bannedIds = new Set<string>();
+	private nextFetch = 0;
 	private swarmRank = 0;
 	private swarmSize = 1;
 	/** Full-size piece buffers ready for reuse. */
@@ -466,7 +492,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	addSource(info: SourceInfo, have?: { firstPiece: number; bits: Uint8Array }): void {
 		const key = `${info.address}:${info.port}`;
 		let source = this.sources.get(key);
-		if (source?.banned) return;
+		if (source?.banned || this.bannedIds.has(info.peerId)) return;
 		if (!source) {
 			source = {
 				...info,
@@ -478,8 +504,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 				cwnd: INITIAL_CWND,
 				ssthresh: INITIAL_SSTHRESH,
 				inflight: 0,
-				badPieces: 0,
 				banned: false,
+				suspended: false,
 				stalledUntil: 0,
 				consecutiveTimeouts: 0,
 				lastLossAt: Number.NEGATIVE_INFINITY,
@@ -495,7 +521,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (!source.have) this.seederCount++;
 		} else if (!have && source.have) {
 			// A partial seeder finished: it now holds everything.
-			this.countHave(source, -1);
+			if (!source.suspended) this.countHave(source, -1);
+			source.suspended = false;
 			source.have = undefined;
 			this.seederCount++;
 		}
@@ -523,8 +550,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Bans a peer banned elsewhere in this session: its sources get no more requests. */
 	banPeer(peerId: string): void {
+		this.bannedIds.add(peerId);
 		for (const source of this.sources.values()) {
-			if (source.peerId === peerId && !source.banned) this.ban(source, false);
+			if (source.peerId === peerId && !source.banned) this.ban(source);
 		}
 		this.updateWaiting();
 		this.pump();
@@ -539,7 +567,14 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Peer ids of the sources banned by this download. */
 	bannedPeers(): string[] {
-		return [...this.sources.values()].filter((s) => s.banned).map((s) => s.peerId);
+		const ids = new Set(this.bannedIds);
+		for (const s of this.sources.values()) if (s.banned) ids.add(s.peerId);
+		return [...ids];
+	}
+
+	/** Peer ids this download holds bad pieces against, with how many (for views and tests). */
+	strikesOf(peerId: string): number {
+		return this.strikes.get(peerId)?.size ?? 0;
 	}
 
 	/** Sources that sent data in the last 2 seconds. */
@@ -675,6 +710,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 					: undefined;
 		if (!request || request.length !== payload.length) {
 			this.duplicates++;
+			this.checkResent(from, offset, payload);
 			return;
 		}
 		this.forget(request);
@@ -694,6 +730,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (request.sentAt > source.rackSentAt) source.rackSentAt = request.sentAt;
 		source.consecutiveTimeouts = 0;
 		source.lastDataAt = now;
+		this.suspend(source, false);
 		// Only a full-size block proves the probe size; a piece's short last block does not.
 		if (piece.probe && source.probePiece === piece.index && request.length === piece.blockSize) {
 			source.mtu.acknowledge(piece.blockSize + DATA_OVERHEAD);
@@ -708,6 +745,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			piece.received[request.block] = 1;
 			piece.receivedCount++;
 			piece.contributors.add(source);
+			piece.senders[request.block] = source;
 			source.received += payload.length;
 			if (source.have) this.fromDistribution += payload.length;
 			else this.fromSeeders += payload.length;
@@ -715,8 +753,28 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (piece.receivedCount === piece.received.length) this.completePiece(piece);
 		} else {
 			this.duplicates++;
+			this.checkResent(from, offset, payload);
 		}
 		this.pump();
+	}
+
+	/**
+	 * A block that arrived again for a piece being fetched: when the peer that sent it first
+	 * now sends other bytes for it, it sent two contents for one block, which no honest peer
+	 * does (a strike, see `strike`).
+	 */
+	private checkResent(from: Endpoint, offset: number, payload: Uint8Array): void {
+		const piece = this.active.get(Math.floor(offset / this.pieceSize));
+		if (!piece) return;
+		const at = offset - piece.start;
+		const block = at / piece.blockSize;
+		if (!Number.isInteger(block) || block >= piece.received.length) return;
+		const sender = piece.senders[block];
+		if (piece.received[block] !== 1 || !sender || !isFrom(sender, from)) return;
+		const length = Math.min(piece.blockSize, piece.length - at);
+		if (length !== payload.length) return;
+		if (!piece.buffer.subarray(at, at + length).equals(payload))
+			this.strike(sender.peerId, piece.fetch);
 	}
 
 	/**
@@ -766,11 +824,14 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/**
 	 * Offers a whole piece pushed by another leecher (distribution). It is verified off the
-	 * event loop and written only if its BLAKE3 matches the manifest.
+	 * event loop and written only if its BLAKE3 matches the manifest; a corrupt one is a
+	 * bad piece of its pusher (see `strike`), and a banned peer's pushes are refused.
+	 * @param from - the pusher's peer id, when known
 	 * @returns true when the piece was missing and is being verified
 	 */
-	offerPiece(index: number, data: Buffer): boolean {
+	offerPiece(index: number, data: Buffer, from?: string): boolean {
 		if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) return false;
+		if (from !== undefined && this.bannedIds.has(from)) return false;
 		if (this.pieceState[index] >= VERIFYING || this.pushVerifying.has(index) || this.finishing)
 			return false;
 		if (this.status !== "downloading" && this.status !== "waiting") return false;
@@ -782,7 +843,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 				this.pushVerifying.delete(index);
 				this.bufferedBytes -= bytes.length;
 				if (!this.running || this.pieceState[index] >= VERIFYING) return;
-				if (!digest.equals(this.options.manifest.pieceHashes[index])) return;
+				if (!digest.equals(this.options.manifest.pieceHashes[index])) {
+					if (from !== undefined) this.strike(from, this.nextFetch++);
+					return;
+				}
+				this.judgeFailed(index, bytes);
 				const piece = this.active.get(index);
 				if (piece) this.dropPiece(piece);
 				this.fromDistribution += bytes.length;
@@ -879,6 +944,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			if (now - source.lastBackoffAt < source.rtt.rto) continue;
 			source.lastBackoffAt = now;
 			source.consecutiveTimeouts++;
+			// A have-map that may lie: until it answers, seeders are asked for its pieces too.
+			this.suspend(source, true);
 			source.rtt.backoff();
 			if (source.consecutiveTimeouts >= STALL_TIMEOUTS) {
 				source.stalledUntil = now + STALL_BACKOFF_MS;
@@ -1181,6 +1248,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			nextBlock: 0,
 			source,
 			contributors: new Set(),
+			senders: new Array(blocks),
+			fetch: this.nextFetch++,
 			probe: false,
 		};
 		this.active.set(index, piece);
@@ -1242,10 +1311,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 			}
 		}
 		// A piece that failed from this source goes back to it only when no one else can help.
-		if (best < 0 && fallback >= 0 && this.usableSources <= 1) best = fallback;
+		if (best < 0 && fallback >= 0 && this.onlyFailedHold(fallback)) best = fallback;
 		if (best < 0) return undefined;
 		this.cursor = (best + 1) % n;
 		return best;
+	}
+
+	/** True when every usable source holding piece `index` already sent it corrupt. */
+	private onlyFailedHold(index: number): boolean {
+		const failed = this.failedFrom.get(index);
+		for (const s of this.sources.values()) {
+			if (!s.banned && this.sourceHas(s, index) && !failed?.has(s.peerId)) return false;
+		}
+		return true;
 	}
 
 	/** Endgame: a block outstanding at another source, asked of this one as well. */
@@ -1256,6 +1334,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		for (const piece of this.active.values()) {
 			if (piece.source === source || piece.blockSize > blockSize) continue;
 			if (!this.sourceHas(source, piece.index)) continue;
+			// A piece that failed is fetched again from one source only, so that fetch either
+			// passes (and proves who sent the bad blocks) or is that source's bad piece.
+			if (this.failedRecords.has(piece.index)) continue;
 			for (let block = 0; block < piece.requested.length; block++) {
 				if (piece.received[block] === 1) continue;
 				const offset = piece.start + block * piece.blockSize;
@@ -1299,6 +1380,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 			piece.source.probePiece = undefined;
 		this.pieceState[piece.index] = VERIFYING;
 		const contributors = [...piece.contributors];
+		const fetch: FetchInfo = {
+			id: piece.fetch,
+			blockSize: piece.blockSize,
+			senders: piece.senders,
+			contributors,
+		};
 		const handle = this.handle;
 		if (this.hasher.hashAndWrite && handle) {
 			// Verify and store in one trip to the worker; the file stays open until it is back.
@@ -1314,7 +1401,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				.then(
 					({ digest, data, written }) => {
 						this.writeDone();
-						this.verified(piece.index, digest, data, contributors, written);
+						this.verified(piece.index, digest, data, fetch, written);
 					},
 					(error: unknown) => {
 						this.writeDone();
@@ -1325,7 +1412,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			return;
 		}
 		void this.hasher.hash(piece.buffer).then(
-			({ digest, data }) => this.verified(piece.index, digest, data, contributors),
+			({ digest, data }) => this.verified(piece.index, digest, data, fetch),
 			(error: unknown) => {
 				this.bufferedBytes -= piece.length;
 				this.fail(`cannot verify pieces: ${reason(error)}`);
@@ -1333,19 +1420,15 @@ export class Download extends EventEmitter<DownloadEvents> {
 		);
 	}
 
-	private verified(
-		index: number,
-		digest: Buffer,
-		data: Buffer,
-		contributors: SourceState[],
-		written = false,
-	) {
+	private verified(index: number, digest: Buffer, data: Buffer, fetch: FetchInfo, written = false) {
+		const { contributors } = fetch;
 		if (!this.accepting || this.pieceState[index] !== VERIFYING) {
 			this.bufferedBytes -= data.length;
 			this.recycle(data);
 			return;
 		}
 		if (digest.equals(this.options.manifest.pieceHashes[index])) {
+			this.judgeFailed(index, data);
 			const origin = contributors.some((c) => c.have) ? "leecher" : "seeder";
 			this.bufferedBytes -= data.length;
 			if (written) {
@@ -1360,6 +1443,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			return;
 		}
 		this.bufferedBytes -= data.length;
+		this.recordFailed(index, data, fetch);
 		this.recycle(data);
 		// A corrupt piece is discarded and fetched again, preferably from someone else.
 		this.hashFailures++;
@@ -1371,22 +1455,114 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.pieceState[index] = MISSING;
 		this.missingCount++;
 		const failed = this.failedFrom.get(index) ?? new Set<string>();
-		for (const source of contributors) {
-			failed.add(source.peerId);
-			source.badPieces++;
-			if (source.badPieces >= BAN_BAD_PIECES && !source.banned) this.ban(source);
-		}
+		for (const source of contributors) failed.add(source.peerId);
 		this.failedFrom.set(index, failed);
+		// Blame: a piece with one contributor is that peer's bad piece. With several, no one is
+		// blamed yet (an innocent peer may have sent most of it): when the piece passes later,
+		// `judgeFailed` blames exactly the peers whose blocks differ from the verified bytes.
+		const peers = new Set(contributors.map((c) => c.peerId));
+		if (peers.size === 1) for (const peerId of peers) this.strike(peerId, fetch.id);
 		this.emit("progress");
 		this.updateWaiting();
 		this.pump();
 	}
 
-	private ban(source: SourceState, announce = true): void {
+	/**
+	 * Keeps who sent each block of a failed fetch and a 64-bit BLAKE3 fingerprint of it (a
+	 * few bytes per block, for at most MAX_FAILED_RECORDS pieces). A peer that sent other
+	 * bytes for the same block in an earlier failed fetch sent two contents for one block: a
+	 * strike. `data` is the failed piece (still unrecycled).
+	 */
+	private recordFailed(index: number, data: Buffer, fetch: FetchInfo): void {
+		const blocks: BlockPrint[] = [];
+		for (let block = 0; block < fetch.senders.length; block++) {
+			const sender = fetch.senders[block];
+			if (!sender) continue;
+			const offset = block * fetch.blockSize;
+			const length = Math.min(fetch.blockSize, data.length - offset);
+			blocks.push({
+				offset,
+				length,
+				peerId: sender.peerId,
+				print: fingerprint(data.subarray(offset, offset + length)),
+			});
+		}
+		const records = this.failedRecords.get(index) ?? [];
+		for (const earlier of records) {
+			for (const a of earlier.blocks) {
+				for (const b of blocks) {
+					if (
+						a.peerId === b.peerId &&
+						a.offset === b.offset &&
+						a.length === b.length &&
+						a.print !== b.print
+					)
+						this.strike(b.peerId, fetch.id);
+				}
+			}
+		}
+		records.push({ fetch: fetch.id, blocks });
+		let kept = 0;
+		for (const r of records) kept += r.blocks.length;
+		while (records.length > 1 && kept > MAX_RECORD_BLOCKS)
+			kept -= records.shift()?.blocks.length ?? 0;
+		this.failedRecords.delete(index);
+		this.failedRecords.set(index, records);
+		if (this.failedRecords.size > MAX_FAILED_RECORDS) {
+			const oldest = this.failedRecords.keys().next().value;
+			if (oldest !== undefined) this.failedRecords.delete(oldest);
+		}
+	}
+
+	/**
+	 * Smart ban: piece `index` passed its hash (`data` is the verified piece); every peer that
+	 * sent a block differing from it in an earlier failed fetch sent a bad piece (a strike
+	 * for that fetch), and the innocent contributors of that fetch are cleared. Records of
+	 * the piece are then dropped.
+	 */
+	private judgeFailed(index: number, data: Buffer): void {
+		const records = this.failedRecords.get(index);
+		if (!records) return;
+		this.failedRecords.delete(index);
+		for (const record of records) {
+			for (const b of record.blocks) {
+				if (b.offset + b.length > data.length) continue;
+				if (fingerprint(data.subarray(b.offset, b.offset + b.length)) !== b.print)
+					this.strike(b.peerId, record.fetch);
+			}
+		}
+	}
+
+	/**
+	 * A bad piece traceable to `peerId` (fetch `fetch`: a peer is blamed once per fetch).
+	 * The BAN_BAD_PIECES-th bans it for the session: its sources get no more requests and its
+	 * pushes are refused.
+	 */
+	private strike(peerId: string, fetch: number): void {
+		if (this.bannedIds.has(peerId)) return;
+		const fetches = this.strikes.get(peerId) ?? new Set<number>();
+		fetches.add(fetch);
+		this.strikes.set(peerId, fetches);
+		if (fetches.size < BAN_BAD_PIECES) return;
+		this.bannedIds.add(peerId);
+		// Told first: the engine bans the peer in every download (this one included).
+		this.emit("banned", peerId);
+		for (const source of this.sources.values())
+			if (source.peerId === peerId && !source.banned) this.ban(source);
+		this.updateWaiting();
+	}
+
+	private ban(source: SourceState): void {
 		this.release(source);
 		this.uncount(source);
 		source.banned = true;
-		if (announce) this.emit("banned", source.peerId);
+		// Its blocks in pieces being fetched are not trusted: those pieces start over.
+		for (const piece of [...this.active.values()]) {
+			if (!piece.contributors.has(source)) continue;
+			this.dropPiece(piece);
+			this.pieceState[piece.index] = MISSING;
+			this.missingCount++;
+		}
 		// Every source banned: say so rather than wait for ever; verified pieces stay on disk.
 		if (this.usableSources === 0)
 			this.fail(
@@ -1606,11 +1782,18 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 	}
 
+	/** Takes a partial seeder's claims out of the availability counts, or puts them back. */
+	private suspend(source: SourceState, suspended: boolean): void {
+		if (!source.have || source.banned || source.suspended === suspended) return;
+		this.countHave(source, suspended ? -1 : 1);
+		source.suspended = suspended;
+	}
+
 	/** Takes a source out of the availability counts (it left or was banned). */
 	private uncount(source: SourceState): void {
 		if (source.banned) return;
-		if (source.have) this.countHave(source, -1);
-		else this.seederCount--;
+		if (!source.have) this.seederCount--;
+		else if (!source.suspended) this.countHave(source, -1);
 	}
 
 	private countHave(source: SourceState, sign: 1 | -1): void {
@@ -1635,7 +1818,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 			for (let k = 0; k < 8; k++) {
 				const mask = 0x80 >> k;
 				if ((changed & mask) === 0) continue;
-				if (!source.banned) this.availability[at * 8 + k] += next & mask ? 1 : -1;
+				if (!source.banned && !source.suspended)
+					this.availability[at * 8 + k] += next & mask ? 1 : -1;
 			}
 			have[at] = next;
 		}
@@ -1788,6 +1972,34 @@ function grow(source: SourceState, now: number, rtt: number): void {
 		MAX_CWND,
 		Math.max(MIN_CWND, source.cwnd + (LEDBAT_GAIN * Math.max(-1, offTarget)) / source.cwnd),
 	);
+}
+
+/** A fetch of a piece as `verified` judges it. */
+interface FetchInfo {
+	id: number;
+	blockSize: number;
+	/** Sender of each block (by block index). */
+	senders: (SourceState | undefined)[];
+	contributors: SourceState[];
+}
+
+/** One block of a failed fetch: where, who sent it, and a fingerprint of what it sent. */
+interface BlockPrint {
+	offset: number;
+	length: number;
+	peerId: string;
+	print: bigint;
+}
+
+/** The blocks of one failed fetch of a piece. */
+interface FailedFetch {
+	fetch: number;
+	blocks: BlockPrint[];
+}
+
+/** A 64-bit fingerprint of a block: the first 8 bytes of its BLAKE3. */
+function fingerprint(block: Uint8Array): bigint {
+	return hash(block).readBigUInt64BE(0);
 }
 
 /** Block payload bytes for a datagram of `datagram` bytes. */

@@ -114,6 +114,8 @@ export interface EngineStats {
 	pushPieces: number;
 	/** Partly assembled pushed pieces given up (timed out or evicted). */
 	pushAbandoned: number;
+	/** Pushed blocks refused: from an unknown or banned peer. */
+	pushRefused: number;
 }
 
 /** Options of the engine. */
@@ -192,6 +194,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		pushBlocks: 0,
 		pushPieces: 0,
 		pushAbandoned: 0,
+		pushRefused: 0,
 	};
 	/** Downloads by hex file id. */
 	readonly downloads = new Map<string, Download>();
@@ -1011,6 +1014,15 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		const fileId = toHex(message.fileId);
 		const download = this.downloads.get(fileId);
 		if (!download || (download.status !== "downloading" && download.status !== "waiting")) return;
+		// Pushes come from a peer discovery knows, from its distribute port, and never from a
+		// banned one: a corrupt push is blamed on its pusher.
+		const pusher = this.options
+			.peers()
+			.find((p) => p.address === from.address && p.ports.distribute === from.port);
+		if (!pusher || pusher.id === this.options.selfId || this.banned.has(pusher.id)) {
+			this.stats.pushRefused++;
+			return;
+		}
 		// Unasked bytes count against the download limit too: requests make room for them.
 		if (this.downBudget.limited) this.downBudget.take(message.payload.length);
 		const index = Math.floor(message.offset / download.pieceSize);
@@ -1041,7 +1053,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		if (assembly.got >= length) {
 			this.assemblies.delete(key);
 			this.stats.pushPieces++;
-			if (!download.offerPiece(index, assembly.buffer)) download.recycle(assembly.buffer);
+			if (!download.offerPiece(index, assembly.buffer, pusher.id))
+				download.recycle(assembly.buffer);
 		}
 	}
 
