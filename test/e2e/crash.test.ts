@@ -74,7 +74,8 @@ function startGet(args: string[]): Run {
 /** What the files of one leecher say about the moment it was killed. */
 function phaseAfterKill(final: string, total: number): string {
 	if (fs.existsSync(final)) return "after the move to the final name";
-	if (!fs.existsSync(`${final}.p2p-part`)) return "start-up";
+	const partial = `${final}.p2p-part`;
+	if (!fs.existsSync(partial)) return "start-up";
 	let record: ReturnType<typeof decodeResume> = null;
 	try {
 		record = decodeResume(fs.readFileSync(`${final}.p2p-resume`));
@@ -84,8 +85,10 @@ function phaseAfterKill(final: string, total: number): string {
 	if (!record) return "first pieces";
 	let recorded = 0;
 	for (let i = 0; i < total; i++) if (hasBit(record.have, i)) recorded++;
-	if (recorded === total) return "whole-file check or move";
-	return recorded >= total - 2 ? "last pieces" : "pieces arriving";
+	// Pieces come mostly in order: a partial file at full length has its last pieces.
+	if (fs.statSync(partial).size >= SIZE && recorded >= total / 2)
+		return "last pieces, whole-file check or move";
+	return "pieces arriving";
 }
 
 /**
@@ -203,12 +206,29 @@ describe("crash safety, end to end", () => {
 				const final = finalOf(index);
 				const total = pieceCount(SIZE, 256 * 1024);
 				while (kills < KILLS) {
-					const delay = Math.floor(random() * span);
+					// A quarter of the kills aim at the end: a few ms after the partial file reaches
+					// its full length (the last pieces, the whole-file check, the move), a window
+					// too short for uniform moments to hit often.
+					const aimed = random() < 0.25;
+					const delay = Math.floor(random() * (aimed ? 40 : span));
 					const run = startGet(await getArgs(index));
 					running.add(run.child);
-					const timer = new Promise<"timer">((resolve) =>
-						setTimeout(() => resolve("timer"), delay),
-					);
+					const timer = (async () => {
+						if (aimed) {
+							const partial = `${final}.p2p-part`;
+							const deadline = Date.now() + 20_000;
+							while (run.child.exitCode === null && Date.now() < deadline) {
+								try {
+									if (fs.statSync(partial).size >= SIZE) break;
+								} catch {
+									// not created yet
+								}
+								await new Promise((resolve) => setTimeout(resolve, 1));
+							}
+						}
+						await new Promise((resolve) => setTimeout(resolve, delay));
+						return "timer" as const;
+					})();
 					const first = await Promise.race([run.exit, timer]);
 					if (first === "timer" && kills < KILLS) {
 						kills++;
@@ -218,7 +238,12 @@ describe("crash safety, end to end", () => {
 						if (end.signal === "SIGKILL") {
 							const phase = phaseAfterKill(final, total);
 							phases.set(phase, (phases.get(phase) ?? 0) + 1);
-							assertSound(final, content, configDir, `kill ${kills} (${delay} ms, ${phase})`);
+							assertSound(
+								final,
+								content,
+								configDir,
+								`kill ${kills} (${aimed ? `${delay} ms after full length` : `${delay} ms`}, ${phase})`,
+							);
 							continue;
 						}
 						// It finished just before the signal.
