@@ -1244,11 +1244,13 @@ async function dropLeftovers(target: string, id: string, existing: string): Prom
 		const [a, b] = await Promise.all([fs.lstat(partial), fs.stat(existing)]);
 		if (ours || (a.isFile() && a.ino === b.ino && a.dev === b.dev))
 			await fs.rm(partial, { force: true });
-		if (ours) await fs.rm(resume, { force: true });
 	} catch {
-		// no partial file: only a record of ours may be left
-		if (ours) await fs.rm(resume, { force: true }).catch(() => {});
+		// no partial file
 	}
+	if (!ours) return;
+	await Promise.all(
+		[resume, `${resume}.tmp`].map((file) => fs.rm(file, { force: true }).catch(() => {})),
+	);
 }
 
 async function findIdentical(

@@ -1784,6 +1784,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 				this.hasher.hashFile(f, n),
 			);
 			await fs.rm(this.resumePath, { force: true });
+			// A record write a crash cut short in an earlier run may have left its temporary file.
+			await fs.rm(`${this.resumePath}.tmp`, { force: true });
 		} catch (error) {
 			this.placing = false;
 			this.fail(`cannot finish ${this.options.target}: ${reason(error)}`);

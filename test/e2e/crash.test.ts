@@ -182,6 +182,7 @@ describe("crash safety, end to end", () => {
 				assert.ok(fs.readFileSync(final).equals(content), `${what}: the file is the source`);
 				assert.ok(!fs.existsSync(`${final}.p2p-part`), `${what}: no partial file left`);
 				assert.ok(!fs.existsSync(`${final}.p2p-resume`), `${what}: no resume record left`);
+				assert.ok(!fs.existsSync(`${final}.p2p-resume.tmp`), `${what}: no temporary record left`);
 			};
 
 			// One uninterrupted get measures how long a whole download lasts here.
