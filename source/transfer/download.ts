@@ -1046,7 +1046,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Fills every source's congestion window with block requests. */
 	private pump(): void {
-		if (this.status !== "downloading" || !this.handle) return;
+		// Waiting for disk space: nothing is asked for until some is freed.
+		if (this.status !== "downloading" || !this.handle || this.spaceTimer) return;
 		const budget = this.options.budget;
 		const now = this.now();
 		// Round robin, one request per source per turn: the shared byte budget goes to every
@@ -1838,6 +1839,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.recordDirty = true;
 		await this.writeRecord();
 		if (this.ended) return;
+		if (this.spaceTimer) {
+			// The record met a full disk: wait for space, then go on (see probeSpace).
+			this.status = "waiting";
+			this.emit("progress");
+			return;
+		}
 		this.status = "downloading";
 		this.updateWaiting();
 		this.emit("progress");
