@@ -396,13 +396,15 @@ async function withProgress(
 ): Promise<TransferState> {
 	if (json) return run();
 	const report = new ProgressReport(name, size, { tty: io.tty, line: io.err });
+	// A download waiting for disk space says why (its status is `waiting`, its error the reason).
+	const reasonOf = (t: TransferState) => (t.status === "waiting" ? t.error : undefined);
 	const onProgress = (t: TransferState) => {
-		if (t.fileId === fileId) report.update(t.bytesDone, t.speed);
+		if (t.fileId === fileId) report.update(t.bytesDone, t.speed, reasonOf(t));
 	};
 	peer.on("download-progress", onProgress);
 	const timer = setInterval(() => {
 		const t = peer.transfers().find((s) => s.fileId === fileId);
-		if (t) report.update(t.bytesDone, t.speed);
+		if (t) report.update(t.bytesDone, t.speed, reasonOf(t));
 	}, 1_000);
 	try {
 		const result = await run();

@@ -52,6 +52,8 @@ export class ProgressReport {
 	private done = 0;
 	private rate = 0;
 	private ended = false;
+	/** Why the download waits (a full disk), shown instead of the rate; undefined when not. */
+	private reason: string | undefined;
 
 	/**
 	 * @param name - what is downloaded
@@ -82,7 +84,7 @@ export class ProgressReport {
 		const left = this.rate > 0 ? (this.total - this.done) / this.rate : Number.NaN;
 		return {
 			name: printable(this.name),
-			rate: formatRate(this.rate),
+			rate: this.reason === undefined ? formatRate(this.rate) : printable(this.reason),
 			left: this.done >= this.total ? "0s" : formatEta(left),
 		};
 	}
@@ -92,11 +94,16 @@ export class ProgressReport {
 	 * since the last one or a new tenth of the way is reached.
 	 * @param done - bytes done (resumed bytes included)
 	 * @param rate - bytes per second now
+	 * @param reason - why the download waits (e.g. `disk full: waiting for space …`): the bar
+	 *   shows it instead of the rate; as plain lines it is written once, when it appears
 	 */
-	update(done: number, rate: number): void {
+	update(done: number, rate: number, reason?: string): void {
 		if (this.ended) return;
 		this.done = Math.min(done, this.total);
 		this.rate = rate;
+		const newReason = reason !== undefined && reason !== this.reason;
+		this.reason = reason;
+		if (!this.bar && newReason) this.target.line(printable(`${this.name}: ${reason}`));
 		if (this.bar) {
 			this.bar.update(this.done, this.payload());
 			return;

@@ -13,7 +13,13 @@ import { Discovery } from "../discovery/discovery.js";
 import { OperationError, UsageError } from "../errors.js";
 import { prepareFolder, prepareTarget } from "../library/confine.js";
 import { Library, reason } from "../library/library.js";
-import { downloadTarget, isInside, numberedName } from "../library/paths.js";
+import {
+	downloadTarget,
+	isInside,
+	numberedName,
+	PARTIAL_SUFFIX,
+	RESUME_SUFFIX,
+} from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	encodeManifest,
@@ -23,6 +29,7 @@ import {
 	pieceSizeFor,
 } from "../protocol/manifest.js";
 import { collisionKey, numberedSafeName, sanitizeName } from "../protocol/names.js";
+import { decodeResume } from "../protocol/resume.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
@@ -850,7 +857,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (prior && !isEnded(prior) && this.targets.get(file.id) === target)
 			return this.waitFor(prior);
 		const existing = await findIdentical(target, file.size, file.contentHash);
-		if (existing) return this.keep(file, existing, folder);
+		if (existing) {
+			await dropLeftovers(target, file.id, existing);
+			return this.keep(file, existing, folder);
+		}
 		let download: Download;
 		if (prior && !isEnded(prior)) download = prior;
 		else {
@@ -1213,6 +1223,36 @@ async function isIdentical(file: string, size: number, contentHash: string): Pro
  * any: `target`, then `name (1).ext`, `name (2).ext`… up to the first free name (where a
  * download would land).
  */
+/**
+ * Deletes what a download of file `id` to `target` left behind when it was killed while
+ * moving the verified file to its final name (docs/protocol.md "Resume record"): the
+ * partial file once linked to `existing`, and a resume record of this very file. A partial
+ * file of another file, or one no record of ours names, is left alone.
+ * @param existing - the verified copy of the file that is kept
+ */
+async function dropLeftovers(target: string, id: string, existing: string): Promise<void> {
+	const partial = target + PARTIAL_SUFFIX;
+	const resume = target + RESUME_SUFFIX;
+	let ours = false;
+	try {
+		const record = decodeResume(await fs.readFile(resume));
+		ours = record !== null && toHex(record.fileId) === id;
+	} catch {
+		// no record
+	}
+	try {
+		const [a, b] = await Promise.all([fs.lstat(partial), fs.stat(existing)]);
+		if (ours || (a.isFile() && a.ino === b.ino && a.dev === b.dev))
+			await fs.rm(partial, { force: true });
+	} catch {
+		// no partial file
+	}
+	if (!ours) return;
+	await Promise.all(
+		[resume, `${resume}.tmp`].map((file) => fs.rm(file, { force: true }).catch(() => {})),
+	);
+}
+
 async function findIdentical(
 	target: string,
 	size: number,

@@ -135,6 +135,8 @@ const DEFAULT_MAX_INFLIGHT = 5 * 1024 * 1024;
  * verified and kept) before it gives up its pieces in progress, in ms.
  */
 const PAUSE_SETTLE_MS = 500;
+/** How often a download waiting for disk space checks the free space again, in ms. */
+export const SPACE_PROBE_MS = 3_000;
 /** The content stream is advanced in steps of at least this many bytes (fewer messages). */
 const CONTENT_STEP_BYTES = 8 * 1024 * 1024;
 
@@ -370,6 +372,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	/** False once a cancel deleted the partial file and its record. */
 	private partialKept = true;
 	private settleTimer: NodeJS.Timeout | undefined;
+	/** Set while the disk is full: the download waits, checking the free space now and then. */
+	private spaceTimer: NodeJS.Timeout | undefined;
 
 	constructor(private readonly options: DownloadOptions) {
 		super();
@@ -835,6 +839,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.pieceState[index] >= VERIFYING || this.pushVerifying.has(index) || this.finishing)
 			return false;
 		if (this.status !== "downloading" && this.status !== "waiting") return false;
+		if (this.spaceTimer) return false;
 		if (data.length !== pieceLength(this.options.manifest, index)) return false;
 		this.pushVerifying.add(index);
 		this.bufferedBytes += data.length;
@@ -986,6 +991,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	async pause(): Promise<boolean> {
 		if (this.ended || this.finishing || this.status === "verifying" || this.status === "paused")
 			return false;
+		this.stopSpaceWait();
 		const wasRunning = this.running;
 		this.status = "paused";
 		this.emit("progress");
@@ -1024,6 +1030,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	resume(): boolean {
 		if ((this.status !== "paused" && this.status !== "queued") || !this.startCalled) return false;
+		// A reason to wait for disk space is stale now: a full disk says so again at once.
+		this.error = undefined;
 		clearTimeout(this.settleTimer);
 		this.settleTimer = undefined;
 		if (!this.opened) {
@@ -1058,6 +1066,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		const wasEnded = this.ended;
 		this.status = "cancelled";
 		this.partialKept = keep;
+		this.stopSpaceWait();
 		clearTimeout(this.settleTimer);
 		this.settleTimer = undefined;
 		if (!wasEnded) {
@@ -1094,7 +1103,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	private updateWaiting(): void {
-		if (!this.running) return;
+		if (!this.running || this.spaceTimer) return;
 		const usable = this.usableSources > 0;
 		const next = usable ? "downloading" : "waiting";
 		if (next !== this.status) {
@@ -1105,7 +1114,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Fills every source's congestion window with block requests. */
 	private pump(): void {
-		if (this.status !== "downloading" || !this.handle) return;
+		// Waiting for disk space: nothing is asked for until some is freed.
+		if (this.status !== "downloading" || !this.handle || this.spaceTimer) return;
 		const budget = this.options.budget;
 		const now = this.now();
 		// Round robin, one request per source per turn: the shared byte budget goes to every
@@ -1406,7 +1416,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 					(error: unknown) => {
 						this.writeDone();
 						this.bufferedBytes -= piece.length;
-						this.fail(diskError(this.partialPath, error));
+						if (isDiskFull(error) && this.pieceState[piece.index] === VERIFYING) {
+							// Not on disk: fetched again once there is room.
+							this.pieceState[piece.index] = MISSING;
+							this.missingCount++;
+							this.waitForSpace(this.partialPath);
+						} else this.fail(diskError(this.partialPath, error));
 					},
 				);
 			return;
@@ -1613,7 +1628,18 @@ export class Download extends EventEmitter<DownloadEvents> {
 				await writeFully(handle, data, position);
 			} catch (error) {
 				this.bufferedBytes -= data.length;
-				this.fail(diskError(this.partialPath, error));
+				if (!isDiskFull(error)) {
+					this.fail(diskError(this.partialPath, error));
+					return;
+				}
+				// Not on disk (perhaps part of it is: its bit stays clear): fetched again later.
+				if (this.pieceState[index] === VERIFIED && !hasBit(this.have, index)) {
+					this.pieceState[index] = MISSING;
+					this.verifiedPieces--;
+					this.missingCount++;
+				}
+				this.recycle(data);
+				this.waitForSpace(this.partialPath);
 				return;
 			}
 			this.bufferedBytes -= data.length;
@@ -1704,6 +1730,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.lastRecordAt = this.now();
 		const error = await this.storeRecord();
 		if (error === undefined) return true;
+		if (isDiskFull(error)) {
+			// The old record stays in place (the new one goes to a temporary file first).
+			this.recordDirty = true;
+			this.waitForSpace(this.resumePath);
+			return false;
+		}
 		this.fail(diskError(this.resumePath, error));
 		return false;
 	}
@@ -1825,8 +1857,66 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 	}
 
+	/**
+	 * The disk is full: stop asking for blocks and wait (status `waiting`, `error` saying
+	 * why) until {@link SPACE_PROBE_MS} checks find room for a piece and its record, then go
+	 * on by itself. Pieces in progress are given up; those whose write failed are missing
+	 * again. The partial file and the last good resume record stay as they are.
+	 * @param file - the file whose write failed
+	 */
+	private waitForSpace(file: string): void {
+		if (this.ended || this.finishing) return;
+		this.error = `disk full: waiting for space to write ${file}`;
+		if (this.spaceTimer) return;
+		for (const source of this.sources.values()) this.release(source);
+		for (const piece of [...this.active.values()]) {
+			this.dropPiece(piece);
+			this.pieceState[piece.index] = MISSING;
+			this.missingCount++;
+		}
+		if (this.running) this.status = "waiting";
+		this.spaceTimer = setInterval(() => void this.probeSpace(), SPACE_PROBE_MS);
+		this.spaceTimer.unref();
+		this.emit("progress");
+	}
+
+	/** Goes on when the downloads folder has room for a piece and a record again. */
+	private async probeSpace(): Promise<void> {
+		if (!this.spaceTimer) return;
+		let free: number;
+		try {
+			const stats = await fs.statfs(path.dirname(this.partialPath));
+			free = stats.bavail * stats.bsize;
+		} catch (error) {
+			// The folder is gone (or unreadable): that is no longer a matter of space.
+			this.fail(diskError(this.partialPath, error));
+			return;
+		}
+		if (!this.spaceTimer || free < 2 * this.pieceSize + 64 * 1024) return;
+		this.stopSpaceWait();
+		this.error = undefined;
+		if (!this.running) {
+			// Paused meanwhile: resume() goes on from here.
+			this.emit("progress");
+			return;
+		}
+		this.status = "downloading";
+		this.lastTickAt = Number.POSITIVE_INFINITY;
+		this.updateWaiting();
+		this.emit("progress");
+		if (this.recordDirty) void this.flushRecord();
+		if (this.verifiedPieces === this.pieceCount) void this.finish();
+		else this.pump();
+	}
+
+	private stopSpaceWait(): void {
+		clearInterval(this.spaceTimer);
+		this.spaceTimer = undefined;
+	}
+
 	private fail(error: string): void {
 		if (this.ended) return;
+		this.stopSpaceWait();
 		this.status = "failed";
 		this.error = error;
 		for (const source of this.sources.values()) this.release(source);
@@ -1852,6 +1942,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private async finish(): Promise<void> {
 		if (this.finishing) return;
 		this.finishing = true;
+		this.stopSpaceWait();
 		await this.settleWrites();
 		if (this.ended || !this.handle) return;
 		this.status = "verifying";
@@ -1881,6 +1972,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 				this.hasher.hashFile(f, n),
 			);
 			await fs.rm(this.resumePath, { force: true });
+			// A record write a crash cut short in an earlier run may have left its temporary file.
+			await fs.rm(`${this.resumePath}.tmp`, { force: true });
 		} catch (error) {
 			this.placing = false;
 			this.fail(`cannot finish ${this.options.target}: ${reason(error)}`);
@@ -1935,6 +2028,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.recordDirty = true;
 		await this.writeRecord();
 		if (this.ended) return;
+		if (this.spaceTimer) {
+			// The record met a full disk: wait for space, then go on (see probeSpace).
+			this.status = "waiting";
+			this.emit("progress");
+			return;
+		}
 		this.status = "downloading";
 		this.updateWaiting();
 		this.emit("progress");
@@ -2017,6 +2116,12 @@ function hasBit(bits: Uint8Array, index: number): boolean {
 
 function setBit(bits: Uint8Array, index: number): void {
 	bits[index >> 3] |= 0x80 >> (index & 7);
+}
+
+/** True for the fs errors of a full disk or an exhausted quota. */
+function isDiskFull(error: unknown): boolean {
+	const code = (error as NodeJS.ErrnoException | undefined)?.code;
+	return code === "ENOSPC" || code === "EDQUOT";
 }
 
 /** A one-line description of a write failure, naming disk full and a vanished folder. */

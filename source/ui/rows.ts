@@ -299,7 +299,8 @@ export function transferStatusText(transfer: TransferState): string {
 		case "starting":
 			return resumed ? `resuming ${resumed}` : "starting";
 		case "waiting":
-			return "waiting for peers";
+			// A reason other than no peers (a full disk) is the download's own words.
+			return transfer.error ?? "waiting for peers";
 		case "verifying":
 			return "verifying";
 		case "complete":

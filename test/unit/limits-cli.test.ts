@@ -189,6 +189,26 @@ describe("get's progress", () => {
 		assert.deepEqual(failed, ["g.bin 30% 1 B/s ETA 7s"]);
 	});
 
+	it("says once, as a plain line, why a download waits (a full disk)", () => {
+		let now = 0;
+		const lines: string[] = [];
+		const report = new ProgressReport("f.bin", 1000, { line: (l) => lines.push(l) }, () => now);
+		report.update(300, 100);
+		const reason = "disk full: waiting for space to write /dl/f.bin.p2p-part";
+		report.update(300, 0, reason);
+		now += 1_000;
+		report.update(300, 0, reason);
+		report.update(400, 100);
+		report.end(true);
+		assert.deepEqual(lines, [
+			"f.bin 30% 100 B/s ETA 7s",
+			`f.bin: ${reason}`,
+			"f.bin 30% 0 B/s ETA --",
+			"f.bin 40% 100 B/s ETA 6s",
+			"f.bin 100% 100 B/s ETA 0s",
+		]);
+	});
+
 	it("draws a bar on a terminal", () => {
 		const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 100 });
 		let drawn = "";

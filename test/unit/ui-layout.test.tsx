@@ -207,6 +207,10 @@ describe("transferStatusText", () => {
 		);
 		assert.equal(transferStatusText(transfer({ status: "starting" })), "starting");
 		assert.equal(transferStatusText(transfer({ status: "waiting" })), "waiting for peers");
+		assert.equal(
+			transferStatusText(transfer({ status: "waiting", error: "disk full: waiting for space" })),
+			"disk full: waiting for space",
+		);
 		assert.equal(transferStatusText(transfer({ status: "verifying" })), "verifying");
 		assert.equal(transferStatusText(transfer({ status: "complete" })), "done");
 		assert.equal(
