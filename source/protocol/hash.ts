@@ -37,6 +37,8 @@ export interface Blake3Backend {
 	hash(bytes: Uint8Array): Buffer;
 	/** A fresh incremental BLAKE3 hasher. */
 	createHasher(): Hasher;
+	/** BLAKE3 `derive_key` mode (spec section 2.6): a new 32-byte key. */
+	deriveKey(context: string, material: Uint8Array): Buffer;
 }
 
 /** Which implementation is in use: the N-API binding or the WebAssembly fallback. */
@@ -50,9 +52,12 @@ const require = createRequire(import.meta.url);
 /** The part of `@napi-rs/blake-hash` used here. */
 interface NativeBinding {
 	blake3(input: Uint8Array): Buffer;
-	Blake3Hasher: new () => {
-		update(input: Uint8Array): unknown;
-		digestBuffer(): Buffer;
+	Blake3Hasher: {
+		new (): {
+			update(input: Uint8Array): unknown;
+			digestBuffer(): Buffer;
+		};
+		deriveKey(context: string, material: Uint8Array): Buffer;
 	};
 }
 
@@ -64,6 +69,7 @@ interface WasmBinding {
 		digest(): Uint8Array;
 		dispose(): void;
 	};
+	deriveKey(context: string, material: Uint8Array): Uint8Array;
 }
 
 /**
@@ -75,6 +81,11 @@ const WASM_SLICE = 1 << 20;
 
 /** BLAKE3("abc"), from the reference implementation's test vectors; checks a loaded binding. */
 const ABC_DIGEST = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
+
+/** The context string of the BLAKE3 test vectors (test_vectors.json). */
+export const VECTOR_CONTEXT = "BLAKE3 2019-12-27 16:29:52 test vectors context";
+/** `derive_key` of the empty input under {@link VECTOR_CONTEXT}, first 32 bytes (test vectors). */
+const EMPTY_DERIVED = "2cc39783c223154fea8dfb7c1b1660f2ac2dcbd1c1de8277b0b0dd39b7e50d7d";
 
 /** Wraps an incremental hasher so that use after `digest` throws the same way everywhere. */
 function guarded(update: (bytes: Uint8Array) => void, finish: () => Buffer): Hasher {
@@ -111,6 +122,9 @@ function nativeBackend(binding: NativeBinding): Blake3Backend {
 				},
 				() => h.digestBuffer(),
 			);
+		},
+		deriveKey(context, material) {
+			return binding.Blake3Hasher.deriveKey(context, material);
 		},
 	};
 }
@@ -152,6 +166,9 @@ function wasmBackend(): Blake3Backend {
 				},
 			);
 		},
+		deriveKey(context, material) {
+			return asBuffer(load().deriveKey(context, material));
+		},
 	};
 }
 
@@ -160,6 +177,8 @@ function loadNative(): Blake3Backend | undefined {
 	try {
 		const backend = nativeBackend(require("@napi-rs/blake-hash") as NativeBinding);
 		if (backend.hash(Buffer.from("abc")).toString("hex") !== ABC_DIGEST) return undefined;
+		const derived = backend.deriveKey(VECTOR_CONTEXT, Buffer.alloc(0)).toString("hex");
+		if (derived !== EMPTY_DERIVED) return undefined;
 		return backend;
 	} catch {
 		return undefined;
@@ -202,6 +221,19 @@ export function hash(bytes: Uint8Array): Buffer {
  */
 export function createHasher(): Hasher {
 	return selected.createHasher();
+}
+
+/**
+ * BLAKE3 in `derive_key` mode (BLAKE3 spec section 2.6 and its test vectors): a key derived
+ * from key material under a context string, so keys derived for different purposes from the
+ * same material are independent.
+ * @param context - a hardcoded, globally unique, application-specific string (never secret
+ *   or variable: the spec asks for e.g. "[application] [commit timestamp] [purpose]")
+ * @param material - the input key material, any length
+ * @returns a new 32-byte key
+ */
+export function deriveKey(context: string, material: Uint8Array): Buffer {
+	return selected.deriveKey(context, material);
 }
 
 /**
