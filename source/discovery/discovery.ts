@@ -9,6 +9,7 @@ import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
 import type { PeerRecord } from "../peer/types.js";
 import { encodeMessage } from "../protocol/messages.js";
+import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { PeerTable } from "./table.js";
 
 /** Options of a discovery service. */
@@ -27,6 +28,11 @@ export interface DiscoveryOptions {
 	bindAddress?: string;
 	/** What to announce; called before every announce. */
 	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
+	/**
+	 * The network key's gate, shared with the transfer engine: announces are sealed, and a
+	 * datagram that does not open is dropped before the peer table sees it.
+	 */
+	guard?: NetworkGuard;
 }
 
 /** Least time between two extra announces for newly heard peers, in ms. */
@@ -45,6 +51,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private timer: NodeJS.Timeout | undefined;
 	private closing: Promise<void> | undefined;
 	private greetedAt = Number.NEGATIVE_INFINITY;
+	private readonly guard: NetworkGuard;
 
 	private constructor(
 		private readonly options: DiscoveryOptions,
@@ -52,6 +59,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	) {
 		super();
 		this.table = new PeerTable(options.selfId);
+		this.guard = options.guard ?? new NetworkGuard();
 	}
 
 	/**
@@ -85,6 +93,15 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		return this.table.list();
 	}
 
+	/**
+	 * Forgets every known peer (each gets a `peer-left`, as expired) and announces at once:
+	 * for a network key that changed, after which the peers heard so far are strangers.
+	 */
+	forgetAll(): void {
+		for (const peer of this.table.clear()) this.emit("peer-left", peer, "expired");
+		void this.announce();
+	}
+
 	/** Announces now (also called every interval); use after the shared list changed. */
 	async announce(): Promise<void> {
 		const d = this.options.describe();
@@ -101,11 +118,14 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		);
 	}
 
-	private async broadcast(datagram: Buffer): Promise<void> {
+	private async broadcast(plain: Buffer): Promise<void> {
 		await Promise.all(
-			this.options.broadcast.map((address) =>
-				this.socket.send(datagram, this.options.port, address).catch(() => 0),
-			),
+			this.options.broadcast.map((address) => {
+				// Sealed once per address: a host that hears two of them takes both, not a replay.
+				const sealed = this.guard.outgoing(plain, Channel.discovery);
+				const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
+				return this.socket.send(datagram, this.options.port, address).catch(() => 0);
+			}),
 		);
 	}
 
@@ -128,7 +148,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		void this.announce();
 	}
 
-	private onDatagram(msg: Buffer, from: string): void {
+	private onDatagram(datagram: Buffer, from: string): void {
+		const msg = this.guard.incoming(datagram, Channel.discovery);
+		if (!msg) return;
 		const change = this.table.recv(msg, from, Date.now());
 		if (!change) return;
 		if (change.kind === "joined") {

@@ -106,6 +106,16 @@ export class PeerTable {
 	}
 
 	/**
+	 * Forgets every peer at once (the network key changed: they are on another network now).
+	 * @returns the peers forgotten
+	 */
+	clear(): PeerRecord[] {
+		const all = [...this.peers.values()];
+		this.peers.clear();
+		return all;
+	}
+
+	/**
 	 * Removes peers silent for more than three of their intervals.
 	 * @param now - wall-clock time in ms
 	 * @returns the peers removed

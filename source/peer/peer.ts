@@ -30,6 +30,7 @@ import {
 } from "../protocol/manifest.js";
 import { collisionKey, numberedSafeName, sanitizeName } from "../protocol/names.js";
 import { decodeResume } from "../protocol/resume.js";
+import { NetworkGuard, type SealStats } from "../protocol/seal.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
@@ -90,6 +91,11 @@ export interface PeerOptions {
 	 * changed. Without one the cache lives in memory only.
 	 */
 	dataDir?: string;
+	/**
+	 * The network key (any non-empty secret, at most 4096 bytes): every datagram is sealed
+	 * with it, and peers without the same key neither see nor reach us. None when absent.
+	 */
+	networkKey?: string | Uint8Array;
 }
 
 /** Events of a peer; every payload is plain data. */
@@ -227,9 +233,16 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private rescanTimer: NodeJS.Timeout | undefined;
 	private resupplyTimer: NodeJS.Timeout | undefined;
 	private stopping: Promise<void> | undefined;
+	/** The gate of every datagram on our five ports (the network key, if any). */
+	private readonly guard: NetworkGuard;
 
 	private constructor(readonly options: PeerOptions) {
 		super();
+		try {
+			this.guard = new NetworkGuard(options.networkKey);
+		} catch (error) {
+			throw new UsageError((error as Error).message, "BAD_NETWORK_KEY");
+		}
 	}
 
 	/**
@@ -266,6 +279,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				maxUploadRate: options.maxUploadRate,
 				maxDownloadRate: options.maxDownloadRate,
 				maxActive: options.maxActive,
+				guard: peer.guard,
 			});
 		} catch (error) {
 			// The library's watcher and the hash workers would keep the process alive.
@@ -281,6 +295,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				broadcast: options.broadcast,
 				interval: options.interval,
 				bindAddress: options.bindAddress,
+				guard: peer.guard,
 				describe: () => ({
 					name: options.name,
 					basePort: peer.engine.ports.receive,
@@ -715,6 +730,34 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.engine.stats.malformed +
 			this.engine.service.stats.malformed
 		);
+	}
+
+	/**
+	 * Counters of the network key's seal over every port: datagrams sealed and opened, and
+	 * those dropped unanswered as forged (outside the network) or replayed.
+	 */
+	sealStats(): SealStats {
+		return { ...this.guard.stats };
+	}
+
+	/** True when a network key is in force. */
+	get keyed(): boolean {
+		return this.guard.keyed;
+	}
+
+	/**
+	 * Sets, changes or clears the network key at once, on all five ports. The peers heard so
+	 * far are forgotten (each leaves, as expired) and we announce under the new key.
+	 * @param secret - the key (any non-empty string or bytes), or undefined for none
+	 * @throws UsageError `BAD_NETWORK_KEY` for an empty or too long key (nothing changes)
+	 */
+	setNetworkKey(secret: string | Uint8Array | undefined): void {
+		try {
+			this.guard.setKey(secret);
+		} catch (error) {
+			throw new UsageError((error as Error).message, "BAD_NETWORK_KEY");
+		}
+		this.discovery.forgetAll();
 	}
 
 	/** Counters of the transfer engine and its send port (for reporters and benchmarks). */

@@ -145,6 +145,8 @@ export interface SealStats {
 
 /** Options of a {@link NetworkSeal} (for tests: both are random or default otherwise). */
 export interface SealOptions {
+	/** Counters to add to (shared by successive seals of a {@link NetworkGuard}). */
+	stats?: SealStats;
 	/** Our 16-byte sender id; a fresh random one when absent (never reuse one with a key). */
 	senderId?: Uint8Array;
 	/** Most senders remembered (default {@link MAX_SENDERS}). */
@@ -156,7 +158,7 @@ export interface SealOptions {
  * replay windows of every sender heard.
  */
 export class NetworkSeal {
-	readonly stats: SealStats = { sealed: 0, opened: 0, forged: 0, replayed: 0 };
+	readonly stats: SealStats;
 	/** Our sender id (16 bytes). */
 	readonly senderId: Buffer;
 	private readonly root: Buffer;
@@ -172,6 +174,7 @@ export class NetworkSeal {
 	 */
 	constructor(secret: string | Uint8Array, options: SealOptions = {}) {
 		this.root = networkRoot(secret);
+		this.stats = options.stats ?? { sealed: 0, opened: 0, forged: 0, replayed: 0 };
 		const id = options.senderId ?? randomBytes(SENDER_ID_SIZE);
 		if (id.length !== SENDER_ID_SIZE)
 			throw new RangeError(`a sender id is ${SENDER_ID_SIZE} bytes`);
@@ -278,6 +281,66 @@ export class NetworkSeal {
 		return Buffer.from(senderId).equals(this.senderId)
 			? this.ownKey
 			: senderKey(this.root, senderId);
+	}
+}
+
+/**
+ * The one gate every datagram of a peer passes (discovery and the four transfer ports):
+ * without a network key it lets datagrams through untouched (the plain protocol, byte for
+ * byte); with one it seals what goes out and opens what comes in, dropping (and counting)
+ * whatever does not open. Shared by the discovery service and the transfer engine, so a key
+ * set or cleared takes effect on all five sockets at once.
+ */
+export class NetworkGuard {
+	/** Counters over every key this guard held. */
+	readonly stats: SealStats = { sealed: 0, opened: 0, forged: 0, replayed: 0 };
+	private current: NetworkSeal | undefined;
+
+	/** @param secret - the network key, or none (see {@link NetworkGuard.setKey}) */
+	constructor(secret?: string | Uint8Array) {
+		this.setKey(secret);
+	}
+
+	/**
+	 * Sets or clears the network key. A new key starts a new sender id and counter, and
+	 * forgets every sender heard under the old one.
+	 * @param secret - the key (any non-empty string or bytes), or undefined for none
+	 * @throws RangeError for an empty or too long secret (the key in force is kept then)
+	 */
+	setKey(secret: string | Uint8Array | undefined): void {
+		this.current =
+			secret === undefined ? undefined : new NetworkSeal(secret, { stats: this.stats });
+	}
+
+	/** True when a network key is in force. */
+	get keyed(): boolean {
+		return this.current !== undefined;
+	}
+
+	/** Bytes every datagram grows by on the wire: {@link SEAL_OVERHEAD} with a key, else 0. */
+	get overhead(): number {
+		return this.current ? SEAL_OVERHEAD : 0;
+	}
+
+	/**
+	 * A datagram on its way out.
+	 * @param parts - the plain datagram, whole or in parts
+	 * @param channel - the role of the port it is sent to
+	 * @returns the datagram to send: `parts` themselves without a key, else sealed (in parts)
+	 */
+	outgoing(parts: Buffer | Buffer[], channel: Channel): Buffer | Buffer[] {
+		return this.current ? this.current.seal(parts, channel) : parts;
+	}
+
+	/**
+	 * A datagram that arrived.
+	 * @param datagram - untrusted bytes
+	 * @param channel - the role of the port it arrived on
+	 * @returns the plain datagram to decode (the same bytes without a key), or null to drop
+	 *   it without any answer (counted in `stats`)
+	 */
+	incoming(datagram: Buffer, channel: Channel): Buffer | null {
+		return this.current ? this.current.open(datagram, channel) : datagram;
 	}
 }
 

@@ -282,6 +282,11 @@ export interface DownloadOptions {
 	budget?: RequestBudget;
 	/** Clock in ms (default `performance.now`). */
 	now?: () => number;
+	/**
+	 * Bytes an envelope adds to every datagram (a network key's seal), so blocks and probes
+	 * leave room for it; 0 when absent. Read when a source is added.
+	 */
+	overhead?: () => number;
 }
 
 /** A running download. */
@@ -487,6 +492,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 	}
 
+	/** A fresh path MTU search towards a source, leaving room for the envelope if any. */
+	private pathSearch(address: string): PathMtuSearch {
+		const overhead = this.options.overhead?.() ?? 0;
+		return new PathMtuSearch(maxDatagramFor(address, overhead), overhead);
+	}
+
 	/**
 	 * Adds a source, or updates a partial seeder's have-map.
 	 * @param info - where the source's send port is
@@ -503,7 +514,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				key,
 				have: have ? new Uint8Array(this.have.length) : undefined,
 				rtt: new RttEstimator(),
-				mtu: new PathMtuSearch(maxDatagramFor(info.address)),
+				mtu: this.pathSearch(info.address),
 				probePiece: undefined,
 				cwnd: INITIAL_CWND,
 				ssthresh: INITIAL_SSTHRESH,
@@ -960,7 +971,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				// Black hole detection (RFC 8899 section 4.3): the path may have stopped carrying
 				// our block size; search again from the base size. Pieces cut for the old size
 				// are cut again when adopted.
-				source.mtu = new PathMtuSearch(maxDatagramFor(source.address));
+				source.mtu = this.pathSearch(source.address);
 			}
 		}
 		this.updateWaiting();

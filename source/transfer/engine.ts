@@ -32,6 +32,7 @@ import {
 	MIN_MANIFEST_CHUNK,
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
+import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
@@ -139,6 +140,11 @@ export interface EngineOptions {
 	maxActive?: number;
 	/** Piece and file hashing for downloads (a worker pool); on this thread when absent. */
 	hasher?: PieceHasher;
+	/**
+	 * The network key's gate, shared with discovery: every datagram of the four ports is
+	 * sealed and opened there. Without one, the plain protocol.
+	 */
+	guard?: NetworkGuard;
 }
 
 /** Events of the engine. */
@@ -234,6 +240,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly live = new Set<Download>();
 	/** Turns of the tick, so downloads take turns at a limited request budget. */
 	private tickTurn = 0;
+	/** Seals and opens every datagram when a network key is set. */
+	private readonly guard: NetworkGuard;
 
 	private constructor(
 		private readonly options: EngineOptions,
@@ -241,6 +249,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		readonly ports: TransferPorts,
 	) {
 		super();
+		this.guard = options.guard ?? new NetworkGuard();
 		this.limitsNow = limitsOf(options);
 		this.downBudget = new TokenBucket(this.limitsNow.maxDown);
 		if (options.hasher) this.hasher = options.hasher;
@@ -254,6 +263,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			issuer,
 			(datagram, to, key) => this.paced(datagram, to, key),
 			(id, offset, length) => this.readPartial(id, offset, length),
+			() => this.guard.overhead,
 		);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
 		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
@@ -265,17 +275,29 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			// Keep the default.
 		}
 		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 5) / 8));
+		// Every datagram passes the guard first: one that does not open (a network key is set
+		// and it is forged, replayed, or from outside the network) is dropped here, unanswered.
 		sockets.receive.socket.on("message", (m, r) => {
 			this.garbage.note(m.length);
+			const plain = this.opened(m, Channel.receive);
+			if (!plain) return;
 			this.downMeter.add(r.address, r.port, m.length);
-			this.onReceive(m, r);
+			this.onReceive(plain, r);
 		});
-		sockets.send.socket.on("message", (m, r) => this.service.recv(m, r));
-		sockets.distribute.socket.on("message", (m, r) => this.onInterest(m, r));
+		sockets.send.socket.on("message", (m, r) => {
+			const plain = this.opened(m, Channel.send);
+			if (plain) this.service.recv(plain, r);
+		});
+		sockets.distribute.socket.on("message", (m, r) => {
+			const plain = this.opened(m, Channel.distribute);
+			if (plain) this.onInterest(plain, r);
+		});
 		sockets.distributee.socket.on("message", (m, r) => {
 			this.garbage.note(m.length);
+			const plain = this.opened(m, Channel.distributee);
+			if (!plain) return;
 			this.downMeter.add(r.address, r.port, m.length);
-			this.onPush(m, r);
+			this.onPush(plain, r);
 		});
 		this.timers.push(setInterval(() => this.tick(), TICK_MS));
 		this.timers.push(setInterval(() => this.sendInterest(), INTEREST_MS));
@@ -363,15 +385,35 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		return this.limitsNow.maxUp ? Math.max(0, this.uploadFreeAt - Date.now()) : 0;
 	}
 
-	private sendFrom(port: keyof TransferPorts, datagram: Buffer | Buffer[], to: Endpoint): void {
+	/** A received datagram through the guard: the plain bytes, or null to drop it. */
+	private opened(datagram: Buffer, channel: Channel): Buffer | null {
+		const plain = this.guard.incoming(datagram, channel);
+		if (plain && plain !== datagram) this.garbage.note(plain.length);
+		return plain;
+	}
+
+	/**
+	 * Sends one datagram (sealed when a network key is set).
+	 * @param port - our socket it leaves from
+	 * @param to - where it goes
+	 * @param channel - the role of the port it goes to: by default the one our `port` talks
+	 *   to (requests to a send port, answers to a receive port, pushes to a distributee port)
+	 */
+	private sendFrom(
+		port: keyof TransferPorts,
+		datagram: Buffer | Buffer[],
+		to: Endpoint,
+		channel: Channel = PEER_CHANNEL[port],
+	): void {
 		if (this.closing) return;
+		const sealed = this.guard.outgoing(datagram, channel);
 		let length: number;
-		if (Array.isArray(datagram)) {
-			length = byteLength(datagram);
+		if (Array.isArray(sealed)) {
+			length = byteLength(sealed);
 			this.garbage.note(length);
-		} else length = datagram.length;
+		} else length = sealed.length;
 		if (port === "send" || port === "distribute") this.upMeter.add(to.address, to.port, length);
-		this.sockets[port].socket.send(datagram, to.port, to.address);
+		this.sockets[port].socket.send(sealed, to.port, to.address);
 	}
 
 	/** The token we hold for a peer's send port, or zeros. */
@@ -605,6 +647,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			manifest,
 			target,
 			send: (datagram, to) => this.sendFrom("receive", datagram, to),
+			overhead: () => this.guard.overhead,
 			tokenFor: (to) => this.tokenFor(to),
 			hasher: this.hasher,
 			maxInflightBytes: this.maxInflightBytes,
@@ -991,7 +1034,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		data: Buffer,
 	): void {
 		entry.pushedAt.set(index, Date.now());
-		const blockSize = maxDatagramFor(entry.to.address) - DATA_OVERHEAD;
+		const blockSize = maxDatagramFor(entry.to.address, this.guard.overhead) - DATA_OVERHEAD;
 		const start = index * download.pieceSize;
 		const idBytes = Buffer.from(fileId, "hex");
 		for (let o = 0; o < data.length; o += blockSize) {
@@ -1134,7 +1177,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				firstPiece: first * 8,
 				have,
 			});
-			this.sendFrom("distribute", datagram, { address: peer.address, port: peer.ports.distribute });
+			const to = { address: peer.address, port: peer.ports.distribute };
+			this.sendFrom("distribute", datagram, to, Channel.distribute);
 			if (done) break;
 		}
 	}
@@ -1172,6 +1216,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		return this.closing;
 	}
 }
+
+/** The port each of our sockets sends to, by default (interest messages go to distribute). */
+const PEER_CHANNEL: Record<keyof TransferPorts, Channel> = {
+	receive: Channel.send,
+	send: Channel.receive,
+	distribute: Channel.distributee,
+	distributee: Channel.distributee,
+};
 
 const ZERO_TOKEN = new Uint8Array(TOKEN_SIZE);
 const ZERO_HASH = new Uint8Array(HASH_SIZE);

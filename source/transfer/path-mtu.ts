@@ -30,8 +30,14 @@ const ceilings = new Map<string, number>();
 /**
  * Largest UDP payload in bytes we send to `address`, from our interface's MTU.
  * @param address - dotted IPv4 address of the peer
+ * @param overhead - bytes an envelope adds around every datagram (a network key's seal: 43),
+ *   taken off, so the result is the largest plain datagram whose sealed form still fits
  */
-export function maxDatagramFor(address: string): number {
+export function maxDatagramFor(address: string, overhead = 0): number {
+	return interfaceCeiling(address) - overhead;
+}
+
+function interfaceCeiling(address: string): number {
 	if (address.startsWith("127.")) return LOOPBACK_DATAGRAM;
 	let ceiling = ceilings.get(address);
 	if (ceiling === undefined) {
@@ -85,7 +91,8 @@ const MAX_PROBES = 2;
 
 /**
  * The search state of one path: the confirmed datagram size and the next size to probe.
- * Sizes are UDP payload bytes (datagrams).
+ * Sizes are UDP payload bytes (datagrams) before any envelope: with an `overhead`, each
+ * ladder step is that much smaller, so the datagram on the wire is the ladder's size.
  */
 export class PathMtuSearch {
 	/** Largest datagram confirmed to reach us, in bytes. */
@@ -93,18 +100,24 @@ export class PathMtuSearch {
 	private step = 0;
 	private lost = 0;
 	private readonly ceiling: number;
+	private readonly headers: number;
 
-	/** @param ceiling - largest datagram our interface sends on this path, in bytes */
-	constructor(ceiling: number) {
+	/**
+	 * @param ceiling - largest datagram our interface sends on this path, in bytes (after
+	 *   the envelope's overhead: see `maxDatagramFor`)
+	 * @param overhead - bytes an envelope adds to every datagram (0 without a network key)
+	 */
+	constructor(ceiling: number, overhead = 0) {
 		this.ceiling = ceiling;
-		this.confirmed = Math.min(ceiling, BASE_PLPMTU - IP_UDP_HEADERS);
+		this.headers = IP_UDP_HEADERS + overhead;
+		this.confirmed = Math.min(ceiling, BASE_PLPMTU - this.headers);
 		this.advance();
 	}
 
 	/** The datagram size to probe next, or undefined when the search is over. */
 	get probe(): number | undefined {
 		const size = LADDER[this.step];
-		return size === undefined ? undefined : Math.min(size - IP_UDP_HEADERS, this.ceiling);
+		return size === undefined ? undefined : Math.min(size - this.headers, this.ceiling);
 	}
 
 	/** A probe of `size` bytes was answered: the path carries it. */
@@ -124,7 +137,7 @@ export class PathMtuSearch {
 	/** Skips ladder steps no bigger than what is confirmed, and stops at the ceiling. */
 	private advance(): void {
 		while (this.step < LADDER.length) {
-			const size = Math.min(LADDER[this.step] - IP_UDP_HEADERS, this.ceiling);
+			const size = Math.min(LADDER[this.step] - this.headers, this.ceiling);
 			if (size > this.confirmed) return;
 			this.step++;
 		}

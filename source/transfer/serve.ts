@@ -135,6 +135,8 @@ export class SendService {
 			offset: number,
 			length: number,
 		) => Promise<Buffer | null>,
+		/** Bytes an envelope adds to every answer (a network key's seal); 0 when absent. */
+		private readonly overhead: () => number = () => 0,
 	) {}
 
 	/**
@@ -165,7 +167,7 @@ export class SendService {
 	}
 
 	private answer(message: Message, from: Endpoint): void {
-		const budget = maxDatagramFor(from.address);
+		const budget = maxDatagramFor(from.address, this.overhead());
 		if (message.type === "listRequest") {
 			const list = this.current();
 			const entries: ListEntry[] = [];
