@@ -13,6 +13,7 @@ import {
 	list,
 	logFile,
 	manifest,
+	networkKeyCommand,
 	type Output,
 	peerOptions,
 	peers,
@@ -83,6 +84,9 @@ async function main(argv: string[]): Promise<number> {
 			return 0;
 		case "config":
 			config(flags.configDir, flags.json, io);
+			return 0;
+		case "network-key":
+			networkKeyCommand(target, flags, io);
 			return 0;
 	}
 	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];

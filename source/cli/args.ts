@@ -16,7 +16,8 @@ export type CommandName =
 	| "manifest"
 	| "share"
 	| "download-to"
-	| "config";
+	| "config"
+	| "network-key";
 
 /** Every subcommand name a user may type. */
 const COMMANDS: readonly CommandName[] = [
@@ -29,6 +30,7 @@ const COMMANDS: readonly CommandName[] = [
 	"share",
 	"download-to",
 	"config",
+	"network-key",
 ];
 
 /**
@@ -40,6 +42,7 @@ const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	share: ["config-dir"],
 	"download-to": ["config-dir"],
 	config: ["config-dir", "json"],
+	"network-key": ["config-dir", "network-key-file", "clear"],
 };
 
 /** Options a flag may set for one run (absent: from settings). */
@@ -67,6 +70,12 @@ export interface RunFlags {
 	log?: string;
 	/** `manifest -o FILE`: where the `.p2p` file goes (a folder: `<name>.p2p` in it). */
 	output?: string;
+	/** `--network-key SECRET`: the network key for this run (over a stored one). */
+	networkKey?: string;
+	/** `--network-key-file PATH`: read the network key from this file. */
+	networkKeyFile?: string;
+	/** `network-key --clear`: remove the stored network key. */
+	clear?: boolean;
 }
 
 /** A parsed command line. */
@@ -87,6 +96,8 @@ export const USAGE = `Usage:
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
   p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
   p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
+  p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
+                                                 store, replace or clear the network key (no argument: is one set?)
 
 Options:
   --share DIR            folder to share
@@ -101,6 +112,8 @@ Options:
   --max-down KBPS        (TUI, serve, get) download cap in KB/s (0: none)
   --max-active N         (TUI, serve, get) downloads at once; the others wait queued (default 3)
   --log FILE             (TUI, serve, get) log file (default p2p-tui.log in the state folder)
+  --network-key SECRET   private network: only peers with the same key see and reach us
+  --network-key-file PATH  the network key from a file (its bytes, less a final line break)
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
   --json                 machine-readable output
@@ -176,6 +189,18 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		}
 	}
 	if (values.log === "") throw new UsageError("expected --log to name a file");
+	if (values["network-key"] !== undefined && values["network-key-file"] !== undefined)
+		throw new UsageError("--network-key and --network-key-file do not go together");
+	if (values["network-key"] === "") throw new UsageError("a network key must not be empty");
+	if (values["network-key-file"] === "")
+		throw new UsageError("expected --network-key-file to name a file");
+	if (values.clear && command !== "network-key")
+		throw new UsageError("--clear goes with network-key only");
+	if (command === "network-key") {
+		const given = [target !== undefined, values["network-key-file"] !== undefined, !!values.clear];
+		if (given.filter(Boolean).length > 1)
+			throw new UsageError("network-key takes one of: a secret, --network-key-file PATH, --clear");
+	}
 	return {
 		kind: "run",
 		command,
@@ -197,6 +222,9 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			maxActive: intFlag("max-active", values["max-active"], 1, 1_000),
 			log: values.log,
 			output: values.output,
+			networkKey: values["network-key"],
+			networkKeyFile: values["network-key-file"],
+			clear: values.clear ?? false,
 		},
 	};
 }
@@ -222,6 +250,13 @@ function commandTarget(command: CommandName, rest: string[]): string | undefined
 			return one("share takes one folder: p2p-tui share <dir>");
 		case "download-to":
 			return one("download-to takes one folder: p2p-tui download-to <dir>");
+		case "network-key":
+			if (rest.length > 1)
+				throw new UsageError(
+					"network-key takes one secret (quote a passphrase with spaces): p2p-tui network-key <secret>",
+				);
+			if (rest[0] === "") throw new UsageError("a network key must not be empty");
+			return rest[0];
 		case "search": {
 			// `search slicon valey` without quotes searches for the words together.
 			const query = rest.join(" ").trim();
@@ -257,6 +292,9 @@ function parse(argv: string[]) {
 			"max-active": { type: "string" },
 			log: { type: "string" },
 			output: { type: "string", short: "o" },
+			"network-key": { type: "string" },
+			"network-key-file": { type: "string" },
+			clear: { type: "boolean" },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },
 		},

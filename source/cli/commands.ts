@@ -31,13 +31,16 @@ import { fuzzySearch } from "../search/fuzzy.js";
 import type { RunFlags } from "./args.js";
 import { ProgressReport } from "./progress.js";
 import {
+	checkNetworkKey,
 	type FolderSetting,
 	limitsOf,
+	readKeyFile,
 	type Settings,
 	settingsFile,
 	storedSettings,
 	storeFolder,
 	storeLimits,
+	storeNetworkKey,
 	watchSettings,
 } from "./settings.js";
 
@@ -67,7 +70,21 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		maxDownloadRate: limits.maxDown ?? undefined,
 		maxActive: limits.maxActive,
 		dataDir: dataDir(flags),
+		networkKey: networkKeyOf(settings, flags),
 	};
+}
+
+/**
+ * The network key in force for a run: `--network-key-file` (read now), else `--network-key`
+ * or the stored one (already merged into `settings` by `loadSettings`), else none.
+ * @throws UsageError `BAD_NETWORK_KEY` for an unreadable, empty or too large key file
+ */
+export function networkKeyOf(
+	settings: Pick<Settings, "networkKey">,
+	flags: Pick<RunFlags, "networkKeyFile">,
+): string | Buffer | undefined {
+	if (flags.networkKeyFile !== undefined) return readKeyFile(flags.networkKeyFile);
+	return settings.networkKey ? checkNetworkKey(settings.networkKey) : undefined;
 }
 
 /**
@@ -662,7 +679,8 @@ export function setFolder(
 /**
  * `config`: every stored setting and the settings file's path; with `json`, one object
  * `{file, settings: {name, shareDir, downloadsDir, basePort, discoveryPort, broadcast,
- * interval, maxDown, maxUp, maxActive}}` (rates in KB/s, 0 for none).
+ * interval, maxDown, maxUp, maxActive, networkKey}}` (rates in KB/s, 0 for none; the network
+ * key is never shown: `"(set)"` or `""`).
  * @throws UsageError `SETTINGS`
  */
 export function config(configDir: string | undefined, json: boolean, io: Output): void {
@@ -679,6 +697,8 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		maxDown: s.maxDown,
 		maxUp: s.maxUp,
 		maxActive: s.maxActive,
+		// Never shown: only whether one is set.
+		networkKey: s.networkKey ? "(set)" : "",
 	};
 	if (json) {
 		io.out(jsonText({ file, settings }));
@@ -696,8 +716,45 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["max down", settings.maxDown ? `${settings.maxDown} KB/s` : "0 (unlimited)"],
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],
 		["max active", String(settings.maxActive)],
+		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
+}
+
+/**
+ * `network-key`: stores the network key given (or read from `--network-key-file`), clears it
+ * (`--clear`), or with neither says whether one is set. The key itself is never printed.
+ * A running peer that follows the settings takes the change up at once.
+ * @throws UsageError `BAD_NETWORK_KEY` or `SETTINGS`
+ */
+export function networkKeyCommand(
+	secret: string | undefined,
+	flags: Pick<RunFlags, "configDir" | "networkKeyFile" | "clear">,
+	io: Output,
+): void {
+	if (flags.clear) {
+		const file = storeNetworkKey(null, flags.configDir);
+		io.out(printable(`network key cleared (saved in ${file}): an open network`));
+		return;
+	}
+	let key = secret;
+	if (flags.networkKeyFile !== undefined) {
+		const bytes = readKeyFile(flags.networkKeyFile);
+		key = bytes.toString("utf8");
+		// The settings file is JSON text: a key file that is no UTF-8 goes by path on each run.
+		if (!Buffer.from(key, "utf8").equals(bytes))
+			throw new UsageError(
+				"the network key file is not UTF-8 text: pass it with --network-key-file on each run instead",
+				"BAD_NETWORK_KEY",
+			);
+	}
+	if (key === undefined) {
+		const stored = storedSettings(flags.configDir).networkKey;
+		io.out(stored ? "a network key is set (hidden)" : "no network key: an open network");
+		return;
+	}
+	const file = storeNetworkKey(key, flags.configDir);
+	io.out(printable(`network key stored in ${file} (mode 0600): only peers with it see us`));
 }
 
 /**
@@ -733,6 +790,16 @@ export function followSettings(
 		if (flags.maxDown === undefined) limits.maxDown = storedLimits.maxDown;
 		if (flags.maxUp === undefined) limits.maxUp = storedLimits.maxUp;
 		if (flags.maxActive === undefined) limits.maxActive = storedLimits.maxActive;
+		// The stored network key, unless this run's flags pinned one.
+		if (flags.networkKey === undefined && flags.networkKeyFile === undefined) {
+			const key = typeof stored.networkKey === "string" ? stored.networkKey : "";
+			try {
+				// A no-op when the peer holds this key already (the TUI that stored it).
+				peer.setNetworkKey(key === "" ? undefined : key);
+			} catch (error) {
+				onError(error instanceof Error ? error.message : String(error));
+			}
+		}
 		applying = applying
 			.then(() => peer.setLimits(limits))
 			.then(() => peer.changeFolders(folders))

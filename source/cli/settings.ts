@@ -1,6 +1,7 @@
 /**
  * Persistent settings (conf): shared folder, downloads folder, name, ports, broadcast,
- * rate limits and the number of downloads at once.
+ * rate limits, the number of downloads at once and the network key. The settings file is
+ * written with mode 0600 (owner only): it may hold the network key.
  * A flag overrides a setting for one run only; `--config-dir` picks another settings
  * folder so several instances on one host keep separate settings.
  */
@@ -11,6 +12,7 @@ import Conf from "conf";
 import { UsageError } from "../errors.js";
 import { isInside } from "../library/paths.js";
 import type { Limits } from "../peer/types.js";
+import { MAX_SECRET_BYTES } from "../protocol/seal.js";
 import type { RunFlags } from "./args.js";
 
 /** What is kept between runs. */
@@ -30,6 +32,8 @@ export interface Settings {
 	maxUp: number;
 	/** Downloads running at once; the others wait queued. */
 	maxActive: number;
+	/** The network key (any secret; see `NetworkGuard`); `""` for none. */
+	networkKey: string;
 }
 
 /** Default number of downloads running at once. */
@@ -54,8 +58,12 @@ export function defaultSettings(): Settings {
 		maxDown: 0,
 		maxUp: 0,
 		maxActive: DEFAULT_MAX_ACTIVE,
+		networkKey: "",
 	};
 }
+
+/** Mode of the settings file: read and write for its owner only (it may hold the network key). */
+export const SETTINGS_FILE_MODE = 0o600;
 
 /** Opens the settings store (conf) in `configDir`, or the OS config folder when absent. */
 function openStore(configDir: string | undefined): Conf<Settings> {
@@ -65,6 +73,9 @@ function openStore(configDir: string | undefined): Conf<Settings> {
 			projectSuffix: "",
 			cwd: configDir ? path.resolve(configDir) : undefined,
 			defaults: defaultSettings(),
+			// conf writes a temporary file with this mode and renames it over the settings file,
+			// so the key is never readable by others, not even for a moment.
+			configFileMode: SETTINGS_FILE_MODE,
 		});
 	} catch (error) {
 		throw new UsageError(
@@ -116,7 +127,76 @@ export function loadSettings(flags: RunFlags): Settings {
 		maxDown: flags.maxDown ?? stored.maxDown,
 		maxUp: flags.maxUp ?? stored.maxUp,
 		maxActive: flags.maxActive ?? stored.maxActive,
+		networkKey:
+			flags.networkKey ?? (typeof stored.networkKey === "string" ? stored.networkKey : ""),
 	};
+}
+
+/**
+ * Reads a network key file: its bytes are the key, less one final line break (so
+ * `echo secret > key` and `--network-key secret` give the same key).
+ * @param file - the key file's path
+ * @returns the key's bytes (1 to `MAX_SECRET_BYTES`)
+ * @throws UsageError `BAD_NETWORK_KEY` when the file cannot be read, is empty or too large
+ */
+export function readKeyFile(file: string): Buffer {
+	const where = path.resolve(file);
+	const tooLarge = () =>
+		new UsageError(
+			`network key file ${where}: a key is at most ${MAX_SECRET_BYTES} bytes`,
+			"BAD_NETWORK_KEY",
+		);
+	let bytes: Buffer;
+	try {
+		// Not read whole when it is plainly no key (a disk image named by mistake).
+		if (fs.statSync(where).size > MAX_SECRET_BYTES + 2) bytes = Buffer.alloc(0);
+		else bytes = fs.readFileSync(where);
+	} catch (error) {
+		throw new UsageError(
+			`cannot read network key file ${where}: ${describe(error)}`,
+			"BAD_NETWORK_KEY",
+		);
+	}
+	if (bytes.length === 0 && fs.statSync(where).size > 0) throw tooLarge();
+	const end = bytes.at(-1) === 0x0a ? (bytes.at(-2) === 0x0d ? 2 : 1) : 0;
+	const key = bytes.subarray(0, bytes.length - end);
+	if (key.length === 0)
+		throw new UsageError(`network key file ${where} is empty`, "BAD_NETWORK_KEY");
+	if (key.length > MAX_SECRET_BYTES) throw tooLarge();
+	return key;
+}
+
+/**
+ * Checks a network key typed on the command line or in the TUI.
+ * @throws UsageError `BAD_NETWORK_KEY` when it is empty or over `MAX_SECRET_BYTES` of UTF-8
+ */
+export function checkNetworkKey(secret: string): string {
+	if (secret === "") throw new UsageError("a network key must not be empty", "BAD_NETWORK_KEY");
+	if (Buffer.byteLength(secret) > MAX_SECRET_BYTES)
+		throw new UsageError(`a network key is at most ${MAX_SECRET_BYTES} bytes`, "BAD_NETWORK_KEY");
+	return secret;
+}
+
+/**
+ * Stores (or clears) the network key in the settings (`p2p-tui network-key`, or the TUI).
+ * The settings file is written with mode 0600, and set to it again afterwards in case it was
+ * created wider by an older version.
+ * @param secret - the key, or null to clear it
+ * @param configDir - the `--config-dir` folder; the OS config folder when absent
+ * @returns the settings file's path
+ * @throws UsageError `BAD_NETWORK_KEY` for an empty or too long key, `SETTINGS` when the
+ *   settings cannot be written
+ */
+export function storeNetworkKey(secret: string | null, configDir?: string): string {
+	if (secret !== null) checkNetworkKey(secret);
+	const conf = openStore(configDir);
+	try {
+		conf.set("networkKey", secret ?? "");
+		fs.chmodSync(conf.path, SETTINGS_FILE_MODE);
+	} catch (error) {
+		throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
+	}
+	return conf.path;
 }
 
 /**

@@ -235,11 +235,15 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private stopping: Promise<void> | undefined;
 	/** The gate of every datagram on our five ports (the network key, if any). */
 	private readonly guard: NetworkGuard;
+	/** The network key in force, as bytes (to tell a change from the same key again). */
+	private networkKey: Buffer | undefined;
 
 	private constructor(readonly options: PeerOptions) {
 		super();
 		try {
 			this.guard = new NetworkGuard(options.networkKey);
+			this.networkKey =
+				options.networkKey === undefined ? undefined : Buffer.from(options.networkKey);
 		} catch (error) {
 			throw new UsageError((error as Error).message, "BAD_NETWORK_KEY");
 		}
@@ -752,11 +756,16 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * @throws UsageError `BAD_NETWORK_KEY` for an empty or too long key (nothing changes)
 	 */
 	setNetworkKey(secret: string | Uint8Array | undefined): void {
+		const bytes = secret === undefined ? undefined : Buffer.from(secret);
+		const same =
+			bytes === undefined ? this.networkKey === undefined : this.networkKey?.equals(bytes);
+		if (same) return;
 		try {
 			this.guard.setKey(secret);
 		} catch (error) {
 			throw new UsageError((error as Error).message, "BAD_NETWORK_KEY");
 		}
+		this.networkKey = bytes;
 		this.discovery.forgetAll();
 	}
 
