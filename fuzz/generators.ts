@@ -8,14 +8,24 @@ import { encodeManifest } from "../source/protocol/manifest.js";
 import { encodeManifestFile } from "../source/protocol/manifest-file.js";
 import { encodeMessage, type Message } from "../source/protocol/messages.js";
 import { encodeResume } from "../source/protocol/resume.js";
+import { Channel, NetworkSeal } from "../source/protocol/seal.js";
 import {
 	manifestArb,
 	manifestFileNameArb,
 	messageArbs,
 	resumeArb,
 } from "../test/helpers/arbitraries.js";
+import { FUZZ_KEY } from "./targets/seal.js";
 
 const encoded = (arb: fc.Arbitrary<Message>) => arb.map((m) => encodeMessage(m));
+
+/** Sealed under the fuzz target's network key, so they open there. */
+const fuzzSender = new NetworkSeal(FUZZ_KEY, { senderId: Buffer.alloc(16, 7) });
+
+/** Any valid message, sealed under the fuzz network key for a random port role. */
+const sealedArb = fc
+	.tuple(fc.oneof(...Object.values(messageArbs)), fc.constantFrom(...Object.values(Channel)))
+	.map(([message, role]) => Buffer.concat(fuzzSender.seal(encodeMessage(message), role)));
 
 /** Names worth trying: the traps of docs/protocol.md §6 and random text. */
 const nameArb = fc.oneof(
@@ -75,4 +85,5 @@ export const generators: Record<string, fc.Arbitrary<Buffer>> = {
 		.map(([name, manifest]) => encodeManifestFile(name, manifest)),
 	paths: nameArb.map((name) => Buffer.from(name, "utf8")),
 	names: nameArb.map((name) => Buffer.from(name, "utf8")),
+	seal: sealedArb,
 };
