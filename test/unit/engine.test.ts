@@ -122,6 +122,24 @@ describe("datagram size search (RFC 8899)", () => {
 		assert.equal(search.probe, undefined);
 	});
 
+	it("with a network key, leaves room for the seal: a sealed probe is the ladder's size", () => {
+		const overhead = 43;
+		assert.equal(maxDatagramFor("127.0.0.1", overhead), 61_504 - overhead);
+		const search = new PathMtuSearch(maxDatagramFor("127.0.0.1", overhead), overhead);
+		assert.equal(search.confirmed + overhead, BASE_PLPMTU - 28);
+		const probed: number[] = [];
+		for (let probe = search.probe; probe !== undefined; probe = search.probe) {
+			probed.push(probe + overhead);
+			search.acknowledge(probe);
+		}
+		assert.deepEqual(probed, [1472, 8972, 16_356, 32_740, 61_504]);
+		// An Ethernet interface (1472-byte datagrams): nothing sealed goes above it.
+		const ethernet = new PathMtuSearch(1472 - overhead, overhead);
+		assert.equal(ethernet.probe, 1472 - overhead);
+		ethernet.acknowledge(1472 - overhead);
+		assert.equal(ethernet.probe, undefined);
+	});
+
 	it("a download settles on the largest block the path carries and completes", async () => {
 		const content = randomBytes(40 * PIECE + 123);
 		// Datagrams above 9000 bytes never arrive (a jumbo-frame LAN).

@@ -7,6 +7,7 @@ import { afterEach, describe, it } from "node:test";
 import type { Peer } from "../../source/peer/peer.js";
 import { encodeMessage, TOKEN_SIZE } from "../../source/protocol/messages.js";
 import { Channel, looksSealed, NetworkSeal } from "../../source/protocol/seal.js";
+import { maxDatagramFor } from "../../source/transfer/path-mtu.js";
 import { LOOPBACK_BROADCAST, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
@@ -101,7 +102,13 @@ describe("a private network (network key) on loopback", () => {
 		assert.ok(fs.readFileSync(result.path as string).equals(content));
 		// Every datagram that left either peer was sealed: nothing in the clear.
 		assert.ok(captured.length > 50);
-		for (const c of captured) assert.ok(looksSealed(c.bytes), "a plain datagram left a peer");
+		for (const c of captured) {
+			assert.ok(looksSealed(c.bytes), "a plain datagram left a peer");
+			// The seal fits in the path's datagram size: blocks left room for it.
+			assert.ok(c.bytes.length <= maxDatagramFor(c.address), `${c.bytes.length} bytes`);
+		}
+		const largest = Math.max(...captured.map((c) => c.bytes.length));
+		assert.equal(largest, maxDatagramFor("127.0.0.1"), "full-size sealed data datagrams");
 		// Every datagram sent so far has landed (sent by one, opened by the other; a broadcast
 		// by both), so each replay below meets a window that took its original.
 		const sealed = () => alice.sealStats().sealed + bob.sealStats().sealed;
