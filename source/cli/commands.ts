@@ -133,8 +133,9 @@ export function startLog(
 }
 
 /**
- * Keeps the limits set in the TUI (`set-limits`) in the settings: each `limits-changed` of
- * the peer is stored with `storeLimits`.
+ * Keeps the limits and the network key set in the TUI (`set-limits`, `set-network-key`) in
+ * the settings: each `limits-changed` of the peer is stored with `storeLimits`, each
+ * `network-key-changed` with `storeNetworkKey`.
  * @returns a function that stops
  */
 export function keepLimits(
@@ -149,8 +150,19 @@ export function keepLimits(
 			onError(error instanceof Error ? error.message : String(error));
 		}
 	};
+	const storeKey = (secret: Buffer | undefined) => {
+		try {
+			storeNetworkKey(secret === undefined ? null : secret.toString("utf8"), configDir);
+		} catch (error) {
+			onError(error instanceof Error ? error.message : String(error));
+		}
+	};
 	peer.on("limits-changed", store);
-	return () => peer.off("limits-changed", store);
+	peer.on("network-key-changed", storeKey);
+	return () => {
+		peer.off("limits-changed", store);
+		peer.off("network-key-changed", storeKey);
+	};
 }
 
 /** How often `serve` prints indexing progress, in ms (plus once when it is done). */

@@ -120,6 +120,11 @@ export interface PeerEvents {
 	"folders-changed": [folders: { shareDir: string; downloadsDir: string }];
 	/** A queued download got its turn and started (or resumed). */
 	"download-dequeued": [transfer: TransferState];
+	/**
+	 * `setNetworkKey` set, changed or cleared the network key (its bytes, or undefined):
+	 * for the settings to keep it. Never logged.
+	 */
+	"network-key-changed": [secret: Buffer | undefined];
 	/** `pause` paused a download (its resume record is written). */
 	"download-paused": [transfer: TransferState];
 	/** `resume` resumed a paused download (it may be queued again: see its status). */
@@ -767,6 +772,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		}
 		this.networkKey = bytes;
 		this.discovery.forgetAll();
+		this.emit("network-key-changed", bytes === undefined ? undefined : Buffer.from(bytes));
 	}
 
 	/** Counters of the transfer engine and its send port (for reporters and benchmarks). */

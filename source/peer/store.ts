@@ -36,6 +36,7 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			message,
 			rates: peer.rates(),
 			limits: peer.limits(),
+			networkKey: peer.keyed,
 		};
 	}
 
@@ -131,6 +132,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 					.catch((error: Error) => say(error.message));
 			} else if (intent.type === "set-limits") {
 				attempt(() => peer.setLimits(intent.limits));
+			} else if (intent.type === "set-network-key") {
+				attempt(() => peer.setNetworkKey(intent.secret ?? undefined));
 			} else if (intent.type === "quit" && !quitting) {
 				quitting = true;
 				onQuit();

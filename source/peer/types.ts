@@ -182,6 +182,8 @@ export interface Snapshot {
 	rates: { down: number; up: number };
 	/** Rate limits and the download queue's limit in force (see {@link Limits}). */
 	limits: Limits;
+	/** True when a network key is in force (the key itself is never in a snapshot). */
+	networkKey?: boolean;
 }
 
 /**
@@ -210,6 +212,8 @@ export type Intent =
 	| { type: "cancel"; fileId: string; keepPartial: boolean }
 	/** Changes limits; a missing field is left as it is. Also stored with the settings. */
 	| { type: "set-limits"; limits: Partial<Limits> }
+	/** Sets the network key (`null`: clears it) at once; also stored with the settings. */
+	| { type: "set-network-key"; secret: string | null }
 	| { type: "quit" };
 
 /**

@@ -56,7 +56,13 @@ import {
 	type UiAction,
 } from "./keymap.js";
 import { computeLayout, STATUS_ROWS } from "./layout.js";
-import { editLimitsForm, type LimitsForm, openLimitsForm, parseLimitsForm } from "./limits-form.js";
+import {
+	editLimitsForm,
+	KEY_FIELD,
+	type LimitsForm,
+	openLimitsForm,
+	parseLimitsForm,
+} from "./limits-form.js";
 import { maxPanelOffset, Panel, panelRows, panelWidth } from "./panel.js";
 import { detailLines, helpLines, limitsFormLines, type PanelLine } from "./panel-content.js";
 import { FilesPane, type FilesPaneRow, PeersPane, TransfersPane } from "./panes.js";
@@ -434,7 +440,7 @@ export function App({
 			current.kind === "confirm"
 				? actionForKey(input, key, CONFIRM_KEYMAP)
 				: current.kind === "limits"
-					? formActionForKey(input, key)
+					? formActionForKey(input, key, current.form.field === KEY_FIELD)
 					: actionForKey(input, key, PANEL_KEYMAP);
 		if (!action) return;
 		const scrollTo = (offset: number) => {
@@ -481,6 +487,14 @@ export function App({
 					if (parsed.ok) {
 						store.dispatch({ type: "set-limits", limits: parsed.limits });
 						say(limitsNotice(parsed.limits));
+						if (parsed.networkKey !== undefined) {
+							store.dispatch({ type: "set-network-key", secret: parsed.networkKey });
+							say(
+								parsed.networkKey === null
+									? "network key cleared: an open network"
+									: "network key set: only peers with it see us",
+							);
+						}
 						setOverlay(undefined);
 					} else {
 						setOverlay({
@@ -601,7 +615,10 @@ export function App({
 				return;
 			}
 			case "limits":
-				setOverlay({ kind: "limits", form: openLimitsForm(snapshot.limits) });
+				setOverlay({
+					kind: "limits",
+					form: openLimitsForm(snapshot.limits, snapshot.networkKey ?? false),
+				});
 				return;
 			default:
 				return;

@@ -539,22 +539,29 @@ export function searchActionForKey(input: string, key: KeyFlags): UiAction | und
 
 /**
  * Maps a key press to an action in the limits form: the bindings of {@link FORM_KEYMAP},
- * else digits and `.` (a pasted number comes whole) are typed into the field.
+ * else digits and `.` (a pasted number comes whole) are typed into the field; in a text
+ * field (the network key) any printable text is.
  *
  * @param input - the text ink's `useInput` reports
  * @param key - ink's key flags
+ * @param text - the field takes any text, not only a number
  * @returns the action, or `undefined` for a key that does nothing in the form
  */
-export function formActionForKey(input: string, key: KeyFlags): UiAction | undefined {
+export function formActionForKey(input: string, key: KeyFlags, text = false): UiAction | undefined {
 	const bound = actionForKey(input, key, FORM_KEYMAP);
 	if (bound) {
 		return bound;
 	}
-	if (key.ctrl || key.meta || !/^[0-9.]+$/.test(input)) {
+	const typed = text ? input !== "" && !PRINTABLE_REJECT.test(input) : /^[0-9.]+$/.test(input);
+	if (key.ctrl || key.meta || !typed) {
 		return undefined;
 	}
 	return { type: "type", text: input };
 }
+
+/** What a text field does not take: C0 and C1 controls, DEL. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const PRINTABLE_REJECT = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Splits an input chunk into single key presses. ink splits its input at escape sequences

@@ -1,7 +1,7 @@
 /**
- * The limits form (`L`): three text fields (max download and upload rate in KB/s, empty
- * for unlimited; most active downloads), their editing and their parsing into the
- * `set-limits` intent. Pure data, no React.
+ * The limits form (`L`): four text fields (max download and upload rate in KB/s, empty
+ * for unlimited; most active downloads; the network key, shown masked), their editing and
+ * their parsing into the `set-limits` and `set-network-key` intents. Pure data, no React.
  */
 
 import type { Limits } from "../peer/types.js";
@@ -18,14 +18,24 @@ export const LIMIT_FIELDS = [
 	{ label: "Max download", unit: "KB/s (empty = unlimited)" },
 	{ label: "Max upload", unit: "KB/s (empty = unlimited)" },
 	{ label: "Active downloads", unit: "at once (more wait, queued)" },
+	{ label: "Network key", unit: "empty: unchanged · - : none" },
 ] as const;
+
+/** Index of the network key field (its text is a secret: shown masked, never prefilled). */
+export const KEY_FIELD = 3;
+
+/** Longest text of a rate or count field, and of the key field, in characters. */
+const FIELD_CHARS = 12;
+const KEY_CHARS = 1024;
 
 /** The form's state: the text of each field, the field being edited, the last error. */
 export interface LimitsForm {
-	/** Text of the download, upload and active fields. */
-	values: [string, string, string];
-	/** Index of the field being edited (0 to 2). */
+	/** Text of the download, upload, active and network key fields. */
+	values: [string, string, string, string];
+	/** Index of the field being edited (0 to 3). */
 	field: number;
+	/** A network key is in force (the key field's text is never the key in force). */
+	keyed?: boolean;
 	/** Why the last Enter was refused, if it was. */
 	error?: string;
 }
@@ -42,11 +52,13 @@ function rateField(bytesPerSecond: number | null): string {
  * @param limits - the snapshot's limits
  * @returns a fresh form
  */
-export function openLimitsForm(limits: Limits): LimitsForm {
-	return {
-		values: [rateField(limits.maxDown), rateField(limits.maxUp), String(limits.maxActive)],
+export function openLimitsForm(limits: Limits, keyed?: boolean): LimitsForm {
+	const form: LimitsForm = {
+		values: [rateField(limits.maxDown), rateField(limits.maxUp), String(limits.maxActive), ""],
 		field: 0,
 	};
+	if (keyed !== undefined) form.keyed = keyed;
+	return form;
 }
 
 /**
@@ -60,19 +72,24 @@ export function openLimitsForm(limits: Limits): LimitsForm {
 export function editLimitsForm(form: LimitsForm, action: UiAction): LimitsForm {
 	const values = [...form.values] as LimitsForm["values"];
 	const current = values[form.field];
+	const next = (field: number): LimitsForm =>
+		form.keyed === undefined ? { values, field } : { values, field, keyed: form.keyed };
 	switch (action.type) {
 		case "type":
-			values[form.field] = (current + action.text).slice(0, 12);
-			return { values, field: form.field };
+			values[form.field] = (current + action.text).slice(
+				0,
+				form.field === KEY_FIELD ? KEY_CHARS : FIELD_CHARS,
+			);
+			return next(form.field);
 		case "erase":
 			values[form.field] = current.slice(0, -1);
-			return { values, field: form.field };
+			return next(form.field);
 		case "erase-all":
 			values[form.field] = "";
-			return { values, field: form.field };
+			return next(form.field);
 		case "field": {
 			const count = LIMIT_FIELDS.length;
-			return { values, field: (((form.field + action.delta) % count) + count) % count };
+			return next((((form.field + action.delta) % count) + count) % count);
 		}
 		default:
 			return form;
@@ -81,7 +98,12 @@ export function editLimitsForm(form: LimitsForm, action: UiAction): LimitsForm {
 
 /** The outcome of {@link parseLimitsForm}. */
 export type ParsedLimits =
-	| { ok: true; limits: Limits }
+	| {
+			ok: true;
+			limits: Limits;
+			/** The network key typed (`null`: none, from `-`); absent when left empty. */
+			networkKey?: string | null;
+	  }
 	| { ok: false; field: number; error: string };
 
 /** A rate field: empty is unlimited, else a positive number of KB/s. */
@@ -118,5 +140,16 @@ export function parseLimitsForm(form: LimitsForm): ParsedLimits {
 			error: `active downloads: a whole number from 1 to ${MAX_ACTIVE_LIMIT}`,
 		};
 	}
-	return { ok: true, limits: { maxDown, maxUp, maxActive } };
+	const key = form.values[KEY_FIELD];
+	if (key === "") return { ok: true, limits: { maxDown, maxUp, maxActive } };
+	if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+		return { ok: false, field: KEY_FIELD, error: `network key: at most ${MAX_KEY_BYTES} bytes` };
+	return {
+		ok: true,
+		limits: { maxDown, maxUp, maxActive },
+		networkKey: key === "-" ? null : key,
+	};
 }
+
+/** Longest network key, in bytes of UTF-8 (the seal's `MAX_SECRET_BYTES`). */
+const MAX_KEY_BYTES = 4096;

@@ -7,7 +7,7 @@
 import type { DetailView } from "./details.js";
 import { displayWidth, fit, printable, type Segment } from "./format.js";
 import type { HelpSection } from "./keymap.js";
-import { LIMIT_FIELDS, type LimitsForm } from "./limits-form.js";
+import { KEY_FIELD, LIMIT_FIELDS, type LimitsForm } from "./limits-form.js";
 
 /** One line of a panel: styled runs whose texts together are the panel's inside width. */
 export type PanelLine = Segment[];
@@ -188,7 +188,9 @@ export function limitsFormLines(form: LimitsForm, width: number): PanelLine[] {
 	];
 	LIMIT_FIELDS.forEach((field, index) => {
 		const editing = index === form.field;
-		const value = form.values[index];
+		// The key is a secret: one bullet per character typed, never its text.
+		const typed = form.values[index];
+		const value = index === KEY_FIELD ? "•".repeat(Math.min(typed.length, inputWidth)) : typed;
 		const line: PanelLine = [
 			{
 				text: `${editing ? "› " : "  "}${fit(field.label, labelWidth)}`,
@@ -201,6 +203,16 @@ export function limitsFormLines(form: LimitsForm, width: number): PanelLine[] {
 		line.push({ text: `] ${field.unit}` });
 		lines.push(fitLine(line, width));
 	});
+	if (form.keyed !== undefined)
+		lines.push(
+			plainLine(
+				form.keyed
+					? "  A network key is in force: only peers with it see us."
+					: "  No network key: an open network.",
+				width,
+				"dim",
+			),
+		);
 	lines.push(plainLine("", width));
 	if (form.error) lines.push(plainLine(form.error, width, "error"));
 	lines.push(

@@ -6,6 +6,7 @@ import { parseCommandLine, type RunFlags } from "../../source/cli/args.js";
 import {
 	config,
 	followSettings,
+	keepLimits,
 	networkKeyCommand,
 	networkKeyOf,
 	type Output,
@@ -197,6 +198,13 @@ describe("a running peer follows the stored network key", () => {
 				"bob on alice's network",
 			);
 			assert.equal(pinned.keyed, false);
+			// A key set in the TUI (the store's set-network-key) is kept in the settings.
+			const unkeep = keepLimits(bob, cfg, assert.fail);
+			bob.setNetworkKey("from the TUI");
+			unkeep();
+			assert.equal(storedSettings(cfg).networkKey, "from the TUI");
+			assert.equal(modeOf(path.join(cfg, "config.json")), 0o600);
+			await waitFor(() => alice.peers().length === 0, "bob left alice's network");
 		} finally {
 			stopBob();
 			stopCarol();

@@ -370,6 +370,8 @@ describe("L sets the limits", () => {
 		app.stdin.write("L");
 		await app.waitForText("Max download");
 		app.stdin.write(KEY.ctrlU);
+		// Back past the network key and the active downloads.
+		app.stdin.write(KEY.shiftTab);
 		app.stdin.write(KEY.shiftTab);
 		app.stdin.write(KEY.shiftTab);
 		app.stdin.write(KEY.ctrlU);
@@ -377,6 +379,34 @@ describe("L sets the limits", () => {
 		app.stdin.write(KEY.enter);
 		assert.deepEqual(await intents(store, 1), [
 			{ type: "set-limits", limits: { maxDown: null, maxUp: null, maxActive: 3 } },
+		]);
+	});
+
+	it("sets the network key from a masked field, and - clears it", async (t) => {
+		const store = new FakeStore(snapshot({ networkKey: false }));
+		const app = mountApp(t, render, App, store);
+		await app.waitForSelected("alpha.txt");
+		app.stdin.write("L");
+		await app.waitForText("No network key: an open network");
+		app.stdin.write(KEY.shiftTab);
+		app.stdin.write("our secret q");
+		await app.waitForText(/› Network key\s+\[•{12}/);
+		assert.doesNotMatch(app.frame(), /our secret/);
+		app.stdin.write(KEY.enter);
+		assert.deepEqual(await intents(store, 2), [
+			{ type: "set-limits", limits: { maxDown: null, maxUp: null, maxActive: 3 } },
+			{ type: "set-network-key", secret: "our secret q" },
+		]);
+		await app.waitForText("network key set: only peers with it see us");
+		assert.doesNotMatch(app.frame(), /our secret/);
+		app.stdin.write("L");
+		await app.waitForText("Network key");
+		app.stdin.write(KEY.shiftTab);
+		app.stdin.write("-");
+		app.stdin.write(KEY.enter);
+		assert.deepEqual((await intents(store, 4)).slice(2), [
+			{ type: "set-limits", limits: { maxDown: null, maxUp: null, maxActive: 3 } },
+			{ type: "set-network-key", secret: null },
 		]);
 	});
 

@@ -91,7 +91,7 @@ describe("transferSummary", () => {
 describe("the limits form", () => {
 	it("opens with the limits in force, in KB/s, empty for unlimited", () => {
 		assert.deepEqual(openLimitsForm({ maxDown: 1_500_000, maxUp: null, maxActive: 4 }), {
-			values: ["1500", "", "4"],
+			values: ["1500", "", "4", ""],
 			field: 0,
 		});
 		assert.equal(openLimitsForm({ maxDown: 1_250, maxUp: 100, maxActive: 1 }).values[0], "1.3");
@@ -100,21 +100,25 @@ describe("the limits form", () => {
 	it("edits the field being edited and moves between fields, wrapping around", () => {
 		let form = openLimitsForm({ maxDown: null, maxUp: null, maxActive: 3 });
 		form = editLimitsForm(form, { type: "type", text: "25" });
-		form = editLimitsForm(form, { type: "field", delta: -1 });
+		form = editLimitsForm(form, { type: "field", delta: -2 });
 		assert.equal(form.field, 2);
 		form = editLimitsForm(form, { type: "erase" });
 		form = editLimitsForm(form, { type: "type", text: "7" });
 		form = editLimitsForm(form, { type: "field", delta: 1 });
 		form = editLimitsForm(form, { type: "field", delta: 1 });
+		form = editLimitsForm(form, { type: "field", delta: 1 });
 		form = editLimitsForm(form, { type: "type", text: "0.5" });
-		assert.deepEqual(form.values, ["25", "0.5", "7"]);
+		assert.deepEqual(form.values, ["25", "0.5", "7", ""]);
 		form = editLimitsForm(form, { type: "erase-all" });
-		assert.deepEqual(form.values, ["25", "", "7"]);
+		assert.deepEqual(form.values, ["25", "", "7", ""]);
+		form = editLimitsForm(form, { type: "field", delta: -2 });
+		assert.equal(form.field, 3, "wraps to the network key");
 		assert.equal(editLimitsForm(form, { type: "quit" }), form);
 	});
 
 	it("parses KB/s (1 KB = 1000 bytes), empty as unlimited, and refuses the rest with a reason", () => {
-		const parse = (values: [string, string, string]) => parseLimitsForm({ values, field: 0 });
+		const parse = (values: [string, string, string]) =>
+			parseLimitsForm({ values: [...values, ""], field: 0 });
 		assert.deepEqual(parse(["500", "", "3"]), {
 			ok: true,
 			limits: { maxDown: 500_000, maxUp: null, maxActive: 3 },
@@ -132,6 +136,29 @@ describe("the limits form", () => {
 		for (const active of ["0", "", "1.5", "1001"]) {
 			assert.equal((parse(["", "", active]) as { field: number }).field, 2, active);
 		}
+	});
+
+	it("takes any text as the network key, shows it masked, and parses empty, - and a key", () => {
+		let form = openLimitsForm({ maxDown: null, maxUp: null, maxActive: 3 }, false);
+		assert.equal(formActionForKey("a", {}), undefined, "a rate field takes digits only");
+		assert.deepEqual(formActionForKey("a b", {}, true), { type: "type", text: "a b" });
+		assert.equal(formActionForKey("\u001b[", {}, true), undefined);
+		form = editLimitsForm(form, { type: "field", delta: 3 });
+		form = editLimitsForm(form, { type: "type", text: "our secret" });
+		assert.equal(form.keyed, false);
+		const lines = limitsFormLines(form, 70).map(segmentsText);
+		assert.ok(!lines.join("\n").includes("our secret"), "the key is never drawn");
+		assert.ok(
+			lines.some((line) => /^› Network key\s+\[•{10} ?\s*\]/.test(line)),
+			lines.join("\n"),
+		);
+		assert.ok(lines.some((line) => line.includes("No network key: an open network")));
+		const parsed = (key: string) =>
+			parseLimitsForm({ values: ["", "", "3", key], field: 3 }) as { networkKey?: string | null };
+		assert.equal(parsed("").networkKey, undefined, "empty leaves the key as it is");
+		assert.equal(parsed("-").networkKey, null, "- clears it");
+		assert.equal(parsed("our secret").networkKey, "our secret");
+		assert.equal((parsed("x".repeat(4097)) as unknown as { field: number }).field, 3);
 	});
 
 	it("draws one line per field, the edited one marked, the error shown", () => {
