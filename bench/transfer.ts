@@ -15,6 +15,7 @@
  * final `stopped` event. Prints a table and the targets, writes JSON to bench/results/.
  *
  * Usage: npm run bench:transfer -- [--mib N] [--only 1,3,5] [--timeout SECONDS]
+ *   [--network-key SECRET] (every p2p-tui process on a private network: sealed datagrams)
  *   (or BENCH_MIB=N). Results go to bench/results/transfer.json for the full 1 GiB run,
  *   transfer-<N>MiB[-only-<ids>].json otherwise. Exit code 1 when a download failed or
  *   differs; missed targets are reported, not fatal. Every address is loopback:
@@ -131,6 +132,7 @@ const { values: flags } = parseArgs({
 		mib: { type: "string", default: process.env.BENCH_MIB ?? "1024" },
 		only: { type: "string" },
 		timeout: { type: "string" },
+		"network-key": { type: "string" },
 		// The indexing bench's flags (`npm run bench` passes the same flags to both).
 		files: { type: "string" },
 		seed: { type: "string" },
@@ -228,6 +230,7 @@ async function peerFlags(dir: string, name: string, discoveryPort: number, share
 		share ?? path.join(own, "share"),
 		"--port",
 		String(await freeBase()),
+		...(flags["network-key"] ? ["--network-key", flags["network-key"]] : []),
 	];
 }
 
@@ -585,6 +588,7 @@ async function main(): Promise<number> {
 		date: new Date().toISOString(),
 		machine: machineInfo(load),
 		fileBytes: source.bytes,
+		networkKey: Boolean(flags["network-key"]),
 		timing:
 			"seconds: from the start of the get process(es) to the exit of the last; " +
 			"transferSeconds: the download alone as the process reports it; MB = 10^6 bytes",
@@ -593,7 +597,10 @@ async function main(): Promise<number> {
 	};
 	fs.mkdirSync(RESULTS_DIR, { recursive: true });
 	// transfer.json is the full default run; other sizes and --only runs go beside it.
-	const suffix = (mib === 1024 ? "" : `-${mib}MiB`) + (only ? `-only-${only.join("-")}` : "");
+	const suffix =
+		(mib === 1024 ? "" : `-${mib}MiB`) +
+		(only ? `-only-${only.join("-")}` : "") +
+		(flags["network-key"] ? "-network-key" : "");
 	const out = path.join(RESULTS_DIR, `transfer${suffix}.json`);
 	// Fractions to three decimals: enough for seconds (ms) and MB/s.
 	const rounded = (_key: string, value: unknown) =>
