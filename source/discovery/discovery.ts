@@ -27,6 +27,19 @@ export interface DiscoveryOptions {
 	bindAddress?: string;
 	/** What to announce; called before every announce. */
 	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
+	/**
+	 * Per-source rate limits (the transfer engine's guard): a datagram it does not admit is
+	 * dropped unread, and one the table drops as malformed is charged to its source.
+	 */
+	guard?: DiscoveryGuard;
+}
+
+/** The part of `SourceGuard` discovery uses. */
+export interface DiscoveryGuard {
+	/** False to drop a datagram unread (its source is banned or over its rate). */
+	admit(address: string, port: number, bytes: number): boolean;
+	/** Charges a source for a datagram found bad. */
+	bad(address: string, port: number): void;
 }
 
 /** Least time between two extra announces for newly heard peers, in ms. */
@@ -71,7 +84,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		}
 		socket.setBroadcast(true);
 		const discovery = new Discovery(options, socket);
-		socket.socket.on("message", (msg, rinfo) => discovery.onDatagram(msg, rinfo.address));
+		socket.socket.on("message", (msg, rinfo) =>
+			discovery.onDatagram(msg, rinfo.address, rinfo.port),
+		);
 		// A send error (unreachable broadcast address) must not crash the peer.
 		socket.socket.on("error", () => {});
 		discovery.timer = setInterval(() => discovery.tick(), options.interval);
@@ -128,8 +143,12 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		void this.announce();
 	}
 
-	private onDatagram(msg: Buffer, from: string): void {
+	private onDatagram(msg: Buffer, from: string, port: number): void {
+		const guard = this.options.guard;
+		if (guard && !guard.admit(from, port, msg.length)) return;
+		const malformed = this.table.malformed;
 		const change = this.table.recv(msg, from, Date.now());
+		if (guard && this.table.malformed !== malformed) guard.bad(from, port);
 		if (!change) return;
 		if (change.kind === "joined") {
 			this.emit("peer-joined", change.peer);

@@ -32,6 +32,7 @@ import { collisionKey, numberedSafeName, sanitizeName } from "../protocol/names.
 import { decodeResume } from "../protocol/resume.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
+import type { GuardStats } from "../transfer/guard.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
 import type { ServeStats } from "../transfer/serve.js";
 import type {
@@ -281,6 +282,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				broadcast: options.broadcast,
 				interval: options.interval,
 				bindAddress: options.bindAddress,
+				guard: peer.engine.guard,
 				describe: () => ({
 					name: options.name,
 					basePort: peer.engine.ports.receive,
@@ -717,9 +719,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		);
 	}
 
-	/** Counters of the transfer engine and its send port (for reporters and benchmarks). */
-	transferStats(): EngineStats & ServeStats {
-		return { ...this.engine.stats, ...this.engine.service.stats };
+	/**
+	 * Counters of the transfer engine, its send port and its guard (rate limits, bans and
+	 * the amplification limit), for reporters and benchmarks.
+	 */
+	transferStats(): EngineStats & ServeStats & GuardStats & { bannedSources: number } {
+		return {
+			...this.engine.stats,
+			...this.engine.service.stats,
+			...this.engine.guard.stats,
+			bannedSources: this.engine.guard.bannedNow(),
+		};
 	}
 
 	/** The running download of a file, if any (for tests and reporters). */

@@ -10,6 +10,7 @@
  * - distributee (BASE+3): takes pushed pieces, only for files we are fetching, assembles
  *   and hands them to the download, which verifies them before writing.
  */
+import { randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
@@ -33,6 +34,7 @@ import {
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
+import { SourceGuard } from "./guard.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
 import { maxDatagramFor } from "./path-mtu.js";
@@ -116,6 +118,8 @@ export interface EngineStats {
 	pushAbandoned: number;
 	/** Pushed blocks refused: from an unknown or banned peer. */
 	pushRefused: number;
+	/** Interests answered with a Retry (no valid token from our distribute port). */
+	interestRetries: number;
 }
 
 /** Options of the engine. */
@@ -195,7 +199,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		pushPieces: 0,
 		pushAbandoned: 0,
 		pushRefused: 0,
+		interestRetries: 0,
 	};
+	/** Rate limits, bans and the amplification limit, for every port. */
+	readonly guard: SourceGuard;
 	/** Downloads by hex file id. */
 	readonly downloads = new Map<string, Download>();
 	readonly service: SendService;
@@ -211,7 +218,6 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly pending = new Map<number, Pending>();
 	private readonly interested = new Map<string, Map<string, Interested>>();
 	private readonly assemblies = new Map<string, Assembly>();
-	private nextRequestId = 1;
 	private readonly timers: NodeJS.Timeout[] = [];
 	private closing: Promise<void> | undefined;
 	private uploadFreeAt = 0;
@@ -232,6 +238,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 * for the queue, without walking every download of the session.
 	 */
 	private readonly live = new Set<Download>();
+	/** Issues and checks the tokens of our send and distribute ports. */
+	private readonly issuer = new TokenIssuer();
 	/** Turns of the tick, so downloads take turns at a limited request budget. */
 	private tickTurn = 0;
 
@@ -242,18 +250,19 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	) {
 		super();
 		this.limitsNow = limitsOf(options);
+		this.guard = new SourceGuard((address) => options.peers().some((p) => p.address === address));
 		this.downBudget = new TokenBucket(this.limitsNow.maxDown);
 		if (options.hasher) this.hasher = options.hasher;
 		else {
 			this.pool = new HashPool();
 			this.hasher = this.pool;
 		}
-		const issuer = new TokenIssuer();
 		this.service = new SendService(
 			this.options.library,
-			issuer,
+			this.issuer,
 			(datagram, to, key) => this.paced(datagram, to, key),
 			(id, offset, length) => this.readPartial(id, offset, length),
+			(from) => this.guard.validate(from.address),
 		);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
 		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
@@ -265,17 +274,38 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			// Keep the default.
 		}
 		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 5) / 8));
+		// Every datagram meets the guard before it is decoded; one found bad once decoded
+		// (counted malformed, refused, or a request without a valid token) is charged to its
+		// source, so a flood of them gets it banned.
+		const stats = this.stats;
+		const served = this.service.stats;
 		sockets.receive.socket.on("message", (m, r) => {
+			if (!this.guard.admit(r.address, r.port, m.length, true)) return;
 			this.garbage.note(m.length);
 			this.downMeter.add(r.address, r.port, m.length);
+			const bad = stats.malformed;
 			this.onReceive(m, r);
+			if (stats.malformed !== bad) this.guard.bad(r.address, r.port);
 		});
-		sockets.send.socket.on("message", (m, r) => this.service.recv(m, r));
-		sockets.distribute.socket.on("message", (m, r) => this.onInterest(m, r));
+		sockets.send.socket.on("message", (m, r) => {
+			if (!this.guard.admit(r.address, r.port, m.length)) return;
+			const bad = served.malformed + served.retries;
+			this.service.recv(m, r);
+			if (served.malformed + served.retries !== bad) this.guard.bad(r.address, r.port);
+		});
+		sockets.distribute.socket.on("message", (m, r) => {
+			if (!this.guard.admit(r.address, r.port, m.length)) return;
+			const bad = stats.malformed + stats.interestRetries;
+			this.onDistribute(m, r);
+			if (stats.malformed + stats.interestRetries !== bad) this.guard.bad(r.address, r.port);
+		});
 		sockets.distributee.socket.on("message", (m, r) => {
+			if (!this.guard.admit(r.address, r.port, m.length, true)) return;
 			this.garbage.note(m.length);
 			this.downMeter.add(r.address, r.port, m.length);
+			const bad = stats.malformed + stats.pushRefused;
 			this.onPush(m, r);
+			if (stats.malformed + stats.pushRefused !== bad) this.guard.bad(r.address, r.port);
 		});
 		this.timers.push(setInterval(() => this.tick(), TICK_MS));
 		this.timers.push(setInterval(() => this.sendInterest(), INTEREST_MS));
@@ -370,13 +400,28 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			length = byteLength(datagram);
 			this.garbage.note(length);
 		} else length = datagram.length;
+		// Until an address is validated, it gets at most three times what it sent us.
+		if (!this.guard.allowSend(to.address, length)) return;
 		if (port === "send" || port === "distribute") this.upMeter.add(to.address, to.port, length);
+		// Replies to our requests are asked for: the guard does not charge them.
+		else this.guard.asked(to.address, to.port);
 		this.sockets[port].socket.send(datagram, to.port, to.address);
 	}
 
-	/** The token we hold for a peer's send port, or zeros. */
+	/** The token we hold for a peer's send (or distribute) port, or zeros. */
 	private tokenFor(to: Endpoint): Uint8Array {
 		return this.tokens.get(`${to.address}:${to.port}`) ?? ZERO_TOKEN;
+	}
+
+	/** Keeps the token a peer's port gave us in a Retry (bounded: the oldest goes first). */
+	private keepToken(from: Endpoint, token: Uint8Array): void {
+		const key = `${from.address}:${from.port}`;
+		// Bounded: Retries from forged sources must not grow the table without end.
+		if (!this.tokens.has(key) && this.tokens.size >= MAX_TOKENS) {
+			const oldest = this.tokens.keys().next().value;
+			if (oldest !== undefined) this.tokens.delete(oldest);
+		}
+		this.tokens.set(key, Buffer.from(token));
 	}
 
 	/**
@@ -386,8 +431,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 */
 	private request(to: Endpoint, build: Pending["build"], fileId?: string): Promise<Message> {
 		return new Promise((resolve, reject) => {
-			const requestId = this.nextRequestId;
-			this.nextRequestId = (this.nextRequestId % 0xffffffff) + 1;
+			// Random, so an answer echoing it proves the peer received the request (it validates
+			// the peer's address) and a forger cannot guess it.
+			let requestId = randomInt(1, 0x1_0000_0000);
+			while (this.pending.has(requestId)) requestId = randomInt(1, 0x1_0000_0000);
 			const pending: Pending = {
 				build,
 				to,
@@ -426,6 +473,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		clearTimeout(pending.timer);
 		this.pending.delete(requestId);
+		// The answer echoes our random request id: the peer receives at that address.
+		this.guard.validate(from.address);
 		if (message instanceof Error) pending.reject(message);
 		else pending.resolve(message);
 	}
@@ -816,18 +865,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		switch (message.type) {
 			case "retry": {
-				const key = `${from.address}:${from.port}`;
-				// Bounded: Retries from forged sources must not grow the table without end.
-				if (!this.tokens.has(key) && this.tokens.size >= MAX_TOKENS) {
-					const oldest = this.tokens.keys().next().value;
-					if (oldest !== undefined) this.tokens.delete(oldest);
-				}
-				this.tokens.set(key, Buffer.from(message.token));
+				this.keepToken(from, message.token);
 				if (message.requestId !== 0) {
 					// Resend at once with the token; the Retry counts as an attempt, so two peers
 					// that disagree on addresses cannot bounce Retries forever.
 					const pending = this.pending.get(message.requestId);
 					if (pending && pending.to.address === from.address && pending.to.port === from.port) {
+						// It echoes our random request id: the peer receives at that address.
+						this.guard.validate(from.address);
 						this.attempt(message.requestId, pending);
 					}
 				} else {
@@ -868,9 +913,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 	}
 
-	/** Distribute port: a leecher tells us it fetches a file and which pieces it has. */
-	private onInterest(bytes: Buffer, from: Endpoint): void {
+	/**
+	 * Distribute port: a leecher tells us it fetches a file and which pieces it has, or a
+	 * peer we sent an interest to gives us its token (Retry).
+	 */
+	private onDistribute(bytes: Buffer, from: Endpoint): void {
 		const message = decodeMessage(bytes);
+		if (message?.type === "retry") {
+			this.onDistributeRetry(from, message.token);
+			return;
+		}
 		if (message?.type !== "interest") {
 			this.stats.malformed++;
 			return;
@@ -881,6 +933,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		if (!download || !table || message.pieceCount !== download.pieceCount) return;
 		// A paused (or queued) download neither trades pieces nor takes partial sources.
 		if (download.status !== "downloading" && download.status !== "waiting") return;
+		// Pushes and partial-source requests answer an interest with far more bytes than it
+		// has: only to an address that proved it receives there (RFC 9000 section 8). Else a
+		// Retry (24 bytes, less than the 77 of the smallest interest) carries a token to echo.
+		if (!this.issuer.check(message.token, from.address, from.port)) {
+			this.stats.interestRetries++;
+			const token = this.issuer.issue(from.address, from.port);
+			this.sendFrom("distribute", encodeMessage({ type: "retry", requestId: 0, token }), from);
+			return;
+		}
+		this.guard.validate(from.address);
 		const peerId = toHex(message.peerId);
 		// Push only to a peer discovery knows, at its announced distributee port.
 		const peer = this.options.peers().find((p) => p.id === peerId && p.address === from.address);
@@ -1120,13 +1182,37 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		for (const peer of this.options.peers()) this.sendInterestTo(fileId, download, done, peer);
 	}
 
+	/**
+	 * A peer's distribute port answered our interest with a Retry: keep its token, and send
+	 * that peer our interests again at once with it (so pushes start within a round trip).
+	 */
+	private onDistributeRetry(from: Endpoint, token: Uint8Array): void {
+		const peer = this.options
+			.peers()
+			.find((p) => p.address === from.address && p.ports.distribute === from.port);
+		if (!peer) {
+			this.stats.malformed++;
+			return;
+		}
+		this.keepToken(from, token);
+		for (const [fileId, d] of this.downloads) {
+			if (d.status === "downloading" || d.status === "waiting")
+				this.sendInterestTo(fileId, d, false, peer);
+		}
+	}
+
 	/** Sends our interest and have-map (in slices of HAVE_CHUNK bytes) to one peer. */
 	private sendInterestTo(fileId: string, download: Download, done: boolean, peer: PeerRecord) {
 		const idBytes = Buffer.from(fileId, "hex");
+		const to = { address: peer.address, port: peer.ports.distribute };
+		const token = this.tokenFor(to);
+		// Its Retries and pushes are answers to this: the guard does not charge them.
+		this.guard.asked(peer.address, peer.ports.distribute);
 		for (let first = 0; first < download.have.length || first === 0; first += HAVE_CHUNK) {
 			const have = done ? new Uint8Array(0) : download.have.subarray(first, first + HAVE_CHUNK);
 			const datagram = encodeMessage({
 				type: "interest",
+				token,
 				peerId: this.options.peerId,
 				fileId: idBytes,
 				pieceCount: download.pieceCount,
@@ -1134,7 +1220,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				firstPiece: first * 8,
 				have,
 			});
-			this.sendFrom("distribute", datagram, { address: peer.address, port: peer.ports.distribute });
+			this.sendFrom("distribute", datagram, to);
 			if (done) break;
 		}
 	}
