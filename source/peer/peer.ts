@@ -282,7 +282,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 				broadcast: options.broadcast,
 				interval: options.interval,
 				bindAddress: options.bindAddress,
-				guard: peer.engine.guard,
+				guard: {
+					admit: (address, port, bytes) => peer.engine.guard.admitBroadcast(address, port, bytes),
+					bad: (address, port) => peer.engine.guard.bad(address, port),
+				},
 				describe: () => ({
 					name: options.name,
 					basePort: peer.engine.ports.receive,

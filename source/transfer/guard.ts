@@ -118,7 +118,20 @@ export class SourceGuard {
 	 * @returns false to drop it unread (banned, or over its rate)
 	 */
 	admit(address: string, port: number, bytes: number, reply = false): boolean {
-		if (!this.validatedAt.has(address)) this.credit(address, bytes);
+		return this.admitCredited(address, port, reply, bytes);
+	}
+
+	/**
+	 * `admit` for a datagram that came by broadcast (an announce): it reached every peer on
+	 * the network, and each may answer its sender, so it counts a third of its bytes, and
+	 * what each peer sends back stays under what the sender sent.
+	 */
+	admitBroadcast(address: string, port: number, bytes: number): boolean {
+		return this.admitCredited(address, port, false, bytes / AMPLIFICATION_FACTOR);
+	}
+
+	private admitCredited(address: string, port: number, reply: boolean, credit: number): boolean {
+		if (!this.validatedAt.has(address)) this.credit(address, credit);
 		const now = this.now();
 		const source = this.source(`${address}:${port}`, now);
 		if (source.bannedUntil > now) {

@@ -119,3 +119,13 @@ describe("the source guard", () => {
 		assert.ok(guard.allowSend("10.0.2.3", 28), "an address the user gave us");
 	});
 });
+
+describe("the source guard and broadcasts", () => {
+	it("counts a third of a broadcast datagram: every peer it reached sends back at most its size", () => {
+		const guard = new SourceGuard();
+		guard.admitBroadcast("10.0.3.3", 45454, 42);
+		assert.ok(guard.allowSend("10.0.3.3", 28));
+		assert.ok(guard.allowSend("10.0.3.3", 14));
+		assert.equal(guard.allowSend("10.0.3.3", 1), false);
+	});
+});
