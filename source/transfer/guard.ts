@@ -25,10 +25,10 @@
 
 /** Datagrams per second a source endpoint may send us, and its burst. */
 export const SOURCE_RATE = 131_072;
-/** Extra tokens a datagram costs when it turns out bad (2,048 bad datagrams a second). */
-export const BAD_DATAGRAM_COST = 64;
+/** Extra tokens a datagram costs when it turns out bad (about 1,000 bad datagrams a second). */
+export const BAD_DATAGRAM_COST = 128;
 /** Datagrams dropped over the rate (since the bucket was last full) that earn a ban. */
-export const BAN_AFTER_DROPS = 256;
+export const BAN_AFTER_DROPS = 128;
 /** First ban, in ms; each further ban of the same source doubles it. */
 export const BAN_MS = 30_000;
 /** Longest ban, in ms. */
