@@ -203,7 +203,8 @@ def main():
     flood = []
     for _ in range(cfg["flood"]):
         body = bytes(16) + file_id + struct.pack("!QI", 0, 61440)
-        flood.append((flooder, base, LOOPBACK, ports["send"], header(T_BLOCK) + body))
+        flood.append((flooder, base, LOOPBACK, ports["send"], header(T_BLOCK) + body, True))
+    plan = [(*entry, False) for entry in plan]
     # The flood goes in the middle of the rest, as a burst.
     middle = len(addresses) + (len(plan) - len(addresses)) // 2
     plan = plan[:middle] + flood + plan[middle:]
@@ -214,8 +215,11 @@ def main():
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 * 1024 * 1024)
     sent = {}
     started = time.monotonic()
-    pace = cfg.get("pacePerMs", 0)
-    for i, (src, sport, dst, dport, payload) in enumerate(plan):
+    # The spread datagrams go at `pacePerMs` a millisecond, about what the peer reads, so the
+    # kernel does not drop most of them before the peer sees them; the flood goes unpaced.
+    pace = cfg["pacePerMs"]
+    paced = 0
+    for src, sport, dst, dport, payload, flooding in plan:
         assert dst in (LOOPBACK, BROADCAST) and src.startswith("127.")
         while True:
             try:
@@ -227,8 +231,10 @@ def main():
                     raise
                 time.sleep(0.001)
         sent[src] = sent.get(src, 0) + len(payload)
-        if pace and i % pace == pace - 1:
-            time.sleep(0.001)
+        if not flooding:
+            paced += 1
+            if paced % pace == 0:
+                time.sleep(0.001)
     send_seconds = time.monotonic() - started
     # Replies (and the target's own retries and interests) keep coming for a while.
     time.sleep(cfg["settleSeconds"])

@@ -55,6 +55,8 @@ export interface SpoofConfig {
 	realToken: string;
 	realTokenAddress: string;
 	settleSeconds: number;
+	/** Datagrams sent per millisecond, but for the flood (sent as one burst). */
+	pacePerMs: number;
 }
 
 /** What bench/spoof.py prints. */
@@ -78,6 +80,8 @@ export interface SpoofOptions {
 	seed?: number;
 	/** Seconds to keep counting after the last datagram (the peers' retries). */
 	settleSeconds?: number;
+	/** Spread datagrams sent per millisecond (default 20); the flood is one burst. */
+	pacePerMs?: number;
 }
 
 /** The outcome of a run. */
@@ -159,6 +163,7 @@ export async function runSpoof(options: SpoofOptions): Promise<SpoofResult> {
 			realToken: Buffer.from(realToken).toString("hex"),
 			realTokenAddress: "127.0.0.1",
 			settleSeconds: options.settleSeconds ?? 7,
+			pacePerMs: options.pacePerMs ?? 20,
 		};
 		const out = await runPython(config);
 		if (out.counterDrops > 0)
