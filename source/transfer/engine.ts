@@ -61,6 +61,8 @@ const HAVE_EVERY_PIECES = 4;
 const HAVE_MIN_GAP_MS = 50;
 /** Most peers' address-validation tokens kept (the oldest is forgotten first). */
 const MAX_TOKENS = 4_096;
+/** Least time between two windows resent on block-request Retries from one port, in ms. */
+const RETRY_RESEND_GAP_MS = 100;
 /** Have-map bytes per interest datagram (8,192 pieces). */
 const HAVE_CHUNK = 1_024;
 /** Pieces pushed to one leecher in answer to one interest message. */
@@ -215,6 +217,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly pool: HashPool | undefined;
 	private readonly garbage = new DatagramGarbage();
 	private readonly tokens = new Map<string, Uint8Array>();
+	/** When a block-request Retry last made us resend a window, per send port (bounded). */
+	private readonly resentAt = new Map<string, number>();
 	private readonly pending = new Map<number, Pending>();
 	private readonly interested = new Map<string, Map<string, Interested>>();
 	private readonly assemblies = new Map<string, Assembly>();
@@ -411,6 +415,29 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	/** The token we hold for a peer's send (or distribute) port, or zeros. */
 	private tokenFor(to: Endpoint): Uint8Array {
 		return this.tokens.get(`${to.address}:${to.port}`) ?? ZERO_TOKEN;
+	}
+
+	/**
+	 * Whether a block-request Retry from `from` resends every block request outstanding to
+	 * it. Not when it carries the token we held already: the requests sent before it was
+	 * issued were resent with it by the first such Retry (a window of 85 requests all
+	 * answered with Retries resent the window 85 times). And at most once per
+	 * {@link RETRY_RESEND_GAP_MS}: a Retry has no request id to match, so a forged one could
+	 * make us resend a whole window to a peer per datagram.
+	 */
+	private resendAllowed(from: Endpoint, held: Uint8Array, token: Uint8Array): boolean {
+		if (Buffer.from(held.buffer, held.byteOffset, held.length).equals(token)) return false;
+		const key = `${from.address}:${from.port}`;
+		const now = Date.now();
+		const last = this.resentAt.get(key);
+		if (last !== undefined && now - last < RETRY_RESEND_GAP_MS) return false;
+		this.resentAt.delete(key);
+		if (this.resentAt.size >= MAX_TOKENS) {
+			const oldest = this.resentAt.keys().next().value;
+			if (oldest !== undefined) this.resentAt.delete(oldest);
+		}
+		this.resentAt.set(key, now);
+		return true;
 	}
 
 	/** Keeps the token a peer's port gave us in a Retry (bounded: the oldest goes first). */
@@ -865,6 +892,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		switch (message.type) {
 			case "retry": {
+				const held = this.tokenFor(from);
 				this.keepToken(from, message.token);
 				if (message.requestId !== 0) {
 					// Resend at once with the token; the Retry counts as an attempt, so two peers
@@ -875,7 +903,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 						this.guard.validate(from.address);
 						this.attempt(message.requestId, pending);
 					}
-				} else {
+				} else if (this.resendAllowed(from, held, message.token)) {
 					for (const d of this.downloads.values()) d.onRetry(from);
 				}
 				return;
