@@ -217,6 +217,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly pool: HashPool | undefined;
 	private readonly garbage = new DatagramGarbage();
 	private readonly tokens = new Map<string, Uint8Array>();
+	/** Addresses of the peers known from discovery, as of `knownAt` (see `knownAddress`). */
+	private readonly known = new Set<string>();
+	private knownAt = Number.NEGATIVE_INFINITY;
 	/** When a block-request Retry last made us resend a window, per send port (bounded). */
 	private readonly resentAt = new Map<string, number>();
 	private readonly pending = new Map<number, Pending>();
@@ -254,7 +257,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	) {
 		super();
 		this.limitsNow = limitsOf(options);
-		this.guard = new SourceGuard((address) => options.peers().some((p) => p.address === address));
+		this.guard = new SourceGuard((address) => this.knownAddress(address));
 		this.downBudget = new TokenBucket(this.limitsNow.maxDown);
 		if (options.hasher) this.hasher = options.hasher;
 		else {
@@ -438,6 +441,22 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		this.resentAt.set(key, now);
 		return true;
+	}
+
+	/**
+	 * True when `address` is a peer's known from discovery. The addresses are gathered at
+	 * most every 100 ms: under forged announces this is asked for every interest to a
+	 * forgotten address, and a walk of the peer table each time would cost more than the
+	 * attack does.
+	 */
+	private knownAddress(address: string): boolean {
+		const now = Date.now();
+		if (now - this.knownAt >= 100) {
+			this.knownAt = now;
+			this.known.clear();
+			for (const p of this.options.peers()) this.known.add(p.address);
+		}
+		return this.known.has(address);
 	}
 
 	/** Keeps the token a peer's port gave us in a Retry (bounded: the oldest goes first). */
