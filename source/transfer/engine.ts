@@ -422,7 +422,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 
 	/**
 	 * Whether a block-request Retry from `from` resends every block request outstanding to
-	 * it. Not when it carries the token we held already: the requests sent before it was
+	 * it (or a distribute port's Retry our interests). Not when it carries the token we held
+	 * already: the requests sent before it was
 	 * issued were resent with it by the first such Retry (a window of 85 requests all
 	 * answered with Retries resent the window 85 times). And at most once per
 	 * {@link RETRY_RESEND_GAP_MS}: a Retry has no request id to match, so a forged one could
@@ -1231,7 +1232,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 
 	/**
 	 * A peer's distribute port answered our interest with a Retry: keep its token, and send
-	 * that peer our interests again at once with it (so pushes start within a round trip).
+	 * that peer our interests again at once with it (so pushes start within a round trip),
+	 * unless the token is the one we held or we did so in the last 100 ms (a forged Retry
+	 * must not make us send a burst of interests per datagram; see `resendAllowed`).
 	 */
 	private onDistributeRetry(from: Endpoint, token: Uint8Array): void {
 		const peer = this.options
@@ -1241,7 +1244,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			this.stats.malformed++;
 			return;
 		}
+		const held = this.tokenFor(from);
 		this.keepToken(from, token);
+		if (!this.resendAllowed(from, held, token)) return;
 		for (const [fileId, d] of this.downloads) {
 			if (d.status === "downloading" || d.status === "waiting")
 				this.sendInterestTo(fileId, d, false, peer);
