@@ -4,12 +4,14 @@
  * block requests to a claimed partial seeder) and trades pieces once the token is echoed;
  * the send port answers list, list-delta, manifest and block requests with forged tokens
  * only with a Retry; a source flooding requests without tokens is banned and then dropped
- * unread, while another source of the same host is still served.
+ * unread, while another source of the same host is still served; a leecher resends its
+ * window once per new token a Retry brings, not once per Retry.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { after, before, describe, it } from "node:test";
+import { Library } from "../../source/library/library.js";
 import type { Peer } from "../../source/peer/peer.js";
 import { decodeMessage, encodeMessage, type Message } from "../../source/protocol/messages.js";
 import { BAN_AFTER_DROPS } from "../../source/transfer/guard.js";
@@ -193,5 +195,115 @@ describe("the send port under forged tokens and floods", () => {
 		assert.equal((await leecher.download(hello.id)).status, "complete");
 		assert.equal(flooder.got.length, answered, "the banned source got nothing more");
 		flooder.socket.close();
+	});
+});
+
+describe("block-request Retries at the leecher", () => {
+	let swarm: Swarm;
+	let library: Library;
+	before(async () => {
+		swarm = await Swarm.create();
+		library = await Library.open(fixturesDir(), { watch: false });
+		await library.ready();
+	});
+	after(async () => {
+		await library.close();
+		await swarm.close();
+	});
+
+	it("resend the window once per new token, at most every 100 ms: never once per Retry", async () => {
+		const leecher = await swarm.add("leecher");
+		const file = library.files().find((f) => f.name === "random-3MiB.bin");
+		assert.ok(file);
+		// A fake seeder: lists the file, serves its manifest, records block requests.
+		const base = await freeBase();
+		const sockets = await Promise.all([0, 1, 2, 3].map((i) => socketAt(base + i)));
+		const send = sockets[1];
+		const requests: { token: string; offset: number; at: number }[] = [];
+		send.socket.on("message", (m, from) => {
+			const message = decodeMessage(m);
+			const reply = (datagram: Buffer) => send.socket.send(datagram, from.port, from.address);
+			if (message?.type === "listRequest")
+				reply(
+					encodeMessage({
+						type: "listPage",
+						requestId: message.requestId,
+						revision: 1,
+						total: 1,
+						index: 0,
+						entries: [
+							{
+								fileId: file.idBytes,
+								size: file.size,
+								contentHash: file.manifest.contentHash,
+								name: file.name,
+							},
+						],
+					}),
+				);
+			else if (message?.type === "manifestRequest")
+				reply(
+					encodeMessage({
+						type: "manifestChunk",
+						requestId: message.requestId,
+						fileId: file.idBytes,
+						total: file.manifestBytes.length,
+						offset: message.offset,
+						bytes: file.manifestBytes.subarray(message.offset, message.offset + 60_000),
+					}),
+				);
+			else if (message?.type === "blockRequest")
+				requests.push({
+					token: Buffer.from(message.token).toString("hex"),
+					offset: message.offset,
+					at: performance.now(),
+				});
+		});
+		const announce = encodeMessage({
+			type: "announce",
+			peerId: randomBytes(16),
+			basePort: base,
+			revision: 1,
+			fileCount: 1,
+			interval: 200,
+			name: "fake-seeder",
+		});
+		const discovery = dgram.createSocket("udp4");
+		discovery.bind(0, "127.0.0.1", () => discovery.setBroadcast(true));
+		const announcer = setInterval(
+			() => discovery.send(announce, swarm.discoveryPort, LOOPBACK_BROADCAST),
+			100,
+		);
+		try {
+			await waitFor(() => leecher.findFile(file.name), "the fake seeder's file listed");
+			leecher.download(file.id).catch(() => {});
+			await waitFor(() => requests.length >= 4, "a first window of block requests");
+			const window = new Set(requests.map((r) => r.offset)).size;
+			const retry = (token: Buffer) =>
+				send.socket.send(
+					encodeMessage({ type: "retry", requestId: 0, token }),
+					leecher.self().ports.receive,
+					"127.0.0.1",
+				);
+			const first = randomBytes(16);
+			const second = randomBytes(16);
+			// Ten Retries with one token (a window answered by Retries), then a new token at once.
+			for (let i = 0; i < 10; i++) retry(first);
+			retry(second);
+			const sentSecond = performance.now();
+			const withToken = (token: Buffer) =>
+				requests.filter((r) => r.token === token.toString("hex"));
+			// The second token's requests come only on their timeout (250 ms), not at once.
+			await waitFor(() => withToken(second).length > 0, "requests with the second token");
+			assert.ok(
+				withToken(second)[0].at - sentSecond >= 200,
+				`resent ${withToken(second)[0].at - sentSecond} ms after the second Retry`,
+			);
+			assert.equal(withToken(first).length, window, "the window resent once, not ten times");
+		} finally {
+			clearInterval(announcer);
+			discovery.close();
+			for (const s of sockets) s.socket.close();
+		}
 	});
 });
