@@ -291,9 +291,17 @@ function runPython(config: SpoofConfig): Promise<SpoofOutput> {
 	});
 }
 
-/** True when the checks pass: the three-times limit held and the flooder was banned. */
+/**
+ * True when the checks pass: the three-times limit held, no forged address was validated
+ * (only 127.0.0.1, the seeder's), the flooder was banned and the download completed.
+ */
 export function spoofPassed(r: SpoofResult): boolean {
-	return r.maxRatio <= AMPLIFICATION_FACTOR && r.target.bans >= 1 && r.downloadOk;
+	return (
+		r.maxRatio <= AMPLIFICATION_FACTOR &&
+		r.target.validated <= 1 &&
+		r.target.bans >= 1 &&
+		r.downloadOk
+	);
 }
 
 async function main(): Promise<void> {
