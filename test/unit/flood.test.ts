@@ -307,3 +307,38 @@ describe("block-request Retries at the leecher", () => {
 		}
 	});
 });
+
+describe("the discovery port under a flood", () => {
+	let swarm: Swarm;
+	let peer: Peer;
+	before(async () => {
+		swarm = await Swarm.create();
+		peer = await swarm.add("alone");
+	});
+	after(async () => {
+		await swarm.close();
+	});
+
+	it("charges junk to its source and bans it, before the peer table sees it", async () => {
+		const flooder = await socketAt();
+		const before = peer.transferStats();
+		const junk = Buffer.from("not an announce");
+		// In batches, so the discovery socket's small buffer is read between them.
+		let sent = 0;
+		while (peer.transferStats().bans === before.bans && sent < 20_000) {
+			for (let i = 0; i < 50; i++) flooder.socket.send(junk, swarm.discoveryPort, "127.0.0.1");
+			sent += 50;
+			await new Promise((resolve) => setTimeout(resolve, 1));
+		}
+		assert.ok(peer.transferStats().bans > before.bans, `not banned after ${sent} junk datagrams`);
+		const stats = peer.transferStats();
+		assert.ok(stats.badDatagrams - before.badDatagrams >= 1_000, `${stats.badDatagrams} bad`);
+		const table = peer.malformed;
+		await new Promise((resolve) =>
+			flooder.socket.send(junk, swarm.discoveryPort, "127.0.0.1", resolve),
+		);
+		await waitFor(() => peer.transferStats().bannedDrops > stats.bannedDrops, "dropped unread");
+		assert.equal(peer.malformed, table, "the banned source's datagram never reached the table");
+		flooder.socket.close();
+	});
+});
