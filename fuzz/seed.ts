@@ -132,6 +132,7 @@ const handmade: Record<string, Record<string, Buffer>> = {
 	interest: {
 		"four-billion-pieces": m({
 			type: "interest",
+			token,
 			peerId,
 			fileId: id(1),
 			pieceCount: 0xffffffff,

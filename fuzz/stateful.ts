@@ -577,8 +577,14 @@ export class PeerFuzzer {
 		const mapBytes = Math.ceil(pieceCount / 8);
 		const first = Math.min(mapBytes, p.u8() % 4);
 		const have = p.bytes(Math.min(1024, Math.max(0, mapBytes - first), p.u8() % 8));
+		// Sometimes the token the distribute port gave the stranger, else a forged one.
+		const token =
+			p.u8() % 2 === 0
+				? (this.stranger.tokens.get(this.ports.distribute) ?? Buffer.alloc(16))
+				: Buffer.from(p.bytes(16));
 		return encodeMessage({
 			type: "interest",
+			token,
 			peerId: this.peerId(p),
 			fileId: this.fileId(p),
 			pieceCount,

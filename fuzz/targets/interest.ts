@@ -1,5 +1,5 @@
 /**
- * Fuzz target: the interest message and its have-map (0x20) (Jazzer.js convention: `fuzz` throws only on a real bug).
+ * Fuzz target: the interest message and its have-map (0x22) (Jazzer.js convention: `fuzz` throws only on a real bug).
  * Checks `decodeMessage` against docs/protocol.md; see fuzz/oracle.ts.
  */
 import { MessageType } from "../../source/protocol/messages.js";

@@ -188,7 +188,8 @@ function fileJson(f: NetworkFile) {
 
 /**
  * `serve`: shares, serves and prints events until SIGINT/SIGTERM, then says goodbye; the
- * last event, `stopped`, carries `uploaded`, the payload bytes uploaded in this run.
+ * last event, `stopped`, carries `uploaded`, the payload bytes uploaded in this run, and
+ * `engine`, the transfer engine's counters (rate limits, bans, amplification drops...).
  * @returns when the peer has stopped
  */
 export async function serve(
@@ -278,7 +279,12 @@ export async function serve(
 	await peer.stop();
 	stopLog();
 	const uploaded = peer.uploaded;
-	emit("stopped", { peer: self.id, uploaded }, `stopped (uploaded ${uploaded} bytes)`);
+	const engine = peer.transferStats();
+	emit(
+		"stopped",
+		{ peer: self.id, uploaded, engine },
+		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit)`,
+	);
 }
 
 /** Starts a peer, listens for `wait` ms and for the lists to arrive, runs `body`, stops. */

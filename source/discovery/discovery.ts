@@ -30,9 +30,23 @@ export interface DiscoveryOptions {
 	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
 	/**
 	 * The network key's gate, shared with the transfer engine: announces are sealed, and a
-	 * datagram that does not open is dropped before the peer table sees it.
+	 * datagram that does not open is dropped before the peer table sees it (and charged to
+	 * its source, like a malformed one).
 	 */
-	guard?: NetworkGuard;
+	seal?: NetworkGuard;
+	/**
+	 * Per-source rate limits (the transfer engine's guard): a datagram it does not admit is
+	 * dropped unread, and one the table drops as malformed is charged to its source.
+	 */
+	guard?: DiscoveryGuard;
+}
+
+/** The part of `SourceGuard` discovery uses. */
+export interface DiscoveryGuard {
+	/** False to drop a datagram unread (its source is banned or over its rate). */
+	admit(address: string, port: number, bytes: number): boolean;
+	/** Charges a source for a datagram found bad. */
+	bad(address: string, port: number): void;
 }
 
 /** Least time between two extra announces for newly heard peers, in ms. */
@@ -51,7 +65,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private timer: NodeJS.Timeout | undefined;
 	private closing: Promise<void> | undefined;
 	private greetedAt = Number.NEGATIVE_INFINITY;
-	private readonly guard: NetworkGuard;
+	private readonly seal: NetworkGuard;
 
 	private constructor(
 		private readonly options: DiscoveryOptions,
@@ -59,7 +73,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	) {
 		super();
 		this.table = new PeerTable(options.selfId);
-		this.guard = options.guard ?? new NetworkGuard();
+		this.seal = options.seal ?? new NetworkGuard();
 	}
 
 	/**
@@ -79,7 +93,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		}
 		socket.setBroadcast(true);
 		const discovery = new Discovery(options, socket);
-		socket.socket.on("message", (msg, rinfo) => discovery.onDatagram(msg, rinfo.address));
+		socket.socket.on("message", (msg, rinfo) =>
+			discovery.onDatagram(msg, rinfo.address, rinfo.port),
+		);
 		// A send error (unreachable broadcast address) must not crash the peer.
 		socket.socket.on("error", () => {});
 		discovery.timer = setInterval(() => discovery.tick(), options.interval);
@@ -122,7 +138,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		await Promise.all(
 			this.options.broadcast.map((address) => {
 				// Sealed once per address: a host that hears two of them takes both, not a replay.
-				const sealed = this.guard.outgoing(plain, Channel.discovery);
+				const sealed = this.seal.outgoing(plain, Channel.discovery);
 				const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
 				return this.socket.send(datagram, this.options.port, address).catch(() => 0);
 			}),
@@ -148,10 +164,18 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		void this.announce();
 	}
 
-	private onDatagram(datagram: Buffer, from: string): void {
-		const msg = this.guard.incoming(datagram, Channel.discovery);
-		if (!msg) return;
+	private onDatagram(datagram: Buffer, from: string, port: number): void {
+		const guard = this.options.guard;
+		// Rate limits first: a flood of forged datagrams costs no decryption once banned.
+		if (guard && !guard.admit(from, port, datagram.length)) return;
+		const msg = this.seal.incoming(datagram, Channel.discovery);
+		if (!msg) {
+			guard?.bad(from, port);
+			return;
+		}
+		const malformed = this.table.malformed;
 		const change = this.table.recv(msg, from, Date.now());
+		if (guard && this.table.malformed !== malformed) guard.bad(from, port);
 		if (!change) return;
 		if (change.kind === "joined") {
 			this.emit("peer-joined", change.peer);

@@ -33,6 +33,7 @@ import { decodeResume } from "../protocol/resume.js";
 import { NetworkGuard, type SealStats } from "../protocol/seal.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
+import type { GuardStats } from "../transfer/guard.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
 import type { ServeStats } from "../transfer/serve.js";
 import type {
@@ -239,14 +240,14 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private resupplyTimer: NodeJS.Timeout | undefined;
 	private stopping: Promise<void> | undefined;
 	/** The gate of every datagram on our five ports (the network key, if any). */
-	private readonly guard: NetworkGuard;
+	private readonly seal: NetworkGuard;
 	/** The network key in force, as bytes (to tell a change from the same key again). */
 	private networkKey: Buffer | undefined;
 
 	private constructor(readonly options: PeerOptions) {
 		super();
 		try {
-			this.guard = new NetworkGuard(options.networkKey);
+			this.seal = new NetworkGuard(options.networkKey);
 			this.networkKey =
 				options.networkKey === undefined ? undefined : Buffer.from(options.networkKey);
 		} catch (error) {
@@ -288,7 +289,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				maxUploadRate: options.maxUploadRate,
 				maxDownloadRate: options.maxDownloadRate,
 				maxActive: options.maxActive,
-				guard: peer.guard,
+				seal: peer.seal,
 			});
 		} catch (error) {
 			// The library's watcher and the hash workers would keep the process alive.
@@ -304,7 +305,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 				broadcast: options.broadcast,
 				interval: options.interval,
 				bindAddress: options.bindAddress,
-				guard: peer.guard,
+				seal: peer.seal,
+				guard: {
+					admit: (address, port, bytes) => peer.engine.guard.admitBroadcast(address, port, bytes),
+					bad: (address, port) => peer.engine.guard.bad(address, port),
+				},
 				describe: () => ({
 					name: options.name,
 					basePort: peer.engine.ports.receive,
@@ -746,12 +751,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * those dropped unanswered as forged (outside the network) or replayed.
 	 */
 	sealStats(): SealStats {
-		return { ...this.guard.stats };
+		return { ...this.seal.stats };
 	}
 
 	/** True when a network key is in force. */
 	get keyed(): boolean {
-		return this.guard.keyed;
+		return this.seal.keyed;
 	}
 
 	/**
@@ -766,7 +771,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			bytes === undefined ? this.networkKey === undefined : this.networkKey?.equals(bytes);
 		if (same) return;
 		try {
-			this.guard.setKey(secret);
+			this.seal.setKey(secret);
 		} catch (error) {
 			throw new UsageError((error as Error).message, "BAD_NETWORK_KEY");
 		}
@@ -775,9 +780,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.emit("network-key-changed", bytes === undefined ? undefined : Buffer.from(bytes));
 	}
 
-	/** Counters of the transfer engine and its send port (for reporters and benchmarks). */
-	transferStats(): EngineStats & ServeStats {
-		return { ...this.engine.stats, ...this.engine.service.stats };
+	/**
+	 * Counters of the transfer engine, its send port and its guard (rate limits, bans and
+	 * the amplification limit), for reporters and benchmarks.
+	 */
+	transferStats(): EngineStats & ServeStats & GuardStats & { bannedSources: number } {
+		return {
+			...this.engine.stats,
+			...this.engine.service.stats,
+			...this.engine.guard.stats,
+			bannedSources: this.engine.guard.bannedNow(),
+		};
 	}
 
 	/** The running download of a file, if any (for tests and reporters). */

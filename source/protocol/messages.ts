@@ -57,8 +57,9 @@ export const MessageType = {
 	error: 0x17,
 	listDeltaRequest: 0x18,
 	listDelta: 0x19,
-	interest: 0x20,
+	// 0x20 was the interest of builds before address validation (no token): retired.
 	push: 0x21,
+	interest: 0x22,
 } as const;
 
 /** Error codes carried by an `error` message. */
@@ -262,6 +263,11 @@ export interface ErrorMessage {
  */
 export interface Interest {
 	type: "interest";
+	/**
+	 * Address-validation token from the receiver's distribute port (zeros before its first
+	 * Retry): a receiver acts only on an interest whose token it issued to the sender.
+	 */
+	token: Uint8Array;
 	peerId: Uint8Array;
 	fileId: Uint8Array;
 	/** Number of pieces in the file. */
@@ -347,6 +353,8 @@ function readEntry(r: Reader): ListEntry {
 }
 /** Size of a data or push message's fixed part (header included), in bytes. */
 export const DATA_OVERHEAD = HEADER_SIZE + HASH_SIZE + 8;
+/** Size of an interest message without its have-map (header included), in bytes: 77. */
+export const INTEREST_OVERHEAD = HEADER_SIZE + TOKEN_SIZE + PEER_ID_SIZE + HASH_SIZE + 4 + 1 + 4;
 
 /**
  * Encodes the fixed part of a data or push message; sent together with the payload as
@@ -480,13 +488,13 @@ export function encodeMessage(message: Message): Buffer {
 			return w.u64(message.ref).finish();
 		}
 		case "interest": {
+			checkFixed("token", message.token, TOKEN_SIZE);
 			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
 			checkFixed("fileId", message.fileId, HASH_SIZE);
 			if (message.firstPiece % 8 !== 0) throw new RangeError("firstPiece must be a multiple of 8");
-			const w = new Writer(
-				HEADER_SIZE + PEER_ID_SIZE + HASH_SIZE + 4 + 1 + 4 + message.have.length,
-			);
-			header(w, MessageType.interest).bytes(message.peerId).bytes(message.fileId);
+			const w = new Writer(INTEREST_OVERHEAD + message.have.length);
+			header(w, MessageType.interest).bytes(message.token);
+			w.bytes(message.peerId).bytes(message.fileId);
 			w.u32(message.pieceCount)
 				.u8(message.done ? 1 : 0)
 				.u32(message.firstPiece);
@@ -616,6 +624,7 @@ function decodeBody(type: number, r: Reader): Message | null {
 		case MessageType.error:
 			return { type: "error", code: r.u8(), fileId: r.bytes(HASH_SIZE), ref: r.u64() };
 		case MessageType.interest: {
+			const token = r.bytes(TOKEN_SIZE);
 			const peerId = r.bytes(PEER_ID_SIZE);
 			const fileId = r.bytes(HASH_SIZE);
 			const pieceCount = r.u32();
@@ -626,6 +635,7 @@ function decodeBody(type: number, r: Reader): Message | null {
 			if (firstPiece + have.length * 8 > pieceCount + 7) r.fail();
 			return {
 				type: "interest",
+				token,
 				peerId,
 				fileId,
 				pieceCount,

@@ -10,6 +10,7 @@
  * - distributee (BASE+3): takes pushed pieces, only for files we are fetching, assembles
  *   and hands them to the download, which verifies them before writing.
  */
+import { randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
@@ -34,6 +35,7 @@ import {
 } from "../protocol/messages.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
+import { SourceGuard } from "./guard.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
 import { maxDatagramFor } from "./path-mtu.js";
@@ -60,6 +62,8 @@ const HAVE_EVERY_PIECES = 4;
 const HAVE_MIN_GAP_MS = 50;
 /** Most peers' address-validation tokens kept (the oldest is forgotten first). */
 const MAX_TOKENS = 4_096;
+/** Least time between two windows resent on block-request Retries from one port, in ms. */
+const RETRY_RESEND_GAP_MS = 100;
 /** Have-map bytes per interest datagram (8,192 pieces). */
 const HAVE_CHUNK = 1_024;
 /** Pieces pushed to one leecher in answer to one interest message. */
@@ -117,6 +121,8 @@ export interface EngineStats {
 	pushAbandoned: number;
 	/** Pushed blocks refused: from an unknown or banned peer. */
 	pushRefused: number;
+	/** Interests answered with a Retry (no valid token from our distribute port). */
+	interestRetries: number;
 }
 
 /** Options of the engine. */
@@ -144,7 +150,7 @@ export interface EngineOptions {
 	 * The network key's gate, shared with discovery: every datagram of the four ports is
 	 * sealed and opened there. Without one, the plain protocol.
 	 */
-	guard?: NetworkGuard;
+	seal?: NetworkGuard;
 }
 
 /** Events of the engine. */
@@ -201,7 +207,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		pushPieces: 0,
 		pushAbandoned: 0,
 		pushRefused: 0,
+		interestRetries: 0,
 	};
+	/** Rate limits, bans and the amplification limit, for every port. */
+	readonly guard: SourceGuard;
 	/** Downloads by hex file id. */
 	readonly downloads = new Map<string, Download>();
 	readonly service: SendService;
@@ -214,10 +223,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private readonly pool: HashPool | undefined;
 	private readonly garbage = new DatagramGarbage();
 	private readonly tokens = new Map<string, Uint8Array>();
+	/** Addresses of the peers known from discovery, as of `knownAt` (see `knownAddress`). */
+	private readonly known = new Set<string>();
+	private knownAt = Number.NEGATIVE_INFINITY;
+	/** When a block-request Retry last made us resend a window, per send port (bounded). */
+	private readonly resentAt = new Map<string, number>();
 	private readonly pending = new Map<number, Pending>();
 	private readonly interested = new Map<string, Map<string, Interested>>();
 	private readonly assemblies = new Map<string, Assembly>();
-	private nextRequestId = 1;
 	private readonly timers: NodeJS.Timeout[] = [];
 	private closing: Promise<void> | undefined;
 	private uploadFreeAt = 0;
@@ -238,10 +251,12 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 * for the queue, without walking every download of the session.
 	 */
 	private readonly live = new Set<Download>();
+	/** Issues and checks the tokens of our send and distribute ports. */
+	private readonly issuer = new TokenIssuer();
 	/** Turns of the tick, so downloads take turns at a limited request budget. */
 	private tickTurn = 0;
 	/** Seals and opens every datagram when a network key is set. */
-	private readonly guard: NetworkGuard;
+	private readonly seal: NetworkGuard;
 
 	private constructor(
 		private readonly options: EngineOptions,
@@ -249,21 +264,22 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		readonly ports: TransferPorts,
 	) {
 		super();
-		this.guard = options.guard ?? new NetworkGuard();
+		this.seal = options.seal ?? new NetworkGuard();
 		this.limitsNow = limitsOf(options);
+		this.guard = new SourceGuard((address) => this.knownAddress(address));
 		this.downBudget = new TokenBucket(this.limitsNow.maxDown);
 		if (options.hasher) this.hasher = options.hasher;
 		else {
 			this.pool = new HashPool();
 			this.hasher = this.pool;
 		}
-		const issuer = new TokenIssuer();
 		this.service = new SendService(
 			this.options.library,
-			issuer,
+			this.issuer,
 			(datagram, to, key) => this.paced(datagram, to, key),
 			(id, offset, length) => this.readPartial(id, offset, length),
-			() => this.guard.overhead,
+			(from) => this.guard.validate(from.address),
+			() => this.seal.overhead,
 		);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
 		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
@@ -275,29 +291,47 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			// Keep the default.
 		}
 		this.maxInflightBytes = Math.max(128 * 1024, Math.floor((granted * 5) / 8));
-		// Every datagram passes the guard first: one that does not open (a network key is set
-		// and it is forged, replayed, or from outside the network) is dropped here, unanswered.
+		// Every datagram meets the guard before it is decoded, then the network key's seal
+		// when one is set (a datagram that does not open is dropped here, unanswered); one
+		// found bad (not opening, counted malformed, refused, or a request without a valid
+		// token) is charged to its source, so a flood of them gets it banned.
+		const stats = this.stats;
+		const served = this.service.stats;
 		sockets.receive.socket.on("message", (m, r) => {
+			if (!this.guard.admit(r.address, r.port, m.length, true)) return;
 			this.garbage.note(m.length);
-			const plain = this.opened(m, Channel.receive);
+			const plain = this.opened(m, r, Channel.receive);
 			if (!plain) return;
 			this.downMeter.add(r.address, r.port, m.length);
+			const bad = stats.malformed;
 			this.onReceive(plain, r);
+			if (stats.malformed !== bad) this.guard.bad(r.address, r.port);
 		});
 		sockets.send.socket.on("message", (m, r) => {
-			const plain = this.opened(m, Channel.send);
-			if (plain) this.service.recv(plain, r);
+			if (!this.guard.admit(r.address, r.port, m.length)) return;
+			const plain = this.opened(m, r, Channel.send);
+			if (!plain) return;
+			const bad = served.malformed + served.retries;
+			this.service.recv(plain, r);
+			if (served.malformed + served.retries !== bad) this.guard.bad(r.address, r.port);
 		});
 		sockets.distribute.socket.on("message", (m, r) => {
-			const plain = this.opened(m, Channel.distribute);
-			if (plain) this.onInterest(plain, r);
+			if (!this.guard.admit(r.address, r.port, m.length)) return;
+			const plain = this.opened(m, r, Channel.distribute);
+			if (!plain) return;
+			const bad = stats.malformed + stats.interestRetries;
+			this.onDistribute(plain, r);
+			if (stats.malformed + stats.interestRetries !== bad) this.guard.bad(r.address, r.port);
 		});
 		sockets.distributee.socket.on("message", (m, r) => {
+			if (!this.guard.admit(r.address, r.port, m.length, true)) return;
 			this.garbage.note(m.length);
-			const plain = this.opened(m, Channel.distributee);
+			const plain = this.opened(m, r, Channel.distributee);
 			if (!plain) return;
 			this.downMeter.add(r.address, r.port, m.length);
+			const bad = stats.malformed + stats.pushRefused;
 			this.onPush(plain, r);
+			if (stats.malformed + stats.pushRefused !== bad) this.guard.bad(r.address, r.port);
 		});
 		this.timers.push(setInterval(() => this.tick(), TICK_MS));
 		this.timers.push(setInterval(() => this.sendInterest(), INTEREST_MS));
@@ -385,10 +419,14 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		return this.limitsNow.maxUp ? Math.max(0, this.uploadFreeAt - Date.now()) : 0;
 	}
 
-	/** A received datagram through the guard: the plain bytes, or null to drop it. */
-	private opened(datagram: Buffer, channel: Channel): Buffer | null {
-		const plain = this.guard.incoming(datagram, channel);
-		if (plain && plain !== datagram) this.garbage.note(plain.length);
+	/**
+	 * A received datagram through the network key's seal: the plain bytes, or null to drop
+	 * it (charged to its source as a bad datagram).
+	 */
+	private opened(datagram: Buffer, from: Endpoint, channel: Channel): Buffer | null {
+		const plain = this.seal.incoming(datagram, channel);
+		if (!plain) this.guard.bad(from.address, from.port);
+		else if (plain !== datagram) this.garbage.note(plain.length);
 		return plain;
 	}
 
@@ -406,19 +444,73 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		channel: Channel = PEER_CHANNEL[port],
 	): void {
 		if (this.closing) return;
-		const sealed = this.guard.outgoing(datagram, channel);
-		let length: number;
-		if (Array.isArray(sealed)) {
-			length = byteLength(sealed);
-			this.garbage.note(length);
-		} else length = sealed.length;
+		// Bytes on the wire: the seal's overhead counts towards the three-times limit too.
+		const length =
+			(Array.isArray(datagram) ? byteLength(datagram) : datagram.length) + this.seal.overhead;
+		// Until an address is validated, it gets at most three times what it sent us.
+		if (!this.guard.allowSend(to.address, length)) return;
+		const sealed = this.seal.outgoing(datagram, channel);
+		if (Array.isArray(sealed)) this.garbage.note(length);
 		if (port === "send" || port === "distribute") this.upMeter.add(to.address, to.port, length);
+		// Replies to our requests are asked for: the guard does not charge them.
+		else this.guard.asked(to.address, to.port);
 		this.sockets[port].socket.send(sealed, to.port, to.address);
 	}
 
-	/** The token we hold for a peer's send port, or zeros. */
+	/** The token we hold for a peer's send (or distribute) port, or zeros. */
 	private tokenFor(to: Endpoint): Uint8Array {
 		return this.tokens.get(`${to.address}:${to.port}`) ?? ZERO_TOKEN;
+	}
+
+	/**
+	 * Whether a block-request Retry from `from` resends every block request outstanding to
+	 * it (or a distribute port's Retry our interests). Not when it carries the token we held
+	 * already: the requests sent before it was
+	 * issued were resent with it by the first such Retry (a window of 85 requests all
+	 * answered with Retries resent the window 85 times). And at most once per
+	 * {@link RETRY_RESEND_GAP_MS}: a Retry has no request id to match, so a forged one could
+	 * make us resend a whole window to a peer per datagram.
+	 */
+	private resendAllowed(from: Endpoint, held: Uint8Array, token: Uint8Array): boolean {
+		if (Buffer.from(held.buffer, held.byteOffset, held.length).equals(token)) return false;
+		const key = `${from.address}:${from.port}`;
+		const now = Date.now();
+		const last = this.resentAt.get(key);
+		if (last !== undefined && now - last < RETRY_RESEND_GAP_MS) return false;
+		this.resentAt.delete(key);
+		if (this.resentAt.size >= MAX_TOKENS) {
+			const oldest = this.resentAt.keys().next().value;
+			if (oldest !== undefined) this.resentAt.delete(oldest);
+		}
+		this.resentAt.set(key, now);
+		return true;
+	}
+
+	/**
+	 * True when `address` is a peer's known from discovery. The addresses are gathered at
+	 * most every 100 ms: under forged announces this is asked for every interest to a
+	 * forgotten address, and a walk of the peer table each time would cost more than the
+	 * attack does.
+	 */
+	private knownAddress(address: string): boolean {
+		const now = Date.now();
+		if (now - this.knownAt >= 100) {
+			this.knownAt = now;
+			this.known.clear();
+			for (const p of this.options.peers()) this.known.add(p.address);
+		}
+		return this.known.has(address);
+	}
+
+	/** Keeps the token a peer's port gave us in a Retry (bounded: the oldest goes first). */
+	private keepToken(from: Endpoint, token: Uint8Array): void {
+		const key = `${from.address}:${from.port}`;
+		// Bounded: Retries from forged sources must not grow the table without end.
+		if (!this.tokens.has(key) && this.tokens.size >= MAX_TOKENS) {
+			const oldest = this.tokens.keys().next().value;
+			if (oldest !== undefined) this.tokens.delete(oldest);
+		}
+		this.tokens.set(key, Buffer.from(token));
 	}
 
 	/**
@@ -428,8 +520,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 */
 	private request(to: Endpoint, build: Pending["build"], fileId?: string): Promise<Message> {
 		return new Promise((resolve, reject) => {
-			const requestId = this.nextRequestId;
-			this.nextRequestId = (this.nextRequestId % 0xffffffff) + 1;
+			// Random, so an answer echoing it proves the peer received the request (it validates
+			// the peer's address) and a forger cannot guess it.
+			let requestId = randomInt(1, 0x1_0000_0000);
+			while (this.pending.has(requestId)) requestId = randomInt(1, 0x1_0000_0000);
 			const pending: Pending = {
 				build,
 				to,
@@ -468,6 +562,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		clearTimeout(pending.timer);
 		this.pending.delete(requestId);
+		// The answer echoes our random request id: the peer receives at that address.
+		this.guard.validate(from.address);
 		if (message instanceof Error) pending.reject(message);
 		else pending.resolve(message);
 	}
@@ -647,7 +743,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			manifest,
 			target,
 			send: (datagram, to) => this.sendFrom("receive", datagram, to),
-			overhead: () => this.guard.overhead,
+			overhead: () => this.seal.overhead,
 			tokenFor: (to) => this.tokenFor(to),
 			hasher: this.hasher,
 			maxInflightBytes: this.maxInflightBytes,
@@ -859,21 +955,18 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		switch (message.type) {
 			case "retry": {
-				const key = `${from.address}:${from.port}`;
-				// Bounded: Retries from forged sources must not grow the table without end.
-				if (!this.tokens.has(key) && this.tokens.size >= MAX_TOKENS) {
-					const oldest = this.tokens.keys().next().value;
-					if (oldest !== undefined) this.tokens.delete(oldest);
-				}
-				this.tokens.set(key, Buffer.from(message.token));
+				const held = this.tokenFor(from);
+				this.keepToken(from, message.token);
 				if (message.requestId !== 0) {
 					// Resend at once with the token; the Retry counts as an attempt, so two peers
 					// that disagree on addresses cannot bounce Retries forever.
 					const pending = this.pending.get(message.requestId);
 					if (pending && pending.to.address === from.address && pending.to.port === from.port) {
+						// It echoes our random request id: the peer receives at that address.
+						this.guard.validate(from.address);
 						this.attempt(message.requestId, pending);
 					}
-				} else {
+				} else if (this.resendAllowed(from, held, message.token)) {
 					for (const d of this.downloads.values()) d.onRetry(from);
 				}
 				return;
@@ -911,9 +1004,16 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 	}
 
-	/** Distribute port: a leecher tells us it fetches a file and which pieces it has. */
-	private onInterest(bytes: Buffer, from: Endpoint): void {
+	/**
+	 * Distribute port: a leecher tells us it fetches a file and which pieces it has, or a
+	 * peer we sent an interest to gives us its token (Retry).
+	 */
+	private onDistribute(bytes: Buffer, from: Endpoint): void {
 		const message = decodeMessage(bytes);
+		if (message?.type === "retry") {
+			this.onDistributeRetry(from, message.token);
+			return;
+		}
 		if (message?.type !== "interest") {
 			this.stats.malformed++;
 			return;
@@ -924,6 +1024,18 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		if (!download || !table || message.pieceCount !== download.pieceCount) return;
 		// A paused (or queued) download neither trades pieces nor takes partial sources.
 		if (download.status !== "downloading" && download.status !== "waiting") return;
+		// Pushes and partial-source requests answer an interest with far more bytes than it
+		// has: only to an address that proved it receives there (RFC 9000 section 8). Else a
+		// Retry (24 bytes, less than the 77 of the smallest interest) carries a token to echo.
+		if (!this.issuer.check(message.token, from.address, from.port)) {
+			this.stats.interestRetries++;
+			const token = this.issuer.issue(from.address, from.port);
+			const retry = encodeMessage({ type: "retry", requestId: 0, token });
+			// To the asker's distribute port, where its interest came from.
+			this.sendFrom("distribute", retry, from, Channel.distribute);
+			return;
+		}
+		this.guard.validate(from.address);
 		const peerId = toHex(message.peerId);
 		// Push only to a peer discovery knows, at its announced distributee port.
 		const peer = this.options.peers().find((p) => p.id === peerId && p.address === from.address);
@@ -1034,7 +1146,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		data: Buffer,
 	): void {
 		entry.pushedAt.set(index, Date.now());
-		const blockSize = maxDatagramFor(entry.to.address, this.guard.overhead) - DATA_OVERHEAD;
+		const blockSize = maxDatagramFor(entry.to.address, this.seal.overhead) - DATA_OVERHEAD;
 		const start = index * download.pieceSize;
 		const idBytes = Buffer.from(fileId, "hex");
 		for (let o = 0; o < data.length; o += blockSize) {
@@ -1163,13 +1275,41 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		for (const peer of this.options.peers()) this.sendInterestTo(fileId, download, done, peer);
 	}
 
+	/**
+	 * A peer's distribute port answered our interest with a Retry: keep its token, and send
+	 * that peer our interests again at once with it (so pushes start within a round trip),
+	 * unless the token is the one we held or we did so in the last 100 ms (a forged Retry
+	 * must not make us send a burst of interests per datagram; see `resendAllowed`).
+	 */
+	private onDistributeRetry(from: Endpoint, token: Uint8Array): void {
+		const peer = this.options
+			.peers()
+			.find((p) => p.address === from.address && p.ports.distribute === from.port);
+		if (!peer) {
+			this.stats.malformed++;
+			return;
+		}
+		const held = this.tokenFor(from);
+		this.keepToken(from, token);
+		if (!this.resendAllowed(from, held, token)) return;
+		for (const [fileId, d] of this.downloads) {
+			if (d.status === "downloading" || d.status === "waiting")
+				this.sendInterestTo(fileId, d, false, peer);
+		}
+	}
+
 	/** Sends our interest and have-map (in slices of HAVE_CHUNK bytes) to one peer. */
 	private sendInterestTo(fileId: string, download: Download, done: boolean, peer: PeerRecord) {
 		const idBytes = Buffer.from(fileId, "hex");
+		const to = { address: peer.address, port: peer.ports.distribute };
+		const token = this.tokenFor(to);
+		// Its Retries and pushes are answers to this: the guard does not charge them.
+		this.guard.asked(peer.address, peer.ports.distribute);
 		for (let first = 0; first < download.have.length || first === 0; first += HAVE_CHUNK) {
 			const have = done ? new Uint8Array(0) : download.have.subarray(first, first + HAVE_CHUNK);
 			const datagram = encodeMessage({
 				type: "interest",
+				token,
 				peerId: this.options.peerId,
 				fileId: idBytes,
 				pieceCount: download.pieceCount,
@@ -1177,7 +1317,6 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				firstPiece: first * 8,
 				have,
 			});
-			const to = { address: peer.address, port: peer.ports.distribute };
 			this.sendFrom("distribute", datagram, to, Channel.distribute);
 			if (done) break;
 		}
@@ -1217,7 +1356,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	}
 }
 
-/** The port each of our sockets sends to, by default (interest messages go to distribute). */
+/**
+ * The port each of our sockets sends to, by default: interest messages and the Retries
+ * that answer them go from distribute to distribute, and say so.
+ */
 const PEER_CHANNEL: Record<keyof TransferPorts, Channel> = {
 	receive: Channel.send,
 	send: Channel.receive,

@@ -135,6 +135,8 @@ export class SendService {
 			offset: number,
 			length: number,
 		) => Promise<Buffer | null>,
+		/** Told of every request that carried a valid token (its address is validated). */
+		private readonly validated?: (from: Endpoint) => void,
 		/** Bytes an envelope adds to every answer (a network key's seal); 0 when absent. */
 		private readonly overhead: () => number = () => 0,
 	) {}
@@ -163,6 +165,7 @@ export class SendService {
 			this.send(encodeMessage({ type: "retry", requestId, token }), from);
 			return;
 		}
+		this.validated?.(from);
 		this.answer(message, from);
 	}
 

@@ -183,6 +183,7 @@ export const messageArbs = {
 	}),
 	interest: fc
 		.record({
+			token: bytesOf(16),
 			peerId: bytesOf(16),
 			fileId: hashArb,
 			pieceCount: fc.oneof(fc.integer({ min: 0, max: 20_000 }), u32),

@@ -216,6 +216,7 @@ const examples: { message: Message; code: number; bytes: Buffer }[] = [
 	{
 		message: {
 			type: "interest",
+			token: filled(16, 0x0a),
 			peerId: filled(16, 0x01),
 			fileId: filled(32, 0x02),
 			pieceCount: 20,
@@ -223,9 +224,10 @@ const examples: { message: Message; code: number; bytes: Buffer }[] = [
 			firstPiece: 8,
 			have: Uint8Array.of(0xa0, 0xf0),
 		},
-		code: 0x20,
+		code: 0x22,
 		bytes: hex(
-			"50 32 01 20",
+			"50 32 01 22",
+			rep("0a", 16),
 			rep("01", 16),
 			rep("02", 32),
 			"00 00 00 14",
@@ -343,7 +345,7 @@ const examples: { message: Message; code: number; bytes: Buffer }[] = [
 /** Types whose last field runs to the end of the datagram (no length prefix). */
 const tailTypes = new Set(["manifestChunk", "data", "push", "interest"]);
 /** Size of the fixed part (header included) of each tail type; data and push need 1 payload byte. */
-const tailMinimum: Record<string, number> = { manifestChunk: 48, data: 45, push: 45, interest: 61 };
+const tailMinimum: Record<string, number> = { manifestChunk: 48, data: 45, push: 45, interest: 77 };
 
 // ---------------------------------------------------------------------------------------
 // Arbitraries of valid messages
@@ -486,6 +488,7 @@ const errorArb = fc.record({
 });
 const interestArb = fc
 	.record({
+		token: fc.uint8Array({ minLength: 16, maxLength: 16 }),
 		peerId: peerIdArb,
 		fileId: hashArb,
 		pieceCount: fc.oneof(fc.integer({ min: 0, max: 20_000 }), u32),
@@ -584,6 +587,7 @@ describe("message encodings", () => {
 			() =>
 				encodeMessage({
 					type: "interest",
+					token: filled(16, 0),
 					peerId: filled(16, 0),
 					fileId: filled(32, 0),
 					pieceCount: 100,
@@ -666,6 +670,7 @@ describe("message round trips", () => {
 		assertRoundTrip({ type: "error", code: 255, fileId: filled(32, 1), ref: MAX_U64 });
 		assertRoundTrip({
 			type: "interest",
+			token: filled(16, 0xff),
 			peerId: filled(16, 0),
 			fileId: filled(32, 0),
 			pieceCount: 0,
@@ -1008,7 +1013,7 @@ describe("message rejection", () => {
 	describe("interest", () => {
 		const interest = (pieceCount: number, done: number, firstPiece: number, have: Buffer) =>
 			Buffer.concat([
-				hex("50 32 01 20", rep("01", 16), rep("02", 32)),
+				hex("50 32 01 22", rep("0c", 16), rep("01", 16), rep("02", 32)),
 				hex(pieceCount.toString(16).padStart(8, "0")),
 				Uint8Array.of(done),
 				hex(firstPiece.toString(16).padStart(8, "0")),
