@@ -280,10 +280,15 @@ export async function serve(
 	stopLog();
 	const uploaded = peer.uploaded;
 	const engine = peer.transferStats();
+	// With a network key: what did not open (strangers, alterations) and the replays.
+	const seal = peer.keyed ? peer.sealStats() : undefined;
+	const sealText = seal
+		? `; ${seal.forged} datagrams that did not open, ${seal.replayed} replays dropped`
+		: "";
 	emit(
 		"stopped",
-		{ peer: self.id, uploaded, engine },
-		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit)`,
+		{ peer: self.id, uploaded, engine, ...(seal ? { seal } : {}) },
+		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit${sealText})`,
 	);
 }
 
@@ -469,6 +474,7 @@ function downloadJson(peer: Peer, contentHash: string, result: TransferState, se
 		resumedBytes: result.resumedBytes,
 		hashFailures: result.hashFailures,
 		engine: peer.transferStats(),
+		...(peer.keyed ? { seal: peer.sealStats() } : {}),
 		maxRss: process.resourceUsage().maxRSS * 1024,
 	};
 }

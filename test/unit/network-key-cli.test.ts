@@ -6,6 +6,7 @@ import { parseCommandLine, type RunFlags } from "../../source/cli/args.js";
 import {
 	config,
 	followSettings,
+	get,
 	keepLimits,
 	networkKeyCommand,
 	networkKeyOf,
@@ -21,7 +22,7 @@ import {
 	storeNetworkKey,
 } from "../../source/cli/settings.js";
 import { UsageError } from "../../source/errors.js";
-import { tempDir, waitFor } from "../helpers/net.js";
+import { freeBase, LOOPBACK_BROADCAST, tempDir, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
 const flags = (argv: string[]): RunFlags => {
@@ -209,5 +210,46 @@ describe("a running peer follows the stored network key", () => {
 			stopBob();
 			stopCarol();
 		}
+	});
+});
+
+describe("get on a private network", () => {
+	let swarm: Swarm;
+	afterEach(async () => {
+		await swarm.close();
+	});
+
+	it("downloads with --network-key and reports the seal's counters in its JSON", async () => {
+		swarm = await Swarm.create();
+		const share = path.join(swarm.root, "share");
+		fs.mkdirSync(share);
+		fs.writeFileSync(path.join(share, "notes.txt"), "for members only\n".repeat(5000));
+		await swarm.add("alice", share, { networkKey: "members" });
+		const downloads = path.join(swarm.root, "dl");
+		fs.mkdirSync(path.join(swarm.root, "empty"));
+		const io = capture();
+		await get(
+			{
+				name: "getter",
+				shareDir: path.join(swarm.root, "empty"),
+				downloadsDir: downloads,
+				basePort: await freeBase(),
+				discoveryPort: swarm.discoveryPort,
+				broadcast: [LOOPBACK_BROADCAST],
+				interval: 200,
+				networkKey: "members",
+			},
+			"notes.txt",
+			5_000,
+			true,
+			io,
+		);
+		const result = JSON.parse(io.lines.join("")) as {
+			path: string;
+			seal: { sealed: number; opened: number; forged: number; replayed: number };
+		};
+		assert.equal(fs.readFileSync(result.path, "utf8"), "for members only\n".repeat(5000));
+		assert.ok(result.seal.opened > 0 && result.seal.sealed > 0, JSON.stringify(result.seal));
+		assert.equal(result.seal.replayed, 0);
 	});
 });
