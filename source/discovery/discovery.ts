@@ -110,10 +110,15 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	}
 
 	/**
-	 * Forgets every known peer (each gets a `peer-left`, as expired) and announces at once:
-	 * for a network key that changed, after which the peers heard so far are strangers.
+	 * Moves to another network (a network key set, changed or cleared): broadcasts a goodbye
+	 * under the key in force, runs `change` (which switches the seal's key; the caller has
+	 * checked the new key), forgets every known peer (each gets a `peer-left`, as expired:
+	 * they are strangers now) and announces under the new key at once.
 	 */
-	forgetAll(): void {
+	rekey(change: () => void): void {
+		// `broadcast` seals before its first await: this goodbye goes under the old key.
+		void this.broadcast(encodeMessage({ type: "leave", peerId: this.options.peerId }));
+		change();
 		for (const peer of this.table.clear()) this.emit("peer-left", peer, "expired");
 		void this.announce();
 	}

@@ -30,7 +30,7 @@ import {
 } from "../protocol/manifest.js";
 import { collisionKey, numberedSafeName, sanitizeName } from "../protocol/names.js";
 import { decodeResume } from "../protocol/resume.js";
-import { NetworkGuard, type SealStats } from "../protocol/seal.js";
+import { MAX_SECRET_BYTES, NetworkGuard, type SealStats } from "../protocol/seal.js";
 import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
 import type { GuardStats } from "../transfer/guard.js";
@@ -770,13 +770,16 @@ export class Peer extends EventEmitter<PeerEvents> {
 		const same =
 			bytes === undefined ? this.networkKey === undefined : this.networkKey?.equals(bytes);
 		if (same) return;
-		try {
-			this.seal.setKey(secret);
-		} catch (error) {
-			throw new UsageError((error as Error).message, "BAD_NETWORK_KEY");
-		}
+		if (bytes !== undefined && (bytes.length === 0 || bytes.length > MAX_SECRET_BYTES))
+			throw new UsageError(
+				bytes.length === 0
+					? "a network key must not be empty"
+					: `a network key must be at most ${MAX_SECRET_BYTES} bytes`,
+				"BAD_NETWORK_KEY",
+			);
+		// Old peers hear a goodbye under the old key, then everything is under the new one.
+		this.discovery.rekey(() => this.seal.setKey(secret));
 		this.networkKey = bytes;
-		this.discovery.forgetAll();
 		this.emit("network-key-changed", bytes === undefined ? undefined : Buffer.from(bytes));
 	}
 

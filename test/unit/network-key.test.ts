@@ -244,6 +244,10 @@ describe("a private network (network key) on loopback", () => {
 		const erin = await swarm.add("erin");
 		await waitFor(() => dave.peers().length === 1, "dave sees erin");
 		assert.equal(alice.peers().length, 0);
+		// Dave says goodbye to the open network (under no key) before he switches.
+		const left = new Promise<[string, string]>((resolve) =>
+			erin.once("peer-left", (p, why) => resolve([p.name, why])),
+		);
 		dave.setNetworkKey(KEY);
 		assert.equal(dave.keyed, true);
 		await waitFor(
@@ -258,7 +262,8 @@ describe("a private network (network key) on loopback", () => {
 					.join() === "dave",
 			"dave and alice see each other",
 		);
-		await waitFor(() => erin.peers().length === 0, "erin no longer hears dave");
+		assert.deepEqual(await left, ["dave", "bye"]);
+		assert.equal(erin.peers().length, 0);
 		assert.throws(() => dave.setNetworkKey(""), /must not be empty/);
 		assert.equal(dave.keyed, true);
 	});
