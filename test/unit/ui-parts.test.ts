@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
 import { stripVTControlCharacters } from "node:util";
+import fc from "fast-check";
 import type { TransferState } from "../../source/peer/types.js";
 import { pieceCount, pieceSizeFor } from "../../source/protocol/manifest.js";
 import { pauseIntents } from "../../source/ui/app.js";
@@ -412,6 +413,120 @@ describe("ink's line caches kept across frames", () => {
 		assert.equal(fresh.lastFrame(), moved);
 		app.unmount();
 		fresh.unmount();
+	});
+});
+
+describe("finished rows kept across frames", () => {
+	type Op =
+		| {
+				type: "write";
+				x: number;
+				y: number;
+				text: string;
+				transformers: Array<(line: string, index: number) => string>;
+		  }
+		| { type: "clip"; clip: { x1?: number; x2?: number; y1?: number; y2?: number } }
+		| { type: "unclip" };
+	interface Out {
+		operations: Op[];
+		get(): { output: string; height: number };
+	}
+	const loadOutput = async () => {
+		const { inkOriginalGet } = await import("../../source/ui/ink-frame-cache.js");
+		const entry = import.meta.resolve("ink");
+		const Output = (await import(new URL("./output.js", entry).href)).default as new (options: {
+			width: number;
+			height: number;
+		}) => Out;
+		assert.ok(inkOriginalGet, "ink's Output.get is patched");
+		return { Output, original: inkOriginalGet as unknown as (this: Out) => ReturnType<Out["get"]> };
+	};
+	const bold = (line: string) => `\u001B[1m${line}\u001B[22m`;
+	const numbered = (line: string, index: number) => `${index}${line}`;
+	const piece = fc.constantFrom(
+		"a",
+		"row 1",
+		" ",
+		"漢字",
+		"👍",
+		"é",
+		"…",
+		"│",
+		"\u001B[32m",
+		"\u001B[39m",
+		"\u001B[7m",
+		"\u001B[27m",
+		"\u001B[2m",
+		"\u001B[22m",
+		"\n",
+	);
+	const text = fc.array(piece, { minLength: 1, maxLength: 12 }).map((parts) => parts.join(""));
+	const write = fc.record({
+		type: fc.constant("write" as const),
+		x: fc.integer({ min: -2, max: 14 }),
+		y: fc.integer({ min: -2, max: 8 }),
+		text,
+		transformers: fc.subarray([bold, numbered]),
+	});
+	const clip = fc.oneof(
+		fc
+			.record({ y1: fc.integer({ min: -1, max: 6 }), rows: fc.integer({ min: 0, max: 6 }) })
+			.map(({ y1, rows }) => ({ type: "clip" as const, clip: { y1, y2: y1 + rows } })),
+		fc
+			.record({ x1: fc.integer({ min: 0, max: 6 }), y1: fc.integer({ min: 0, max: 6 }) })
+			.map(({ x1, y1 }) => ({ type: "clip" as const, clip: { x1, x2: x1 + 5, y1, y2: y1 + 3 } })),
+	);
+	const operations = fc.array(
+		fc.oneof(
+			{ weight: 6, arbitrary: write },
+			{ weight: 1, arbitrary: clip },
+			{ weight: 1, arbitrary: fc.constant({ type: "unclip" as const }) },
+		),
+		{ maxLength: 14 },
+	);
+
+	it("make the same frames as ink's own grid: clips, wide characters, styles, transforms", async () => {
+		const { Output, original } = await loadOutput();
+		fc.assert(
+			fc.property(
+				fc.integer({ min: 1, max: 12 }),
+				fc.integer({ min: 0, max: 7 }),
+				operations,
+				(width, height, ops) => {
+					const frame = (get: (this: Out) => ReturnType<Out["get"]>) => {
+						const output = new Output({ width, height });
+						output.operations = ops as Op[];
+						return get.call(output);
+					};
+					const expected = frame(original);
+					// Twice: the second frame takes its rows from the cache.
+					assert.deepEqual(frame(Output.prototype.get), expected);
+					assert.deepEqual(frame(Output.prototype.get), expected);
+				},
+			),
+			{ numRuns: 400, seed: 5 },
+		);
+	});
+
+	it("answer an unchanged row from the cache: one changed row makes one row anew", async () => {
+		const { Output } = await loadOutput();
+		const frame = (marked: number) => {
+			const output = new Output({ width: 30, height: 40 });
+			for (let y = 0; y < 40; y++) {
+				const line = `${y === marked ? "\u001B[7m" : ""}row ${y} 漢字${y === marked ? "\u001B[27m" : ""}`;
+				output.operations.push({ type: "write", x: 1, y, text: line, transformers: [] });
+			}
+			return output;
+		};
+		const { inkRowStats } = await import("../../source/ui/ink-frame-cache.js");
+		const first = frame(0).get().output;
+		const made = inkRowStats.made;
+		const moved = frame(1).get().output;
+		// Row 0 loses the mark, row 1 gets it: two rows made, the other 38 from the cache.
+		assert.equal(inkRowStats.made - made, 2);
+		assert.notEqual(moved, first);
+		assert.equal(frame(0).get().output, first);
+		assert.equal(inkRowStats.made - made, 2, "both frames' rows are cached now");
 	});
 });
 
