@@ -133,11 +133,16 @@ async function shareCaches(): Promise<boolean> {
 			if (!perRow) return get.call(this);
 			const lines: string[] = [];
 			for (const writes of perRow) {
+				if (writes.length === 0) {
+					lines.push("");
+					continue;
+				}
+				// Column and length before each text: no two lists of writes share a key.
 				let key = "";
-				for (const write of writes) key += `${write.x}\u0000${write.text}\u0001`;
+				for (const write of writes) key += `${write.x},${write.text.length}:${write.text}`;
 				let line = rows.get(key);
 				if (line === undefined) {
-					line = writes.length === 0 ? "" : makeRow(this.width, writes);
+					line = makeRow(this.width, writes);
 					inkRowStats.made++;
 					rows.set(key, line);
 				}
