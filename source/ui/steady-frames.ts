@@ -13,7 +13,8 @@
  * parse each time. Once a frame is on screen, the next one of the same size is written as
  * its changed lines only, each after a cursor move to its row (CUP); an unchanged frame
  * writes nothing. Any other write to the terminal (ink clearing it on a resize, leaving the
- * alternate screen) makes the next frame a whole one again.
+ * alternate screen) makes the next frame a whole one again, and so does the passing of
+ * {@link REPAINT_MS} (so another program's output on the terminal does not stay).
  * @module
  */
 import { stripVTControlCharacters } from "node:util";
@@ -84,15 +85,37 @@ export function drawChanged(
 }
 
 /**
+ * How often a frame is drawn whole anyway, in ms: what another program wrote on the
+ * terminal (a `wall` message, a background job) is gone within this long even where the
+ * TUI's lines do not change.
+ */
+export const REPAINT_MS = 5_000;
+
+/** Options of {@link steadyFrames}. */
+export interface SteadyFramesOptions {
+	/** Draw a frame whole when the last whole one is older than this, in ms (default {@link REPAINT_MS}). */
+	repaintMs?: number;
+	/** The clock, in ms (default `performance.now`). */
+	now?: () => number;
+}
+
+/**
  * Makes `stream`'s string writes go through {@link drawInPlace}, a frame of the same size
- * as the one on screen through {@link drawChanged}, until the returned function is called.
+ * as the one on screen through {@link drawChanged} (unless the last whole frame is older
+ * than `repaintMs`), until the returned function is called.
  * @param stream - the terminal ink draws on (its `columns` and `rows` are read at each write)
+ * @param options - see {@link SteadyFramesOptions}
  * @returns a function that puts the original `write` back
  */
-export function steadyFrames(stream: NodeJS.WriteStream): () => void {
+export function steadyFrames(
+	stream: NodeJS.WriteStream,
+	{ repaintMs = REPAINT_MS, now = () => performance.now() }: SteadyFramesOptions = {},
+): () => void {
 	const write = stream.write;
 	/** The frame on screen, when only frames were written since it. */
 	let shown: { lines: string[]; columns: number; rows: number } | undefined;
+	/** When the last frame was drawn whole. */
+	let wholeAt = Number.NEGATIVE_INFINITY;
 	const rewrite = (chunk: unknown): unknown => {
 		if (typeof chunk !== "string") {
 			shown = undefined;
@@ -107,13 +130,19 @@ export function steadyFrames(stream: NodeJS.WriteStream): () => void {
 		const columns = stream.columns || 80;
 		const rows = stream.rows || 24;
 		const lines = chunk.slice(CLEAR_TERMINAL.length).split("\n");
-		const same =
+		const at = now();
+		const previous =
 			shown !== undefined &&
 			shown.columns === columns &&
 			shown.rows === rows &&
-			shown.lines.length === lines.length;
-		const out =
-			same && shown ? drawChanged(shown.lines, lines, columns) : drawInPlace(chunk, columns);
+			shown.lines.length === lines.length &&
+			at - wholeAt <= repaintMs
+				? shown
+				: undefined;
+		const out = previous
+			? drawChanged(previous.lines, lines, columns)
+			: drawInPlace(chunk, columns);
+		if (!previous) wholeAt = at;
 		shown = { lines, columns, rows };
 		return out;
 	};

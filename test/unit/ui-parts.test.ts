@@ -737,6 +737,37 @@ describe("full-screen frames drawn where they changed", () => {
 		}
 	});
 
+	it("draws a frame whole again once the last whole one is older than repaintMs", async () => {
+		const { CLEAR_TERMINAL, steadyFrames } = await import("../../source/ui/steady-frames.js");
+		const { stream, writes } = fakeTerminal(10, 3);
+		let clock = 0;
+		steadyFrames(stream as unknown as NodeJS.WriteStream, { repaintMs: 1000, now: () => clock });
+		const a = ["one", "two", "three"];
+		const b = ["one", "2", "three"];
+		stream.write(CLEAR_TERMINAL + frame(a));
+		// Another program writes over the screen; the TUI does not see it.
+		stream.screen.write("\u001B[1;1Hwall!");
+		clock = 999;
+		stream.write(CLEAR_TERMINAL + frame(b));
+		assert.equal(
+			writes.at(-1),
+			"\u001B[2;1H2\u001B[K\u001B[3;6H",
+			"within repaintMs: the change only",
+		);
+		assert.match(stream.screen.text(), /^wall!/);
+		clock = 1001;
+		stream.write(CLEAR_TERMINAL + frame(b));
+		assert.ok(writes.at(-1)?.startsWith("\u001B[H"), "after repaintMs: whole");
+		assert.equal(stream.screen.text(), frame(b), "the other program's text is gone");
+		clock = 1500;
+		stream.write(CLEAR_TERMINAL + frame(a));
+		assert.equal(
+			writes.at(-1),
+			"\u001B[2;1Htwo\u001B[K\u001B[3;6H",
+			"counted from the whole frame",
+		);
+	});
+
 	it("keeps the screen equal to the last frame through random frames", async () => {
 		const { CLEAR_TERMINAL, steadyFrames } = await import("../../source/ui/steady-frames.js");
 		fc.assert(
