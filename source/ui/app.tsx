@@ -88,6 +88,15 @@ export const INITIAL_FOCUS: PaneName = "files";
 export const FRAME_MS = 200;
 
 /**
+ * Most frames per second ink draws (its `maxFps` render option; ink's default is 30). Ink
+ * holds a frame asked for within 1000 / maxFps ms of the last one: at 30 a key pressed just
+ * after another render (a snapshot, the Peers pane's clock) waited up to 34 ms for its frame,
+ * at 60 at most 17 ms. Snapshots stay at most one per {@link FRAME_MS}, so the higher cap
+ * only lets key presses through sooner.
+ */
+export const MAX_FPS = 60;
+
+/**
  * The pane after (`step` 1) or before (`step` -1) `pane` in Tab order, wrapping around.
  *
  * @param pane - the currently focused pane

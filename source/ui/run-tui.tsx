@@ -6,7 +6,7 @@
 import { render } from "ink";
 import type { Peer } from "../peer/peer.js";
 import { createPeerStore } from "../peer/store.js";
-import { App } from "./app.js";
+import { App, MAX_FPS } from "./app.js";
 import { type GuardedLine, guardConsole } from "./console-guard.js";
 import { steadyFrames } from "./steady-frames.js";
 
@@ -45,7 +45,11 @@ export async function runTui(peer: Peer, options: TuiOptions = {}): Promise<void
 	process.once("exit", restore);
 	const store = createPeerStore(peer, () => {});
 	// ink's own console patch would print the output above the frame: the guard keeps it off.
-	const app = render(<App store={store} />, { exitOnCtrlC: false, patchConsole: false });
+	const app = render(<App store={store} />, {
+		exitOnCtrlC: false,
+		patchConsole: false,
+		maxFps: MAX_FPS,
+	});
 	const stop = () => app.unmount();
 	process.once("SIGTERM", stop);
 	try {

@@ -129,6 +129,13 @@ export class Terminal {
 			String(options.rows),
 			...env,
 			`${command}; echo ${EXIT_MARKER}$?; exec sleep 3600`,
+			// The server outlives its last session: otherwise a test that closes its session and
+			// opens the next one at once races the exiting server ("server exited unexpectedly").
+			";",
+			"set-option",
+			"-g",
+			"exit-empty",
+			"off",
 		);
 		// Debugging aid: P2P_TUI_TMUX_LOG=<folder> keeps every byte the program wrote.
 		const log = process.env.P2P_TUI_TMUX_LOG;

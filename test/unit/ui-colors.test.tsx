@@ -150,3 +150,41 @@ describe("colours", () => {
 		}
 	});
 });
+
+describe("a pane's frame", () => {
+	it("has its title and footer set into the borders: heavy, cyan and bold when focused", async () => {
+		const { Text } = await import("ink");
+		const { Pane } = await import("../../source/ui/pane.js");
+		const draw = (focused: boolean, footer?: string) => {
+			const app = render(
+				<Pane title="Files (3)" width={24} height={4} focused={focused} footer={footer}>
+					<Text>a.txt</Text>
+					<Text wrap="truncate-end">b.txt, a name too long for the pane</Text>
+				</Pane>,
+			);
+			const frame = app.lastFrame() ?? "";
+			app.unmount();
+			return frame;
+		};
+		const focused = draw(true, "↓ 1.0 MB/s");
+		assert.deepEqual(focused.replace(SGR, "").split("\n"), [
+			"┏━ Files (3) ━━━━━━━━━━┓",
+			"┃a.txt                 ┃",
+			"┃b.txt, a name too lon…┃",
+			"┗━ ↓ 1.0 MB/s ━━━━━━━━━┛",
+		]);
+		// The title bold in the focus colour, the border cyan all round.
+		// biome-ignore lint/suspicious/noControlCharactersInRegex: matching escape sequences is the point
+		assert.match(focused.split("\n")[0], /\u001B\[1mFiles \(3\)\u001B\[22m/);
+		assert.ok(focused.split("\n").every((line) => line.startsWith("\u001B[36m")));
+		const blurred = draw(false);
+		assert.deepEqual(blurred.replace(SGR, "").split("\n"), [
+			"╭─ Files (3) ──────────╮",
+			"│a.txt                 │",
+			"│b.txt, a name too lon…│",
+			"╰──────────────────────╯",
+		]);
+		// biome-ignore lint/suspicious/noControlCharactersInRegex: matching escape sequences is the point
+		assert.doesNotMatch(blurred, /\u001B\[1m/, "no bold title without the focus");
+	});
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
 import { stripVTControlCharacters } from "node:util";
+import fc from "fast-check";
 import type { TransferState } from "../../source/peer/types.js";
 import { pieceCount, pieceSizeFor } from "../../source/protocol/manifest.js";
 import { pauseIntents } from "../../source/ui/app.js";
@@ -28,7 +29,7 @@ import {
 	wrapText,
 } from "../../source/ui/panel-content.js";
 import { transferSummary } from "../../source/ui/rows.js";
-import { file, folderTransfer, peer, snapshot, transfer } from "../helpers/ui.js";
+import { file, folderTransfer, peer, snapshot, transfer, waitUntil } from "../helpers/ui.js";
 
 describe("formatEta", () => {
 	it("fits six columns from seconds to days", () => {
@@ -442,6 +443,120 @@ describe("ink's line caches kept across frames", () => {
 	});
 });
 
+describe("finished rows kept across frames", () => {
+	type Op =
+		| {
+				type: "write";
+				x: number;
+				y: number;
+				text: string;
+				transformers: Array<(line: string, index: number) => string>;
+		  }
+		| { type: "clip"; clip: { x1?: number; x2?: number; y1?: number; y2?: number } }
+		| { type: "unclip" };
+	interface Out {
+		operations: Op[];
+		get(): { output: string; height: number };
+	}
+	const loadOutput = async () => {
+		const { inkOriginalGet } = await import("../../source/ui/ink-frame-cache.js");
+		const entry = import.meta.resolve("ink");
+		const Output = (await import(new URL("./output.js", entry).href)).default as new (options: {
+			width: number;
+			height: number;
+		}) => Out;
+		assert.ok(inkOriginalGet, "ink's Output.get is patched");
+		return { Output, original: inkOriginalGet as unknown as (this: Out) => ReturnType<Out["get"]> };
+	};
+	const bold = (line: string) => `\u001B[1m${line}\u001B[22m`;
+	const numbered = (line: string, index: number) => `${index}${line}`;
+	const piece = fc.constantFrom(
+		"a",
+		"row 1",
+		" ",
+		"漢字",
+		"👍",
+		"é",
+		"…",
+		"│",
+		"\u001B[32m",
+		"\u001B[39m",
+		"\u001B[7m",
+		"\u001B[27m",
+		"\u001B[2m",
+		"\u001B[22m",
+		"\n",
+	);
+	const text = fc.array(piece, { minLength: 1, maxLength: 12 }).map((parts) => parts.join(""));
+	const write = fc.record({
+		type: fc.constant("write" as const),
+		x: fc.integer({ min: -2, max: 14 }),
+		y: fc.integer({ min: -2, max: 8 }),
+		text,
+		transformers: fc.subarray([bold, numbered]),
+	});
+	const clip = fc.oneof(
+		fc
+			.record({ y1: fc.integer({ min: -1, max: 6 }), rows: fc.integer({ min: 0, max: 6 }) })
+			.map(({ y1, rows }) => ({ type: "clip" as const, clip: { y1, y2: y1 + rows } })),
+		fc
+			.record({ x1: fc.integer({ min: 0, max: 6 }), y1: fc.integer({ min: 0, max: 6 }) })
+			.map(({ x1, y1 }) => ({ type: "clip" as const, clip: { x1, x2: x1 + 5, y1, y2: y1 + 3 } })),
+	);
+	const operations = fc.array(
+		fc.oneof(
+			{ weight: 6, arbitrary: write },
+			{ weight: 1, arbitrary: clip },
+			{ weight: 1, arbitrary: fc.constant({ type: "unclip" as const }) },
+		),
+		{ maxLength: 14 },
+	);
+
+	it("make the same frames as ink's own grid: clips, wide characters, styles, transforms", async () => {
+		const { Output, original } = await loadOutput();
+		fc.assert(
+			fc.property(
+				fc.integer({ min: 1, max: 12 }),
+				fc.integer({ min: 0, max: 7 }),
+				operations,
+				(width, height, ops) => {
+					const frame = (get: (this: Out) => ReturnType<Out["get"]>) => {
+						const output = new Output({ width, height });
+						output.operations = ops as Op[];
+						return get.call(output);
+					};
+					const expected = frame(original);
+					// Twice: the second frame takes its rows from the cache.
+					assert.deepEqual(frame(Output.prototype.get), expected);
+					assert.deepEqual(frame(Output.prototype.get), expected);
+				},
+			),
+			{ numRuns: 400, seed: 5 },
+		);
+	});
+
+	it("answer an unchanged row from the cache: one changed row makes one row anew", async () => {
+		const { Output } = await loadOutput();
+		const frame = (marked: number) => {
+			const output = new Output({ width: 30, height: 40 });
+			for (let y = 0; y < 40; y++) {
+				const line = `${y === marked ? "\u001B[7m" : ""}row ${y} 漢字${y === marked ? "\u001B[27m" : ""}`;
+				output.operations.push({ type: "write", x: 1, y, text: line, transformers: [] });
+			}
+			return output;
+		};
+		const { inkRowStats } = await import("../../source/ui/ink-frame-cache.js");
+		const first = frame(0).get().output;
+		const made = inkRowStats.made;
+		const moved = frame(1).get().output;
+		// Row 0 loses the mark, row 1 gets it: two rows made, the other 38 from the cache.
+		assert.equal(inkRowStats.made - made, 2);
+		assert.notEqual(moved, first);
+		assert.equal(frame(0).get().output, first);
+		assert.equal(inkRowStats.made - made, 2, "both frames' rows are cached now");
+	});
+});
+
 describe("full-screen frames drawn in place", () => {
 	it("turns clear-then-draw into home, lines over the old ones, erasing only short ones", async () => {
 		const { CLEAR_TERMINAL, drawInPlace } = await import("../../source/ui/steady-frames.js");
@@ -458,6 +573,247 @@ describe("full-screen frames drawn in place", () => {
 		assert.equal(stripAnsi(out), stripAnsi(frame));
 		// A last line as wide as the terminal: no erase that would take its last column.
 		assert.ok(drawInPlace(`${CLEAR_TERMINAL}ab\n${"y".repeat(10)}`, 10).endsWith("y".repeat(10)));
+	});
+});
+
+describe("full-screen frames drawn where they changed", () => {
+	/** A minimal terminal: plain cells; CUP, home, EL, ED, clear, newline; SGR ignored. */
+	class Screen {
+		readonly cells: string[][];
+		row = 0;
+		col = 0;
+		constructor(
+			readonly columns: number,
+			readonly rows: number,
+		) {
+			this.cells = Array.from({ length: rows }, () => Array(columns).fill(" "));
+		}
+		write(data: string): void {
+			// biome-ignore lint/suspicious/noControlCharactersInRegex: parsing escape sequences is the point
+			for (const part of data.split(/(\u001B\[[0-9;?]*[A-Za-z]|\n)/)) {
+				if (part === "") continue;
+				if (part === "\n") {
+					this.row = Math.min(this.rows - 1, this.row + 1);
+					this.col = 0;
+					continue;
+				}
+				// biome-ignore lint/suspicious/noControlCharactersInRegex: parsing escape sequences is the point
+				const csi = /^\u001B\[([0-9;?]*)([A-Za-z])$/.exec(part);
+				if (!csi) {
+					for (const char of part) {
+						if (this.col >= this.columns) continue;
+						this.cells[this.row][this.col++] = char;
+					}
+					continue;
+				}
+				const [, args, final] = csi;
+				const numbers = args.split(";").map((n) => Number(n || "1"));
+				if (final === "H") {
+					this.row = (args === "" ? 1 : numbers[0]) - 1;
+					this.col = (numbers[1] ?? 1) - 1;
+				} else if (final === "K") {
+					for (let c = this.col; c < this.columns; c++) this.cells[this.row][c] = " ";
+				} else if (final === "J") {
+					const from = args === "2" || args === "3" ? 0 : this.row;
+					for (let r = from; r < this.rows; r++) {
+						const start = r === this.row && from !== 0 ? this.col : 0;
+						for (let c = start; c < this.columns; c++) this.cells[r][c] = " ";
+					}
+				}
+			}
+		}
+		text(): string {
+			return this.cells.map((row) => row.join("").trimEnd()).join("\n");
+		}
+	}
+	/** A TTY-like stream that keeps what was written and draws it on a {@link Screen}. */
+	const fakeTerminal = (columns: number, rows: number) => {
+		const writes: string[] = [];
+		const stream = {
+			columns,
+			rows,
+			screen: new Screen(columns, rows),
+			write(chunk: string | Uint8Array) {
+				const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+				writes.push(text);
+				stream.screen.write(text);
+				return true;
+			},
+		};
+		return { stream, writes };
+	};
+	const frame = (lines: string[]) => lines.join("\n");
+
+	it("writes a changed line only, after a cursor move to its row; nothing for the same frame", async () => {
+		const { CLEAR_TERMINAL, steadyFrames } = await import("../../source/ui/steady-frames.js");
+		const { stream, writes } = fakeTerminal(12, 4);
+		const unsteady = steadyFrames(stream as unknown as NodeJS.WriteStream);
+		const first = ["\u001B[1mtitle\u001B[22m", "  row one", "› row two", "status"];
+		stream.write(CLEAR_TERMINAL + frame(first));
+		assert.ok(writes[0].startsWith("\u001B[H"), "the first frame is drawn whole, in place");
+		assert.equal(stream.screen.text(), stripAnsi(frame(first)));
+		const second = ["\u001B[1mtitle\u001B[22m", "› row one", "  row two", "status"];
+		stream.write("\u001B[?2026h");
+		stream.write(CLEAR_TERMINAL + frame(second));
+		stream.write("\u001B[?2026l");
+		assert.equal(
+			writes[2],
+			"\u001B[2;1H› row one\u001B[K\u001B[3;1H  row two\u001B[K\u001B[4;7H",
+			"rows 2 and 3 only, then the cursor at the end of the frame",
+		);
+		assert.equal(stream.screen.text(), stripAnsi(frame(second)));
+		stream.write(CLEAR_TERMINAL + frame(second));
+		assert.equal(writes[4], "", "an unchanged frame writes nothing");
+		// A shorter line erases what the longer one left.
+		const third = ["\u001B[1mtitle\u001B[22m", "› r", "  row two", "status"];
+		stream.write(CLEAR_TERMINAL + frame(third));
+		assert.equal(stream.screen.text(), stripAnsi(frame(third)));
+		unsteady();
+		stream.write(CLEAR_TERMINAL);
+		assert.equal(writes.at(-1), CLEAR_TERMINAL, "the original write is back");
+	});
+
+	it("draws the next frame whole after another write, a resize or a change of height", async () => {
+		const { CLEAR_TERMINAL, steadyFrames } = await import("../../source/ui/steady-frames.js");
+		const { stream, writes } = fakeTerminal(10, 3);
+		steadyFrames(stream as unknown as NodeJS.WriteStream);
+		const a = ["one", "two", "three"];
+		const b = ["one", "2", "three"];
+		stream.write(CLEAR_TERMINAL + frame(a));
+		stream.write("\u001B[2K\u001B[1A");
+		stream.write(CLEAR_TERMINAL + frame(b));
+		assert.ok(writes.at(-1)?.startsWith("\u001B[H"), "after another write: whole");
+		stream.write(CLEAR_TERMINAL + frame(a));
+		assert.equal(writes.at(-1), "\u001B[2;1Htwo\u001B[K\u001B[3;6H");
+		stream.columns = 9;
+		stream.write(CLEAR_TERMINAL + frame(b));
+		assert.ok(writes.at(-1)?.startsWith("\u001B[H"), "after a resize: whole");
+		stream.write(CLEAR_TERMINAL + frame([...a, "four"]));
+		assert.ok(writes.at(-1)?.startsWith("\u001B[H"), "another number of lines: whole");
+		stream.write(Buffer.from("x"));
+		stream.write(CLEAR_TERMINAL + frame([...a, "four"]));
+		assert.ok(writes.at(-1)?.startsWith("\u001B[H"), "after a binary write: whole");
+	});
+
+	it("turns the App's key press at 120x40 into a few changed lines", async () => {
+		const { EventEmitter } = await import("node:events");
+		const React = (await import("react")).default;
+		const { render } = await import("ink");
+		const { App } = await import("../../source/ui/app.js");
+		const { steadyFrames } = await import("../../source/ui/steady-frames.js");
+		const { FakeStore } = await import("../helpers/ui.js");
+		const stdout = Object.assign(new EventEmitter(), {
+			isTTY: true,
+			columns: 120,
+			rows: 40,
+			writes: [] as string[],
+			screen: new Screen(120, 40),
+			write(chunk: string) {
+				stdout.writes.push(chunk);
+				stdout.screen.write(chunk);
+				return true;
+			},
+		});
+		const stdin = Object.assign(new EventEmitter(), {
+			isTTY: true,
+			queue: [] as string[],
+			read: () => stdin.queue.shift() ?? null,
+			setEncoding() {},
+			setRawMode() {},
+			resume() {},
+			pause() {},
+			ref() {},
+			unref() {},
+		});
+		const files = Array.from({ length: 200 }, (_, i) =>
+			file(`file ${String(i).padStart(3, "0")}.txt`),
+		);
+		const unsteady = steadyFrames(stdout as unknown as NodeJS.WriteStream);
+		const app = render(React.createElement(App, { store: new FakeStore(snapshot({ files })) }), {
+			stdout: stdout as unknown as NodeJS.WriteStream,
+			stdin: stdin as unknown as NodeJS.ReadStream,
+			exitOnCtrlC: false,
+			patchConsole: false,
+		});
+		try {
+			const shown = () => stdout.screen.text();
+			const wait = (check: () => boolean, what: string) =>
+				waitUntil(check, () => `${what}:\n${shown()}`);
+			await wait(() => /› file 000\.txt/.test(shown()), "the first file selected");
+			// ink draws its first frame with its own log; a full-screen frame comes after it.
+			stdin.queue.push("j");
+			stdin.emit("readable");
+			await wait(() => /› file 001\.txt/.test(shown()), "the second file selected");
+			const whole = Math.max(...stdout.writes.map((w) => w.length));
+			const count = stdout.writes.length;
+			stdin.queue.push("j");
+			stdin.emit("readable");
+			await wait(() => /› file 002\.txt/.test(shown()), "the third file selected");
+			const after = stdout.writes
+				.slice(count)
+				.filter((w) => w.length > 0 && !w.startsWith("\u001B[?2026"));
+			assert.equal(after.length, 1, "one frame for the key");
+			assert.ok(after[0].length < whole / 4, `${after[0].length} bytes, the whole frame ${whole}`);
+			// biome-ignore lint/suspicious/noControlCharactersInRegex: parsing escape sequences is the point
+			const rows = [...after[0].matchAll(/\u001B\[(\d+);1H/g)].map((m) => Number(m[1]));
+			assert.equal(rows.length, 2, "the rows the selection left and entered");
+			assert.match(shown(), /^\W*file 001\.txt/m, "the old row drawn unselected");
+		} finally {
+			app.unmount();
+			unsteady();
+		}
+	});
+
+	it("draws a frame whole again once the last whole one is older than repaintMs", async () => {
+		const { CLEAR_TERMINAL, steadyFrames } = await import("../../source/ui/steady-frames.js");
+		const { stream, writes } = fakeTerminal(10, 3);
+		let clock = 0;
+		steadyFrames(stream as unknown as NodeJS.WriteStream, { repaintMs: 1000, now: () => clock });
+		const a = ["one", "two", "three"];
+		const b = ["one", "2", "three"];
+		stream.write(CLEAR_TERMINAL + frame(a));
+		// Another program writes over the screen; the TUI does not see it.
+		stream.screen.write("\u001B[1;1Hwall!");
+		clock = 999;
+		stream.write(CLEAR_TERMINAL + frame(b));
+		assert.equal(
+			writes.at(-1),
+			"\u001B[2;1H2\u001B[K\u001B[3;6H",
+			"within repaintMs: the change only",
+		);
+		assert.match(stream.screen.text(), /^wall!/);
+		clock = 1001;
+		stream.write(CLEAR_TERMINAL + frame(b));
+		assert.ok(writes.at(-1)?.startsWith("\u001B[H"), "after repaintMs: whole");
+		assert.equal(stream.screen.text(), frame(b), "the other program's text is gone");
+		clock = 1500;
+		stream.write(CLEAR_TERMINAL + frame(a));
+		assert.equal(
+			writes.at(-1),
+			"\u001B[2;1Htwo\u001B[K\u001B[3;6H",
+			"counted from the whole frame",
+		);
+	});
+
+	it("keeps the screen equal to the last frame through random frames", async () => {
+		const { CLEAR_TERMINAL, steadyFrames } = await import("../../source/ui/steady-frames.js");
+		fc.assert(
+			fc.property(
+				fc.array(fc.array(fc.stringMatching(/^[a-c ]{0,8}$/), { minLength: 4, maxLength: 4 }), {
+					minLength: 1,
+					maxLength: 6,
+				}),
+				(frames) => {
+					const { stream } = fakeTerminal(8, 4);
+					steadyFrames(stream as unknown as NodeJS.WriteStream);
+					for (const lines of frames) {
+						stream.write(CLEAR_TERMINAL + frame(lines));
+						assert.equal(stream.screen.text(), lines.map((line) => line.trimEnd()).join("\n"));
+					}
+				},
+			),
+			{ numRuns: 300, seed: 3 },
+		);
 	});
 });
 
