@@ -1,3 +1,5 @@
+// First: ink must not start in CI mode (see the helper).
+import "../helpers/as-terminal.js";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
