@@ -125,7 +125,7 @@ export class PeerTable {
 			this.stale++;
 			return undefined;
 		}
-		const copy = state !== undefined && state.datagram.equals(bytes);
+		const copy = state?.datagram.equals(bytes) === true;
 		if (!copy && checkSigned(message, bytes) !== "ok") {
 			this.forged++;
 			return undefined;
@@ -175,7 +175,10 @@ export class PeerTable {
 		if (!state.heard.has(from) && state.heard.size >= MAX_ADDRESSES) {
 			let stalest: string | undefined;
 			for (const [address, at] of state.heard)
-				if (address !== preferred && (stalest === undefined || at < (state.heard.get(stalest) ?? 0)))
+				if (
+					address !== preferred &&
+					(stalest === undefined || at < (state.heard.get(stalest) ?? 0))
+				)
 					stalest = address;
 			if (stalest !== undefined) state.heard.delete(stalest);
 		}

@@ -28,6 +28,8 @@ import {
 	signedPart,
 } from "./messages.js";
 
+/** DER prefix of an Ed25519 PKCS #8 private key (RFC 8410 section 7): the 32-byte seed follows it. */
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 section 4): the raw key follows it. */
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 const ZERO_SIGNATURE = new Uint8Array(SIGNATURE_SIZE);
@@ -89,6 +91,17 @@ export class Identity {
 	/** A fresh random identity (`generateKeyPairSync('ed25519')`). */
 	static generate(ephemeral = false): Identity {
 		return new Identity(generateKeyPairSync("ed25519").privateKey, ephemeral);
+	}
+
+	/**
+	 * The identity of a 32-byte Ed25519 seed (RFC 8032 §5.1.5): the same seed always gives
+	 * the same keys and, Ed25519 being deterministic, the same signatures (tests, fuzzing).
+	 * @throws RangeError when the seed is not 32 bytes
+	 */
+	static fromSeed(seed: Uint8Array, ephemeral = true): Identity {
+		if (seed.length !== 32) throw new RangeError("an Ed25519 seed is 32 bytes");
+		const der = Buffer.concat([PKCS8_PREFIX, seed]);
+		return new Identity(createPrivateKey({ key: der, format: "der", type: "pkcs8" }), ephemeral);
 	}
 
 	/**
