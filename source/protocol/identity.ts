@@ -161,6 +161,26 @@ export class Identity {
 	}
 }
 
+/** Most public keys kept parsed (a known peer's refresh then skips the DER import). */
+const MAX_CACHED_KEYS = 2_048;
+const parsedKeys = new Map<string, KeyObject>();
+
+/**
+ * The key object of a raw Ed25519 public key, from a bounded cache (emptied when full: a
+ * flood of forged keys costs imports, never memory).
+ * @throws Error when the bytes are not a valid Ed25519 public key
+ */
+function publicKeyObject(raw: Uint8Array): KeyObject {
+	const hex = toHex(raw);
+	let key = parsedKeys.get(hex);
+	if (!key) {
+		key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+		if (parsedKeys.size >= MAX_CACHED_KEYS) parsedKeys.clear();
+		parsedKeys.set(hex, key);
+	}
+	return key;
+}
+
 /** Why a signed discovery message was not believed, or `ok`. */
 export type SignatureCheck = "ok" | "wrong-id" | "bad-signature";
 
@@ -174,11 +194,7 @@ export type SignatureCheck = "ok" | "wrong-id" | "bad-signature";
 export function checkSigned(message: SignedMessage, datagram: Uint8Array): SignatureCheck {
 	if (!peerIdOf(message.publicKey).equals(message.peerId)) return "wrong-id";
 	try {
-		const key = createPublicKey({
-			key: Buffer.concat([SPKI_PREFIX, message.publicKey]),
-			format: "der",
-			type: "spki",
-		});
+		const key = publicKeyObject(message.publicKey);
 		return verify(null, signedPart(datagram), key, message.signature) ? "ok" : "bad-signature";
 	} catch {
 		// Not a point on the curve: no key, so no valid signature.
