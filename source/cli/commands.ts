@@ -29,6 +29,7 @@ import {
 import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
 import type { RunFlags } from "./args.js";
+import { loadIdentity } from "./identity-file.js";
 import { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
@@ -36,6 +37,7 @@ import {
 	limitsOf,
 	readKeyFile,
 	type Settings,
+	settingsDir,
 	settingsFile,
 	storedSettings,
 	storeFolder,
@@ -71,6 +73,7 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		maxActive: limits.maxActive,
 		dataDir: dataDir(flags),
 		networkKey: networkKeyOf(settings, flags),
+		identity: loadIdentity(settingsDir(flags.configDir)),
 	};
 }
 
@@ -172,7 +175,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The JSON shape of a peer in `peers --json`. */
 function peerJson(p: PeerRecord) {
-	return { id: p.id, name: p.name, address: p.address, ports: p.ports, files: p.files };
+	return {
+		id: p.id,
+		name: p.name,
+		address: p.address,
+		addresses: p.addresses,
+		found: p.found,
+		ports: p.ports,
+		files: p.files,
+	};
 }
 
 /** The JSON shape of a file in `list --json`. */
@@ -210,17 +221,19 @@ export async function serve(
 		"ready",
 		{
 			peer: self.id,
+			fingerprint: self.fingerprint,
+			identity: self.ephemeral ? "ephemeral" : "lasting",
 			name: self.name,
 			ports: self.ports,
 			shareDir: self.shareDir,
 			files: self.sharedFiles,
 		},
-		`serving ${self.sharedFiles} files from ${self.shareDir} as ${self.name} (ports ${self.ports.receive}-${self.ports.distributee})`,
+		`serving ${self.sharedFiles} files from ${self.shareDir} as ${self.name} (ports ${self.ports.receive}-${self.ports.distributee}; identity ${self.fingerprint}${self.ephemeral ? ", ephemeral: another instance holds this settings folder's" : ""})`,
 	);
 	peer.on("peer-joined", (p) =>
 		emit(
 			"peer-joined",
-			{ peer: p.id, name: p.name, address: p.address, ports: p.ports },
+			{ peer: p.id, name: p.name, address: p.address, found: p.found, ports: p.ports },
 			`peer joined: ${p.name} ${p.address}`,
 		),
 	);
@@ -280,6 +293,7 @@ export async function serve(
 	stopLog();
 	const uploaded = peer.uploaded;
 	const engine = peer.transferStats();
+	const discovery = peer.discoveryStats();
 	// With a network key: what did not open (strangers, alterations) and the replays.
 	const seal = peer.keyed ? peer.sealStats() : undefined;
 	const sealText = seal
@@ -287,8 +301,8 @@ export async function serve(
 		: "";
 	emit(
 		"stopped",
-		{ peer: self.id, uploaded, engine, ...(seal ? { seal } : {}) },
-		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit${sealText})`,
+		{ peer: self.id, uploaded, engine, discovery, ...(seal ? { seal } : {}) },
+		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit, ${discovery.forged} forged and ${discovery.stale} stale announces or leaves${sealText})`,
 	);
 }
 

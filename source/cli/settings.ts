@@ -111,6 +111,15 @@ export function settingsFile(configDir?: string): string {
 }
 
 /**
+ * The settings folder: `--config-dir`, or the platform's folder conf uses (where the
+ * identity key lives too).
+ * @throws UsageError (code `SETTINGS`) when the settings folder cannot be used
+ */
+export function settingsDir(configDir?: string): string {
+	return path.dirname(settingsFile(configDir));
+}
+
+/**
  * Loads settings (writing defaults on first use) and applies this run's flags.
  * @throws UsageError when the settings file cannot be read or written
  */

@@ -8,16 +8,14 @@ import { EventEmitter } from "node:events";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
 import type { PeerRecord } from "../peer/types.js";
-import { encodeMessage } from "../protocol/messages.js";
+import type { Identity } from "../protocol/identity.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { PeerTable } from "./table.js";
 
 /** Options of a discovery service. */
 export interface DiscoveryOptions {
-	/** Our 16-byte peer id. */
-	peerId: Uint8Array;
-	/** Hex of `peerId`. */
-	selfId: string;
+	/** Our identity: announces and leaves are signed with it, and carry its peer id. */
+	identity: Identity;
 	/** Discovery UDP port, shared by every peer of the swarm. */
 	port: number;
 	/** Broadcast addresses to announce to, e.g. `["127.255.255.255"]`. */
@@ -72,7 +70,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		private readonly socket: SocketAsPromised,
 	) {
 		super();
-		this.table = new PeerTable(options.selfId);
+		this.table = new PeerTable(options.identity.id);
 		this.seal = options.seal ?? new NetworkGuard();
 	}
 
@@ -117,7 +115,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	 */
 	rekey(change: () => void): void {
 		// `broadcast` seals before its first await: this goodbye goes under the old key.
-		void this.broadcast(encodeMessage({ type: "leave", peerId: this.options.peerId }));
+		void this.broadcast(this.options.identity.leave());
 		change();
 		for (const peer of this.table.clear()) this.emit("peer-left", peer, "expired");
 		void this.announce();
@@ -127,9 +125,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	async announce(): Promise<void> {
 		const d = this.options.describe();
 		await this.broadcast(
-			encodeMessage({
-				type: "announce",
-				peerId: this.options.peerId,
+			this.options.identity.announce({
 				basePort: d.basePort,
 				revision: d.revision,
 				fileCount: d.fileCount,
@@ -165,6 +161,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private tick(): void {
 		for (const change of this.table.expire(Date.now())) {
 			if (change.kind === "left") this.emit("peer-left", change.peer, change.reason);
+			else if (change.kind === "updated") this.emit("peer-updated", change.peer, false);
 		}
 		void this.announce();
 	}
@@ -178,9 +175,10 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			guard?.bad(from, port);
 			return;
 		}
-		const malformed = this.table.malformed;
+		const bad = this.table.malformed + this.table.forged;
 		const change = this.table.recv(msg, from, Date.now());
-		if (guard && this.table.malformed !== malformed) guard.bad(from, port);
+		// A forged signature is charged like a malformed datagram: each one cost a check.
+		if (guard && this.table.malformed + this.table.forged !== bad) guard.bad(from, port);
 		if (!change) return;
 		if (change.kind === "joined") {
 			this.emit("peer-joined", change.peer);
@@ -197,7 +195,8 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	close(): Promise<void> {
 		this.closing ??= (async () => {
 			clearInterval(this.timer);
-			const leave = encodeMessage({ type: "leave", peerId: this.options.peerId });
+			// One signed leave sent twice: the second copy is the same datagram, not a replay.
+			const leave = this.options.identity.leave();
 			// Twice, a few ms apart: one lost datagram should not turn a goodbye into an expiry.
 			await this.broadcast(leave);
 			await new Promise((resolve) => setTimeout(resolve, 20));

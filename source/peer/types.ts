@@ -15,14 +15,34 @@ export interface TransferPorts {
 	distributee: number;
 }
 
+/**
+ * How a peer was found: `lan` by its announces on the local network; `named` because it was
+ * named by address (`--peer`, `add-peer`); `exchange` because another peer told us of it.
+ */
+export type PeerSource = "lan" | "named" | "exchange";
+
 /** A remote peer as known from its announces. */
 export interface PeerRecord {
-	/** Per-process peer id, 32 lowercase hex characters (16 random bytes). */
+	/**
+	 * Peer id, 32 lowercase hex characters: the first 16 bytes of BLAKE3 of the peer's
+	 * Ed25519 public key, proved by the signature of each announce (docs/protocol.md §14).
+	 * The same across the peer's restarts (unless it runs with an ephemeral identity).
+	 */
 	id: string;
 	/** Human name the peer announced (at most 64 bytes of UTF-8). */
 	name: string;
-	/** IPv4 address the announce came from. */
+	/**
+	 * The preferred address, where our requests go: the first one its announces came from,
+	 * until that one falls silent for three intervals.
+	 */
 	address: string;
+	/**
+	 * Every address its announces came from recently (several interfaces, IPv4 and IPv6),
+	 * the preferred one first; at most 8.
+	 */
+	addresses: string[];
+	/** How the peer was found. */
+	found: PeerSource;
 	ports: TransferPorts;
 	/** Number of files in the peer's shared list, as of its last fetched list (or announce). */
 	files: number;
@@ -154,7 +174,15 @@ export interface TransferState {
 
 /** This peer's own identity and folders. */
 export interface SelfInfo {
+	/** Our peer id (hex), derived from our public key. */
 	id: string;
+	/** Short fingerprint of our id: its first 8 bytes in four groups of hex digits. */
+	fingerprint: string;
+	/**
+	 * True when our identity lives only as long as this process: another instance held the
+	 * settings folder's identity when we started (or none is kept, as in tests).
+	 */
+	ephemeral: boolean;
 	name: string;
 	shareDir: string;
 	downloadsDir: string;

@@ -43,10 +43,17 @@ export const MAX_MANIFEST_BYTES = 49 + 32 * 65_536;
  */
 export const MIN_MANIFEST_CHUNK = 1_024;
 
+/** Length in bytes of a raw Ed25519 public key (RFC 8032 section 5.1.5). */
+export const PUBLIC_KEY_SIZE = 32;
+/** Length in bytes of an Ed25519 signature (RFC 8032 section 5.1.6). */
+export const SIGNATURE_SIZE = 64;
+
 /** Message type codes (the header's fourth byte). */
 export const MessageType = {
-	announce: 0x01,
-	leave: 0x02,
+	// 0x01 and 0x02 were the unsigned announce and leave of builds before the lasting
+	// identity (issue 12): retired, they decode as malformed.
+	announce: 0x03,
+	leave: 0x04,
 	retry: 0x10,
 	listRequest: 0x11,
 	listPage: 0x12,
@@ -72,11 +79,21 @@ export const ErrorCode = {
 	unavailable: 3,
 } as const;
 
-/** Periodic presence on the discovery port (broadcast). */
+/**
+ * Periodic presence on the discovery port (broadcast), signed by the sender's identity key
+ * (docs/protocol.md §3, §14): `signature` is Ed25519 over every byte before it.
+ */
 export interface Announce {
 	type: "announce";
-	/** 16 random bytes chosen per process. */
+	/** The sender's peer id: the first 16 bytes of BLAKE3(`publicKey`). */
 	peerId: Uint8Array;
+	/** The sender's raw Ed25519 public key (32 bytes). */
+	publicKey: Uint8Array;
+	/**
+	 * When it was signed, in ms since the epoch by the sender's clock, strictly increasing
+	 * per sender process: receivers drop an announce or leave older than the newest they hold.
+	 */
+	timestamp: number;
 	/** First of the four transfer ports (receive); the others follow it. */
 	basePort: number;
 	/** Revision of the shared list; changes whenever the list does. */
@@ -87,13 +104,39 @@ export interface Announce {
 	interval: number;
 	/** Peer name, at most 64 bytes of UTF-8. */
 	name: string;
+	/** Ed25519 signature (64 bytes) over the encoding up to this field. */
+	signature: Uint8Array;
 }
 
-/** Goodbye on the discovery port: remove this peer at once. */
+/** Goodbye on the discovery port: remove this peer at once. Signed like an announce. */
 export interface Leave {
 	type: "leave";
 	peerId: Uint8Array;
+	/** The sender's raw Ed25519 public key (32 bytes). */
+	publicKey: Uint8Array;
+	/** When it was signed, in ms since the epoch (see {@link Announce.timestamp}). */
+	timestamp: number;
+	/** Ed25519 signature (64 bytes) over the encoding up to this field. */
+	signature: Uint8Array;
 }
+
+/** Announce or leave: the signed discovery messages. */
+export type SignedMessage = Announce | Leave;
+
+/**
+ * The bytes a discovery message's signature covers: everything but its last 64 bytes
+ * (header included, so an announce's signature cannot pass for a leave's).
+ * @param datagram - an encoded announce or leave
+ */
+export function signedPart(datagram: Uint8Array): Uint8Array {
+	return datagram.subarray(0, Math.max(0, datagram.length - SIGNATURE_SIZE));
+}
+
+/** Size in bytes of an announce without its name (header included): 139. */
+export const ANNOUNCE_OVERHEAD =
+	HEADER_SIZE + PEER_ID_SIZE + PUBLIC_KEY_SIZE + 8 + 2 + 4 + 4 + 4 + 1 + SIGNATURE_SIZE;
+/** Size in bytes of a leave (header included): 124. */
+export const LEAVE_SIZE = HEADER_SIZE + PEER_ID_SIZE + PUBLIC_KEY_SIZE + 8 + SIGNATURE_SIZE;
 
 /** Address validation (QUIC Retry, RFC 9000 section 8.1): resend with this token. */
 export interface Retry {
@@ -309,6 +352,14 @@ function checkFixed(name: string, b: Uint8Array, size: number): void {
 	if (b.length !== size) throw new RangeError(`${name} must be ${size} bytes, got ${b.length}`);
 }
 
+function checkSigned(m: SignedMessage): void {
+	checkFixed("peerId", m.peerId, PEER_ID_SIZE);
+	checkFixed("publicKey", m.publicKey, PUBLIC_KEY_SIZE);
+	checkFixed("signature", m.signature, SIGNATURE_SIZE);
+	if (!Number.isInteger(m.timestamp) || m.timestamp < 0 || m.timestamp > Number.MAX_SAFE_INTEGER)
+		throw new RangeError("timestamp out of 0..2^53-1");
+}
+
 /** Encoded size in bytes of a list entry. */
 export function listEntrySize(entry: ListEntry): number {
 	return HASH_SIZE + 8 + HASH_SIZE + 2 + Buffer.byteLength(entry.name);
@@ -381,22 +432,24 @@ export const MANIFEST_CHUNK_OVERHEAD = HEADER_SIZE + 4 + HASH_SIZE + 4 + 4;
 export function encodeMessage(message: Message): Buffer {
 	switch (message.type) {
 		case "announce": {
-			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
+			checkSigned(message);
 			const name = utf8.encode(message.name);
 			if (name.length > MAX_NAME_BYTES) throw new RangeError("peer name over 64 bytes");
 			// The decoder drops these; refuse to send what every receiver would drop.
 			if (message.basePort < 1 || message.basePort > 65532)
 				throw new RangeError("basePort out of 1..65532");
 			if (message.interval < 10) throw new RangeError("interval under 10 ms");
-			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + name.length);
-			header(w, MessageType.announce).bytes(message.peerId).u16(message.basePort);
+			const w = new Writer(ANNOUNCE_OVERHEAD + name.length);
+			header(w, MessageType.announce).bytes(message.peerId).bytes(message.publicKey);
+			w.u64(message.timestamp).u16(message.basePort);
 			w.u32(message.revision).u32(message.fileCount).u32(message.interval);
-			return w.u8(name.length).bytes(name).finish();
+			return w.u8(name.length).bytes(name).bytes(message.signature).finish();
 		}
 		case "leave": {
-			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
-			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE);
-			return header(w, MessageType.leave).bytes(message.peerId).finish();
+			checkSigned(message);
+			const w = new Writer(LEAVE_SIZE);
+			header(w, MessageType.leave).bytes(message.peerId).bytes(message.publicKey);
+			return w.u64(message.timestamp).bytes(message.signature).finish();
 		}
 		case "retry": {
 			checkFixed("token", message.token, TOKEN_SIZE);
@@ -525,6 +578,8 @@ function decodeBody(type: number, r: Reader): Message | null {
 	switch (type) {
 		case MessageType.announce: {
 			const peerId = r.bytes(PEER_ID_SIZE);
+			const publicKey = r.bytes(PUBLIC_KEY_SIZE);
+			const timestamp = r.u64();
 			const basePort = r.u16();
 			const revision = r.u32();
 			const fileCount = r.u32();
@@ -533,10 +588,28 @@ function decodeBody(type: number, r: Reader): Message | null {
 			if (nameLength > MAX_NAME_BYTES || basePort === 0 || basePort > 65532) r.fail();
 			if (interval < 10) r.fail();
 			const name = r.utf8(nameLength);
-			return { type: "announce", peerId, basePort, revision, fileCount, interval, name };
+			const signature = r.bytes(SIGNATURE_SIZE);
+			return {
+				type: "announce",
+				peerId,
+				publicKey,
+				timestamp,
+				basePort,
+				revision,
+				fileCount,
+				interval,
+				name,
+				signature,
+			};
 		}
 		case MessageType.leave:
-			return { type: "leave", peerId: r.bytes(PEER_ID_SIZE) };
+			return {
+				type: "leave",
+				peerId: r.bytes(PEER_ID_SIZE),
+				publicKey: r.bytes(PUBLIC_KEY_SIZE),
+				timestamp: r.u64(),
+				signature: r.bytes(SIGNATURE_SIZE),
+			};
 		case MessageType.retry:
 			return { type: "retry", requestId: r.u32(), token: r.bytes(TOKEN_SIZE) };
 		case MessageType.listRequest:
