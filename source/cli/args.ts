@@ -1,7 +1,7 @@
 /**
  * Command-line parsing (node:util parseArgs) into a typed command. Pure: no I/O.
  */
-import { isIPv4 } from "node:net";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 
@@ -105,7 +105,7 @@ Options:
   --name NAME            name announced to other peers
   --port BASE            transfer ports BASE..BASE+3 (receive, send, distribute, distributee)
   --discovery-port PORT  UDP port for announces (default 45454)
-  --broadcast ADDR       broadcast address for announces (repeatable; default 255.255.255.255)
+  --broadcast ADDR       where announces go, only there (repeatable; default: every interface)
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host)
   --max-up KBPS          upload cap in KB/s (0: none)
@@ -169,9 +169,9 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("--output goes with manifest only");
 	}
 	for (const address of values.broadcast ?? []) {
-		if (!isIPv4(address))
+		if (!isIP(address))
 			throw new UsageError(
-				`expected --broadcast to be an IPv4 address, got ${JSON.stringify(address)}`,
+				`expected --broadcast to be an IPv4 or IPv6 address, got ${JSON.stringify(address)}`,
 			);
 	}
 	if (

@@ -35,6 +35,8 @@ export class PeerTable {
 	private peers = new Map<string, PeerRecord>();
 	/** Datagrams dropped because they did not decode as discovery messages. */
 	malformed = 0;
+	/** Our own announces and leaves heard (they come back on every interface they left by). */
+	selfHeard = 0;
 	/** Announces of new peers dropped because the table was full. */
 	refused = 0;
 	/**
@@ -63,7 +65,7 @@ export class PeerTable {
 	/**
 	 * Takes one datagram from the discovery port.
 	 * @param bytes - untrusted datagram
-	 * @param from - the sender's IPv4 address
+	 * @param from - the sender's address (IPv4, or IPv6 with its `%scope` when link-local)
 	 * @param now - wall-clock time in ms
 	 * @returns the change, or undefined (our own message, a repeat, or dropped and counted)
 	 */
@@ -74,7 +76,10 @@ export class PeerTable {
 			return undefined;
 		}
 		const id = toHex(message.peerId);
-		if (id === this.selfId) return undefined;
+		if (id === this.selfId) {
+			this.selfHeard++;
+			return undefined;
+		}
 		const known = this.peers.get(id);
 		if (message.type === "leave") {
 			if (!known || known.address !== from) return undefined;
