@@ -17,7 +17,8 @@ export type CommandName =
 	| "share"
 	| "download-to"
 	| "config"
-	| "network-key";
+	| "network-key"
+	| "doctor";
 
 /** Every subcommand name a user may type. */
 const COMMANDS: readonly CommandName[] = [
@@ -31,6 +32,7 @@ const COMMANDS: readonly CommandName[] = [
 	"download-to",
 	"config",
 	"network-key",
+	"doctor",
 ];
 
 /**
@@ -98,6 +100,7 @@ export const USAGE = `Usage:
   p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
   p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
                                                  store, replace or clear the network key (no argument: is one set?)
+  p2p-tui doctor [options] [--wait MS] [--json]  why peers are not seen: interfaces, ports, peers, folders
 
 Options:
   --share DIR            folder to share
@@ -181,13 +184,15 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("expected --name to be 1 to 64 bytes long");
 	}
 	if (values.demo && command !== "tui") throw new UsageError("--demo goes with the TUI only");
-	if (command === "peers" || command === "list" || command === "search") {
+	if (command === "peers" || command === "list" || command === "search" || command === "doctor") {
 		// These download nothing and keep no log: the flag would do nothing.
 		for (const flag of ["max-down", "max-active", "log"] as const) {
 			if (values[flag] !== undefined)
 				throw new UsageError(`--${flag} goes with the TUI, serve and get (see --help)`);
 		}
 	}
+	if (command === "doctor" && values["max-up"] !== undefined)
+		throw new UsageError("--max-up does not go with doctor (it transfers nothing)");
 	if (values.log === "") throw new UsageError("expected --log to name a file");
 	if (values["network-key"] !== undefined && values["network-key-file"] !== undefined)
 		throw new UsageError("--network-key and --network-key-file do not go together");
