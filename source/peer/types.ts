@@ -21,7 +21,10 @@ export interface PeerRecord {
 	id: string;
 	/** Human name the peer announced (at most 64 bytes of UTF-8). */
 	name: string;
-	/** IPv4 address the announce came from. */
+	/**
+	 * Address the announce came from: IPv4, or IPv6 (a link-local one with its `%scope`,
+	 * `fe80::1%eth0`, so replies leave by the right interface). Show it with `formatEndpoint`.
+	 */
 	address: string;
 	ports: TransferPorts;
 	/** Number of files in the peer's shared list, as of its last fetched list (or announce). */

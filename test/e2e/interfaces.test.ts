@@ -7,7 +7,7 @@
  * - `doctor` on that host reports eth1, where a firewall drops our announces, as not
  *   coming back, and eth0 as coming back with the LAN peer heard on it.
  * - An IPv6-only link (ULA addresses and link-local) lists and downloads a file byte for
- *   byte over the four transfer ports.
+ *   byte over the four transfer ports, under a network key.
  *
  * Each prints the time a new peer took to appear (from its `ready` to the other side's
  * `peer-joined`): the figure the report quotes.
@@ -161,7 +161,7 @@ describe("every interface: a multi-homed host whose default route is elsewhere",
 	});
 });
 
-describe("IPv6 end to end: an IPv6-only link", () => {
+describe("IPv6 end to end: an IPv6-only link, under a network key", () => {
 	const lab = new NetLab("v6");
 	const root = tempDir();
 	const servers: ServeProcess[] = [];
@@ -173,6 +173,8 @@ describe("IPv6 end to end: an IPv6-only link", () => {
 	});
 
 	it("finds the peer, lists and downloads a file byte for byte (ULA and link-local)", async () => {
+		// The seal, the source guard, tokens and the three-times limit all on IPv6 addresses.
+		const INTERVAL = ["--interval", "300", "--network-key", "v6 only"];
 		const [a, b] = lab.lan("sw", ["a", "b"], { v4: false });
 		lab.addr(a.ns, "eth0", "fd77::1/64");
 		lab.addr(b.ns, "eth0", "fd77::2/64");
