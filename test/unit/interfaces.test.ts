@@ -5,9 +5,11 @@
  * endpoint formatter. Plus a transfer port bound on both families, over loopback only.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import type os from "node:os";
 import { describe, it } from "node:test";
+import { Discovery } from "../../source/discovery/discovery.js";
 import {
 	announceTargets,
 	directedBroadcast,
@@ -17,6 +19,7 @@ import {
 	readInterfaces,
 } from "../../source/discovery/interfaces.js";
 import { formatEndpoint } from "../../source/protocol/address.js";
+import { toHex } from "../../source/protocol/hash.js";
 import { DualSocket } from "../../source/transfer/dual-socket.js";
 import { freePort, waitFor } from "../helpers/net.js";
 
@@ -162,5 +165,55 @@ describe("a transfer port on both families (loopback)", () => {
 		c4.close();
 		c6.close();
 		await socket.close();
+	});
+});
+
+describe("discovery on every interface (interfaces injected: loopback only)", () => {
+	it("announces to an interface that comes up within one interval, and hears its own", async () => {
+		const port = await freePort();
+		// No interface at first (as a laptop before Wi-Fi connects), then loopback comes up.
+		let list: List = {};
+		const source = { list: () => list, flags };
+		const start = (name: string) => {
+			const peerId = randomBytes(16);
+			return Discovery.start({
+				peerId,
+				selfId: toHex(peerId),
+				port,
+				broadcast: [],
+				interfaces: source,
+				interval: 200,
+				describe: () => ({ name, basePort: 30000, revision: 1, fileCount: 0 }),
+			});
+		};
+		const a = await start("alice");
+		const b = await start("bob");
+		try {
+			assert.deepEqual(a.targets(), []);
+			assert.deepEqual(a.bound, { v4: true, v6: true });
+			let own = 0;
+			a.on("self-heard", (from) => {
+				if (from === "127.0.0.1") own++;
+			});
+			// Nothing leaves while no interface is up.
+			await new Promise((resolve) => setTimeout(resolve, 450));
+			assert.equal(a.peers().length + b.peers().length, 0);
+			assert.equal(own, 0);
+			list = { lo: LO };
+			const upAt = Date.now();
+			await waitFor(
+				() => a.peers().some((p) => p.name === "bob") && b.peers().some((p) => p.name === "alice"),
+				"both heard once loopback is up",
+			);
+			// Within one interval of the interface coming up (plus slack for a busy machine).
+			assert.ok(Date.now() - upAt < 200 + 400, `took ${Date.now() - upAt} ms`);
+			assert.deepEqual(
+				a.targets().map((t) => t.address),
+				["127.255.255.255"],
+			);
+			await waitFor(() => own > 0, "our own announce came back on loopback");
+		} finally {
+			await Promise.all([a.close(), b.close()]);
+		}
 	});
 });
