@@ -123,7 +123,11 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
 	});
 	await new Promise((resolve) => setTimeout(resolve, wait));
 	const heard = discovery.peers();
-	const targets = discovery.targets();
+	// A --broadcast address names no interface: the one whose broadcast address it is, if any.
+	const targets = discovery.targets().map((t) => ({
+		address: t.address,
+		iface: t.iface ?? up.find((i) => i.v4.some((a) => a.broadcast === t.address))?.name,
+	}));
 	const bound = discovery.bound;
 	await discovery.close();
 
@@ -248,8 +252,14 @@ function checkFolders(settings: Settings, settingsFile: string): DoctorFolder[] 
 					return { role, path: dir, ok: false, problem: `missing, and ${parent} is not writable` };
 				}
 			}
-			const why =
-				code === "ENOENT" ? "missing" : code === "EACCES" ? "no permission" : (code ?? "unusable");
+			const words: Record<string, string> = {
+				ENOENT: "missing",
+				EACCES: "no permission",
+				EPERM: "no permission",
+				ENOTDIR: "a file is in the way",
+				EROFS: "on a read-only file system",
+			};
+			const why = words[code ?? ""] ?? code ?? "unusable";
 			return { role, path: dir, ok: false, problem: why };
 		}
 	};

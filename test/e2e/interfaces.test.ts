@@ -17,9 +17,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { fixturesDir, tempDir, waitFor } from "../helpers/net.js";
+import { fixturesDir, freePort, tempDir, waitFor } from "../helpers/net.js";
 import { ip, NetLab, nsExec } from "../helpers/netns.js";
-import { peerFolders, runCli, ServeProcess } from "../helpers/process.js";
+import { loopbackNet, peerFolders, runCli, ServeProcess } from "../helpers/process.js";
 
 const INTERVAL = ["--interval", "300"];
 
@@ -225,5 +225,56 @@ describe("IPv6 end to end: an IPv6-only link, under a network key", () => {
 		assert.equal(got.code, 0, got.stderr);
 		const file = path.join(root, "leech", "dl", "random-3MiB.bin");
 		assert.equal(b3(file), b3(path.join(fixturesDir(), "random-3MiB.bin")));
+	});
+});
+
+describe("doctor on loopback with --broadcast", () => {
+	const root = tempDir();
+	after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+	it("sends only to the address given, sees it come back on lo, names the peer's route and a bad folder", async () => {
+		const port = await freePort();
+		const net = loopbackNet(port);
+		const server = new ServeProcess([...net, ...peerFolders(root, "alice", fixturesDir())]);
+		try {
+			await waitFor(() => server.event("ready"), "alice ready");
+			// A downloads folder under a file cannot be made: doctor says so.
+			fs.writeFileSync(path.join(root, "plain-file"), "x");
+			const doc = await runCli([
+				"doctor",
+				"--json",
+				...net,
+				...peerFolders(root, "doc"),
+				"--downloads",
+				path.join(root, "plain-file", "dl"),
+			]);
+			assert.equal(doc.code, 0, doc.stderr);
+			const report = JSON.parse(doc.stdout) as {
+				mode: string;
+				interfaces: { name: string; targets: string[]; v4Back?: boolean }[];
+				routed: string[];
+				peers: { name: string; iface?: string }[];
+				folders: { role: string; ok: boolean; problem?: string }[];
+			};
+			assert.equal(report.mode, "127.255.255.255");
+			const lo = report.interfaces.find((i) => i.name === "lo");
+			assert.deepEqual(lo?.targets, ["127.255.255.255"]);
+			assert.equal(lo?.v4Back, true);
+			// Nothing else is announced to: no other interface has a target.
+			assert.deepEqual(
+				report.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.targets),
+				[],
+			);
+			assert.deepEqual(report.routed, []);
+			assert.deepEqual(
+				report.peers.map((p) => `${p.name} ${p.iface}`),
+				["alice lo"],
+			);
+			const downloads = report.folders.find((f) => f.role === "downloads");
+			assert.equal(downloads?.ok, false, JSON.stringify(downloads));
+			assert.equal(downloads?.problem, "a file is in the way");
+		} finally {
+			await server.stop();
+		}
 	});
 });
