@@ -92,6 +92,9 @@ describe("every interface: a multi-homed host whose default route is elsewhere",
 			`multi-homed: from the new peer's spawn: ready (Node start-up, first announce) ${(multiSeen.get("ready") ?? 0) - spawned} ms, heard by the LAN ${(lanSeen.get("peer-joined:multi") ?? 0) - spawned} ms, hears the LAN ${(multiSeen.get("peer-joined:lan") ?? 0) - spawned} ms (interval 300 ms)`,
 		);
 
+		// A link whose far end is down (a cable to a switched-off machine): no carrier.
+		ip("-n", m.ns, "link", "add", "eth2", "type", "veth", "peer", "name", "eth2p");
+		ip("-n", m.ns, "link", "set", "eth2", "up");
 		// A firewall drops our announces going out of eth1: doctor sees they do not come back.
 		nsExec(
 			m.ns,
@@ -130,6 +133,14 @@ describe("every interface: a multi-homed host whose default route is elsewhere",
 			doc.stdout,
 		);
 		assert.ok(!report.causes.some((c) => c.includes("on eth0")), doc.stdout);
+		assert.deepEqual(iface("eth2"), {
+			name: "eth2",
+			state: "no carrier",
+			addresses: [],
+			targets: [],
+			v4Back: false,
+			v6Back: false,
+		});
 		assert.deepEqual(
 			report.peers
 				.filter((p) => p.name !== "multi")
@@ -158,6 +169,7 @@ describe("every interface: a multi-homed host whose default route is elsewhere",
 		assert.match(text.stdout, /→ 10\.99\.0\.255: did NOT come back/);
 		assert.match(text.stdout, /→ 10\.77\.1\.255: came back/);
 		assert.match(text.stdout, /lan 10\.77\.1\.3:\d+ via eth0/);
+		assert.match(text.stdout, /eth2 +no carrier/);
 	});
 });
 
