@@ -69,6 +69,11 @@ export interface DiscoveryGuard {
 
 /** Least time between two extra announces for newly heard peers, in ms. */
 const GREET_GAP_MS = 1_000;
+/**
+ * How often the interfaces are read again, in ms (at most the announce interval): a new
+ * interface carries an announce this soon after it comes up.
+ */
+export const WATCH_MS = 500;
 
 /** Events of the discovery service. */
 export interface DiscoveryEvents {
@@ -85,6 +90,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	/** Follows the interfaces when announces go on every interface (no `broadcast` given). */
 	readonly watcher: InterfaceWatcher | undefined;
 	private timer: NodeJS.Timeout | undefined;
+	private watchTimer: NodeJS.Timeout | undefined;
 	private closing: Promise<void> | undefined;
 	private greetedAt = Number.NEGATIVE_INFINITY;
 	private readonly seal: NetworkGuard;
@@ -132,6 +138,16 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			s?.socket.on("error", () => {});
 		}
 		discovery.followInterfaces();
+		if (discovery.watcher) {
+			// An interface that came up (or changed address) gets an announce at once.
+			discovery.watchTimer = setInterval(
+				() => {
+					if (discovery.followInterfaces()) void discovery.announce();
+				},
+				Math.min(options.interval, WATCH_MS),
+			);
+			discovery.watchTimer.unref();
+		}
 		discovery.timer = setInterval(() => discovery.tick(), options.interval);
 		discovery.timer.unref();
 		await discovery.announce();
@@ -148,25 +164,28 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	}
 
 	/**
-	 * Reads the interfaces again (when announcing on every interface) and joins our multicast
-	 * group on each new IPv6 interface, leaving it on each gone (with `--broadcast`, joins
-	 * the group on the interfaces of the multicast targets given).
+	 * Reads the interfaces again (when announcing on every interface; every `WATCH_MS`) and
+	 * joins our multicast group on each new IPv6 interface, leaving it on each gone (with
+	 * `--broadcast`, joins the group on the interfaces of the multicast targets given).
+	 * @returns true when the announce targets changed
 	 */
-	private followInterfaces(): void {
-		const socket6 = this.socket6?.socket;
-		if (!socket6) return;
+	private followInterfaces(): boolean {
 		let join: string[];
 		let leave: string[];
+		let changed = false;
 		if (this.watcher) {
 			const change = this.watcher.poll();
 			join = change.joined;
 			leave = change.left;
+			changed = change.changed;
 		} else {
 			join = this.options.broadcast
 				.filter((a) => a.split("%")[0] === MULTICAST_GROUP && a.includes("%"))
 				.map((a) => a.split("%")[1]);
 			leave = [];
 		}
+		const socket6 = this.socket6?.socket;
+		if (!socket6) return changed;
 		for (const name of leave) {
 			this.joined.delete(name);
 			try {
@@ -185,6 +204,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 				this.watcher?.forget(name);
 			}
 		}
+		return changed;
 	}
 
 	/** Known peers. */
@@ -251,8 +271,6 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		for (const change of this.table.expire(Date.now())) {
 			if (change.kind === "left") this.emit("peer-left", change.peer, change.reason);
 		}
-		// Interfaces that came or went since the last tick: announce there from now on.
-		this.followInterfaces();
 		void this.announce();
 	}
 
@@ -286,6 +304,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	close(): Promise<void> {
 		this.closing ??= (async () => {
 			clearInterval(this.timer);
+			clearInterval(this.watchTimer);
 			const leave = encodeMessage({ type: "leave", peerId: this.options.peerId });
 			// Twice, a few ms apart: one lost datagram should not turn a goodbye into an expiry.
 			await this.broadcast(leave);
