@@ -153,7 +153,9 @@ try {
 		const readies = samples.map((s) => s.ready).filter((r) => r !== undefined);
 		console.log(
 			`${scenario.padEnd(12)} appeared median ${results[scenario].median} ms, max ${results[scenario].max} ms` +
-				(readies.length ? ` (Node start-up to ready: ${readies.join(", ")} ms)` : "") +
+				(readies.length
+					? ` (spawn to ready, Node start-up and first announce: ${readies.join(", ")} ms; ready to listed: ${samples.map((x) => x.appeared - (x.ready ?? 0)).join(", ")} ms)`
+					: "") +
 				`, at ${samples[0].address}`,
 		);
 	}
