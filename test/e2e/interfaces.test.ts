@@ -6,8 +6,9 @@
  *   IPv6 off so only IPv4 broadcast can carry it) is heard by the LAN and hears it.
  * - `doctor` on that host reports eth1, where a firewall drops our announces, as not
  *   coming back, and eth0 as coming back with the LAN peer heard on it.
- * - An IPv6-only link (ULA addresses and link-local) lists and downloads a file byte for
- *   byte over the four transfer ports, under a network key.
+ * - An IPv6-only link, once with ULA addresses only and once with link-local ones only
+ *   (shown with their scope), lists and downloads a file byte for byte over the four
+ *   transfer ports, under a network key.
  *
  * Each prints the time a new peer took to appear (from its `ready` to the other side's
  * `peer-joined`): the figure the report quotes.
@@ -173,72 +174,91 @@ describe("every interface: a multi-homed host whose default route is elsewhere",
 	});
 });
 
-describe("IPv6 end to end: an IPv6-only link, under a network key", () => {
-	const lab = new NetLab("v6");
-	const root = tempDir();
-	const servers: ServeProcess[] = [];
+for (const mode of ["ULA", "link-local"] as const)
+	describe(`IPv6 end to end: an IPv6-only link (${mode} only), under a network key`, () => {
+		const lab = new NetLab(mode === "ULA" ? "v6u" : "v6l");
+		const root = tempDir();
+		const servers: ServeProcess[] = [];
 
-	after(async () => {
-		await Promise.all(servers.map((s) => s.stop()));
-		lab.cleanup();
-		fs.rmSync(root, { recursive: true, force: true });
-	});
-
-	it("finds the peer, lists and downloads a file byte for byte (ULA and link-local)", async () => {
-		// The seal, the source guard, tokens and the three-times limit all on IPv6 addresses.
-		const INTERVAL = ["--interval", "300", "--network-key", "v6 only"];
-		const [a, b] = lab.lan("sw", ["a", "b"], { v4: false });
-		lab.addr(a.ns, "eth0", "fd77::1/64");
-		lab.addr(b.ns, "eth0", "fd77::2/64");
-		const seeder = new ServeProcess([...INTERVAL, ...peerFolders(root, "seeder", fixturesDir())], {
-			netns: a.ns,
+		after(async () => {
+			await Promise.all(servers.map((s) => s.stop()));
+			lab.cleanup();
+			fs.rmSync(root, { recursive: true, force: true });
 		});
-		servers.push(seeder);
-		await waitFor(() => seeder.event("ready"), "seeder ready");
-		const spawned = Date.now();
-		const watcher = new ServeProcess([...INTERVAL, ...peerFolders(root, "watcher")], {
-			netns: b.ns,
+
+		it("finds the peer, lists and downloads a file byte for byte", async () => {
+			// The seal, the source guard, tokens and the three-times limit all on IPv6 addresses.
+			const INTERVAL = ["--interval", "300", "--network-key", "v6 only"];
+			const [a, b] = lab.lan("sw", ["a", "b"], { v4: false });
+			if (mode === "ULA") {
+				// ULA addresses only: the link-local ones go, so every datagram uses fd77::/64.
+				for (const [h, n] of [
+					[a, 1],
+					[b, 2],
+				] as const) {
+					ip("-n", h.ns, "-6", "addr", "flush", "dev", "eth0", "scope", "link");
+					lab.addr(h.ns, "eth0", `fd77::${n}/64`);
+				}
+			}
+			// link-local: the kernel's own fe80:: addresses, usable once duplicate detection ends.
+			const seeder = new ServeProcess(
+				[...INTERVAL, ...peerFolders(root, "seeder", fixturesDir())],
+				{
+					netns: a.ns,
+				},
+			);
+			servers.push(seeder);
+			await waitFor(() => seeder.event("ready"), "seeder ready");
+			const spawned = Date.now();
+			const watcher = new ServeProcess([...INTERVAL, ...peerFolders(root, "watcher")], {
+				netns: b.ns,
+			});
+			servers.push(watcher);
+			const seen = stamp(watcher);
+			await waitFor(() => seen.get("ready"), "watcher ready");
+			const joined = await waitFor(
+				() => watcher.events.find((e) => e.event === "peer-joined" && e.name === "seeder"),
+				"the IPv6 peer heard",
+			);
+			const address = String(joined.address);
+			if (mode === "ULA") assert.equal(address, "fd77::1");
+			else assert.match(address, /^fe80::[0-9a-f:]+%eth0$/, "link-local, with its scope");
+			console.log(
+				`IPv6-only link (${mode}): from the new peer's spawn: ready ${(seen.get("ready") ?? 0) - spawned} ms, hears the seeder ${(seen.get("peer-joined:seeder") ?? 0) - spawned} ms (interval 300 ms), at ${address}`,
+			);
+
+			const peers = await runCli(
+				["peers", ...INTERVAL, ...peerFolders(root, "leech"), "--wait", "1500"],
+				30_000,
+				{ netns: b.ns },
+			);
+			assert.equal(peers.code, 0, peers.stderr);
+			// Shown the usual way: [address]:port, a link-local one with its scope.
+			assert.match(
+				peers.stdout,
+				mode === "ULA"
+					? /^seeder\t\[fd77::1\]:\d+\t/m
+					: /^seeder\t\[fe80::[0-9a-f:]+%eth0\]:\d+\t/m,
+			);
+
+			const listed = await runCli(
+				["list", ...INTERVAL, ...peerFolders(root, "leech"), "--wait", "1500"],
+				30_000,
+				{ netns: b.ns },
+			);
+			assert.equal(listed.code, 0, listed.stderr);
+			assert.match(listed.stdout, /random-3MiB\.bin/);
+
+			const got = await runCli(
+				["get", "random-3MiB.bin", ...INTERVAL, ...peerFolders(root, "leech"), "--wait", "1500"],
+				60_000,
+				{ netns: b.ns },
+			);
+			assert.equal(got.code, 0, got.stderr);
+			const file = path.join(root, "leech", "dl", "random-3MiB.bin");
+			assert.equal(b3(file), b3(path.join(fixturesDir(), "random-3MiB.bin")));
 		});
-		servers.push(watcher);
-		const seen = stamp(watcher);
-		await waitFor(() => seen.get("ready"), "watcher ready");
-		const joined = await waitFor(
-			() => watcher.events.find((e) => e.event === "peer-joined" && e.name === "seeder"),
-			"the IPv6 peer heard",
-		);
-		const address = String(joined.address);
-		assert.ok(address.includes(":"), `an IPv6 address: ${address}`);
-		console.log(
-			`IPv6-only link: from the new peer's spawn: ready ${(seen.get("ready") ?? 0) - spawned} ms, hears the seeder ${(seen.get("peer-joined:seeder") ?? 0) - spawned} ms (interval 300 ms), at ${address}`,
-		);
-
-		const peers = await runCli(
-			["peers", ...INTERVAL, ...peerFolders(root, "leech"), "--wait", "1500"],
-			30_000,
-			{ netns: b.ns },
-		);
-		assert.equal(peers.code, 0, peers.stderr);
-		// Shown the usual way: [address]:port, a link-local one with its scope.
-		assert.match(peers.stdout, /^seeder\t\[(fd77::1|fe80::[0-9a-f:]+%eth0)\]:\d+\t/m);
-
-		const listed = await runCli(
-			["list", ...INTERVAL, ...peerFolders(root, "leech"), "--wait", "1500"],
-			30_000,
-			{ netns: b.ns },
-		);
-		assert.equal(listed.code, 0, listed.stderr);
-		assert.match(listed.stdout, /random-3MiB\.bin/);
-
-		const got = await runCli(
-			["get", "random-3MiB.bin", ...INTERVAL, ...peerFolders(root, "leech"), "--wait", "1500"],
-			60_000,
-			{ netns: b.ns },
-		);
-		assert.equal(got.code, 0, got.stderr);
-		const file = path.join(root, "leech", "dl", "random-3MiB.bin");
-		assert.equal(b3(file), b3(path.join(fixturesDir(), "random-3MiB.bin")));
 	});
-});
 
 describe("doctor on loopback with --broadcast", () => {
 	const root = tempDir();
