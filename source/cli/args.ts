@@ -1,7 +1,7 @@
 /**
  * Command-line parsing (node:util parseArgs) into a typed command. Pure: no I/O.
  */
-import { isIPv4 } from "node:net";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 
@@ -17,7 +17,8 @@ export type CommandName =
 	| "share"
 	| "download-to"
 	| "config"
-	| "network-key";
+	| "network-key"
+	| "doctor";
 
 /** Every subcommand name a user may type. */
 const COMMANDS: readonly CommandName[] = [
@@ -31,6 +32,7 @@ const COMMANDS: readonly CommandName[] = [
 	"download-to",
 	"config",
 	"network-key",
+	"doctor",
 ];
 
 /**
@@ -98,6 +100,7 @@ export const USAGE = `Usage:
   p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
   p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
                                                  store, replace or clear the network key (no argument: is one set?)
+  p2p-tui doctor [options] [--wait MS] [--json]  why peers are not seen: interfaces, ports, peers, folders
 
 Options:
   --share DIR            folder to share
@@ -105,7 +108,7 @@ Options:
   --name NAME            name announced to other peers
   --port BASE            transfer ports BASE..BASE+3 (receive, send, distribute, distributee)
   --discovery-port PORT  UDP port for announces (default 45454)
-  --broadcast ADDR       broadcast address for announces (repeatable; default 255.255.255.255)
+  --broadcast ADDR       where announces go, only there (repeatable; default: every interface)
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host)
   --max-up KBPS          upload cap in KB/s (0: none)
@@ -169,9 +172,9 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("--output goes with manifest only");
 	}
 	for (const address of values.broadcast ?? []) {
-		if (!isIPv4(address))
+		if (!isIP(address))
 			throw new UsageError(
-				`expected --broadcast to be an IPv4 address, got ${JSON.stringify(address)}`,
+				`expected --broadcast to be an IPv4 or IPv6 address, got ${JSON.stringify(address)}`,
 			);
 	}
 	if (
@@ -181,13 +184,15 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("expected --name to be 1 to 64 bytes long");
 	}
 	if (values.demo && command !== "tui") throw new UsageError("--demo goes with the TUI only");
-	if (command === "peers" || command === "list" || command === "search") {
+	if (command === "peers" || command === "list" || command === "search" || command === "doctor") {
 		// These download nothing and keep no log: the flag would do nothing.
 		for (const flag of ["max-down", "max-active", "log"] as const) {
 			if (values[flag] !== undefined)
 				throw new UsageError(`--${flag} goes with the TUI, serve and get (see --help)`);
 		}
 	}
+	if (command === "doctor" && values["max-up"] !== undefined)
+		throw new UsageError("--max-up does not go with doctor (it transfers nothing)");
 	if (values.log === "") throw new UsageError("expected --log to name a file");
 	if (values["network-key"] !== undefined && values["network-key-file"] !== undefined)
 		throw new UsageError("--network-key and --network-key-file do not go together");

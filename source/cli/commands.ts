@@ -16,6 +16,7 @@ import type {
 	PeerRecord,
 	TransferState,
 } from "../peer/types.js";
+import { formatEndpoint } from "../protocol/address.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	decodeManifestFile,
@@ -338,7 +339,9 @@ export async function peers(
 	else if (list.length === 0) io.out("no peers heard");
 	else
 		for (const p of list)
-			io.out(`${printable(p.name)}\t${p.address}:${p.ports.receive}\t${p.files} files\t${p.id}`);
+			io.out(
+				`${printable(p.name)}\t${formatEndpoint(p.address, p.ports.receive)}\t${p.files} files\t${p.id}`,
+			);
 }
 
 /** `list`: the files on the network. */
@@ -749,7 +752,10 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["downloads folder", settings.downloadsDir],
 		["base port", settings.basePort ? String(settings.basePort) : "0 (first free block)"],
 		["discovery port", String(settings.discoveryPort)],
-		["broadcast", settings.broadcast.join(", ")],
+		[
+			"broadcast",
+			settings.broadcast.length ? settings.broadcast.join(", ") : "every interface (IPv4 and IPv6)",
+		],
 		["interval", `${settings.interval} ms`],
 		["max down", settings.maxDown ? `${settings.maxDown} KB/s` : "0 (unlimited)"],
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],

@@ -23,6 +23,7 @@ export interface Settings {
 	/** Transfer base port; 0 means the first free block from the default. */
 	basePort: number;
 	discoveryPort: number;
+	/** Where announces go; empty (the default): every interface (see `discovery/interfaces.ts`). */
 	broadcast: string[];
 	/** Announce interval in ms. */
 	interval: number;
@@ -53,7 +54,7 @@ export function defaultSettings(): Settings {
 		downloadsDir: path.join(home, "p2p-tui", "downloads"),
 		basePort: 0,
 		discoveryPort: DEFAULT_DISCOVERY_PORT,
-		broadcast: ["255.255.255.255"],
+		broadcast: [],
 		interval: DEFAULT_INTERVAL,
 		maxDown: 0,
 		maxUp: 0,
@@ -93,7 +94,8 @@ function openStore(configDir: string | undefined): Conf<Settings> {
 export function storedSettings(configDir?: string): Settings {
 	const conf = openStore(configDir);
 	try {
-		return { ...defaultSettings(), ...conf.store };
+		const stored = { ...defaultSettings(), ...conf.store };
+		return { ...stored, broadcast: storedBroadcast(stored.broadcast) };
 	} catch (error) {
 		throw new UsageError(
 			`cannot read settings ${conf.path}: ${(error as Error).message}`,
@@ -139,6 +141,16 @@ export function loadSettings(flags: RunFlags): Settings {
 		networkKey:
 			flags.networkKey ?? (typeof stored.networkKey === "string" ? stored.networkKey : ""),
 	};
+}
+
+/**
+ * The stored broadcast setting, where the old default (`["255.255.255.255"]` only, which
+ * left by the default route alone) now means every interface, as a fresh install does.
+ */
+function storedBroadcast(stored: unknown): string[] {
+	if (!Array.isArray(stored)) return [];
+	const list = stored.filter((a): a is string => typeof a === "string");
+	return list.length === 1 && list[0] === "255.255.255.255" ? [] : list;
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
- * Discovery over UDP broadcast: the socket adapter around `PeerTable`. It binds the
- * discovery port with address reuse (so several peers on one host share it), announces
- * every interval to each configured broadcast address, expires silent peers, and
- * broadcasts a leave on `close()`.
+ * Discovery over UDP broadcast and IPv6 multicast: the socket adapter around `PeerTable`.
+ * It binds the discovery port with address reuse (so several peers on one host share it)
+ * twice, a udp4 socket and a udp6 one (IPv6 only), announces every interval to each
+ * configured broadcast address or, with none configured, on every interface (see
+ * `interfaces.ts`: directed broadcasts, `255.255.255.255` and our multicast group per IPv6
+ * link, followed as interfaces come and go), expires silent peers, and broadcasts a leave
+ * on `close()`.
  */
 import { EventEmitter } from "node:events";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
@@ -10,6 +13,13 @@ import { UsageError } from "../errors.js";
 import type { PeerRecord } from "../peer/types.js";
 import type { Identity } from "../protocol/identity.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
+import {
+	type AnnounceTarget,
+	type InterfaceSource,
+	InterfaceWatcher,
+	isV6,
+	MULTICAST_GROUP,
+} from "./interfaces.js";
 import { PeerTable } from "./table.js";
 
 /** Options of a discovery service. */
@@ -18,11 +28,19 @@ export interface DiscoveryOptions {
 	identity: Identity;
 	/** Discovery UDP port, shared by every peer of the swarm. */
 	port: number;
-	/** Broadcast addresses to announce to, e.g. `["127.255.255.255"]`. */
+	/**
+	 * Addresses to announce to, e.g. `["127.255.255.255"]` (IPv4 broadcast, or IPv6 with a
+	 * scope such as `ff12::7032:7074%eth0`). Empty: every interface (see `interfaces.ts`).
+	 */
 	broadcast: string[];
+	/** Where interfaces are read from when `broadcast` is empty (tests inject a list). */
+	interfaces?: InterfaceSource;
 	/** Announce interval in ms. */
 	interval: number;
-	/** Address to bind, default `0.0.0.0` (broadcasts arrive only on a wildcard bind). */
+	/**
+	 * Address to bind, default `0.0.0.0` (broadcasts arrive only on a wildcard bind); the
+	 * udp6 socket is bound (to `::`) only with the default.
+	 */
 	bindAddress?: string;
 	/** What to announce; called before every announce. */
 	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
@@ -49,33 +67,52 @@ export interface DiscoveryGuard {
 
 /** Least time between two extra announces for newly heard peers, in ms. */
 const GREET_GAP_MS = 1_000;
+/**
+ * How often the interfaces are read again, in ms (at most the announce interval): a new
+ * interface carries an announce this soon after it comes up.
+ */
+export const WATCH_MS = 500;
 
 /** Events of the discovery service. */
 export interface DiscoveryEvents {
 	"peer-joined": [peer: PeerRecord];
 	"peer-updated": [peer: PeerRecord, revisionChanged: boolean];
 	"peer-left": [peer: PeerRecord, reason: "bye" | "expired"];
+	/** One of our own announces came back (`from` is the source address it left with). */
+	"self-heard": [from: string];
 }
 
 /** The running discovery service. Create with `Discovery.start`. */
 export class Discovery extends EventEmitter<DiscoveryEvents> {
 	readonly table: PeerTable;
+	/** Follows the interfaces when announces go on every interface (no `broadcast` given). */
+	readonly watcher: InterfaceWatcher | undefined;
 	private timer: NodeJS.Timeout | undefined;
+	private watchTimer: NodeJS.Timeout | undefined;
 	private closing: Promise<void> | undefined;
 	private greetedAt = Number.NEGATIVE_INFINITY;
 	private readonly seal: NetworkGuard;
+	/** Interfaces whose multicast group the udp6 socket joined. */
+	private readonly joined = new Set<string>();
 
 	private constructor(
 		private readonly options: DiscoveryOptions,
 		private readonly socket: SocketAsPromised,
+		private readonly socket6: SocketAsPromised | undefined,
 	) {
 		super();
 		this.table = new PeerTable(options.identity.id);
 		this.seal = options.seal ?? new NetworkGuard();
+		if (options.broadcast.length === 0) this.watcher = new InterfaceWatcher(options.interfaces);
+	}
+
+	/** The sockets bound: the udp4 one always, the udp6 one where IPv6 works. */
+	get bound(): { v4: boolean; v6: boolean } {
+		return { v4: true, v6: this.socket6 !== undefined };
 	}
 
 	/**
-	 * Binds the discovery port and starts announcing.
+	 * Binds the discovery port (udp4, and udp6 where the host has IPv6) and starts announcing.
 	 * @throws UsageError (code `PORT_IN_USE`) when the port cannot be bound
 	 */
 	static async start(options: DiscoveryOptions): Promise<Discovery> {
@@ -90,16 +127,82 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			);
 		}
 		socket.setBroadcast(true);
-		const discovery = new Discovery(options, socket);
-		socket.socket.on("message", (msg, rinfo) =>
-			discovery.onDatagram(msg, rinfo.address, rinfo.port),
-		);
-		// A send error (unreachable broadcast address) must not crash the peer.
-		socket.socket.on("error", () => {});
+		const wildcard = (options.bindAddress ?? "0.0.0.0") === "0.0.0.0";
+		const socket6 = wildcard ? await bindV6(options.port) : undefined;
+		const discovery = new Discovery(options, socket, socket6);
+		for (const s of [socket, socket6]) {
+			s?.socket.on("message", (msg, rinfo) => discovery.onDatagram(msg, rinfo.address, rinfo.port));
+			// A send error (unreachable broadcast address) must not crash the peer.
+			s?.socket.on("error", () => {});
+		}
+		discovery.followInterfaces();
+		if (discovery.watcher) {
+			// An interface that came up (or changed address) gets an announce at once.
+			discovery.watchTimer = setInterval(
+				() => {
+					if (discovery.followInterfaces()) void discovery.announce();
+				},
+				Math.min(options.interval, WATCH_MS),
+			);
+			discovery.watchTimer.unref();
+		}
 		discovery.timer = setInterval(() => discovery.tick(), options.interval);
 		discovery.timer.unref();
 		await discovery.announce();
 		return discovery;
+	}
+
+	/** Where announces go now. */
+	targets(): AnnounceTarget[] {
+		if (this.watcher) return this.watcher.targets();
+		return this.options.broadcast.map((address) => ({
+			address,
+			iface: address.split("%")[1],
+		}));
+	}
+
+	/**
+	 * Reads the interfaces again (when announcing on every interface; every `WATCH_MS`) and
+	 * joins our multicast group on each new IPv6 interface, leaving it on each gone (with
+	 * `--broadcast`, joins the group on the interfaces of the multicast targets given).
+	 * @returns true when the announce targets changed
+	 */
+	private followInterfaces(): boolean {
+		let join: string[];
+		let leave: string[];
+		let changed = false;
+		if (this.watcher) {
+			const change = this.watcher.poll();
+			join = change.joined;
+			leave = change.left;
+			changed = change.changed;
+		} else {
+			join = this.options.broadcast
+				.filter((a) => a.split("%")[0] === MULTICAST_GROUP && a.includes("%"))
+				.map((a) => a.split("%")[1]);
+			leave = [];
+		}
+		const socket6 = this.socket6?.socket;
+		if (!socket6) return changed;
+		for (const name of leave) {
+			this.joined.delete(name);
+			try {
+				socket6.dropMembership(MULTICAST_GROUP, `::%${name}`);
+			} catch {
+				// The interface is gone, and its membership with it.
+			}
+		}
+		for (const name of join) {
+			if (this.joined.has(name)) continue;
+			try {
+				socket6.addMembership(MULTICAST_GROUP, `::%${name}`);
+				this.joined.add(name);
+			} catch {
+				// Not multicast-capable after all (or just went away): try again on the next poll.
+				this.watcher?.forget(name);
+			}
+		}
+		return changed;
 	}
 
 	/** Known peers. */
@@ -137,11 +240,13 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 
 	private async broadcast(plain: Buffer): Promise<void> {
 		await Promise.all(
-			this.options.broadcast.map((address) => {
+			this.targets().map(({ address }) => {
+				const socket = isV6(address) ? this.socket6 : this.socket;
+				if (!socket) return 0;
 				// Sealed once per address: a host that hears two of them takes both, not a replay.
 				const sealed = this.seal.outgoing(plain, Channel.discovery);
 				const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
-				return this.socket.send(datagram, this.options.port, address).catch(() => 0);
+				return socket.send(datagram, this.options.port, address).catch(() => 0);
 			}),
 		);
 	}
@@ -176,9 +281,11 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			return;
 		}
 		const bad = this.table.malformed + this.table.forged;
+		const own = this.table.selfHeard;
 		const change = this.table.recv(msg, from, Date.now());
 		// A forged signature is charged like a malformed datagram: each one cost a check.
 		if (guard && this.table.malformed + this.table.forged !== bad) guard.bad(from, port);
+		if (this.table.selfHeard !== own) this.emit("self-heard", from);
 		if (!change) return;
 		if (change.kind === "joined") {
 			this.emit("peer-joined", change.peer);
@@ -195,6 +302,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	close(): Promise<void> {
 		this.closing ??= (async () => {
 			clearInterval(this.timer);
+			clearInterval(this.watchTimer);
 			// One signed leave sent twice: the second copy is the same datagram, not a replay.
 			const leave = this.options.identity.leave();
 			// Twice, a few ms apart: one lost datagram should not turn a goodbye into an expiry.
@@ -202,7 +310,25 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			await new Promise((resolve) => setTimeout(resolve, 20));
 			await this.broadcast(leave);
 			await this.socket.close().catch(() => {});
+			await this.socket6?.close().catch(() => {});
 		})();
 		return this.closing;
+	}
+}
+
+/**
+ * Binds the udp6 discovery socket (IPv6 only, so IPv4 stays with the udp4 one and a peer
+ * is never heard as `::ffff:10.0.0.2`), with multicast loopback so two peers on one host
+ * hear each other. Undefined where the host has no IPv6.
+ */
+async function bindV6(port: number): Promise<SocketAsPromised | undefined> {
+	const socket = DgramAsPromised.createSocket({ type: "udp6", reuseAddr: true, ipv6Only: true });
+	try {
+		await socket.bind(port, "::");
+		socket.socket.setMulticastLoopback(true);
+		return socket;
+	} catch {
+		socket.destroy();
+		return undefined;
 	}
 }

@@ -65,6 +65,8 @@ export class PeerTable {
 	private tombstones = new Map<string, { stamp: number; at: number }>();
 	/** Datagrams dropped because they did not decode as discovery messages. */
 	malformed = 0;
+	/** Our own announces and leaves heard (they come back on every interface they left by). */
+	selfHeard = 0;
 	/** Announces of new peers dropped because the table was full. */
 	refused = 0;
 	/**
@@ -98,8 +100,8 @@ export class PeerTable {
 
 	/**
 	 * Takes one datagram from the discovery port.
-	 * @param bytes - untrusted datagram (inside any network-key seal)
-	 * @param from - the sender's address (IPv4, or IPv6 with its zone)
+	 * @param bytes - untrusted datagram
+	 * @param from - the sender's address (IPv4, or IPv6 with its `%scope` when link-local)
 	 * @param now - wall-clock time in ms
 	 * @param found - how a peer this datagram adds was found (default `lan`)
 	 * @returns the change, or undefined (our own message, a repeat, or dropped and counted)
@@ -116,7 +118,10 @@ export class PeerTable {
 			return undefined;
 		}
 		const id = toHex(message.peerId);
-		if (id === this.selfId) return undefined;
+		if (id === this.selfId) {
+			this.selfHeard++;
+			return undefined;
+		}
 		const known = this.peers.get(id);
 		const state = this.states.get(id);
 		// Cheap checks first: a replay costs no signature check.

@@ -70,7 +70,10 @@ export interface PeerOptions {
 	basePort?: number;
 	/** Discovery UDP port. */
 	discoveryPort: number;
-	/** Broadcast addresses for announces, e.g. `["127.255.255.255"]`. */
+	/**
+	 * Where announces go, e.g. `["127.255.255.255"]`; empty: every interface (directed
+	 * broadcasts, `255.255.255.255` and our IPv6 multicast group, see `discovery/interfaces.ts`).
+	 */
 	broadcast: string[];
 	/** Announce interval in ms. */
 	interval: number;

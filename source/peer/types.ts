@@ -33,7 +33,9 @@ export interface PeerRecord {
 	name: string;
 	/**
 	 * The preferred address, where our requests go: the first one its announces came from,
-	 * until that one falls silent for three intervals.
+	 * until that one falls silent for three intervals. IPv4, or IPv6 (a link-local one with
+	 * its `%scope`, `fe80::1%eth0`, so replies leave by the right interface). Show it with
+	 * `formatEndpoint`.
 	 */
 	address: string;
 	/**

@@ -11,6 +11,7 @@ import type {
 	Snapshot,
 	TransferState,
 } from "../peer/types.js";
+import { formatEndpoint } from "../protocol/address.js";
 import {
 	displayWidth,
 	fit,
@@ -99,7 +100,7 @@ export function peerLines(
 		? firstFitting([`banned · ${files}`, "banned"], width - MARKER_WIDTH - 1 - MIN_PEER_NAME_WIDTH)
 		: files;
 	const age = formatAge(peer.lastSeen, now);
-	const address = `${peer.address}:${peer.ports.receive}`;
+	const address = formatEndpoint(peer.address, peer.ports.receive);
 	const down = peer.downRate ?? 0;
 	const up = peer.upRate ?? 0;
 	// Rates go beside the address while it stays whole; the age always does.
