@@ -6,7 +6,6 @@
  * ports); the peers heard and by which interface; whether the settings, shared and
  * downloads folders are usable; and, when nothing is heard, the usual causes in plain words.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Discovery } from "../discovery/discovery.js";
@@ -19,7 +18,7 @@ import {
 	SYSTEM_INTERFACES,
 } from "../discovery/interfaces.js";
 import { formatEndpoint } from "../protocol/address.js";
-import { toHex } from "../protocol/hash.js";
+import { Identity } from "../protocol/identity.js";
 import { jsonText, printable } from "../protocol/names.js";
 import { NetworkGuard } from "../protocol/seal.js";
 import { DualSocket } from "../transfer/dual-socket.js";
@@ -99,11 +98,10 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
 	const { settings } = options;
 	const source = options.interfaces ?? SYSTEM_INTERFACES;
 	const wait = options.wait ?? 2 * settings.interval + 300;
-	const peerId = randomBytes(16);
 	const back = new Set<string>();
 	const discovery = await Discovery.start({
-		peerId,
-		selfId: toHex(peerId),
+		// An identity of its own: doctor runs beside a TUI or serve on the same settings folder.
+		identity: Identity.generate(true),
 		port: settings.discoveryPort,
 		broadcast: settings.broadcast,
 		interval: settings.interval,

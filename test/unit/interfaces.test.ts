@@ -5,7 +5,6 @@
  * endpoint formatter. Plus a transfer port bound on both families, over loopback only.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import type os from "node:os";
 import { describe, it } from "node:test";
@@ -19,7 +18,7 @@ import {
 	readInterfaces,
 } from "../../source/discovery/interfaces.js";
 import { formatEndpoint } from "../../source/protocol/address.js";
-import { toHex } from "../../source/protocol/hash.js";
+import { Identity } from "../../source/protocol/identity.js";
 import { DualSocket } from "../../source/transfer/dual-socket.js";
 import { freePort, waitFor } from "../helpers/net.js";
 
@@ -175,10 +174,8 @@ describe("discovery on every interface (interfaces injected: loopback only)", ()
 		let list: List = {};
 		const source = { list: () => list, flags };
 		const start = (name: string) => {
-			const peerId = randomBytes(16);
 			return Discovery.start({
-				peerId,
-				selfId: toHex(peerId),
+				identity: Identity.generate(true),
 				port,
 				broadcast: [],
 				interfaces: source,
