@@ -40,6 +40,7 @@ import { DATA_OVERHEAD, encodeMessage, MAX_BLOCK_SIZE } from "../protocol/messag
 import { decodeResume, encodeResume } from "../protocol/resume.js";
 import { type ContentStream, hashFilePrefix } from "./hash-pool.js";
 import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
+import { hashRange, PieceSpill, SPILL_PIECE_BYTES } from "./piece-spill.js";
 import { RttEstimator } from "./rtt.js";
 import type { Endpoint } from "./serve.js";
 
@@ -108,6 +109,8 @@ const INITIAL_SSTHRESH = 256;
 const MAX_CWND = 1024;
 /** Most bytes held in memory for pieces being fetched, verified or written. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Most pieces over MAX_BUFFERED_BYTES (one per source, so no source is starved). */
+const MAX_EXTRA_PIECES = 16;
 /** Consecutive timeouts after which a source gives its pieces back. */
 const STALL_TIMEOUTS = 8;
 /** How long a stalled source is left alone, in ms. */
@@ -144,6 +147,11 @@ const CONTENT_STEP_BYTES = 8 * 1024 * 1024;
 const ENDGAME_PIECES = 4;
 /** Pieces per stripe when leechers split a file between them (2 MiB at 256 KiB pieces). */
 const STRIPE_PIECES = 8;
+/** Most pieces assembled on disk at once, in all and per source (see `piece-spill.ts`). */
+const MAX_SPILLED_ACTIVE = 16;
+const MAX_SPILLED_PER_SOURCE = 2;
+/** The `data` of a `piece` event for a piece assembled on disk (its bytes are not in memory). */
+const NO_BYTES = Buffer.alloc(0);
 
 /** Piece states. */
 const MISSING = 0;
@@ -232,8 +240,9 @@ export type PieceOrigin = "seeder" | "leecher" | "push";
 /** Events of a download. */
 export interface DownloadEvents {
 	/**
-	 * A piece was verified and written; `data` is its content (valid only during the call)
-	 * and `origin` where it came from.
+	 * A piece was verified and written; `data` is its content (valid only during the call;
+	 * empty for a piece assembled on disk, see `assemblesOnDisk`) and `origin` where it came
+	 * from.
 	 */
 	piece: [index: number, data: Buffer, origin: PieceOrigin];
 	progress: [];
@@ -340,6 +349,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private swarmSize = 1;
 	/** Full-size piece buffers ready for reuse. */
 	private readonly spare: Buffer[] = [];
+	/**
+	 * True when pieces are too large to assemble in memory (over SPILL_PIECE_BYTES): they are
+	 * assembled in the partial file and hashed back from it, each from one source only.
+	 */
+	readonly assemblesOnDisk: boolean;
+	private readonly spill: PieceSpill;
 	private readonly now: () => number;
 	private readonly hasher: PieceHasher;
 	private readonly maxInflightBytes: number;
@@ -395,6 +410,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.have = new Uint8Array(Math.ceil(this.pieceCount / 8));
 		this.partialPath = options.target + PARTIAL_SUFFIX;
 		this.resumePath = options.target + RESUME_SUFFIX;
+		this.assemblesOnDisk = options.manifest.pieceSize > SPILL_PIECE_BYTES;
+		this.spill = new PieceSpill(
+			() => this.handle,
+			() => this.pump(),
+		);
 	}
 
 	/**
@@ -649,6 +669,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	async readPiece(index: number): Promise<Buffer | null> {
 		if (index < 0 || index >= this.pieceCount) return null;
 		const length = pieceLength(this.options.manifest, index);
+		// A piece too large for memory is never read whole (nor pushed): partial seeders serve it.
+		if (length > SPILL_PIECE_BYTES) return null;
 		const buffer = this.pieceBuffer(length);
 		const data = await this.readBlock(index * this.pieceSize, length, buffer);
 		if (!data) this.recycle(buffer);
@@ -756,11 +778,15 @@ export class Download extends EventEmitter<DownloadEvents> {
 			// The other copy of an endgame request is no longer needed.
 			const other = request.duplicate ? primary : duplicate;
 			if (other && other.piece === piece) this.forget(other);
-			piece.buffer.set(payload, request.block * piece.blockSize);
+			if (this.assemblesOnDisk)
+				this.spill.put(piece.index, offset, payload, piece.start + piece.length);
+			else {
+				piece.buffer.set(payload, request.block * piece.blockSize);
+				piece.senders[request.block] = source;
+			}
 			piece.received[request.block] = 1;
 			piece.receivedCount++;
 			piece.contributors.add(source);
-			piece.senders[request.block] = source;
 			source.received += payload.length;
 			if (source.have) this.fromDistribution += payload.length;
 			else this.fromSeeders += payload.length;
@@ -780,7 +806,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	private checkResent(from: Endpoint, offset: number, payload: Uint8Array): void {
 		const piece = this.active.get(Math.floor(offset / this.pieceSize));
-		if (!piece) return;
+		// A piece assembled on disk has one source, and its bytes are not at hand to compare.
+		if (!piece || this.assemblesOnDisk) return;
 		const at = offset - piece.start;
 		const block = at / piece.blockSize;
 		if (!Number.isInteger(block) || block >= piece.received.length) return;
@@ -850,7 +877,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.pieceState[index] >= VERIFYING || this.pushVerifying.has(index) || this.finishing)
 			return false;
 		if (this.status !== "downloading" && this.status !== "waiting") return false;
-		if (this.spaceTimer) return false;
+		if (this.spaceTimer || this.assemblesOnDisk) return false;
 		if (data.length !== pieceLength(this.options.manifest, index)) return false;
 		this.pushVerifying.add(index);
 		this.bufferedBytes += data.length;
@@ -1083,6 +1110,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (!wasEnded) {
 			for (const source of this.sources.values()) this.release(source);
 			this.active.clear();
+			this.spill.clear();
 			this.spare.length = 0;
 			const handle = this.handle;
 			this.handle = undefined;
@@ -1127,6 +1155,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private pump(): void {
 		// Waiting for disk space: nothing is asked for until some is freed.
 		if (this.status !== "downloading" || !this.handle || this.spaceTimer) return;
+		// Pieces assembled on disk: nothing more is asked while the disk lags behind.
+		if (this.spill.full) return;
 		const budget = this.options.budget;
 		const now = this.now();
 		// Round robin, one request per source per turn: the shared byte budget goes to every
@@ -1218,7 +1248,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// at our block size (the blocks they hold are few next to a stuck download).
 		for (const piece of [...this.active.values()]) {
 			if (piece.source !== undefined || !this.sourceHas(source, piece.index)) continue;
-			if (piece.blockSize > blockSize) {
+			// A piece assembled on disk is never finished by another source (one sender per
+			// fetch, so a bad piece is always that sender's): it starts over.
+			if (piece.blockSize > blockSize || this.assemblesOnDisk) {
 				this.dropPiece(piece);
 				this.pieceState[piece.index] = MISSING;
 				this.missingCount++;
@@ -1245,11 +1277,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Starts fetching the rarest missing piece this source holds, if memory allows. */
 	private newPiece(source: SourceState, blockSize: number): ActivePiece | undefined {
-		// Over the memory budget a source may still start one piece when it has none, so a
+		if (this.assemblesOnDisk) {
+			// Its bytes go to disk: the bound is on pieces under way (their block maps).
+			if (this.active.size >= MAX_SPILLED_ACTIVE) return undefined;
+			let own = 0;
+			for (const piece of this.active.values()) if (piece.source === source) own++;
+			if (own >= MAX_SPILLED_PER_SOURCE) return undefined;
+		} // Over the memory budget a source may still start one piece when it has none, so a
 		// fast source cannot starve the others (nor their datagram size probes).
-		if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0) {
+		else if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0) {
 			// ... but never past one extra piece per source in all.
-			const hardCap = MAX_BUFFERED_BYTES + this.sources.size * this.pieceSize;
+			// (at most MAX_EXTRA_PIECES of them, so many sources cannot add up either).
+			const extra = Math.min(this.sources.size, MAX_EXTRA_PIECES);
+			const hardCap = MAX_BUFFERED_BYTES + extra * this.pieceSize;
 			if (this.bufferedBytes + this.pieceSize > hardCap) return undefined;
 			for (const piece of this.active.values()) if (piece.source === source) return undefined;
 		}
@@ -1262,21 +1302,21 @@ export class Download extends EventEmitter<DownloadEvents> {
 			start: index * this.pieceSize,
 			length,
 			blockSize,
-			buffer: this.pieceBuffer(length),
+			buffer: this.assemblesOnDisk ? NO_BYTES : this.pieceBuffer(length),
 			received: new Uint8Array(blocks),
 			requested: new Uint8Array(blocks),
 			receivedCount: 0,
 			nextBlock: 0,
 			source,
 			contributors: new Set(),
-			senders: new Array(blocks),
+			senders: this.assemblesOnDisk ? [] : new Array(blocks),
 			fetch: this.nextFetch++,
 			probe: false,
 		};
 		this.active.set(index, piece);
 		this.pieceState[index] = ACTIVE;
 		this.missingCount--;
-		this.bufferedBytes += length;
+		if (!this.assemblesOnDisk) this.bufferedBytes += length;
 		return piece;
 	}
 
@@ -1352,6 +1392,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 		source: SourceState,
 		blockSize: number,
 	): { piece: ActivePiece; block: number; duplicate: boolean } | undefined {
+		// Pieces assembled on disk come from one source each (no duplicates, no adoption).
+		if (this.assemblesOnDisk) return undefined;
 		for (const piece of this.active.values()) {
 			if (piece.source === source || piece.blockSize > blockSize) continue;
 			if (!this.sourceHas(source, piece.index)) continue;
@@ -1395,6 +1437,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	private completePiece(piece: ActivePiece): void {
+		if (this.assemblesOnDisk) {
+			this.completeSpilled(piece);
+			return;
+		}
 		this.active.delete(piece.index);
 		// A probe piece with no full-size block proved nothing: probe again with another.
 		if (piece.probe && piece.source?.probePiece === piece.index)
@@ -1471,6 +1517,61 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.bufferedBytes -= data.length;
 		this.recordFailed(index, data, fetch);
 		this.recycle(data);
+		this.pieceFailed(index, fetch);
+	}
+
+	/**
+	 * Every block of a piece assembled on disk arrived: its staged chunks are written, then it
+	 * is hashed back from the partial file (1 MiB at a time). It counts as written: its bytes
+	 * are in place, and the resume record names it only from now on.
+	 */
+	private completeSpilled(piece: ActivePiece): void {
+		this.active.delete(piece.index);
+		if (piece.probe && piece.source?.probePiece === piece.index)
+			piece.source.probePiece = undefined;
+		const { index } = piece;
+		this.pieceState[index] = VERIFYING;
+		const fetch: FetchInfo = {
+			id: piece.fetch,
+			blockSize: piece.blockSize,
+			senders: [],
+			contributors: [...piece.contributors],
+		};
+		const handle = this.handle;
+		if (!handle) return;
+		// Counted as a write: the file stays open until the check is back.
+		this.writesInFlight++;
+		void this.spill
+			.flush(index)
+			.then(() => hashRange(handle, piece.start, piece.length))
+			.then(
+				(digest) => {
+					this.writeDone();
+					if (!this.accepting || this.pieceState[index] !== VERIFYING) return;
+					if (!digest.equals(this.options.manifest.pieceHashes[index])) {
+						this.pieceFailed(index, fetch);
+						return;
+					}
+					this.failedRecords.delete(index);
+					this.pieceState[index] = VERIFIED;
+					this.verifiedPieces++;
+					const origin = fetch.contributors.some((c) => c.have) ? "leecher" : "seeder";
+					this.stored(index, NO_BYTES, origin);
+				},
+				(error: unknown) => {
+					this.writeDone();
+					if (isDiskFull(error) && this.pieceState[index] === VERIFYING) {
+						this.pieceState[index] = MISSING;
+						this.missingCount++;
+						this.waitForSpace(this.partialPath);
+					} else if (this.running) this.fail(diskError(this.partialPath, error));
+				},
+			);
+	}
+
+	/** A fetched piece failed its hash: it goes back to missing, and blame is laid (§6.1). */
+	private pieceFailed(index: number, fetch: FetchInfo): void {
+		const { contributors } = fetch;
 		// A corrupt piece is discarded and fetched again, preferably from someone else.
 		this.hashFailures++;
 		this.emit(
@@ -1663,7 +1764,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private stored(index: number, data: Buffer, origin: PieceOrigin): void {
 		if (this.status === "failed" || this.status === "cancelled") return;
 		setBit(this.have, index);
-		this.bytesDone += data.length;
+		this.bytesDone += pieceLength(this.options.manifest, index);
 		this.recordDirty = true;
 		this.followContent();
 		// The record is written after this piece's data, and lists only pieces whose write
@@ -1786,8 +1887,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private dropPiece(piece: ActivePiece): void {
 		if (this.active.get(piece.index) === piece) {
 			this.active.delete(piece.index);
-			this.bufferedBytes -= piece.length;
-			this.recycle(piece.buffer);
+			if (this.assemblesOnDisk) this.spill.drop(piece.index);
+			else {
+				this.bufferedBytes -= piece.length;
+				this.recycle(piece.buffer);
+			}
 		}
 		for (let block = 0; block < piece.requested.length; block++) {
 			const offset = piece.start + block * piece.blockSize;
@@ -1932,6 +2036,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.error = error;
 		for (const source of this.sources.values()) this.release(source);
 		this.active.clear();
+		this.spill.clear();
 		this.spare.length = 0;
 		const handle = this.handle;
 		this.handle = undefined;
@@ -2026,14 +2131,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 		const handle = this.handle;
 		if (!handle) return;
 		for (let index = 0; index < this.pieceCount; index++) {
-			const data = Buffer.allocUnsafe(pieceLength(this.options.manifest, index));
-			await readFully(handle, data, index * this.pieceSize);
-			const { digest } = await this.hasher.hash(data);
+			const length = pieceLength(this.options.manifest, index);
+			let digest: Buffer;
+			if (this.assemblesOnDisk) digest = await hashRange(handle, index * this.pieceSize, length);
+			else {
+				const data = Buffer.allocUnsafe(length);
+				await readFully(handle, data, index * this.pieceSize);
+				digest = (await this.hasher.hash(data)).digest;
+			}
 			if (digest.equals(this.options.manifest.pieceHashes[index])) continue;
 			this.pieceState[index] = MISSING;
 			this.missingCount++;
 			this.verifiedPieces--;
-			this.bytesDone -= data.length;
+			this.bytesDone -= length;
 			this.have[index >> 3] &= ~(0x80 >> (index & 7));
 		}
 		this.recordDirty = true;
