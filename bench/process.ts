@@ -33,6 +33,12 @@ export interface Launch {
 	native?: boolean;
 }
 
+/**
+ * Extra Node flags for every watched Node child, from `BENCH_NODE_FLAGS` (space-separated),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile every process of a benchmark.
+ */
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
 
@@ -78,7 +84,7 @@ export class Watched {
 	) {
 		const argv = [
 			...(launch.prefix ?? []),
-			...(launch.native ? [script] : [process.execPath, script]),
+			...(launch.native ? [script] : [process.execPath, ...nodeFlags, script]),
 			...args,
 		];
 		this.child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });

@@ -36,7 +36,12 @@ import { numberedName, PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js
 import type { TransferState, TransferStatus } from "../peer/types.js";
 import { hash } from "../protocol/hash.js";
 import { type Manifest, pieceCount, pieceLength } from "../protocol/manifest.js";
-import { DATA_OVERHEAD, encodeMessage, MAX_BLOCK_SIZE } from "../protocol/messages.js";
+import {
+	DATA_OVERHEAD,
+	encodeMessage,
+	MAX_BLOCK_SIZE,
+	MAX_RANGE_SIZE,
+} from "../protocol/messages.js";
 import { decodeResume, encodeResume } from "../protocol/resume.js";
 import { type ContentStream, hashFilePrefix } from "./hash-pool.js";
 import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
@@ -147,6 +152,21 @@ const CONTENT_STEP_BYTES = 8 * 1024 * 1024;
 const ENDGAME_PIECES = 4;
 /** Pieces per stripe when leechers split a file between them (2 MiB at 256 KiB pieces). */
 const STRIPE_PIECES = 8;
+/**
+ * Most blocks one range request asks for (revision 3, `rangeRequest`): requests then cost
+ * the sender one token check and one read per many datagrams.
+ */
+const MAX_BATCH = 64;
+/** A source asks again only once this many blocks of its window are free (delayed acks). */
+const MIN_BATCH = 16;
+/**
+ * Range support of a source: not known yet; one range asked and not yet answered (it gets
+ * single block requests meanwhile); yes; no (a peer of an earlier build).
+ */
+const RANGES_UNKNOWN = 0;
+const RANGES_ASKED = 2;
+const RANGES_YES = 1;
+const RANGES_NO = -1;
 /** Most pieces assembled on disk at once, in all and per source (see `piece-spill.ts`). */
 const MAX_SPILLED_ACTIVE = 16;
 const MAX_SPILLED_PER_SOURCE = 2;
@@ -194,6 +214,11 @@ interface SourceState extends SourceInfo {
 	baseHistory: { start: number; min: number }[];
 	/** Payload bytes received from this source. */
 	received: number;
+	/**
+	 * Whether it answers range requests: RANGES_UNKNOWN until a ranged block is answered
+	 * (RANGES_YES) or times out unanswered (RANGES_NO: it gets block requests only).
+	 */
+	ranges: number;
 }
 
 interface ActivePiece {
@@ -228,6 +253,8 @@ interface Inflight {
 	retransmitted: boolean;
 	/** True for an endgame duplicate of a request outstanding at another source. */
 	duplicate: boolean;
+	/** True while it was last asked for in a range request (not resent alone since). */
+	ranged: boolean;
 }
 
 /**
@@ -296,6 +323,12 @@ export interface DownloadOptions {
 	 * leave room for it; 0 when absent. Read when a source is added.
 	 */
 	overhead?: () => number;
+	/**
+	 * Ask sources for ranges of blocks (`rangeRequest`, protocol revision 3), falling back to
+	 * one block per request for a source that does not answer them; default false (one block
+	 * per request, as revision 2).
+	 */
+	ranges?: boolean;
 }
 
 /** A running download. */
@@ -551,6 +584,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				minRtt: Number.POSITIVE_INFINITY,
 				reorderMultiplier: 1,
 				received: 0,
+				ranges: this.options.ranges ? RANGES_UNKNOWN : RANGES_NO,
 			};
 			this.sources.set(key, source);
 			if (!source.have) this.seederCount++;
@@ -752,6 +786,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 		this.forget(request);
 		const { source, piece } = request;
+		if (request.ranged && source.ranges !== RANGES_NO) source.ranges = RANGES_YES;
 		const now = this.now();
 		const rtt = now - request.sentAt;
 		if (request.retransmitted) source.rtt.resetBackoff();
@@ -858,6 +893,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				if (isFrom(request.source, from)) {
 					request.sentAt = now;
 					request.retransmitted = true;
+					request.ranged = false;
 					this.sendRequest(request);
 				}
 			}
@@ -961,11 +997,14 @@ export class Download extends EventEmitter<DownloadEvents> {
 				);
 				const lost = timeout || (request.sentAt < source.rackSentAt && age > srtt + reorderWindow);
 				if (!lost) continue;
+				// A range nobody answered: a peer of an earlier build, which drops the message.
+				if (timeout && request.ranged && source.ranges === RANGES_ASKED) source.ranges = RANGES_NO;
 				if (timeout) timedOut.add(source);
 				lossFrom.add(source);
 				if (source.consecutiveTimeouts >= STALL_TIMEOUTS) continue;
 				request.sentAt = now;
 				request.retransmitted = true;
+				request.ranged = false;
 				this.retransmits++;
 				this.sendRequest(request);
 			}
@@ -1167,22 +1206,90 @@ export class Download extends EventEmitter<DownloadEvents> {
 		while (ready.length > 0 && this.inflightBytes < this.maxInflightBytes) {
 			const next: SourceState[] = [];
 			for (const source of ready) {
-				if (source.inflight >= Math.floor(source.cwnd)) continue;
+				const room = Math.floor(source.cwnd) - source.inflight;
+				if (room <= 0) continue;
+				// With ranges, a source asks again once a few blocks are free, so that one
+				// request carries several (as TCP acknowledges every other segment, RFC 1122).
+				if (source.ranges === RANGES_YES && source.inflight > 0 && room < this.batchFloor(source))
+					continue;
 				if (this.inflightBytes >= this.maxInflightBytes) break;
 				// Under a download rate limit: no tokens, no request (the next tick tries again).
 				if (budget?.limited && !budget.allow()) return;
-				if (!this.requestNext(source, now)) continue;
+				if (!this.requestNext(source, now, room)) continue;
 				next.push(source);
 			}
 			ready = next;
 		}
 	}
 
-	/** Sends the next request to `source`; false when it has nothing to ask of it. */
-	private requestNext(source: SourceState, now: number): boolean {
+	/** Free window a source waits for before it asks again (see `pump`), in blocks. */
+	private batchFloor(source: SourceState): number {
+		return Math.max(1, Math.min(MIN_BATCH, Math.floor(source.cwnd / 4)));
+	}
+
+	/**
+	 * Sends the next request to `source`: a range of up to `room` consecutive blocks of one
+	 * piece when the source takes ranges (one block otherwise); false when it has nothing to
+	 * ask of it.
+	 */
+	private requestNext(source: SourceState, now: number, room: number): boolean {
 		const next = this.nextBlock(source);
 		if (!next) return false;
 		const { piece, block, duplicate } = next;
+		const first = this.track(piece, block, source, now, duplicate);
+		// Probes, endgame duplicates and rate-limited downloads go one block at a time.
+		if (
+			duplicate ||
+			piece.probe ||
+			source.ranges === RANGES_NO ||
+			source.ranges === RANGES_ASKED ||
+			this.options.budget?.limited
+		) {
+			this.sendRequest(first);
+			return true;
+		}
+		let last = first;
+		let bytes = first.length;
+		const most = Math.min(room, MAX_BATCH);
+		for (let b = block + 1, n = 1; n < most && b < piece.requested.length; b++, n++) {
+			if (piece.requested[b] === 1 || this.inflightBytes >= this.maxInflightBytes) break;
+			const length = Math.min(piece.blockSize, piece.length - b * piece.blockSize);
+			if (bytes + length > MAX_RANGE_SIZE) break;
+			last = this.track(piece, b, source, now, false);
+			bytes += length;
+		}
+		if (last === first && source.ranges !== RANGES_YES) {
+			this.sendRequest(first);
+			return true;
+		}
+		for (let b = block; b <= last.block; b++) {
+			const request = this.inflight.get(piece.start + b * piece.blockSize);
+			if (request) request.ranged = true;
+		}
+		// The first range to a source of unknown build: the rest wait for its answer.
+		if (source.ranges === RANGES_UNKNOWN) source.ranges = RANGES_ASKED;
+		this.options.send(
+			encodeMessage({
+				type: "rangeRequest",
+				token: this.options.tokenFor(source),
+				fileId: this.options.fileId,
+				offset: first.offset,
+				length: bytes,
+				blockSize: piece.blockSize,
+			}),
+			source,
+		);
+		return true;
+	}
+
+	/** Records a request for block `block` of `piece` as outstanding at `source`. */
+	private track(
+		piece: ActivePiece,
+		block: number,
+		source: SourceState,
+		now: number,
+		duplicate: boolean,
+	): Inflight {
 		const offset = piece.start + block * piece.blockSize;
 		const request: Inflight = {
 			piece,
@@ -1193,6 +1300,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			sentAt: now,
 			retransmitted: false,
 			duplicate,
+			ranged: false,
 		};
 		if (duplicate) this.duplicateInflight.set(offset, request);
 		else {
@@ -1201,8 +1309,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 		source.inflight++;
 		this.inflightBytes += request.length;
-		this.sendRequest(request);
-		return true;
+		return request;
 	}
 
 	private sendRequest(request: Inflight): void {

@@ -757,6 +757,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			hasher: this.hasher,
 			maxInflightBytes: this.maxInflightBytes,
 			budget: this.downBudget,
+			ranges: true,
 		});
 		this.downloads.set(fileId, download);
 		this.interested.set(fileId, new Map());
