@@ -32,7 +32,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { readFully, reason } from "../library/library.js";
-import { numberedName, PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js";
+import { PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js";
 import type { TransferState, TransferStatus } from "../peer/types.js";
 import { hash } from "../protocol/hash.js";
 import { type Manifest, pieceCount, pieceLength } from "../protocol/manifest.js";
@@ -43,19 +43,37 @@ import {
 	MAX_RANGE_SIZE,
 } from "../protocol/messages.js";
 import { decodeResume, encodeResume } from "../protocol/resume.js";
+import {
+	BAN_BAD_PIECES,
+	type FailedFetch,
+	type FetchInfo,
+	judgeFailedFetches,
+	recordFailedFetch,
+} from "./blame.js";
 import { type ContentStream, hashFilePrefix } from "./hash-pool.js";
 import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
+import { diskError, hasBit, isDiskFull, placeFinal, setBit, writeFully } from "./piece-files.js";
 import { hashRange, PieceSpill, SPILL_PIECE_BYTES } from "./piece-spill.js";
 import { RttEstimator } from "./rtt.js";
 import type { Endpoint } from "./serve.js";
+import {
+	grow,
+	INITIAL_CWND,
+	INITIAL_SSTHRESH,
+	isFrom,
+	MIN_CWND,
+	RANGES_ASKED,
+	RANGES_NO,
+	RANGES_UNKNOWN,
+	RANGES_YES,
+	type SourceInfo,
+	type SourceState,
+	STALL_BACKOFF_MS,
+	STALL_TIMEOUTS,
+} from "./source-state.js";
 
-/** A peer that has the file, or part of it: where to send block requests (its send port). */
-export interface SourceInfo {
-	peerId: string;
-	address: string;
-	/** The peer's send port. */
-	port: number;
-}
+export { BAN_BAD_PIECES } from "./blame.js";
+export type { SourceInfo } from "./source-state.js";
 
 /**
  * Hashes pieces and files; the engine passes a worker pool so hashing never stalls the
@@ -90,46 +108,10 @@ export const inlineHasher: PieceHasher = {
 	hashFile: hashFilePrefix,
 };
 
-/**
- * Queuing delay the window aims at, in ms (RFC 6817's TARGET, at most 100 ms): above it
- * the window shrinks, so a download never builds a long queue at a busy or rate-limited
- * peer and leaves room for other traffic on the LAN.
- */
-const TARGET_DELAY_MS = 50;
-/** Window growth per round trip at zero queuing delay, in blocks (RFC 6817's GAIN). */
-const LEDBAT_GAIN = 1;
-/** Length of one base-delay bucket, in ms, and buckets kept (RFC 6817 BASE_HISTORY). */
-const BASE_BUCKET_MS = 10_000;
-const BASE_HISTORY = 6;
-/** Initial congestion window, in blocks (RFC 5681's IW is 2 to 4 segments). */
-const INITIAL_CWND = 4;
-/**
- * Smallest congestion window, in blocks: under heavy random loss (a bad Wi-Fi link) a
- * window of one or two leaves the link idle while each loss waits for its timeout.
- */
-const MIN_CWND = 4;
-/** Initial slow-start threshold, in blocks. */
-const INITIAL_SSTHRESH = 256;
-/** Largest congestion window, in blocks. */
-const MAX_CWND = 1024;
 /** Most bytes held in memory for pieces being fetched, verified or written. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Most pieces over MAX_BUFFERED_BYTES (one per source, so no source is starved). */
 const MAX_EXTRA_PIECES = 16;
-/** Consecutive timeouts after which a source gives its pieces back. */
-const STALL_TIMEOUTS = 8;
-/** How long a stalled source is left alone, in ms. */
-const STALL_BACKOFF_MS = 2_000;
-/**
- * Bad pieces traceable to a peer after which it is banned for the session (see `strike`):
- * one is forgiven (a path that corrupts a datagram past its UDP checksum looks the same as
- * a liar), the second is not.
- */
-export const BAN_BAD_PIECES = 2;
-/** Failed piece fetches whose block fingerprints are kept for the smart ban, at most. */
-const MAX_FAILED_RECORDS = 64;
-/** Block fingerprints kept per failed piece, at most (over all its failed fetches). */
-const MAX_RECORD_BLOCKS = 4096;
 /** A gap between two ticks longer than this (ms) means our event loop was stalled. */
 const LOOP_STALL_MS = 100;
 /** Piece writes in flight at once. */
@@ -159,14 +141,6 @@ const STRIPE_PIECES = 8;
 const MAX_BATCH = 64;
 /** A source asks again only once this many blocks of its window are free (delayed acks). */
 const MIN_BATCH = 16;
-/**
- * Range support of a source: not known yet; one range asked and not yet answered (it gets
- * single block requests meanwhile); yes; no (a peer of an earlier build).
- */
-const RANGES_UNKNOWN = 0;
-const RANGES_ASKED = 2;
-const RANGES_YES = 1;
-const RANGES_NO = -1;
 /** Most pieces assembled on disk at once, in all and per source (see `piece-spill.ts`). */
 const MAX_SPILLED_ACTIVE = 16;
 const MAX_SPILLED_PER_SOURCE = 2;
@@ -178,48 +152,6 @@ const MISSING = 0;
 const ACTIVE = 1;
 const VERIFYING = 2;
 const VERIFIED = 3;
-
-interface SourceState extends SourceInfo {
-	key: string;
-	/** Have-map of a partial seeder; undefined for a seeder (every piece). */
-	have: Uint8Array | undefined;
-	rtt: RttEstimator;
-	mtu: PathMtuSearch;
-	/** Index of the piece probing a larger datagram size, if any. */
-	probePiece: number | undefined;
-	cwnd: number;
-	ssthresh: number;
-	inflight: number;
-	banned: boolean;
-	/**
-	 * A partial seeder whose requests time out: its have-map claims leave the availability
-	 * counts (so seeders are asked for those pieces) until it answers again.
-	 */
-	suspended: boolean;
-	stalledUntil: number;
-	consecutiveTimeouts: number;
-	lastLossAt: number;
-	lastBackoffAt: number;
-	lastDataAt: number;
-	/** Send time of the most recently sent request that was answered (RACK). */
-	rackSentAt: number;
-	/** Lowest RTT sample, in ms (RACK's min_RTT). */
-	minRtt: number;
-	/**
-	 * Reordering window multiplier, raised each time a request we deemed lost turned out
-	 * to be answered after all (RFC 8985 section 6.2, reo_wnd_mult).
-	 */
-	reorderMultiplier: number;
-	/** Minimum RTT per bucket of BASE_BUCKET_MS, newest last (RFC 6817 base delay). */
-	baseHistory: { start: number; min: number }[];
-	/** Payload bytes received from this source. */
-	received: number;
-	/**
-	 * Whether it answers range requests: RANGES_UNKNOWN until a ranged block is answered
-	 * (RANGES_YES) or times out unanswered (RANGES_NO: it gets block requests only).
-	 */
-	ranges: number;
-}
 
 interface ActivePiece {
 	index: number;
@@ -1708,44 +1640,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * strike. `data` is the failed piece (still unrecycled).
 	 */
 	private recordFailed(index: number, data: Buffer, fetch: FetchInfo): void {
-		const blocks: BlockPrint[] = [];
-		for (let block = 0; block < fetch.senders.length; block++) {
-			const sender = fetch.senders[block];
-			if (!sender) continue;
-			const offset = block * fetch.blockSize;
-			const length = Math.min(fetch.blockSize, data.length - offset);
-			blocks.push({
-				offset,
-				length,
-				peerId: sender.peerId,
-				print: fingerprint(data.subarray(offset, offset + length)),
-			});
-		}
-		const records = this.failedRecords.get(index) ?? [];
-		for (const earlier of records) {
-			for (const a of earlier.blocks) {
-				for (const b of blocks) {
-					if (
-						a.peerId === b.peerId &&
-						a.offset === b.offset &&
-						a.length === b.length &&
-						a.print !== b.print
-					)
-						this.strike(b.peerId, fetch.id);
-				}
-			}
-		}
-		records.push({ fetch: fetch.id, blocks });
-		let kept = 0;
-		for (const r of records) kept += r.blocks.length;
-		while (records.length > 1 && kept > MAX_RECORD_BLOCKS)
-			kept -= records.shift()?.blocks.length ?? 0;
-		this.failedRecords.delete(index);
-		this.failedRecords.set(index, records);
-		if (this.failedRecords.size > MAX_FAILED_RECORDS) {
-			const oldest = this.failedRecords.keys().next().value;
-			if (oldest !== undefined) this.failedRecords.delete(oldest);
-		}
+		for (const peerId of recordFailedFetch(this.failedRecords, index, data, fetch))
+			this.strike(peerId, fetch.id);
 	}
 
 	/**
@@ -1755,16 +1651,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * the piece are then dropped.
 	 */
 	private judgeFailed(index: number, data: Buffer): void {
-		const records = this.failedRecords.get(index);
-		if (!records) return;
-		this.failedRecords.delete(index);
-		for (const record of records) {
-			for (const b of record.blocks) {
-				if (b.offset + b.length > data.length) continue;
-				if (fingerprint(data.subarray(b.offset, b.offset + b.length)) !== b.print)
-					this.strike(b.peerId, record.fetch);
-			}
-		}
+		for (const { peerId, fetch } of judgeFailedFetches(this.failedRecords, index, data))
+			this.strike(peerId, fetch);
 	}
 
 	/**
@@ -2270,145 +2158,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 }
 
-/**
- * Opens the window for one answered request, LEDBAT style (RFC 6817 section 2.4.2): the
- * window grows by GAIN * off_target / cwnd, where off_target is how far the queuing delay
- * (this RTT minus the lowest RTT seen lately) is below TARGET; above TARGET it shrinks.
- * Slow start (+1 per answer) runs until the slow-start threshold or until the queuing
- * delay reaches half of TARGET.
- */
-function grow(source: SourceState, now: number, rtt: number): void {
-	const history = source.baseHistory;
-	const last = history[history.length - 1];
-	if (!last || now - last.start >= BASE_BUCKET_MS) {
-		history.push({ start: now, min: rtt });
-		if (history.length > BASE_HISTORY) history.shift();
-	} else if (rtt < last.min) last.min = rtt;
-	let base = Number.POSITIVE_INFINITY;
-	for (const bucket of history) base = Math.min(base, bucket.min);
-	const queuing = rtt - base;
-	if (source.cwnd < source.ssthresh) {
-		if (queuing < TARGET_DELAY_MS / 2) {
-			source.cwnd = Math.min(MAX_CWND, source.cwnd + 1);
-			return;
-		}
-		source.ssthresh = source.cwnd;
-	}
-	const offTarget = (TARGET_DELAY_MS - queuing) / TARGET_DELAY_MS;
-	source.cwnd = Math.min(
-		MAX_CWND,
-		Math.max(MIN_CWND, source.cwnd + (LEDBAT_GAIN * Math.max(-1, offTarget)) / source.cwnd),
-	);
-}
-
-/** A fetch of a piece as `verified` judges it. */
-interface FetchInfo {
-	id: number;
-	blockSize: number;
-	/** Sender of each block (by block index). */
-	senders: (SourceState | undefined)[];
-	contributors: SourceState[];
-}
-
-/** One block of a failed fetch: where, who sent it, and a fingerprint of what it sent. */
-interface BlockPrint {
-	offset: number;
-	length: number;
-	peerId: string;
-	print: bigint;
-}
-
-/** The blocks of one failed fetch of a piece. */
-interface FailedFetch {
-	fetch: number;
-	blocks: BlockPrint[];
-}
-
-/** A 64-bit fingerprint of a block: the first 8 bytes of its BLAKE3. */
-function fingerprint(block: Uint8Array): bigint {
-	return hash(block).readBigUInt64BE(0);
-}
-
 /** Block payload bytes for a datagram of `datagram` bytes. */
 function blockPayload(datagram: number): number {
 	return Math.min(MAX_BLOCK_SIZE, datagram - DATA_OVERHEAD);
-}
-
-function isFrom(source: SourceState, from: Endpoint): boolean {
-	return source.address === from.address && source.port === from.port;
-}
-
-function hasBit(bits: Uint8Array, index: number): boolean {
-	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
-}
-
-function setBit(bits: Uint8Array, index: number): void {
-	bits[index >> 3] |= 0x80 >> (index & 7);
-}
-
-/** True for the fs errors of a full disk or an exhausted quota. */
-function isDiskFull(error: unknown): boolean {
-	const code = (error as NodeJS.ErrnoException | undefined)?.code;
-	return code === "ENOSPC" || code === "EDQUOT";
-}
-
-/** A one-line description of a write failure, naming disk full and a vanished folder. */
-function diskError(file: string, error: unknown): string {
-	const code = (error as NodeJS.ErrnoException).code;
-	if (code === "ENOSPC" || code === "EDQUOT")
-		return `disk full writing ${file}; the partial download is kept, retry to resume`;
-	if (code === "ENOENT") return `the downloads folder of ${file} was removed`;
-	return `cannot write ${file}: ${reason(error)}`;
-}
-
-/** Writes all of `data` at `position` (a short write continues where it stopped). */
-async function writeFully(handle: fs.FileHandle, data: Buffer, position: number): Promise<void> {
-	let done = 0;
-	while (done < data.length) {
-		const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-		if (bytesWritten === 0) throw new Error("wrote nothing");
-		done += bytesWritten;
-	}
-}
-
-/**
- * Moves the verified partial file to `target`, or to `name (n).ext` when `target` holds
- * a different file; when `target` already holds the same content, keeps that one.
- * `link` + `unlink` never replaces an existing file, unlike `rename`.
- * @returns the final path
- */
-async function placeFinal(
-	partial: string,
-	target: string,
-	content: Buffer,
-	hashFile: (file: string, size: number) => Promise<Buffer>,
-): Promise<string> {
-	for (let n = 0; n < 1000; n++) {
-		const candidate = n === 0 ? target : numberedName(target, n);
-		try {
-			await fs.link(partial, candidate);
-			await fs.unlink(partial);
-			return candidate;
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-			if (await sameContent(candidate, content, hashFile)) {
-				await fs.unlink(partial);
-				return candidate;
-			}
-		}
-	}
-	throw new Error("no free name");
-}
-
-async function sameContent(
-	file: string,
-	content: Buffer,
-	hashFile: (file: string, size: number) => Promise<Buffer>,
-): Promise<boolean> {
-	try {
-		const stat = await fs.stat(file);
-		return stat.isFile() && (await hashFile(file, stat.size)).equals(content);
-	} catch {
-		return false;
-	}
 }
