@@ -408,7 +408,7 @@ export async function get(
 			);
 		const started = Date.now();
 		const result = await withProgress(peer, file.id, file.name, file.size, json, io, () =>
-			peer.download(file.id),
+			peer.download(file.id, file.name),
 		);
 		const seconds = (Date.now() - started) / 1000;
 		if (json) io.out(jsonText(downloadJson(peer, file.contentHash, result, seconds)));

@@ -578,8 +578,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	/**
-	 * Every file on the network (not our own), merged by id, sorted by name. The same array
-	 * until a list changes: treat it as read-only.
+	 * Every file on the network (not our own): one entry per (name, content id) pair, its
+	 * `peers` every peer with that content under any name (see `mergeFiles`), sorted by name.
+	 * The same array until a list changes: treat it as read-only.
 	 */
 	files(): NetworkFile[] {
 		this.filesCache ??= this.mergeFiles();
@@ -592,19 +593,33 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.foldersCache = undefined;
 	}
 
+	/**
+	 * One entry per (name, content) pair of every list: a content shared under several names
+	 * (a symlink and its target, one song in two folders) is listed under each. Its `peers`
+	 * are the peers that have the content under any name, each once: every one of them is a
+	 * source of it (downloads merge sources by content id). The entries of one content share
+	 * one `peers` array.
+	 */
 	private mergeFiles(): NetworkFile[] {
 		const merged = new Map<string, NetworkFile>();
+		const holders = new Map<string, string[]>();
 		for (const [peerId, list] of this.lists) {
 			for (const f of list.files) {
-				const known = merged.get(f.id);
-				if (known) known.peers.push(peerId);
-				else
-					merged.set(f.id, {
+				let peers = holders.get(f.id);
+				if (!peers) {
+					peers = [];
+					holders.set(f.id, peers);
+				}
+				// A list is per peer: the peer is the last one added when it lists this content twice.
+				if (peers[peers.length - 1] !== peerId) peers.push(peerId);
+				const key = `${f.name}\n${f.id}`;
+				if (!merged.has(key))
+					merged.set(key, {
 						id: f.id,
 						name: f.name,
 						size: f.size,
 						contentHash: f.contentHash,
-						peers: [peerId],
+						peers,
 					});
 			}
 		}
@@ -637,7 +652,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 				const parts = f.name.split("/");
 				for (let depth = 1; depth < parts.length; depth++) {
 					const folder = folderAt(parts.slice(0, depth).join("/"));
-					folder.ids.set(f.id, f.size);
+					folder.ids.set(`${f.name}\n${f.id}`, f.size);
 					folder.peers.add(peerId);
 				}
 			}
@@ -698,7 +713,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (byId) return byId;
 		let prefixed: NetworkFile[] = [];
 		if (/^[0-9a-f]{8,}$/i.test(q)) {
-			prefixed = files.filter((f) => f.id.startsWith(q.toLowerCase()));
+			// One content listed under several names is one file to fetch: one match per id.
+			const byPrefix = new Map<string, NetworkFile>();
+			for (const f of files)
+				if (f.id.startsWith(q.toLowerCase()) && !byPrefix.has(f.id)) byPrefix.set(f.id, f);
+			prefixed = [...byPrefix.values()];
 			if (prefixed.length === 1) return prefixed[0];
 		}
 		const named = files.filter((f) => f.name === q);
@@ -808,18 +827,29 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * name already holds the same content (same size and BLAKE3), nothing is downloaded and
 	 * the transfer completes at once with that path. A paused download of the file is
 	 * resumed; a cancelled or failed one starts again (from its partial file, if kept).
+	 * A content listed under several names is fetched once (from every peer that has it,
+	 * whatever the name); asked for under a second name, it is copied there once verified.
 	 * @param fileId - hex id of a file in `files()`
+	 * @param name - which of its names to save it under (default: the first listed)
 	 * @returns the finished transfer (with `path`)
-	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest), `UNSAFE_NAME`,
-	 *   or `FAILED` when the download fails
+	 * @throws OperationError `NOT_FOUND` (unknown id, or no such name of it), `NO_SOURCE` (no
+	 *   manifest), `UNSAFE_NAME`, or `FAILED` when the download fails
 	 */
-	async download(fileId: string): Promise<TransferState> {
-		const file = this.files().find((f) => f.id === fileId);
-		if (!file) throw new OperationError(`no peer shares ${fileId}`, "NOT_FOUND");
+	async download(fileId: string, name?: string): Promise<TransferState> {
+		const file = this.files().find(
+			(f) => f.id === fileId && (name === undefined || f.name === name),
+		);
+		if (!file)
+			throw new OperationError(
+				`no peer shares ${name === undefined ? fileId : `${JSON.stringify(name)} (${fileId.slice(0, 16)})`}`,
+				"NOT_FOUND",
+			);
 		const running = this.engine.downloads.get(fileId);
 		if (running?.status === "paused") this.resume(fileId);
-		if (running && !isEnded(running)) return this.waitFor(running);
 		const target = downloadTarget(this.options.downloadsDir, file.name);
+		// The same content under another name: fetched once, then copied (see `fetchTo`).
+		if (running && !isEnded(running) && (name === undefined || this.targets.get(fileId) === target))
+			return this.waitFor(running);
 		if (!target)
 			throw new OperationError(
 				`refusing unsafe file name ${JSON.stringify(file.name)}`,
@@ -961,7 +991,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			}
 		}
 		const state = await this.waitFor(download);
-		if (folder === undefined || this.targets.get(file.id) === target || !state.path) return state;
+		if (this.targets.get(file.id) === target || !state.path) return state;
 		// The same content wanted at a second path (a folder holding it twice, or fetched
 		// before for another path): a copy of the verified file.
 		return this.copyTo(state.path, file, target, folder);
@@ -975,7 +1005,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		source: string,
 		file: Wanted,
 		target: string,
-		folder: string,
+		folder: string | undefined,
 	): Promise<TransferState> {
 		await fs.mkdir(path.dirname(target), { recursive: true });
 		for (let n = 0; n < 1000; n++) {

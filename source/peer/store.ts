@@ -116,7 +116,7 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 		},
 		dispatch(intent: Intent) {
 			if (intent.type === "download") {
-				peer.download(intent.fileId).catch((error: Error & { code?: string }) => {
+				peer.download(intent.fileId, intent.name).catch((error: Error & { code?: string }) => {
 					// A cancel says so itself (with what became of the partial file).
 					if (error.code !== "CANCELLED") say(error.message);
 				});

@@ -133,7 +133,11 @@ describe("the search box (/)", () => {
 			() => "the download intent",
 		);
 		assert.deepEqual(store.intents, [
-			{ type: "download", fileId: "id-tv/Silicon Valley S01E01.mkv" },
+			{
+				type: "download",
+				fileId: "id-tv/Silicon Valley S01E01.mkv",
+				name: "tv/Silicon Valley S01E01.mkv",
+			},
 		]);
 		// The box stays open: Ctrl-U empties it, a new query starts at its best match.
 		app.stdin.write(KEY.ctrlU);
@@ -152,7 +156,11 @@ describe("the search box (/)", () => {
 		);
 		assert.deepEqual(store.intents.slice(1), [
 			{ type: "download-folder", path: "docs/nested" },
-			{ type: "download", fileId: "id-docs/nested/deep notes.txt" },
+			{
+				type: "download",
+				fileId: "id-docs/nested/deep notes.txt",
+				name: "docs/nested/deep notes.txt",
+			},
 		]);
 	});
 
@@ -178,7 +186,9 @@ describe("the search box (/)", () => {
 			() => store.intents.length === 1,
 			() => "the download intent",
 		);
-		assert.deepEqual(store.intents, [{ type: "download", fileId: "id-docs/guide.md" }]);
+		assert.deepEqual(store.intents, [
+			{ type: "download", fileId: "id-docs/guide.md", name: "docs/guide.md" },
+		]);
 		app.stdin.write("/");
 		app.stdin.write(KEY.backspace);
 		await app.waitForText(/\/ guid\s+1 match/);
