@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseCommandLine, USAGE } from "./source/cli/args.js";
 import {
 	config,
+	dataDir,
 	followSettings,
 	get,
 	keepLimits,
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
 	// Commands that start no peer: no network settings needed.
 	switch (command) {
 		case "manifest":
-			await manifest(target ?? "", flags.output, flags.json, io);
+			await manifest(target ?? "", flags.output, flags.json, io, dataDir(flags));
 			return 0;
 		case "share":
 			setFolder("shareDir", target ?? "", flags.configDir, io);

@@ -34,15 +34,23 @@ const COMMANDS: readonly CommandName[] = [
 ];
 
 /**
- * The only flags the commands that start no peer accept (besides --help and --version):
- * a peer flag there would do nothing, so it is refused rather than silently ignored.
+ * Global flags: every command takes them (a shell alias may add them to any command line).
+ * `--config-dir` picks the settings folder, the index cache (which `manifest` reads) and
+ * the log's folder.
+ */
+export const GLOBAL_FLAGS: readonly string[] = ["config-dir"];
+
+/**
+ * The only flags the commands that start no peer accept besides the global ones (and
+ * --help and --version): a peer flag there would do nothing, so it is refused rather than
+ * silently ignored.
  */
 const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	manifest: ["output", "json"],
-	share: ["config-dir"],
-	"download-to": ["config-dir"],
-	config: ["config-dir", "json"],
-	"network-key": ["config-dir", "network-key-file", "clear"],
+	share: [],
+	"download-to": [],
+	config: ["json"],
+	"network-key": ["network-key-file", "clear"],
 };
 
 /** Options a flag may set for one run (absent: from settings). */
@@ -93,6 +101,7 @@ export const USAGE = `Usage:
   p2p-tui search <query> [options] [--wait MS] [--json]  files on the network, ranked by a fuzzy match
   p2p-tui get <id|p2p:id|name|file.p2p|folder> [options] [--wait MS] [--json]   download a file or a whole folder
   p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
+                                                 (reuses the index cache of a shared, unchanged file)
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
   p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
   p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
@@ -107,7 +116,7 @@ Options:
   --discovery-port PORT  UDP port for announces (default 45454)
   --broadcast ADDR       broadcast address for announces (repeatable; default 255.255.255.255)
   --interval MS          announce interval (default 2000)
-  --config-dir DIR       settings folder (several instances on one host)
+  --config-dir DIR       settings folder (several instances on one host); every command takes it
   --max-up KBPS          upload cap in KB/s (0: none)
   --max-down KBPS        (TUI, serve, get) download cap in KB/s (0: none)
   --max-active N         (TUI, serve, get) downloads at once; the others wait queued (default 3)
@@ -162,7 +171,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	const allowed = LOCAL_FLAGS[command];
 	if (allowed) {
 		for (const [flag, value] of Object.entries(values)) {
-			if (value !== undefined && !allowed.includes(flag))
+			if (value !== undefined && !allowed.includes(flag) && !GLOBAL_FLAGS.includes(flag))
 				throw new UsageError(`--${flag} does not go with ${command} (see --help)`);
 		}
 	} else if (values.output !== undefined) {

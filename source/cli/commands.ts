@@ -6,6 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 import envPaths from "env-paths";
 import { OperationError, UsageError } from "../errors.js";
+import { identityOf } from "../library/identity.js";
+import { IndexCache } from "../library/index-cache.js";
 import { hashFile, reason } from "../library/library.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
@@ -17,6 +19,7 @@ import type {
 	TransferState,
 } from "../peer/types.js";
 import { toHex } from "../protocol/hash.js";
+import { decodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
 import {
 	decodeManifestFile,
 	encodeManifestFile,
@@ -577,6 +580,10 @@ export async function getManifestFile(
  * `<name>.p2p` in the current folder by default, or in `output` when that is a folder;
  * an existing file is never overwritten. Prints the file id and its `p2p:` link; with
  * `json`, one object `{path, id, link, name, size, pieceSize, pieces, contentHash}`.
+ * A file a peer shares, unchanged since it was indexed, is not hashed again: its manifest
+ * comes from the index cache of `data` (the `--config-dir` folder, else the app's data
+ * folder), found by path and identity exactly as the library finds it.
+ * @param data - the app's data folder whose index cache to read (never written)
  * @throws UsageError `NOT_A_FILE` (missing or not a regular file), `UNSAFE_NAME`,
  *   `OUTPUT_EXISTS`, `OUTPUT_UNWRITABLE`
  */
@@ -585,6 +592,7 @@ export async function manifest(
 	output: string | undefined,
 	json: boolean,
 	io: Output,
+	data?: string,
 ): Promise<void> {
 	const source = path.resolve(file);
 	let isFile = false;
@@ -605,9 +613,9 @@ export async function manifest(
 			"OUTPUT_EXISTS",
 		);
 	if (fs.existsSync(target)) throw exists();
-	let hashed: Awaited<ReturnType<typeof hashFile>>;
+	let hashed: Pick<Awaited<ReturnType<typeof hashFile>>, "manifest" | "idBytes">;
 	try {
-		hashed = await hashFile(source);
+		hashed = (await cachedManifest(source, data)) ?? (await hashFile(source));
 	} catch (error) {
 		throw new UsageError(`cannot read ${source}: ${reason(error)}`, "NOT_A_FILE");
 	}
@@ -643,6 +651,26 @@ export async function manifest(
 	);
 	io.out(`id    ${id}`);
 	io.out(`link  ${fileLink(id)}`);
+}
+
+/**
+ * The manifest of a file from the index cache of a data folder, when the cache holds one
+ * for the file as it is now (same path, size, times and inode; see `IndexCache.lookup`).
+ * @returns undefined when there is none (or no data folder, or no readable cache)
+ */
+async function cachedManifest(
+	file: string,
+	data: string | undefined,
+): Promise<{ manifest: Manifest; idBytes: Buffer } | undefined> {
+	if (!data) return undefined;
+	const real = await fs.promises.realpath(file);
+	const identity = identityOf(await fs.promises.stat(real, { bigint: true }));
+	const cache = await IndexCache.load(data);
+	// Keyed as the library found it: under the shared folder's path, or a link's target.
+	const bytes = cache.lookup(file, identity) ?? cache.lookup(real, identity);
+	const manifest = bytes ? decodeManifest(bytes) : null;
+	if (!bytes || !manifest || manifest.size !== identity.size) return undefined;
+	return { manifest, idBytes: Buffer.from(manifestId(bytes)) };
 }
 
 function isDirectory(p: string): boolean {
