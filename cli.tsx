@@ -93,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
 	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];
 	const settings = loadSettings(flags);
 	const options = peerOptions(settings, flags);
+	// Only a peer that stays seeds what it downloads: `get` leaves once its file is in.
+	if (command !== "tui" && command !== "serve") options.seed = false;
 	const wait = flags.wait ?? 3_000;
 	switch (command) {
 		case "serve":

@@ -84,6 +84,8 @@ export interface RunFlags {
 	networkKeyFile?: string;
 	/** `network-key --clear`: remove the stored network key. */
 	clear?: boolean;
+	/** `--no-seed` (TUI, serve): do not serve what this run downloads. */
+	noSeed?: boolean;
 }
 
 /** A parsed command line. */
@@ -124,6 +126,7 @@ Options:
   --network-key SECRET   private network: only peers with the same key see and reach us
   --network-key-file PATH  the network key from a file (its bytes, less a final line break)
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
+  --no-seed              (TUI, serve) do not serve what this run downloads (setting "seed")
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
   --json                 machine-readable output
   --help, --version`;
@@ -203,6 +206,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	if (values["network-key"] === "") throw new UsageError("a network key must not be empty");
 	if (values["network-key-file"] === "")
 		throw new UsageError("expected --network-key-file to name a file");
+	if (values["no-seed"] && command !== "tui" && command !== "serve")
+		throw new UsageError("--no-seed goes with the TUI and serve (see --help)");
 	if (values.clear && command !== "network-key")
 		throw new UsageError("--clear goes with network-key only");
 	if (command === "network-key") {
@@ -234,6 +239,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			networkKey: values["network-key"],
 			networkKeyFile: values["network-key-file"],
 			clear: values.clear ?? false,
+			noSeed: values["no-seed"] ?? false,
 		},
 	};
 }
@@ -304,6 +310,7 @@ function parse(argv: string[]) {
 			"network-key": { type: "string" },
 			"network-key-file": { type: "string" },
 			clear: { type: "boolean" },
+			"no-seed": { type: "boolean" },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },
 		},

@@ -74,6 +74,7 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		maxActive: limits.maxActive,
 		dataDir: dataDir(flags),
 		networkKey: networkKeyOf(settings, flags),
+		seed: settings.seed,
 	};
 }
 
@@ -731,7 +732,7 @@ export function setFolder(
 /**
  * `config`: every stored setting and the settings file's path; with `json`, one object
  * `{file, settings: {name, shareDir, downloadsDir, basePort, discoveryPort, broadcast,
- * interval, maxDown, maxUp, maxActive, networkKey}}` (rates in KB/s, 0 for none; the network
+ * interval, maxDown, maxUp, maxActive, networkKey, seed}}` (rates in KB/s, 0 for none; the network
  * key is never shown: `"(set)"` or `""`).
  * @throws UsageError `SETTINGS`
  */
@@ -751,6 +752,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		maxActive: s.maxActive,
 		// Never shown: only whether one is set.
 		networkKey: s.networkKey ? "(set)" : "",
+		seed: s.seed !== false,
 	};
 	if (json) {
 		io.out(jsonText({ file, settings }));
@@ -769,6 +771,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],
 		["max active", String(settings.maxActive)],
 		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
+		["seed", settings.seed ? "yes (downloads are served while running)" : "no"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
 }

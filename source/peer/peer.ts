@@ -97,6 +97,12 @@ export interface PeerOptions {
 	 * with it, and peers without the same key neither see nor reach us. None when absent.
 	 */
 	networkKey?: string | Uint8Array;
+	/**
+	 * Seed what we download: each file a download completes (or finds already in place) is
+	 * served and listed under its network name for as long as the peer runs (see
+	 * `Library.seed`). Off when absent: one-shot commands leave at once anyway.
+	 */
+	seed?: boolean;
 }
 
 /** Events of a peer; every payload is plain data. */
@@ -106,8 +112,11 @@ export interface PeerEvents {
 	"peer-updated": [peer: PeerRecord];
 	/** The merged list of files on the network changed. */
 	"files-changed": [];
-	/** Our shared folder was re-indexed; `files` is how many we share. */
-	"library-changed": [files: number];
+	/**
+	 * Our shared list changed; `files` is how many we share; `reindexed` is false when only
+	 * the downloaded files we seed changed.
+	 */
+	"library-changed": [files: number, reindexed: boolean];
 	"download-started": [transfer: TransferState];
 	"download-progress": [transfer: TransferState];
 	"download-complete": [transfer: TransferState];
@@ -233,6 +242,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private readonly busyTargets = new Map<string, Promise<TransferState>>();
 	/** Transfers completed without a download (identical file already there, or a copy), by path. */
 	private readonly kept = new Map<string, TransferState>();
+	/** Files we seed (see `seedFile`): the name each is listed under, by its path. */
+	private readonly seededAt = new Map<string, string>();
+	/** Seeds being set up (a stat and a realpath each). */
+	private readonly seeding = new Set<Promise<void>>();
 	private discovery!: Discovery;
 	private engine!: TransferEngine;
 	private library!: Library;
@@ -349,8 +362,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("files-changed");
 		});
 		// Re-announced at once: peers see our new revision and refetch the list.
-		this.library.on("changed", () => {
-			this.emit("library-changed", this.library.files().length);
+		this.library.on("changed", (_revision, folder) => {
+			this.emit("library-changed", this.library.files().length, folder);
 			void this.discovery.announce();
 		});
 		this.library.on("progress", (progress) => this.emit("index-progress", progress));
@@ -359,7 +372,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("download-progress", state);
 			if (state.folder) this.folderProgress(state.folder, false);
 		});
-		this.engine.on("download-complete", (d) => this.emit("download-complete", this.stateOf(d)));
+		this.engine.on("download-complete", (d) => {
+			const state = this.stateOf(d);
+			if (state.path) this.seedFile(state.name, state.path, encodeManifest(d.manifest));
+			this.emit("download-complete", state);
+		});
 		this.engine.on("download-failed", (d) => this.emit("download-failed", this.stateOf(d)));
 		this.engine.on("download-dequeued", (d) => this.emit("download-dequeued", this.stateOf(d)));
 		this.engine.on("download-cancelled", (d, keep) =>
@@ -448,6 +465,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			ports: this.engine.ports,
 			discoveryPort: this.options.discoveryPort,
 			sharedFiles: this.library.files().length,
+			seededFiles: this.library.seeded().length,
 		};
 	}
 
@@ -690,13 +708,23 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return this.library.ready();
 	}
 
-	/** Files we share ourselves. */
-	sharedFiles(): { id: string; name: string; size: number; contentHash: string }[] {
+	/**
+	 * Files we share ourselves: the shared folder's, and the files we downloaded and seed
+	 * (`downloaded`, with where they are).
+	 */
+	sharedFiles(): {
+		id: string;
+		name: string;
+		size: number;
+		contentHash: string;
+		downloaded?: string;
+	}[] {
 		return this.library.files().map((f) => ({
 			id: f.id,
 			name: f.name,
 			size: f.size,
 			contentHash: toHex(f.manifest.contentHash),
+			...(f.seedRoot === undefined ? {} : { downloaded: f.absPath }),
 		}));
 	}
 
@@ -740,7 +768,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	transfers(): TransferState[] {
 		return [
 			...[...this.engine.downloads.values()].map((d) => this.stateOf(d)),
-			...this.kept.values(),
+			...[...this.kept.values()].map((t) => this.marked(t)),
 		];
 	}
 
@@ -748,7 +776,15 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private stateOf(download: Download): TransferState {
 		const state = download.state();
 		const folder = this.fileFolders.get(state.fileId);
-		return folder === undefined ? state : { ...state, folder };
+		return this.marked(folder === undefined ? state : { ...state, folder });
+	}
+
+	/** A complete transfer we seed gets `seeding` (while the library still serves it). */
+	private marked(state: TransferState): TransferState {
+		if (state.status !== "complete" || !state.path) return state;
+		const listed = this.seededAt.get(state.path);
+		if (listed === undefined || this.library.seeding(listed)?.id !== state.fileId) return state;
+		return { ...state, seeding: true };
 	}
 
 	/** Payload bytes uploaded so far (answers plus pushes). */
@@ -1028,6 +1064,32 @@ export class Peer extends EventEmitter<PeerEvents> {
 		throw new OperationError(`no free name beside ${target}`, "FAILED");
 	}
 
+	/**
+	 * Seeds a verified file we hold (with `seed` on): listed under `name` (or, when a file
+	 * of another content is seeded under that name already, its path under the downloads
+	 * folder) and served from `where` while the peer runs.
+	 */
+	private seedFile(name: string, where: string, manifestBytes: Buffer): void {
+		if (!this.options.seed) return;
+		const root = path.resolve(this.options.downloadsDir);
+		const id = toHex(manifestId(manifestBytes));
+		const taken = this.library.seeding(name);
+		const listed =
+			taken && taken.id !== id && isInside(root, where)
+				? path.relative(root, where).split(path.sep).join("/")
+				: name;
+		const job = this.library.seed(listed, where, manifestBytes, root).then((ok) => {
+			if (ok) this.seededAt.set(where, listed);
+		});
+		this.seeding.add(job);
+		void job.finally(() => this.seeding.delete(job));
+	}
+
+	/** Waits until the files completed so far are seeded (for tests and reporters). */
+	async seeded(): Promise<void> {
+		while (this.seeding.size > 0) await Promise.all(this.seeding);
+	}
+
 	/** Records a transfer that completed without downloading: the file is at `where`. */
 	private keep(file: Wanted, where: string, folder?: string): TransferState {
 		const pieces = pieceCount(file.size, pieceSizeFor(file.size));
@@ -1051,6 +1113,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 		};
 		this.kept.delete(where);
 		this.kept.set(where, state);
+		// Seeded when its manifest is known: from a `.p2p` file, this session's download of
+		// the content, or a file we serve already.
+		const manifest = file.manifest ?? this.engine.downloads.get(file.id)?.manifest;
+		const bytes = manifest ? encodeManifest(manifest) : this.library.get(file.id)?.manifestBytes;
+		if (bytes) this.seedFile(file.name, where, bytes);
 		this.emit("download-complete", state);
 		return state;
 	}

@@ -64,8 +64,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 	listen("files-changed", changed);
 	// The first index's publications are no news; later ones are a re-index of the folder.
 	let indexedOnce = peer.indexProgress().done;
-	listen("library-changed", (files) => {
-		if (indexedOnce) say(`shared folder re-indexed: ${files} files`);
+	listen("library-changed", (files, reindexed) => {
+		if (indexedOnce && reindexed) say(`shared folder re-indexed: ${files} files`);
 		else changed();
 	});
 	listen("download-started", (t) =>

@@ -156,6 +156,8 @@ export interface TransferState {
 	pieceSize?: number;
 	/** Path of the partial file while not complete (absent once complete or deleted on cancel). */
 	partialPath?: string;
+	/** Complete, and served to other peers from `path` (we seed what we downloaded). */
+	seeding?: boolean;
 }
 
 /** This peer's own identity and folders. */
@@ -166,8 +168,10 @@ export interface SelfInfo {
 	downloadsDir: string;
 	ports: TransferPorts;
 	discoveryPort: number;
-	/** Number of files we share. */
+	/** Number of files we share (the shared folder's and the ones we seed). */
 	sharedFiles: number;
+	/** Of those, files we downloaded and seed (see `PeerOptions.seed`). */
+	seededFiles: number;
 }
 
 /** Everything a view needs, at one moment. Treat as immutable. */

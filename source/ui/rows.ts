@@ -304,7 +304,7 @@ export function transferStatusText(transfer: TransferState): string {
 		case "verifying":
 			return "verifying";
 		case "complete":
-			return "done";
+			return transfer.seeding ? "done · seeding" : "done";
 		case "failed":
 			return `failed: ${transfer.error ?? "unknown error"}`;
 		case "queued":
@@ -833,6 +833,8 @@ export function statusLineText(
 	const infoWidth = Math.max(0, width - keysWidth);
 	const parts = [
 		snapshot.self.name,
+		// What we downloaded and serve besides the shared folder.
+		...(snapshot.self.seededFiles > 0 ? [`seeding ${snapshot.self.seededFiles} downloaded`] : []),
 		`share ${snapshot.self.shareDir}`,
 		`downloads ${snapshot.self.downloadsDir}`,
 	];
