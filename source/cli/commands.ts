@@ -31,6 +31,7 @@ import {
 } from "../protocol/manifest-file.js";
 import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
+import { waitingReason } from "../ui/rows.js";
 import type { RunFlags } from "./args.js";
 import { ProgressReport } from "./progress.js";
 import {
@@ -440,8 +441,8 @@ async function withProgress(
 ): Promise<TransferState> {
 	if (json) return run();
 	const report = new ProgressReport(name, size, { tty: io.tty, line: io.err });
-	// A download waiting for disk space says why (its status is `waiting`, its error the reason).
-	const reasonOf = (t: TransferState) => (t.status === "waiting" ? t.error : undefined);
+	// A download that does not move says why: queued, waiting for peers, for disk space.
+	const reasonOf = (t: TransferState) => waitingReason(t, peer.limits().maxActive);
 	const onProgress = (t: TransferState) => {
 		if (t.fileId === fileId) report.update(t.bytesDone, t.speed, reasonOf(t));
 	};
@@ -886,7 +887,19 @@ async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Outp
 			peer.on("folder-progress", (f) => {
 				if (f.path !== folderPath) return;
 				report ??= new ProgressReport(`${f.path}/`, f.size, { line: io.err });
-				report.update(f.bytesDone, peer.rates().down);
+				const rate = peer.rates().down;
+				// Nothing arriving: why the first waiting file of the folder waits.
+				const waiting =
+					rate > 0
+						? undefined
+						: peer
+								.transfers()
+								.find((t) => t.folder === folderPath && waitingReason(t) !== undefined);
+				report.update(
+					f.bytesDone,
+					rate,
+					waiting && `${waiting.name}: ${waitingReason(waiting, peer.limits().maxActive)}`,
+				);
 			});
 	}
 	let result: Awaited<ReturnType<Peer["downloadFolder"]>>;

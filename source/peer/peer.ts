@@ -776,7 +776,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private stateOf(download: Download): TransferState {
 		const state = download.state();
 		const folder = this.fileFolders.get(state.fileId);
-		return this.marked(folder === undefined ? state : { ...state, folder });
+		if (folder !== undefined) state.folder = folder;
+		if (state.status === "queued") {
+			const position = this.engine.queuePosition(download);
+			if (position > 0) state.queuePosition = position;
+		}
+		return this.marked(state);
 	}
 
 	/** A complete transfer we seed gets `seeding` (while the library still serves it). */

@@ -158,6 +158,8 @@ export interface TransferState {
 	partialPath?: string;
 	/** Complete, and served to other peers from `path` (we seed what we downloaded). */
 	seeding?: boolean;
+	/** While `queued`: its place in the download queue (1 starts next). */
+	queuePosition?: number;
 }
 
 /** This peer's own identity and folders. */

@@ -839,6 +839,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		return n;
 	}
 
+	/**
+	 * A queued download's place in the queue: 1 starts next; 0 when it is not queued.
+	 */
+	queuePosition(download: Download): number {
+		return this.queue.indexOf(download) + 1;
+	}
+
 	/** Starts queued downloads, in order, while slots are free. */
 	private admit(): void {
 		if (this.closing) return;

@@ -284,6 +284,34 @@ export function searchLine(state: SearchBoxState, width: number): Segment[] {
 }
 
 /**
+ * Why a transfer is not moving, in a few words, for every waiting state: queued behind the
+ * downloads running (`queued (#2 in line, 3 at once)`), waiting for peers (none has the
+ * file now), or its own reason (a full disk: `disk full: waiting for space …`), paused.
+ *
+ * @param transfer - the transfer
+ * @param maxActive - downloads running at once, when known (said for a queued one)
+ * @returns the reason, or undefined while it starts, downloads or has ended
+ */
+export function waitingReason(transfer: TransferState, maxActive?: number): string | undefined {
+	switch (transfer.status) {
+		case "queued": {
+			const parts = [
+				transfer.queuePosition ? `#${transfer.queuePosition} in line` : "",
+				maxActive ? `${maxActive} at once` : "",
+			].filter(Boolean);
+			return parts.length > 0 ? `queued (${parts.join(", ")})` : "queued";
+		}
+		case "waiting":
+			// A reason other than no peers (a full disk) is the download's own words.
+			return transfer.error ?? "waiting for peers";
+		case "paused":
+			return "paused";
+		default:
+			return undefined;
+	}
+}
+
+/**
  * Human status of a transfer, shown when it is not simply downloading.
  *
  * @param transfer - the transfer
@@ -299,8 +327,7 @@ export function transferStatusText(transfer: TransferState): string {
 		case "starting":
 			return resumed ? `resuming ${resumed}` : "starting";
 		case "waiting":
-			// A reason other than no peers (a full disk) is the download's own words.
-			return transfer.error ?? "waiting for peers";
+			return waitingReason(transfer) ?? "waiting for peers";
 		case "verifying":
 			return "verifying";
 		case "complete":
@@ -308,7 +335,7 @@ export function transferStatusText(transfer: TransferState): string {
 		case "failed":
 			return `failed: ${transfer.error ?? "unknown error"}`;
 		case "queued":
-			return "queued";
+			return waitingReason(transfer) ?? "queued";
 		case "paused":
 			return "paused";
 		case "cancelled":
