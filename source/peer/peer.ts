@@ -47,6 +47,10 @@ import type {
 	TransferState,
 } from "./types.js";
 
+/** Orders the network's files by name as `localeCompare` does, without a collator per call. */
+const COLLATOR = new Intl.Collator();
+/** Least time between two fetches of one peer's list, in ms (a changed list waits its turn). */
+export const LIST_REFRESH_MS = 1_000;
 /** How often running downloads are offered the peers that list their file, in ms. */
 const RESUPPLY_MS = 1_000;
 /**
@@ -232,6 +236,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private filesCache: NetworkFile[] | undefined;
 	private foldersCache: NetworkFolder[] | undefined;
 	private readonly fetching = new Map<string, Promise<void>>();
+	/** When each peer's list fetch last started (ms since the epoch). */
+	private readonly listFetchedAt = new Map<string, number>();
+	/** Refetches put off until LIST_REFRESH_MS after the last one, by peer id. */
+	private readonly refreshTimers = new Map<string, NodeJS.Timeout>();
 	/** Folder downloads of this session, oldest first. */
 	private readonly folderJobs: FolderJob[] = [];
 	/** The folder download each file download belongs to, by file id. */
@@ -356,6 +364,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 		});
 		this.discovery.on("peer-left", (p, why) => {
 			this.lists.delete(p.id);
+			clearTimeout(this.refreshTimers.get(p.id));
+			this.refreshTimers.delete(p.id);
+			this.listFetchedAt.delete(p.id);
 			this.listsChanged();
 			for (const d of this.engine.downloads.values()) d.removeSource(p.address, p.ports.send);
 			this.emit("peer-left", p, why);
@@ -419,7 +430,22 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * that is large) and adds it as a source where it fits.
 	 */
 	private refreshList(peer: PeerRecord): void {
-		if (this.fetching.has(peer.id)) return;
+		if (this.fetching.has(peer.id) || this.refreshTimers.has(peer.id) || this.stopping) return;
+		// A peer indexing its folder republishes every 300 ms: its list is fetched again at most
+		// every LIST_REFRESH_MS, so a swarm starting cold does not spend its memory on refetches.
+		const wait =
+			(this.listFetchedAt.get(peer.id) ?? Number.NEGATIVE_INFINITY) + LIST_REFRESH_MS - Date.now();
+		if (wait > 0) {
+			const timer = setTimeout(() => {
+				this.refreshTimers.delete(peer.id);
+				const now = this.discovery.table.get(peer.id);
+				if (now && now.revision !== this.lists.get(peer.id)?.revision) this.refreshList(now);
+			}, wait);
+			timer.unref();
+			this.refreshTimers.set(peer.id, timer);
+			return;
+		}
+		this.listFetchedAt.set(peer.id, Date.now());
 		let fetched = false;
 		const job = this.engine
 			.fetchList(peer, this.lists.get(peer.id))
@@ -619,30 +645,44 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * one `peers` array.
 	 */
 	private mergeFiles(): NetworkFile[] {
-		const merged = new Map<string, NetworkFile>();
-		const holders = new Map<string, string[]>();
+		// By id: the content's peers, and its entries by name (most contents have one name).
+		const byId = new Map<
+			string,
+			{ peers: string[]; first: NetworkFile; more?: Map<string, NetworkFile> }
+		>();
+		const out: NetworkFile[] = [];
 		for (const [peerId, list] of this.lists) {
 			for (const f of list.files) {
-				let peers = holders.get(f.id);
-				if (!peers) {
-					peers = [];
-					holders.set(f.id, peers);
-				}
-				// A list is per peer: the peer is the last one added when it lists this content twice.
-				if (peers[peers.length - 1] !== peerId) peers.push(peerId);
-				const key = `${f.name}\n${f.id}`;
-				if (!merged.has(key))
-					merged.set(key, {
+				let content = byId.get(f.id);
+				let entry = content
+					? content.first.name === f.name
+						? content.first
+						: content.more?.get(f.name)
+					: undefined;
+				if (!entry) {
+					entry = {
 						id: f.id,
 						name: f.name,
 						size: f.size,
 						contentHash: f.contentHash,
-						peers,
-					});
+						peers: content?.peers ?? [],
+					};
+					out.push(entry);
+					if (!content) {
+						content = { peers: entry.peers, first: entry };
+						byId.set(f.id, content);
+					} else {
+						content.more ??= new Map();
+						content.more.set(f.name, entry);
+					}
+				}
+				// A list is one peer's: the peer is the last one added when it lists this content twice.
+				const peers = content?.peers ?? entry.peers;
+				if (peers[peers.length - 1] !== peerId) peers.push(peerId);
 			}
 		}
-		return [...merged.values()].sort(
-			(a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id),
+		return out.sort(
+			(a, b) => COLLATOR.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
 		);
 	}
 
@@ -656,35 +696,47 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	private mergeFolders(): NetworkFolder[] {
-		const folders = new Map<string, { ids: Map<string, number>; peers: Set<string> }>();
+		const folders = new Map<string, { files: number; size: number; peers: Set<string> }>();
 		const folderAt = (folderPath: string) => {
 			let folder = folders.get(folderPath);
 			if (!folder) {
-				folder = { ids: new Map(), peers: new Set() };
+				folder = { files: 0, size: 0, peers: new Set() };
 				folders.set(folderPath, folder);
 			}
 			return folder;
 		};
+		/** Calls `visit` with every folder above `name` (`a/b/c.txt`: `a`, `a/b`). */
+		const above = (name: string, visit: (folderPath: string) => void) => {
+			for (let at = name.indexOf("/"); at > 0; at = name.indexOf("/", at + 1))
+				visit(name.slice(0, at));
+		};
+		// Files and sizes from the merged entries: each (name, content) pair once.
+		for (const f of this.files()) {
+			above(f.name, (folderPath) => {
+				const folder = folderAt(folderPath);
+				folder.files++;
+				folder.size += f.size;
+			});
+		}
 		for (const [peerId, list] of this.lists) {
+			// A list is sorted by name: files of one folder follow each other.
+			let last = "";
 			for (const f of list.files) {
-				const parts = f.name.split("/");
-				for (let depth = 1; depth < parts.length; depth++) {
-					const folder = folderAt(parts.slice(0, depth).join("/"));
-					folder.ids.set(`${f.name}\n${f.id}`, f.size);
-					folder.peers.add(peerId);
-				}
+				const slash = f.name.lastIndexOf("/");
+				if (slash <= 0 || (last.length === slash && f.name.startsWith(last))) continue;
+				last = f.name.slice(0, slash);
+				above(`${last}/`, (folderPath) => folderAt(folderPath).peers.add(peerId));
 			}
 			for (const empty of list.folders) {
-				const parts = empty.split("/");
-				for (let depth = 1; depth <= parts.length; depth++)
-					folderAt(parts.slice(0, depth).join("/")).peers.add(peerId);
+				folderAt(empty).peers.add(peerId);
+				above(empty, (folderPath) => folderAt(folderPath).peers.add(peerId));
 			}
 		}
 		return [...folders]
 			.map(([folderPath, f]) => ({
 				path: folderPath,
-				files: f.ids.size,
-				size: [...f.ids.values()].reduce((a, b) => a + b, 0),
+				files: f.files,
+				size: f.size,
 				peers: [...f.peers],
 			}))
 			.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -1334,6 +1386,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.stopping ??= (async () => {
 			clearInterval(this.rescanTimer);
 			clearInterval(this.resupplyTimer);
+			for (const timer of this.refreshTimers.values()) clearTimeout(timer);
 			await this.discovery.close();
 			await this.engine.close();
 			await this.library.close();

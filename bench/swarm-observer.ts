@@ -1,0 +1,60 @@
+/**
+ * The watching peer of `bench/swarm.ts`: one more peer of the swarm, sharing an empty
+ * folder, that prints a JSON line once it lists `--expect` network files (how long after
+ * its start), then keeps running (holding every entry) until SIGTERM.
+ *
+ * Usage: node dist/bench/swarm-observer.js --discovery-port P --port BASE --expect N
+ *   --root DIR
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { Peer } from "../source/peer/peer.js";
+
+const { values } = parseArgs({
+	options: {
+		"discovery-port": { type: "string" },
+		port: { type: "string" },
+		expect: { type: "string" },
+		root: { type: "string" },
+		interval: { type: "string", default: "2000" },
+	},
+});
+
+async function main(): Promise<void> {
+	const started = performance.now();
+	const root = String(values.root);
+	for (const dir of ["share", "downloads", "data"])
+		fs.mkdirSync(path.join(root, dir), { recursive: true });
+	const peer = await Peer.start({
+		name: "observer",
+		shareDir: path.join(root, "share"),
+		downloadsDir: path.join(root, "downloads"),
+		dataDir: path.join(root, "data"),
+		basePort: Number(values.port),
+		discoveryPort: Number(values["discovery-port"]),
+		broadcast: ["127.255.255.255"],
+		interval: Number(values.interval),
+	});
+	const expect = Number(values.expect);
+	const say = (fields: Record<string, unknown>) =>
+		process.stdout.write(`${JSON.stringify(fields)}\n`);
+	say({ event: "ready" });
+	let reported = false;
+	const poll = setInterval(() => {
+		const files = peer.files().length;
+		if (!reported && files >= expect) {
+			reported = true;
+			say({ event: "listed", files, peers: peer.peers().length, ms: performance.now() - started });
+		}
+	}, 50);
+	await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
+	clearInterval(poll);
+	say({ event: "stopped", files: peer.files().length, peers: peer.peers().length });
+	await peer.stop();
+}
+
+main().catch((error: unknown) => {
+	process.stderr.write(`swarm observer: ${(error as Error).message}\n`);
+	process.exitCode = 1;
+});
