@@ -1,5 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
+ * (The young generation is capped at 4 MB a semi-space, from V8's 16: a peer fetching many
+ * lists at once allocates in bursts, and the default lets it grow its heap by tens of MB;
+ * bench:swarm measures it. `npm start` and the benchmarks run with the same flag.)
+ *
  * p2p-tui entry point: parses arguments, picks a command, and turns errors into one line
  * on stderr with exit code 2 (usage, settings) or 1 (the work failed). Never a stack trace.
  */

@@ -52,14 +52,18 @@ export class Watched {
 	 * @param script - the JavaScript file to run with this Node
 	 * @param args - its arguments
 	 * @param timeoutMs - SIGKILL after this long (none when absent)
+	 * @param nodeArgs - flags for Node itself, before the script
 	 */
 	constructor(
 		readonly name: string,
 		script: string,
 		args: string[],
 		timeoutMs?: number,
+		nodeArgs: readonly string[] = [],
 	) {
-		this.child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+		this.child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+			stdio: ["ignore", "pipe", "pipe"],
+		});
 		running.add(this);
 		this.child.stdout?.setEncoding("utf8");
 		this.child.stdout?.on("data", (chunk: string) => {

@@ -41,7 +41,12 @@ async function main(): Promise<void> {
 		process.stdout.write(`${JSON.stringify(fields)}\n`);
 	say({ event: "ready" });
 	let reported = false;
+	// The most each part of the memory reached (sampled with the polls): where the peak is.
+	const most = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 	const poll = setInterval(() => {
+		const now = process.memoryUsage();
+		for (const key of Object.keys(most) as (keyof typeof most)[])
+			most[key] = Math.max(most[key], now[key]);
 		const files = peer.files().length;
 		if (!reported && files >= expect) {
 			reported = true;
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
 	}, 50);
 	await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
 	clearInterval(poll);
-	say({ event: "stopped", files: peer.files().length, peers: peer.peers().length });
+	say({ event: "stopped", files: peer.files().length, peers: peer.peers().length, memory: most });
 	await peer.stop();
 }
 

@@ -27,6 +27,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.resolve(here, "..", "..", "bench", "results");
 const CLI = path.resolve(here, "..", "cli.js");
 const OBSERVER = path.resolve(here, "swarm-observer.js");
+/**
+ * The Node flags the installed command runs with (its `#!/usr/bin/env -S node ...` line):
+ * every process of the swarm gets them, as a user's would.
+ */
+const NODE_FLAGS = (
+	/^#!.*\bnode\b(.*)$/m.exec(fs.readFileSync(CLI, "utf8").split("\n")[0])?.[1] ?? ""
+)
+	.trim()
+	.split(/\s+/)
+	.filter(Boolean);
 /** The bound: every process's peak RSS under this many bytes. */
 export const RSS_BOUND = 150 * 1e6;
 const MB = 1e6;
@@ -103,6 +113,7 @@ async function main(): Promise<number> {
 				path.join(root, "observer"),
 			],
 			timeoutMs + settle * 1000 + 60_000,
+			NODE_FLAGS,
 		);
 		for (let p = 0; p < peers; p++) {
 			const dir = path.join(root, `peer${p}`);
@@ -129,10 +140,13 @@ async function main(): Promise<number> {
 						"127.255.255.255",
 					],
 					timeoutMs + settle * 1000 + 60_000,
+					NODE_FLAGS,
 				),
 			);
 		}
-		console.log(`started ${peers} serve peers and the watching peer (cold: no index cache)`);
+		console.log(
+			`started ${peers} serve peers and the watching peer (cold: no index cache; node ${NODE_FLAGS.join(" ")})`,
+		);
 		let listedMs: number | undefined;
 		let failed = false;
 		try {
@@ -165,6 +179,8 @@ async function main(): Promise<number> {
 				);
 			}
 		}
+		const stopped = observer.event("stopped");
+		if (stopped) console.log(`watching peer's memory at most: ${JSON.stringify(stopped.memory)}`);
 		const peaks = rows.map((r) => r.peakRssBytes);
 		const worst = Math.max(...peaks);
 		const sorted = [...peaks].sort((a, b) => a - b);

@@ -30,10 +30,9 @@ import {
 	type ManifestFile,
 } from "../protocol/manifest-file.js";
 import { jsonText, printable } from "../protocol/names.js";
-import { fuzzySearch } from "../search/fuzzy.js";
-import { waitingReason } from "../ui/rows.js";
+import { waitingReason } from "../ui/waiting.js";
 import type { RunFlags } from "./args.js";
-import { ProgressReport } from "./progress.js";
+import type { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
 	type FolderSetting,
@@ -440,6 +439,8 @@ async function withProgress(
 	run: () => Promise<TransferState>,
 ): Promise<TransferState> {
 	if (json) return run();
+	// Loaded here: a peer that never shows progress (`serve`) does not hold cli-progress.
+	const { ProgressReport } = await import("./progress.js");
 	const report = new ProgressReport(name, size, { tty: io.tty, line: io.err });
 	// A download that does not move says why: queued, waiting for peers, for disk space.
 	const reasonOf = (t: TransferState) => waitingReason(t, peer.limits().maxActive);
@@ -702,6 +703,7 @@ export async function search(
 	io: Output,
 ): Promise<void> {
 	const files = await withPeer(options, wait, (peer) => peer.files());
+	const { fuzzySearch } = await import("../search/fuzzy.js");
 	const matches = fuzzySearch(query, files, (f) => f.name);
 	if (json) io.out(jsonText(matches.map((m) => matchJson(m.item, m.score))));
 	else if (matches.length === 0)
@@ -878,6 +880,7 @@ export function followSettings(
 async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Output) {
 	const started = Date.now();
 	let report: ProgressReport | undefined;
+	const { ProgressReport } = await import("./progress.js");
 	if (!json) {
 		peer.on("download-complete", (t) => {
 			if (t.folder === folderPath && t.path) io.out(printable(`saved ${t.path} (${t.size} bytes)`));

@@ -32,6 +32,9 @@ import {
 	truncateStart,
 } from "./format.js";
 import { KEY_HINTS, type KeyHint, keyHelp } from "./keymap.js";
+import { waitingReason } from "./waiting.js";
+
+export { waitingReason };
 
 /** Columns of the selection marker at the start of every row (`"› "` or two spaces). */
 export const MARKER_WIDTH = 2;
@@ -281,34 +284,6 @@ export function searchLine(state: SearchBoxState, width: number): Segment[] {
 		segments.push({ text: count, style: "dim" });
 	}
 	return fitSegments(segments, width);
-}
-
-/**
- * Why a transfer is not moving, in a few words, for every waiting state: queued behind the
- * downloads running (`queued (#2 in line, 3 at once)`), waiting for peers (none has the
- * file now), or its own reason (a full disk: `disk full: waiting for space …`), paused.
- *
- * @param transfer - the transfer
- * @param maxActive - downloads running at once, when known (said for a queued one)
- * @returns the reason, or undefined while it starts, downloads or has ended
- */
-export function waitingReason(transfer: TransferState, maxActive?: number): string | undefined {
-	switch (transfer.status) {
-		case "queued": {
-			const parts = [
-				transfer.queuePosition ? `#${transfer.queuePosition} in line` : "",
-				maxActive ? `${maxActive} at once` : "",
-			].filter(Boolean);
-			return parts.length > 0 ? `queued (${parts.join(", ")})` : "queued";
-		}
-		case "waiting":
-			// A reason other than no peers (a full disk) is the download's own words.
-			return transfer.error ?? "waiting for peers";
-		case "paused":
-			return "paused";
-		default:
-			return undefined;
-	}
 }
 
 /**
