@@ -1,7 +1,9 @@
 /**
  * The watching peer of `bench/swarm.ts`: one more peer of the swarm, sharing an empty
- * folder, that prints a JSON line once it lists `--expect` network files (how long after
- * its start), then keeps running (holding every entry) until SIGTERM.
+ * folder, that asks for the network's files every 100 ms (as the TUI's store builds a
+ * snapshot), prints a JSON line once it lists `--expect` of them (how long after its
+ * start), then keeps running (holding every entry) until SIGTERM; its last line gives the
+ * most each part of its memory reached.
  *
  * Usage: node dist/bench/swarm-observer.js --discovery-port P --port BASE --expect N
  *   --root DIR
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
 			reported = true;
 			say({ event: "listed", files, peers: peer.peers().length, ms: performance.now() - started });
 		}
-	}, 50);
+	}, 100);
 	await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
 	clearInterval(poll);
 	say({ event: "stopped", files: peer.files().length, peers: peer.peers().length, memory: most });
