@@ -35,6 +35,11 @@ export interface Settings {
 	maxActive: number;
 	/** The network key (any secret; see `NetworkGuard`); `""` for none. */
 	networkKey: string;
+	/**
+	 * Seed what the TUI and `serve` download: serve each completed file while the peer runs
+	 * (default true; `--no-seed` turns it off for a run).
+	 */
+	seed: boolean;
 }
 
 /** Default number of downloads running at once. */
@@ -60,6 +65,7 @@ export function defaultSettings(): Settings {
 		maxUp: 0,
 		maxActive: DEFAULT_MAX_ACTIVE,
 		networkKey: "",
+		seed: true,
 	};
 }
 
@@ -140,6 +146,8 @@ export function loadSettings(flags: RunFlags): Settings {
 		maxActive: flags.maxActive ?? stored.maxActive,
 		networkKey:
 			flags.networkKey ?? (typeof stored.networkKey === "string" ? stored.networkKey : ""),
+		// Anything but an explicit false in the file seeds.
+		seed: !flags.noSeed && stored.seed !== false,
 	};
 }
 
