@@ -1,15 +1,23 @@
 /**
- * Discovery over UDP broadcast: the socket adapter around `PeerTable`. It binds the
- * discovery port with address reuse (so several peers on one host share it), announces
+ * Discovery over UDP broadcast and unicast: the socket adapter around `PeerTable`. It binds
+ * the discovery port with address reuse (so several peers on one host share it), announces
  * every interval to each configured broadcast address, expires silent peers, and
- * broadcasts a leave on `close()`.
+ * broadcasts a leave on `close()`. Beside the broadcasts it says hello by unicast to peers
+ * named by address and to peers learned by peer exchange (`Contacts`, with backoff while
+ * they do not answer), answers hellos with one announce, and hands the peers it has proved
+ * to its validated peers (docs/protocol.md §15).
  */
 import { EventEmitter } from "node:events";
+import { isIPv6 } from "node:net";
+import os from "node:os";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
-import type { PeerRecord } from "../peer/types.js";
-import { encodeMessage } from "../protocol/messages.js";
+import type { PeerFound, PeerRecord } from "../peer/types.js";
+import { decodeMessage, encodeMessage, MAX_PEX_ENTRIES, type Pex } from "../protocol/messages.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
+import { type Contact, Contacts } from "./contacts.js";
+import { type PeerAddress, resolvePeerHost } from "./peer-address.js";
+import { ExchangeLimiter, exchangeable, exchangeEntries, isLoopback } from "./pex.js";
 import { PeerTable } from "./table.js";
 
 /** Options of a discovery service. */
@@ -39,6 +47,8 @@ export interface DiscoveryOptions {
 	 * dropped unread, and one the table drops as malformed is charged to its source.
 	 */
 	guard?: DiscoveryGuard;
+	/** Peers named by address: said hello to by unicast (see `Contacts`). */
+	named?: PeerAddress[];
 }
 
 /** The part of `SourceGuard` discovery uses. */
@@ -47,6 +57,27 @@ export interface DiscoveryGuard {
 	admit(address: string, port: number, bytes: number): boolean;
 	/** Charges a source for a datagram found bad. */
 	bad(address: string, port: number): void;
+	/**
+	 * True when an address has proved by a round trip that it receives (the guard's
+	 * validated table). Without it no address counts as proved: no peer exchange.
+	 */
+	proved?(address: string): boolean;
+}
+
+/** Counters of unicast discovery and peer exchange. */
+export interface ContactStats {
+	/** Hellos sent (to named and exchange contacts). */
+	hellos: number;
+	/** Announces sent by unicast in answer to a hello. */
+	answers: number;
+	/** Peer exchange messages sent. */
+	pexSent: number;
+	/** Peer exchange messages taken (from a validated, known peer). */
+	pexTaken: number;
+	/** Peer exchange messages ignored (unknown or unvalidated sender). */
+	pexIgnored: number;
+	/** Entries that became exchange contacts. */
+	pexLearned: number;
 }
 
 /** Least time between two extra announces for newly heard peers, in ms. */
@@ -66,6 +97,22 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private closing: Promise<void> | undefined;
 	private greetedAt = Number.NEGATIVE_INFINITY;
 	private readonly seal: NetworkGuard;
+	/** Named and exchange contacts, said hello to by unicast. */
+	readonly contacts: Contacts;
+	private readonly limiter: ExchangeLimiter;
+	private contactTimer: NodeJS.Timeout | undefined;
+	private contactRun: Promise<void> = Promise.resolve();
+	/** When we last answered a hello from an endpoint (bounded). */
+	private readonly answeredAt = new Map<string, number>();
+	private pexTurn = 0;
+	readonly contactStats: ContactStats = {
+		hellos: 0,
+		answers: 0,
+		pexSent: 0,
+		pexTaken: 0,
+		pexIgnored: 0,
+		pexLearned: 0,
+	};
 
 	private constructor(
 		private readonly options: DiscoveryOptions,
@@ -74,6 +121,10 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		super();
 		this.table = new PeerTable(options.selfId);
 		this.seal = options.seal ?? new NetworkGuard();
+		this.contacts = new Contacts(options.interval);
+		this.limiter = new ExchangeLimiter(options.interval);
+		const now = Date.now();
+		for (const p of options.named ?? []) this.contacts.addNamed(p.host, p.port, now);
 	}
 
 	/**
@@ -101,6 +152,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		discovery.timer = setInterval(() => discovery.tick(), options.interval);
 		discovery.timer.unref();
 		await discovery.announce();
+		discovery.scheduleContacts(0);
 		return discovery;
 	}
 
@@ -117,7 +169,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	 */
 	rekey(change: () => void): void {
 		// `broadcast` seals before its first await: this goodbye goes under the old key.
-		void this.broadcast(encodeMessage({ type: "leave", peerId: this.options.peerId }));
+		void this.broadcast(encodeMessage({ type: "leave", peerId: this.options.peerId }), true);
 		change();
 		for (const peer of this.table.clear()) this.emit("peer-left", peer, "expired");
 		void this.announce();
@@ -125,29 +177,205 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 
 	/** Announces now (also called every interval); use after the shared list changed. */
 	async announce(): Promise<void> {
+		await this.broadcast(this.presence("announce"));
+	}
+
+	/** Our announce (or hello: the same, padded) as plain bytes. */
+	private presence(type: "announce" | "hello"): Buffer {
 		const d = this.options.describe();
-		await this.broadcast(
-			encodeMessage({
-				type: "announce",
-				peerId: this.options.peerId,
-				basePort: d.basePort,
-				revision: d.revision,
-				fileCount: d.fileCount,
-				interval: this.options.interval,
-				name: d.name,
-			}),
+		return encodeMessage({
+			type,
+			peerId: this.options.peerId,
+			basePort: d.basePort,
+			revision: d.revision,
+			fileCount: d.fileCount,
+			interval: this.options.interval,
+			name: d.name,
+		});
+	}
+
+	/**
+	 * Names a peer by address: it is said hello to at once, then every interval while it
+	 * answers, with backoff while it does not.
+	 * @returns false when it was named already
+	 */
+	addNamed(peer: PeerAddress): boolean {
+		const added = this.contacts.addNamed(peer.host, peer.port, Date.now());
+		if (added) this.scheduleContacts(0);
+		return added;
+	}
+
+	/** Stops saying hello to a named peer (it stays a peer until it expires). */
+	removeNamed(peer: PeerAddress): boolean {
+		return this.contacts.removeNamed(peer.host, peer.port);
+	}
+
+	/** How a known peer was found: named or exchange contact, a peer that said hello, or the LAN. */
+	private foundOf(peer: PeerRecord): PeerFound {
+		const contact = this.contacts.match(peer.address, peer.discoveryPort);
+		if (contact) return contact.kind;
+		return peer.viaHello ? "named" : "lan";
+	}
+
+	/** True when a peer of the table is heard from the contact's endpoint. */
+	private answering(contact: Contact): boolean {
+		return this.table
+			.list()
+			.some((p) => p.discoveryPort === contact.port && contact.addresses.includes(p.address));
+	}
+
+	private proved(address: string): boolean {
+		return this.options.guard?.proved?.(address) ?? false;
+	}
+
+	/** Runs the contacts' schedule in `delay` ms (or sooner if already due sooner). */
+	private scheduleContacts(delay: number): void {
+		if (this.closing) return;
+		clearTimeout(this.contactTimer);
+		this.contactTimer = setTimeout(
+			() => {
+				this.contactRun = this.contactRun.then(() => this.helloDue());
+			},
+			Math.max(0, delay),
+		);
+		this.contactTimer.unref();
+	}
+
+	/** Says hello to every contact due (resolving host names that do not answer). */
+	private async helloDue(): Promise<void> {
+		if (this.closing) return;
+		const due = this.contacts.due(Date.now(), (c) => this.answering(c));
+		const hello = this.presence("hello");
+		for (const c of due) {
+			if (c.kind === "named" && !this.answering(c)) {
+				const addresses = await resolvePeerHost(c.host);
+				if (this.closing) return;
+				if (addresses.length > 0) c.addresses = addresses;
+			}
+			for (const address of c.addresses) {
+				if (this.closing) return;
+				this.contactStats.hellos++;
+				await this.sendTo(hello, address, c.port);
+			}
+		}
+		const next = this.contacts.nextDue();
+		if (Number.isFinite(next)) this.scheduleContacts(Math.max(50, next - Date.now()));
+	}
+
+	/** Sends one plain datagram to one discovery endpoint (sealed when a key is set). */
+	private async sendTo(plain: Buffer, address: string, port: number): Promise<void> {
+		// The discovery socket is IPv4 for now: an IPv6 contact waits for IPv6 discovery.
+		if (isIPv6(address)) return;
+		const sealed = this.seal.outgoing(plain, Channel.discovery);
+		const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
+		await this.socket.send(datagram, port, address).catch(() => 0);
+	}
+
+	/**
+	 * Answers a hello with one unicast announce, at most one per endpoint per half interval
+	 * (at most 1 s), and, while the sender's address is not validated, only when the answer
+	 * is no larger than the hello was (it never is: a hello is as long as the longest
+	 * announce).
+	 */
+	private answer(helloBytes: number, from: string, port: number): void {
+		const now = Date.now();
+		const key = `${from}|${port}`;
+		const last = this.answeredAt.get(key);
+		if (last !== undefined && now - last < Math.min(1_000, this.options.interval / 2)) return;
+		const reply = this.presence("announce");
+		if (!this.proved(from) && reply.length > helloBytes) return;
+		this.answeredAt.delete(key);
+		if (this.answeredAt.size >= 4_096) {
+			const oldest = this.answeredAt.keys().next().value;
+			if (oldest !== undefined) this.answeredAt.delete(oldest);
+		}
+		this.answeredAt.set(key, now);
+		this.contactStats.answers++;
+		void this.sendTo(reply, from, port);
+	}
+
+	/**
+	 * Takes a peer exchange message: only from a known peer (its discovery endpoint) whose
+	 * address is proved; each believable entry (see `exchangeable`) not known yet becomes an
+	 * exchange contact (at most {@link MAX_PEX_ENTRIES} per sender in the table).
+	 */
+	private onPex(message: Pex, from: string, port: number): void {
+		const peers = this.table.list();
+		const sender = peers.find((p) => p.address === from && p.discoveryPort === port);
+		if (!sender || !this.proved(from)) {
+			this.contactStats.pexIgnored++;
+			return;
+		}
+		this.contactStats.pexTaken++;
+		const now = Date.now();
+		const loopbackOk = isLoopback(from);
+		let added = 0;
+		for (const e of message.entries) {
+			if (!exchangeable(e.address, loopbackOk) || this.isSelf(e.address, e.port)) continue;
+			if (peers.some((p) => p.address === e.address && p.discoveryPort === e.port)) continue;
+			if (this.contacts.addExchange(e.address, e.port, from, now, MAX_PEX_ENTRIES)) added++;
+		}
+		this.contactStats.pexLearned += added;
+		if (added > 0) this.scheduleContacts(0);
+	}
+
+	/** True when an endpoint is our own discovery socket. */
+	private isSelf(address: string, port: number): boolean {
+		if (port !== this.options.port) return false;
+		if (isLoopback(address)) return true;
+		return Object.values(os.networkInterfaces()).some((list) =>
+			(list ?? []).some((i) => i.address === address),
 		);
 	}
 
-	private async broadcast(plain: Buffer): Promise<void> {
-		await Promise.all(
-			this.options.broadcast.map((address) => {
+	/**
+	 * Each interval: to every peer whose address is proved, the proved peers it may not know
+	 * (at most one message per peer per interval, only when changed or every 15 intervals);
+	 * and an announce by unicast to peers that reached us by hello and are proved, so they
+	 * keep hearing us whatever their own hello period.
+	 */
+	private exchange(): void {
+		if (!this.options.guard?.proved) return;
+		const now = Date.now();
+		const peers = this.table.list();
+		let announce: Buffer | undefined;
+		for (const p of peers) {
+			if (p.discoveryPort === undefined || !this.proved(p.address)) continue;
+			if (p.viaHello && !this.contacts.match(p.address, p.discoveryPort)) {
+				announce ??= this.presence("announce");
+				void this.sendTo(announce, p.address, p.discoveryPort);
+			}
+			const entries = exchangeEntries(p, peers, (a) => this.proved(a), this.pexTurn);
+			if (entries.length === 0 || !this.limiter.shouldSend(p.id, entries, now)) continue;
+			this.contactStats.pexSent++;
+			void this.sendTo(encodeMessage({ type: "pex", entries }), p.address, p.discoveryPort);
+		}
+		this.pexTurn += MAX_PEX_ENTRIES;
+	}
+
+	/** Where goodbyes go by unicast: answering contacts and proved peers that said hello. */
+	private unicastTargets(): { address: string; port: number }[] {
+		const out = new Map<string, { address: string; port: number }>();
+		for (const p of this.table.list()) {
+			if (p.discoveryPort === undefined) continue;
+			const contact = this.contacts.match(p.address, p.discoveryPort);
+			if (contact || (p.viaHello && this.proved(p.address)))
+				out.set(`${p.address}|${p.discoveryPort}`, { address: p.address, port: p.discoveryPort });
+		}
+		return [...out.values()];
+	}
+
+	private async broadcast(plain: Buffer, unicast = false): Promise<void> {
+		const targets = unicast ? this.unicastTargets() : [];
+		await Promise.all([
+			...this.options.broadcast.map((address) => {
 				// Sealed once per address: a host that hears two of them takes both, not a replay.
 				const sealed = this.seal.outgoing(plain, Channel.discovery);
 				const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
 				return this.socket.send(datagram, this.options.port, address).catch(() => 0);
 			}),
-		);
+			...targets.map((t) => this.sendTo(plain, t.address, t.port)),
+		]);
 	}
 
 	/**
@@ -167,21 +395,44 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			if (change.kind === "left") this.emit("peer-left", change.peer, change.reason);
 		}
 		void this.announce();
+		this.exchange();
 	}
 
 	private onDatagram(datagram: Buffer, from: string, port: number): void {
 		const guard = this.options.guard;
 		// Rate limits first: a flood of forged datagrams costs no decryption once banned.
 		if (guard && !guard.admit(from, port, datagram.length)) return;
-		const msg = this.seal.incoming(datagram, Channel.discovery);
-		if (!msg) {
+		const plain = this.seal.incoming(datagram, Channel.discovery);
+		if (!plain) {
 			guard?.bad(from, port);
 			return;
 		}
-		const malformed = this.table.malformed;
-		const change = this.table.recv(msg, from, Date.now());
-		if (guard && this.table.malformed !== malformed) guard.bad(from, port);
+		const msg = decodeMessage(plain);
+		if (
+			!msg ||
+			(msg.type !== "announce" &&
+				msg.type !== "hello" &&
+				msg.type !== "leave" &&
+				msg.type !== "pex")
+		) {
+			this.table.malformed++;
+			guard?.bad(from, port);
+			return;
+		}
+		if (msg.type === "pex") {
+			this.onPex(msg, from, port);
+			return;
+		}
+		const change = this.table.take(msg, from, Date.now(), port);
 		if (!change) return;
+		if (change.kind !== "left") change.peer.found = this.foundOf(change.peer);
+		else if (change.reason === "bye") {
+			// It said goodbye: an exchange contact of it is not said hello to again.
+			if (change.peer.discoveryPort !== undefined)
+				this.contacts.dropExchange(change.peer.address, change.peer.discoveryPort);
+			this.limiter.forget(change.peer.id);
+		}
+		if (msg.type === "hello") this.answer(plain.length, from, port);
 		if (change.kind === "joined") {
 			this.emit("peer-joined", change.peer);
 			this.greet();
@@ -197,11 +448,12 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	close(): Promise<void> {
 		this.closing ??= (async () => {
 			clearInterval(this.timer);
+			clearTimeout(this.contactTimer);
 			const leave = encodeMessage({ type: "leave", peerId: this.options.peerId });
 			// Twice, a few ms apart: one lost datagram should not turn a goodbye into an expiry.
-			await this.broadcast(leave);
+			await this.broadcast(leave, true);
 			await new Promise((resolve) => setTimeout(resolve, 20));
-			await this.broadcast(leave);
+			await this.broadcast(leave, true);
 			await this.socket.close().catch(() => {});
 		})();
 		return this.closing;

@@ -9,7 +9,7 @@
 
 import type { PeerRecord } from "../peer/types.js";
 import { toHex } from "../protocol/hash.js";
-import { decodeMessage } from "../protocol/messages.js";
+import { type Announce, decodeMessage, type Hello, type Leave } from "../protocol/messages.js";
 
 /** Missed announce intervals after which a silent peer expires. */
 export const MISSED_INTERVALS = 3;
@@ -65,14 +65,32 @@ export class PeerTable {
 	 * @param bytes - untrusted datagram
 	 * @param from - the sender's IPv4 address
 	 * @param now - wall-clock time in ms
+	 * @param fromPort - the sender's UDP port (its discovery port), kept on the record
 	 * @returns the change, or undefined (our own message, a repeat, or dropped and counted)
 	 */
-	recv(bytes: Uint8Array, from: string, now: number): TableChange | undefined {
+	recv(bytes: Uint8Array, from: string, now: number, fromPort?: number): TableChange | undefined {
 		const message = decodeMessage(bytes);
-		if (!message || (message.type !== "announce" && message.type !== "leave")) {
+		if (
+			!message ||
+			(message.type !== "announce" && message.type !== "leave" && message.type !== "hello")
+		) {
 			this.malformed++;
 			return undefined;
 		}
+		return this.take(message, from, now, fromPort);
+	}
+
+	/**
+	 * Takes one decoded discovery message (an announce, a hello, which is an announce sent by
+	 * unicast, or a leave).
+	 * @returns the change, or undefined (our own message, or dropped and counted)
+	 */
+	take(
+		message: Announce | Hello | Leave,
+		from: string,
+		now: number,
+		fromPort?: number,
+	): TableChange | undefined {
 		const id = toHex(message.peerId);
 		if (id === this.selfId) return undefined;
 		const known = this.peers.get(id);
@@ -99,7 +117,10 @@ export class PeerTable {
 			revision: message.revision,
 			lastSeen: now,
 			interval: Math.min(message.interval, MAX_INTERVAL_MS),
+			discoveryPort: fromPort ?? known?.discoveryPort,
+			viaHello: message.type === "hello" || known?.viaHello,
 		};
+		if (known?.found) peer.found = known.found;
 		this.peers.set(id, peer);
 		if (!known) return { kind: "joined", peer };
 		return { kind: "updated", peer, revisionChanged: known.revision !== peer.revision };

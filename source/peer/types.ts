@@ -15,6 +15,14 @@ export interface TransferPorts {
 	distributee: number;
 }
 
+/**
+ * How a peer was found: `lan` heard by broadcast on our network; `named` a peer named by
+ * address (`--peer`, `add-peer`), or one that named us (it reached us with a unicast
+ * hello); `exchange` learned through peer exchange from a validated peer
+ * (docs/protocol.md §15).
+ */
+export type PeerFound = "lan" | "named" | "exchange";
+
 /** A remote peer as known from its announces. */
 export interface PeerRecord {
 	/** Per-process peer id, 32 lowercase hex characters (16 random bytes). */
@@ -34,6 +42,15 @@ export interface PeerRecord {
 	interval: number;
 	/** Banned for the rest of the session for serving bad pieces (absent means not banned). */
 	banned?: boolean;
+	/** How we found it (absent: `lan`). */
+	found?: PeerFound;
+	/**
+	 * The UDP port its discovery messages come from (its discovery port): where unicast
+	 * hellos and peer exchange go.
+	 */
+	discoveryPort?: number;
+	/** True once it reached us with a unicast hello (it named us, or learned us by exchange). */
+	viaHello?: boolean;
 	/** Recent rate of data we receive from this peer, in bytes per second (absent: 0). */
 	downRate?: number;
 	/** Recent rate of data we send to this peer (answers and pushes), in bytes per second (absent: 0). */
@@ -214,6 +231,8 @@ export type Intent =
 	| { type: "set-limits"; limits: Partial<Limits> }
 	/** Sets the network key (`null`: clears it) at once; also stored with the settings. */
 	| { type: "set-network-key"; secret: string | null }
+	/** Names a peer by address (`HOST[:PORT]`): said hello to, its list fetched; stored with the settings. */
+	| { type: "add-peer"; address: string }
 	| { type: "quit" };
 
 /**

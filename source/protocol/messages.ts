@@ -7,6 +7,7 @@
  * keep the two in step. `decodeMessage` never throws: a malformed, truncated, oversized
  * or unknown datagram decodes to `null`, and the caller drops and counts it.
  */
+import { isIPv4, isIPv6 } from "node:net";
 import { Reader, Writer } from "./wire.js";
 
 /** Protocol version carried in every header. */
@@ -47,6 +48,10 @@ export const MIN_MANIFEST_CHUNK = 1_024;
 export const MessageType = {
 	announce: 0x01,
 	leave: 0x02,
+	/** Peer exchange: peers the sender has proved, for a validated peer (docs/protocol.md §15). */
+	pex: 0x05,
+	/** A unicast announce to a named peer, padded, that asks for an announce back (§15). */
+	hello: 0x06,
 	retry: 0x10,
 	listRequest: 0x11,
 	listPage: 0x12,
@@ -87,6 +92,40 @@ export interface Announce {
 	interval: number;
 	/** Peer name, at most 64 bytes of UTF-8. */
 	name: string;
+}
+
+/**
+ * An announce sent by unicast to a peer named by address (or learned by peer exchange): the
+ * same fields, padded with zeros to {@link HELLO_SIZE} bytes, so the announce it asks for
+ * (at most 99 bytes) is never larger than what came in (no amplification before the
+ * sender's address is validated).
+ */
+export interface Hello extends Omit<Announce, "type"> {
+	type: "hello";
+}
+
+/** Size of every `hello` datagram in bytes: that of the longest announce (64-byte name). */
+export const HELLO_SIZE = HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + MAX_NAME_BYTES;
+
+/** Most entries in one `pex` message (19 bytes each at most: one small datagram). */
+export const MAX_PEX_ENTRIES = 32;
+
+/** A peer's discovery endpoint in a `pex` message. */
+export interface PexEntry {
+	/** IPv4 dotted quad, or IPv6 text (RFC 5952 form on decode; no zone). */
+	address: string;
+	/** Its discovery UDP port, 1..65535. */
+	port: number;
+}
+
+/**
+ * Peer exchange: discovery endpoints of peers the sender knows and has proved receive
+ * (docs/protocol.md §15). Sent only to validated peers; taken only from them.
+ */
+export interface Pex {
+	type: "pex";
+	/** At most {@link MAX_PEX_ENTRIES}. */
+	entries: PexEntry[];
 }
 
 /** Goodbye on the discovery port: remove this peer at once. */
@@ -283,6 +322,8 @@ export interface Interest {
 /** Any decoded message. */
 export type Message =
 	| Announce
+	| Hello
+	| Pex
 	| Leave
 	| Retry
 	| ListRequest
@@ -297,6 +338,46 @@ export type Message =
 	| Interest;
 
 const utf8 = new TextEncoder();
+
+/**
+ * The 4 or 16 bytes of an IPv4 or IPv6 address in text (RFC 4291 §2.2 forms, no zone id),
+ * or undefined when it is neither.
+ */
+export function ipBytes(address: string): Uint8Array | undefined {
+	if (isIPv4(address)) return Uint8Array.from(address.split(".").map(Number));
+	if (!isIPv6(address) || address.includes("%")) return undefined;
+	let text = address;
+	// An IPv4 tail (::ffff:1.2.3.4) as two groups.
+	const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+	if (v4) {
+		const [a, b, c, d] = v4[1].split(".").map(Number);
+		text = `${text.slice(0, -v4[1].length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+	}
+	const [head, tail] = text.split("::");
+	const groups = (part: string | undefined) => (part ? part.split(":") : []);
+	const left = groups(head);
+	const right = groups(tail);
+	const all =
+		tail === undefined
+			? left
+			: [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+	const out = new Uint8Array(16);
+	all.forEach((g, i) => {
+		const v = Number.parseInt(g, 16);
+		out[2 * i] = v >> 8;
+		out[2 * i + 1] = v & 0xff;
+	});
+	return out;
+}
+
+/** The text of 4 or 16 address bytes: dotted IPv4, or IPv6 in the RFC 5952 form. */
+export function ipText(bytes: Uint8Array): string {
+	if (bytes.length === 4) return bytes.join(".");
+	const groups: string[] = [];
+	for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+	// The URL parser writes IPv6 hosts in the RFC 5952 form (longest zero run as ::).
+	return new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
+}
 /** Kind byte of a list delta change. */
 const CHANGE_ADDED = 1;
 const CHANGE_REMOVED = 2;
@@ -380,7 +461,8 @@ export const MANIFEST_CHUNK_OVERHEAD = HEADER_SIZE + 4 + HASH_SIZE + 4 + 4;
  */
 export function encodeMessage(message: Message): Buffer {
 	switch (message.type) {
-		case "announce": {
+		case "announce":
+		case "hello": {
 			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
 			const name = utf8.encode(message.name);
 			if (name.length > MAX_NAME_BYTES) throw new RangeError("peer name over 64 bytes");
@@ -388,10 +470,32 @@ export function encodeMessage(message: Message): Buffer {
 			if (message.basePort < 1 || message.basePort > 65532)
 				throw new RangeError("basePort out of 1..65532");
 			if (message.interval < 10) throw new RangeError("interval under 10 ms");
-			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + name.length);
-			header(w, MessageType.announce).bytes(message.peerId).u16(message.basePort);
-			w.u32(message.revision).u32(message.fileCount).u32(message.interval);
-			return w.u8(name.length).bytes(name).finish();
+			const hello = message.type === "hello";
+			const size = HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + name.length;
+			const w = new Writer(hello ? HELLO_SIZE : size);
+			header(w, hello ? MessageType.hello : MessageType.announce).bytes(message.peerId);
+			w.u16(message.basePort).u32(message.revision).u32(message.fileCount);
+			w.u32(message.interval).u8(name.length).bytes(name);
+			if (hello) w.bytes(new Uint8Array(HELLO_SIZE - size));
+			return w.finish();
+		}
+		case "pex": {
+			if (message.entries.length > MAX_PEX_ENTRIES)
+				throw new RangeError(`over ${MAX_PEX_ENTRIES} pex entries`);
+			const raw = message.entries.map((e) => {
+				const bytes = ipBytes(e.address);
+				if (!bytes) throw new RangeError(`not an IP address: ${e.address}`);
+				if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+					throw new RangeError("pex port out of 1..65535");
+				return { bytes, port: e.port };
+			});
+			const size = raw.reduce((n, e) => n + 3 + e.bytes.length, HEADER_SIZE + 1);
+			const w = header(new Writer(size), MessageType.pex).u8(raw.length);
+			for (const e of raw)
+				w.u8(e.bytes.length === 4 ? 4 : 6)
+					.bytes(e.bytes)
+					.u16(e.port);
+			return w.finish();
 		}
 		case "leave": {
 			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
@@ -523,7 +627,8 @@ export function decodeMessage(datagram: Uint8Array): Message | null {
 
 function decodeBody(type: number, r: Reader): Message | null {
 	switch (type) {
-		case MessageType.announce: {
+		case MessageType.announce:
+		case MessageType.hello: {
 			const peerId = r.bytes(PEER_ID_SIZE);
 			const basePort = r.u16();
 			const revision = r.u32();
@@ -533,7 +638,26 @@ function decodeBody(type: number, r: Reader): Message | null {
 			if (nameLength > MAX_NAME_BYTES || basePort === 0 || basePort > 65532) r.fail();
 			if (interval < 10) r.fail();
 			const name = r.utf8(nameLength);
-			return { type: "announce", peerId, basePort, revision, fileCount, interval, name };
+			if (type === MessageType.announce)
+				return { type: "announce", peerId, basePort, revision, fileCount, interval, name };
+			// A hello is exactly HELLO_SIZE bytes, its padding zeros.
+			if (r.buffer.length !== HELLO_SIZE) r.fail();
+			for (const b of r.rest()) if (b !== 0) r.fail();
+			return { type: "hello", peerId, basePort, revision, fileCount, interval, name };
+		}
+		case MessageType.pex: {
+			const count = r.u8();
+			if (count > MAX_PEX_ENTRIES) r.fail();
+			const entries: PexEntry[] = [];
+			for (let i = 0; i < count && r.ok; i++) {
+				const family = r.u8();
+				if (family !== 4 && family !== 6) r.fail();
+				const address = ipText(r.bytes(family === 4 ? 4 : 16));
+				const port = r.u16();
+				if (port === 0) r.fail();
+				entries.push({ address, port });
+			}
+			return { type: "pex", entries };
 		}
 		case MessageType.leave:
 			return { type: "leave", peerId: r.bytes(PEER_ID_SIZE) };
