@@ -15,6 +15,7 @@ import {
 	manifest,
 	networkKeyCommand,
 	type Output,
+	peerCommand,
 	peerOptions,
 	peers,
 	search,
@@ -87,6 +88,10 @@ async function main(argv: string[]): Promise<number> {
 			return 0;
 		case "network-key":
 			networkKeyCommand(target, flags, io);
+			return 0;
+		case "add-peer":
+		case "remove-peer":
+			peerCommand(target ?? "", command === "remove-peer", flags.configDir, io);
 			return 0;
 	}
 	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];

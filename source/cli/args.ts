@@ -3,7 +3,11 @@
  */
 import { isIPv4 } from "node:net";
 import { parseArgs } from "node:util";
+import { parsePeerAddress } from "../discovery/peer-address.js";
 import { UsageError } from "../errors.js";
+
+/** The default discovery port (also in settings.ts, which imports this file). */
+const DEFAULT_DISCOVERY_PORT = 45454;
 
 /** The subcommands; `tui` is the default. */
 export type CommandName =
@@ -17,7 +21,9 @@ export type CommandName =
 	| "share"
 	| "download-to"
 	| "config"
-	| "network-key";
+	| "network-key"
+	| "add-peer"
+	| "remove-peer";
 
 /** Every subcommand name a user may type. */
 const COMMANDS: readonly CommandName[] = [
@@ -31,6 +37,8 @@ const COMMANDS: readonly CommandName[] = [
 	"download-to",
 	"config",
 	"network-key",
+	"add-peer",
+	"remove-peer",
 ];
 
 /**
@@ -43,6 +51,8 @@ const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	"download-to": ["config-dir"],
 	config: ["config-dir", "json"],
 	"network-key": ["config-dir", "network-key-file", "clear"],
+	"add-peer": ["config-dir"],
+	"remove-peer": ["config-dir"],
 };
 
 /** Options a flag may set for one run (absent: from settings). */
@@ -76,6 +86,8 @@ export interface RunFlags {
 	networkKeyFile?: string;
 	/** `network-key --clear`: remove the stored network key. */
 	clear?: boolean;
+	/** `--peer HOST[:PORT]` (repeatable): peers named by address for this run, as typed. */
+	peer?: string[];
 }
 
 /** A parsed command line. */
@@ -98,6 +110,8 @@ export const USAGE = `Usage:
   p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
   p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
                                                  store, replace or clear the network key (no argument: is one set?)
+  p2p-tui add-peer HOST[:PORT] [--config-dir DIR]     store a peer named by address (PORT: its discovery port)
+  p2p-tui remove-peer HOST[:PORT] [--config-dir DIR]  forget a stored named peer
 
 Options:
   --share DIR            folder to share
@@ -106,6 +120,8 @@ Options:
   --port BASE            transfer ports BASE..BASE+3 (receive, send, distribute, distributee)
   --discovery-port PORT  UDP port for announces (default 45454)
   --broadcast ADDR       broadcast address for announces (repeatable; default 255.255.255.255)
+  --peer HOST[:PORT]     a peer named by address (IPv4, [IPv6]:PORT or a host name; repeatable;
+                         PORT: its discovery port, default ours), beside the stored ones
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host)
   --max-up KBPS          upload cap in KB/s (0: none)
@@ -168,6 +184,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	} else if (values.output !== undefined) {
 		throw new UsageError("--output goes with manifest only");
 	}
+	// Checked now for a one-line error before any socket; the port default comes later.
+	for (const text of values.peer ?? []) parsePeerAddress(text, DEFAULT_DISCOVERY_PORT);
 	for (const address of values.broadcast ?? []) {
 		if (!isIPv4(address))
 			throw new UsageError(
@@ -225,6 +243,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			networkKey: values["network-key"],
 			networkKeyFile: values["network-key-file"],
 			clear: values.clear ?? false,
+			peer: values.peer,
 		},
 	};
 }
@@ -250,6 +269,12 @@ function commandTarget(command: CommandName, rest: string[]): string | undefined
 			return one("share takes one folder: p2p-tui share <dir>");
 		case "download-to":
 			return one("download-to takes one folder: p2p-tui download-to <dir>");
+		case "add-peer":
+		case "remove-peer": {
+			const address = one(`${command} takes one peer: p2p-tui ${command} HOST[:PORT]`);
+			parsePeerAddress(address, DEFAULT_DISCOVERY_PORT);
+			return address;
+		}
 		case "network-key":
 			if (rest.length > 1)
 				throw new UsageError(
@@ -282,6 +307,7 @@ function parse(argv: string[]) {
 			port: { type: "string" },
 			"discovery-port": { type: "string" },
 			broadcast: { type: "string", multiple: true },
+			peer: { type: "string", multiple: true },
 			interval: { type: "string" },
 			"config-dir": { type: "string" },
 			wait: { type: "string" },

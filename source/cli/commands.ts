@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import envPaths from "env-paths";
+import { parsePeerAddress } from "../discovery/peer-address.js";
 import { OperationError, UsageError } from "../errors.js";
 import { hashFile, reason } from "../library/library.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
@@ -41,6 +42,7 @@ import {
 	storeFolder,
 	storeLimits,
 	storeNetworkKey,
+	storePeer,
 	watchSettings,
 } from "./settings.js";
 
@@ -71,6 +73,7 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		maxActive: limits.maxActive,
 		dataDir: dataDir(flags),
 		networkKey: networkKeyOf(settings, flags),
+		peers: settings.peers.map((p) => parsePeerAddress(p, settings.discoveryPort)),
 	};
 }
 
@@ -157,11 +160,20 @@ export function keepLimits(
 			onError(error instanceof Error ? error.message : String(error));
 		}
 	};
+	const storeNamed = (address: string) => {
+		try {
+			storePeer(address, false, configDir);
+		} catch (error) {
+			onError(error instanceof Error ? error.message : String(error));
+		}
+	};
 	peer.on("limits-changed", store);
 	peer.on("network-key-changed", storeKey);
+	peer.on("peer-named", storeNamed);
 	return () => {
 		peer.off("limits-changed", store);
 		peer.off("network-key-changed", storeKey);
+		peer.off("peer-named", storeNamed);
 	};
 }
 
@@ -172,7 +184,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The JSON shape of a peer in `peers --json`. */
 function peerJson(p: PeerRecord) {
-	return { id: p.id, name: p.name, address: p.address, ports: p.ports, files: p.files };
+	return {
+		id: p.id,
+		name: p.name,
+		address: p.address,
+		ports: p.ports,
+		files: p.files,
+		found: p.found ?? "lan",
+	};
 }
 
 /** The JSON shape of a file in `list --json`. */
@@ -324,7 +343,9 @@ export async function peers(
 	else if (list.length === 0) io.out("no peers heard");
 	else
 		for (const p of list)
-			io.out(`${printable(p.name)}\t${p.address}:${p.ports.receive}\t${p.files} files\t${p.id}`);
+			io.out(
+				`${printable(p.name)}\t${p.address}:${p.ports.receive}\t${p.files} files\t${p.id}\t${p.found ?? "lan"}`,
+			);
 }
 
 /** `list`: the files on the network. */
@@ -723,6 +744,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		maxActive: s.maxActive,
 		// Never shown: only whether one is set.
 		networkKey: s.networkKey ? "(set)" : "",
+		peers: Array.isArray(s.peers) ? s.peers : [],
 	};
 	if (json) {
 		io.out(jsonText({ file, settings }));
@@ -741,8 +763,38 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],
 		["max active", String(settings.maxActive)],
 		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
+		["named peers", settings.peers.length > 0 ? settings.peers.join(", ") : "none"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
+}
+
+/**
+ * `add-peer HOST[:PORT]` and `remove-peer HOST[:PORT]`: stores or forgets a peer named by
+ * address (see `storePeer`). A running TUI or `serve` that follows the settings says hello
+ * to an added one at once; a removed one is forgotten at its next start.
+ * @throws UsageError for a bad address, `SETTINGS`
+ */
+export function peerCommand(
+	text: string,
+	remove: boolean,
+	configDir: string | undefined,
+	io: Output,
+): void {
+	const { address, changed, file } = storePeer(text, remove, configDir);
+	if (remove)
+		io.out(
+			printable(
+				changed ? `forgot peer ${address} (saved in ${file})` : `${address} was not a named peer`,
+			),
+		);
+	else
+		io.out(
+			printable(
+				changed
+					? `named peer ${address} (saved in ${file}; a running peer says hello at once)`
+					: `${address} is named already`,
+			),
+		);
 }
 
 /**
@@ -822,6 +874,14 @@ export function followSettings(
 				peer.setNetworkKey(key === "" ? undefined : key);
 			} catch (error) {
 				onError(error instanceof Error ? error.message : String(error));
+			}
+		}
+		// Peers named since (another terminal's `add-peer`): said hello to now.
+		for (const named of Array.isArray(stored.peers) ? stored.peers : []) {
+			try {
+				if (typeof named === "string") peer.addPeer(named);
+			} catch {
+				// A hand-edited entry that does not parse: skipped.
 			}
 		}
 		applying = applying

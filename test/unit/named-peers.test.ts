@@ -1,0 +1,461 @@
+/**
+ * Peers named by address and peer exchange (docs/protocol.md §15): `--peer` parsing, the
+ * stored named peers, the hello and pex codecs, the backoff schedule, which addresses peer
+ * exchange may hand out, and real peers on loopback (distinct discovery ports, so no
+ * broadcast joins them: only the unicast hellos and peer exchange do).
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import dgram from "node:dgram";
+import fs from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { parseCommandLine } from "../../source/cli/args.js";
+import { config, type Output, peerCommand } from "../../source/cli/commands.js";
+import { loadSettings, storedSettings } from "../../source/cli/settings.js";
+import {
+	Contacts,
+	EXCHANGE_TRIES,
+	GIVEN_UP_MS,
+	retryDelay,
+} from "../../source/discovery/contacts.js";
+import { Discovery } from "../../source/discovery/discovery.js";
+import { formatPeerAddress, parsePeerAddress } from "../../source/discovery/peer-address.js";
+import { ExchangeLimiter, exchangeable, exchangeEntries } from "../../source/discovery/pex.js";
+import { UsageError } from "../../source/errors.js";
+import { Peer } from "../../source/peer/peer.js";
+import type { PeerRecord } from "../../source/peer/types.js";
+import { toHex } from "../../source/protocol/hash.js";
+import {
+	decodeMessage,
+	encodeMessage,
+	HELLO_SIZE,
+	MAX_PEX_ENTRIES,
+} from "../../source/protocol/messages.js";
+import { freePort, LOOPBACK_BROADCAST, tempDir, waitFor } from "../helpers/net.js";
+
+const usage = (fn: () => unknown, pattern: RegExp) =>
+	assert.throws(
+		fn,
+		(error) => error instanceof UsageError && error.exitCode === 2 && pattern.test(error.message),
+	);
+
+describe("--peer HOST[:PORT]", () => {
+	it("parses IPv4, [IPv6]:port, bare IPv6, zones and host names, with the default port", () => {
+		assert.deepEqual(parsePeerAddress("192.168.1.20", 45454), {
+			host: "192.168.1.20",
+			port: 45454,
+		});
+		assert.deepEqual(parsePeerAddress("10.0.0.2:45455", 1), { host: "10.0.0.2", port: 45455 });
+		assert.deepEqual(parsePeerAddress("[::1]:45454", 1), { host: "::1", port: 45454 });
+		assert.deepEqual(parsePeerAddress("[FD00::2]", 46000), { host: "fd00::2", port: 46000 });
+		assert.deepEqual(parsePeerAddress("fd00::2", 46000), { host: "fd00::2", port: 46000 });
+		assert.deepEqual(parsePeerAddress("[fe80::1%eth0]:45460", 1), {
+			host: "fe80::1%eth0",
+			port: 45460,
+		});
+		assert.deepEqual(parsePeerAddress("nas.local:45455", 1), { host: "nas.local", port: 45455 });
+		assert.deepEqual(parsePeerAddress("localhost", 7), { host: "localhost", port: 7 });
+		assert.equal(formatPeerAddress({ host: "fd00::2", port: 1 }), "[fd00::2]:1");
+		assert.equal(formatPeerAddress({ host: "nas", port: 2 }), "nas:2");
+	});
+
+	it("refuses bad input with one line (exit 2)", () => {
+		for (const bad of [
+			"",
+			"1.2.3.4:0",
+			"1.2.3.4:70000",
+			"1.2.3.4:",
+			"1.2.3.4:x",
+			"[::1",
+			"[::1]x",
+			"[nothost]:1",
+			"bad_host!",
+			"999.1.1.1",
+			"224.0.0.1",
+			"0.0.0.0",
+			"255.255.255.255",
+			"[ff02::1]:45454",
+			"[::]:45454",
+			"a:b:c",
+		]) {
+			usage(() => parsePeerAddress(bad, 45454), /expected a peer as HOST\[:PORT\]/);
+		}
+	});
+
+	it("is taken, repeatable, by every command that starts a peer, and refused by the others", () => {
+		for (const command of [[], ["serve"], ["peers"], ["list"], ["search", "x"], ["get", "x"]]) {
+			const parsed = parseCommandLine([...command, "--peer", "10.0.0.2", "--peer", "[::1]:5"]);
+			assert.ok(parsed.kind === "run");
+			assert.deepEqual(parsed.flags.peer, ["10.0.0.2", "[::1]:5"]);
+		}
+		usage(() => parseCommandLine(["list", "--peer", "10.0.0.2:99999"]), /port out of/);
+		usage(() => parseCommandLine(["config", "--peer", "10.0.0.2"]), /does not go with config/);
+		usage(() => parseCommandLine(["add-peer"]), /add-peer takes one peer/);
+		usage(() => parseCommandLine(["add-peer", "x y"]), /HOST\[:PORT\]/);
+		usage(() => parseCommandLine(["remove-peer", "a", "b"]), /remove-peer takes one peer/);
+		usage(() => parseCommandLine(["add-peer", "1.2.3.4", "--name", "x"]), /does not go with/);
+	});
+});
+
+describe("add-peer, remove-peer and config", () => {
+	const root = tempDir();
+	after(() => fs.rmSync(root, { recursive: true, force: true }));
+	const capture = () => {
+		const lines: string[] = [];
+		const io: Output = { out: (l) => lines.push(l), err: (l) => lines.push(l) };
+		return { lines, io };
+	};
+
+	it("stores peers in canonical form, once, forgets them, and config shows them", () => {
+		const dir = path.join(root, "peers");
+		const { lines, io } = capture();
+		peerCommand("10.0.0.2", false, dir, io);
+		peerCommand("10.0.0.2:45454", false, dir, io);
+		peerCommand("[FD00::2]:46000", false, dir, io);
+		assert.match(lines[0], /^named peer 10\.0\.0\.2:45454 \(saved in /);
+		assert.match(lines[1], /is named already/);
+		assert.deepEqual(storedSettings(dir).peers, ["10.0.0.2:45454", "[fd00::2]:46000"]);
+		const shown = capture();
+		config(dir, false, shown.io);
+		assert.ok(
+			shown.lines.some((l) => /^named peers\s+10\.0\.0\.2:45454, \[fd00::2\]:46000$/.test(l)),
+		);
+		const json = capture();
+		config(dir, true, json.io);
+		assert.deepEqual(JSON.parse(json.lines.join("\n")).settings.peers, [
+			"10.0.0.2:45454",
+			"[fd00::2]:46000",
+		]);
+		// --peer adds to the stored ones for one run.
+		const parsed = parseCommandLine(["list", "--config-dir", dir, "--peer", "nas:1"]);
+		assert.ok(parsed.kind === "run");
+		assert.deepEqual(loadSettings(parsed.flags).peers, [
+			"10.0.0.2:45454",
+			"[fd00::2]:46000",
+			"nas:1",
+		]);
+		peerCommand("10.0.0.2", true, dir, io);
+		assert.match(lines.at(-1) ?? "", /^forgot peer 10\.0\.0\.2:45454/);
+		peerCommand("10.0.0.2", true, dir, io);
+		assert.match(lines.at(-1) ?? "", /was not a named peer/);
+		assert.deepEqual(storedSettings(dir).peers, ["[fd00::2]:46000"]);
+		usage(() => peerCommand("bad host", false, dir, io), /HOST\[:PORT\]/);
+	});
+});
+
+describe("hello (0x06) and pex (0x05) codecs", () => {
+	const hello = {
+		type: "hello" as const,
+		peerId: Buffer.alloc(16, 7),
+		basePort: 45460,
+		revision: 3,
+		fileCount: 2,
+		interval: 2000,
+		name: "ab",
+	};
+
+	it("pads a hello to the longest announce, and round-trips it", () => {
+		const bytes = encodeMessage(hello);
+		assert.equal(bytes.length, HELLO_SIZE);
+		assert.equal(HELLO_SIZE, 99);
+		assert.deepEqual([...bytes.subarray(0, 4)], [0x50, 0x32, 1, 0x06]);
+		assert.deepEqual(decodeMessage(bytes), hello);
+		const announce = encodeMessage({ ...hello, type: "announce", name: "n".repeat(64) });
+		assert.ok(announce.length <= bytes.length, "no announce answer is larger than a hello");
+		const dirty = Buffer.from(bytes);
+		dirty[HELLO_SIZE - 1] = 1;
+		assert.equal(decodeMessage(dirty), null, "padding must be zeros");
+		assert.equal(decodeMessage(bytes.subarray(0, HELLO_SIZE - 1)), null, "short");
+		assert.equal(decodeMessage(Buffer.concat([bytes, Buffer.alloc(1)])), null, "long");
+	});
+
+	it("encodes pex entries byte for byte, IPv4 and IPv6, and round-trips them", () => {
+		const bytes = encodeMessage({
+			type: "pex",
+			entries: [
+				{ address: "10.0.2.3", port: 45454 },
+				{ address: "fd00::2", port: 1 },
+			],
+		});
+		assert.equal(
+			bytes.toString("hex"),
+			`50320105` +
+				`02` +
+				`04` +
+				`0a000203` +
+				`b18e` +
+				`06` +
+				`fd000000000000000000000000000002` +
+				`0001`,
+		);
+		assert.deepEqual(decodeMessage(bytes), {
+			type: "pex",
+			entries: [
+				{ address: "10.0.2.3", port: 45454 },
+				{ address: "fd00::2", port: 1 },
+			],
+		});
+	});
+
+	it("bounds pex: at most 32 entries, known families, no port 0, nothing trailing", () => {
+		const entries = Array.from({ length: MAX_PEX_ENTRIES }, (_, i) => ({
+			address: `2001:db8::${i + 1}`,
+			port: 40000 + i,
+		}));
+		const full = encodeMessage({ type: "pex", entries });
+		assert.ok(full.length <= 1200, `one small datagram (${full.length} bytes)`);
+		assert.deepEqual(decodeMessage(full), { type: "pex", entries });
+		assert.throws(() =>
+			encodeMessage({ type: "pex", entries: [...entries, { address: "10.0.0.1", port: 1 }] }),
+		);
+		assert.throws(() => encodeMessage({ type: "pex", entries: [{ address: "nas", port: 1 }] }));
+		const one = encodeMessage({ type: "pex", entries: [{ address: "10.0.0.1", port: 5 }] });
+		const count33 = Buffer.from(one);
+		count33[4] = 33;
+		assert.equal(decodeMessage(count33), null, "a count over 32");
+		const family = Buffer.from(one);
+		family[5] = 5;
+		assert.equal(decodeMessage(family), null, "an unknown family");
+		const port0 = Buffer.from(one);
+		port0.writeUInt16BE(0, 10);
+		assert.equal(decodeMessage(port0), null, "port 0");
+		assert.equal(decodeMessage(Buffer.concat([one, Buffer.alloc(1)])), null, "trailing byte");
+		assert.equal(decodeMessage(one.subarray(0, one.length - 1)), null, "truncated");
+	});
+});
+
+describe("backoff of contacts that do not answer", () => {
+	it("doubles from 1 s to 60 s (or the interval when longer)", () => {
+		assert.deepEqual(
+			Array.from({ length: 8 }, (_, i) => retryDelay(i, 2_000)),
+			[1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000],
+		);
+		assert.equal(retryDelay(40, 120_000), 120_000);
+	});
+
+	it("says hello on that schedule while unanswered, every interval once answered", () => {
+		const contacts = new Contacts(2_000);
+		contacts.addNamed("10.0.0.2", 45454, 0);
+		const [c] = contacts.list();
+		c.addresses = ["10.0.0.2"];
+		let answering = false;
+		const sentAt: number[] = [];
+		for (let now = 0; now <= 130_000; now += 100) {
+			if (contacts.due(now, () => answering).length > 0) sentAt.push(now);
+			if (now === 70_000) answering = true;
+		}
+		// 0, 1, 3, 7, 15, 31, 63 s unanswered (7 hellos in 63 s), then every 2 s.
+		assert.deepEqual(sentAt.slice(0, 7), [0, 1_000, 3_000, 7_000, 15_000, 31_000, 63_000]);
+		assert.equal(sentAt[7], 123_000, "the next unanswered wait (60 s) ends before it answers");
+		assert.deepEqual(sentAt.slice(8), [125_000, 127_000, 129_000]);
+	});
+
+	it("gives up an exchange contact after its tries, and does not take it again for a while", () => {
+		const contacts = new Contacts(2_000);
+		assert.ok(contacts.addExchange("10.0.2.3", 45454, "10.0.2.2", 0, 32));
+		assert.equal(contacts.addExchange("10.0.2.3", 45454, "10.0.2.2", 0, 32), false, "known");
+		let hellos = 0;
+		for (let now = 0; now < 200_000; now += 100) hellos += contacts.due(now, () => false).length;
+		assert.equal(hellos, EXCHANGE_TRIES);
+		assert.equal(contacts.list().length, 0);
+		assert.equal(contacts.gaveUp, 1);
+		assert.equal(contacts.addExchange("10.0.2.3", 45454, "10.0.2.9", 200_000, 32), false);
+		assert.ok(contacts.addExchange("10.0.2.3", 45454, "10.0.2.9", 63_000 + GIVEN_UP_MS + 1, 32));
+	});
+
+	it("bounds what one sender can make us contact", () => {
+		const contacts = new Contacts(2_000);
+		let added = 0;
+		for (let i = 0; i < 100; i++)
+			if (contacts.addExchange(`10.1.0.${i + 1}`, 45454, "10.0.0.66", 0, MAX_PEX_ENTRIES)) added++;
+		assert.equal(added, MAX_PEX_ENTRIES);
+	});
+});
+
+describe("peer exchange: what is handed out", () => {
+	const peer = (id: string, address: string, discoveryPort?: number): PeerRecord => ({
+		id,
+		name: id,
+		address,
+		ports: { receive: 1, send: 2, distribute: 3, distributee: 4 },
+		files: 0,
+		revision: 0,
+		lastSeen: 0,
+		interval: 2000,
+		discoveryPort,
+	});
+
+	it("never hands out an address that has not proved it receives, nor the recipient's own", () => {
+		const recipient = peer("a", "10.0.1.2", 45454);
+		const peers = [
+			recipient,
+			peer("b", "10.0.2.2", 45454),
+			peer("c", "10.0.2.3", 45454),
+			peer("d", "10.0.2.4"), // no discovery port heard
+			peer("e", "224.0.0.5", 45454),
+		];
+		const proved = new Set(["10.0.2.2", "10.0.1.2", "10.0.2.4", "224.0.0.5"]);
+		assert.deepEqual(
+			exchangeEntries(recipient, peers, (a) => proved.has(a)),
+			[{ address: "10.0.2.2", port: 45454 }],
+		);
+		assert.deepEqual(
+			exchangeEntries(recipient, peers, () => false),
+			[],
+		);
+	});
+
+	it("hands loopback addresses to loopback recipients only, and at most 32 in turns", () => {
+		const local = peer("x", "127.0.0.1", 50000);
+		const remote = peer("y", "10.0.0.9", 45454);
+		const peers = [local, remote, peer("z", "127.0.0.1", 50001)];
+		assert.deepEqual(
+			exchangeEntries(remote, peers, () => true),
+			[],
+		);
+		assert.deepEqual(
+			exchangeEntries(local, peers, () => true),
+			[
+				{ address: "10.0.0.9", port: 45454 },
+				{ address: "127.0.0.1", port: 50001 },
+			],
+		);
+		const many = Array.from({ length: 40 }, (_, i) => peer(`p${i}`, `10.9.0.${i + 1}`, 45454));
+		const first = exchangeEntries(remote, many, () => true, 0);
+		const second = exchangeEntries(remote, many, () => true, 32);
+		assert.equal(first.length, 32);
+		assert.equal(second[0].address, "10.9.0.33");
+		assert.equal(new Set([...first, ...second].map((e) => e.address)).size, 40);
+	});
+
+	it("believes unicast addresses only", () => {
+		for (const ok of ["10.0.2.3", "192.168.1.1", "2001:db8::1", "fd00::2"])
+			assert.ok(exchangeable(ok, false), ok);
+		for (const bad of [
+			"0.0.0.0",
+			"0.1.2.3",
+			"255.255.255.255",
+			"240.0.0.1",
+			"224.0.0.1",
+			"239.255.255.250",
+			"::",
+			"ff02::1",
+			"fe80::1",
+			"::ffff:10.0.0.1",
+			"127.0.0.1",
+			"::1",
+			"nas.local",
+		])
+			assert.equal(exchangeable(bad, false), false, bad);
+		assert.ok(exchangeable("127.0.0.1", true));
+	});
+
+	it("sends at most one message per interval per peer, again only when changed or stale", () => {
+		const limiter = new ExchangeLimiter(1_000);
+		const e1 = [{ address: "10.0.0.1", port: 1 }];
+		const e2 = [...e1, { address: "10.0.0.2", port: 1 }];
+		assert.ok(limiter.shouldSend("p", e1, 0));
+		assert.equal(limiter.shouldSend("p", e2, 500), false, "within an interval");
+		assert.ok(limiter.shouldSend("p", e2, 1_000), "changed");
+		assert.equal(limiter.shouldSend("p", e2, 2_000), false, "unchanged");
+		assert.ok(limiter.shouldSend("p", e2, 16_000), "refreshed after 15 intervals");
+	});
+});
+
+describe("named peers on loopback (distinct discovery ports)", () => {
+	const open: { close(): Promise<void> }[] = [];
+	const dirs: string[] = [];
+	after(async () => {
+		await Promise.all(open.map((d) => d.close()));
+		for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+	});
+
+	const discovery = async (port: number, name: string, named: { host: string; port: number }[]) => {
+		const peerId = randomBytes(16);
+		const d = await Discovery.start({
+			peerId,
+			selfId: toHex(peerId),
+			port,
+			broadcast: [LOOPBACK_BROADCAST],
+			interval: 200,
+			named,
+			describe: () => ({ name, basePort: 30000, revision: 1, fileCount: 0 }),
+		});
+		open.push(d);
+		return d;
+	};
+
+	it("a named peer gets unicast hellos and answers; each sees the other, marked named", async () => {
+		const portA = await freePort();
+		const portB = await freePort();
+		const b = await discovery(portB, "bob", []);
+		const a = await discovery(portA, "alice", [{ host: "127.0.0.1", port: portB }]);
+		const bob = await waitFor(() => a.peers().find((p) => p.name === "bob"), "alice hears bob");
+		assert.equal(bob.found, "named");
+		assert.equal(bob.discoveryPort, portB);
+		const alice = await waitFor(() => b.peers().find((p) => p.name === "alice"), "bob hears alice");
+		assert.equal(alice.found, "named", "it named us: it reached us by hello");
+		assert.ok(b.contactStats.answers >= 1);
+		// Broadcasts alone do not join them: a third peer on portA's neighbour port hears nobody.
+		assert.equal(b.contacts.list().length, 0, "bob did not name alice");
+	});
+
+	it("retries a named peer that never answers with backoff, not a flood", async () => {
+		const silent = dgram.createSocket("udp4");
+		await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+		const arrivals: { at: number; size: number }[] = [];
+		silent.on("message", (m) => arrivals.push({ at: Date.now(), size: m.length }));
+		open.push({ close: () => new Promise<void>((resolve) => silent.close(() => resolve())) });
+		await discovery(await freePort(), "alice", [
+			{ host: "127.0.0.1", port: silent.address().port },
+		]);
+		await waitFor(() => arrivals.length >= 3, "three hellos", 6_000);
+		const gaps = arrivals.slice(1, 3).map((x, i) => x.at - arrivals[i].at);
+		assert.ok(gaps[0] >= 900 && gaps[0] < 1_500, `first retry after ~1 s (${gaps[0]} ms)`);
+		assert.ok(gaps[1] >= 1_900 && gaps[1] < 2_600, `second after ~2 s (${gaps[1]} ms)`);
+		assert.ok(
+			arrivals.every((x) => x.size === 99),
+			"each a 99-byte hello",
+		);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		assert.equal(arrivals.length, 3, "nothing more within the next wait of 4 s");
+	});
+
+	it("peer exchange: naming one peer finds its neighbour, whose files are listed", async () => {
+		const start = async (name: string, port: number, named: number[], file?: string) => {
+			const share = tempDir();
+			const downloads = tempDir();
+			dirs.push(share, downloads);
+			if (file) fs.writeFileSync(path.join(share, file), `${name} shares this\n`);
+			const p = await Peer.start({
+				name,
+				shareDir: share,
+				downloadsDir: downloads,
+				discoveryPort: port,
+				broadcast: [LOOPBACK_BROADCAST],
+				interval: 200,
+				bindAddress: "127.0.0.1",
+				peers: named.map((n) => ({ host: "127.0.0.1", port: n })),
+			});
+			open.push({ close: () => p.stop() });
+			await p.indexed();
+			return p;
+		};
+		const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+		const b = await start("bob", portB, []);
+		// Carol is bob's neighbour: she names him (on a LAN, his broadcast would do).
+		const c = await start("carol", portC, [portB], "carol.txt");
+		await waitFor(() => b.peers().some((p) => p.name === "carol"), "bob knows carol");
+		const a = await start("alice", portA, [portB]);
+		const carol = await waitFor(
+			() => a.peers().find((p) => p.name === "carol"),
+			"alice finds carol by exchange",
+		);
+		assert.equal(carol.found, "exchange");
+		assert.equal(a.peers().find((p) => p.name === "bob")?.found, "named");
+		await waitFor(() => a.files().some((f) => f.name === "carol.txt"), "alice lists carol's file");
+		assert.ok(a.contactStats().pexTaken >= 1);
+		assert.ok(c.contactStats().answers >= 1, "carol answered alice's hello");
+	});
+});
