@@ -46,12 +46,29 @@ export interface RunResult {
 	stderr: string;
 }
 
+/** Where a CLI process runs: `netns` names a network namespace the test made. */
+export interface CliPlace {
+	netns?: string;
+}
+
+/** The command line that runs the CLI with `args`, inside `place.netns` when given. */
+export function cliCommand(args: string[], place: CliPlace = {}): [string, string[]] {
+	return place.netns
+		? ["ip", ["netns", "exec", place.netns, process.execPath, CLI, ...args]]
+		: [process.execPath, [CLI, ...args]];
+}
+
 /** Runs the CLI to completion (at most `timeoutMs`). */
-export function runCli(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+export function runCli(
+	args: string[],
+	timeoutMs = 60_000,
+	place: CliPlace = {},
+): Promise<RunResult> {
+	const [command, argv] = cliCommand(args, place);
 	return new Promise((resolve) => {
 		execFile(
-			process.execPath,
-			[CLI, ...args],
+			command,
+			argv,
 			{ timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
 			(error, stdout, stderr) => {
 				const code: unknown = error ? (error as { code?: unknown }).code : 0;
@@ -67,8 +84,9 @@ export class ServeProcess {
 	readonly child: ChildProcess;
 	private buffered = "";
 
-	constructor(args: string[]) {
-		this.child = spawn(process.execPath, [CLI, "serve", "--json", ...args], {
+	constructor(args: string[], place: CliPlace = {}) {
+		const [command, argv] = cliCommand(["serve", "--json", ...args], place);
+		this.child = spawn(command, argv, {
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		this.child.stdout?.setEncoding("utf8");
