@@ -239,8 +239,8 @@ export async function serve(
 	peer.on("peer-joined", (p) =>
 		emit(
 			"peer-joined",
-			{ peer: p.id, name: p.name, address: p.address, ports: p.ports },
-			`peer joined: ${p.name} ${p.address}`,
+			{ peer: p.id, name: p.name, address: p.address, ports: p.ports, found: p.found ?? "lan" },
+			`peer joined: ${p.name} ${p.address}${p.found && p.found !== "lan" ? ` (${p.found})` : ""}`,
 		),
 	);
 	peer.on("peer-left", (p, reason) =>
