@@ -105,6 +105,15 @@ export function peerDetails(
 			{ label: "Name", value: peer.name },
 			{ label: "Id", value: peer.id },
 			{ label: "Address", value: peer.address },
+			{
+				label: "Found",
+				value:
+					peer.found === "named"
+						? "named by address (↗): unicast hellos"
+						: peer.found === "exchange"
+							? "through peer exchange (⇄): unicast hellos"
+							: "on the LAN (broadcast)",
+			},
 			{ label: "Receive port", value: `${peer.ports.receive} (data of its own downloads)` },
 			{ label: "Send port", value: `${peer.ports.send} (answers list, manifest, block requests)` },
 			{ label: "Distribute", value: `${peer.ports.distribute} (pushes verified pieces)` },
