@@ -105,6 +105,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	/** When we last answered a hello from an endpoint (bounded). */
 	private readonly answeredAt = new Map<string, number>();
 	private pexTurn = 0;
+	private exchangeQueued = false;
 	readonly contactStats: ContactStats = {
 		hellos: 0,
 		answers: 0,
@@ -329,19 +330,33 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	}
 
 	/**
-	 * Each interval: to every peer whose address is proved, the proved peers it may not know
-	 * (at most one message per peer per interval, only when changed or every 15 intervals);
-	 * and an announce by unicast to peers that reached us by hello and are proved, so they
-	 * keep hearing us whatever their own hello period.
+	 * An address was just proved (the guard validated it): peer exchange runs now rather
+	 * than at the next interval, so a peer named across a router learns our neighbours at
+	 * once. The per-peer limit still holds.
 	 */
-	private exchange(): void {
+	provedNow(): void {
+		if (this.exchangeQueued || this.closing) return;
+		this.exchangeQueued = true;
+		setImmediate(() => {
+			this.exchangeQueued = false;
+			if (!this.closing) this.exchange(false);
+		});
+	}
+
+	/**
+	 * Each interval: to every peer whose address is proved, the proved peers it may not know
+	 * (at most one message per peer per interval, only when changed, in its first three, or
+	 * every 15 intervals); and (`keepalive`) an announce by unicast to peers that reached us
+	 * by hello and are proved, so they keep hearing us whatever their own hello period.
+	 */
+	private exchange(keepalive = true): void {
 		if (!this.options.guard?.proved) return;
 		const now = Date.now();
 		const peers = this.table.list();
 		let announce: Buffer | undefined;
 		for (const p of peers) {
 			if (p.discoveryPort === undefined || !this.proved(p.address)) continue;
-			if (p.viaHello && !this.contacts.match(p.address, p.discoveryPort)) {
+			if (keepalive && p.viaHello && !this.contacts.match(p.address, p.discoveryPort)) {
 				announce ??= this.presence("announce");
 				void this.sendTo(announce, p.address, p.discoveryPort);
 			}

@@ -11,6 +11,11 @@ import { ipBytes, MAX_PEX_ENTRIES, type PexEntry } from "../protocol/messages.js
 
 /** Intervals after which unchanged entries are sent again (a lost datagram is made up). */
 export const PEX_REFRESH_INTERVALS = 15;
+/**
+ * Messages sent to a new recipient one interval apart even when unchanged: the first may
+ * arrive before the recipient has proved us, and be ignored.
+ */
+export const PEX_FIRST_SENDS = 3;
 
 /** True for a loopback address (127.0.0.0/8, ::1). */
 export function isLoopback(address: string): boolean {
@@ -75,7 +80,7 @@ export function exchangeEntries(
 
 /** Per-recipient rate limit of peer exchange messages. */
 export class ExchangeLimiter {
-	private readonly sent = new Map<string, { at: number; key: string }>();
+	private readonly sent = new Map<string, { at: number; key: string; count: number }>();
 
 	/** @param interval - our announce interval in ms */
 	constructor(private readonly interval: number) {}
@@ -83,7 +88,8 @@ export class ExchangeLimiter {
 	/**
 	 * Whether to send `entries` to `recipient` now (and notes it when so): at most one message
 	 * per interval per recipient, and only when the entries differ from the last ones sent
-	 * to it or {@link PEX_REFRESH_INTERVALS} intervals passed.
+	 * to it, or it has had fewer than {@link PEX_FIRST_SENDS}, or
+	 * {@link PEX_REFRESH_INTERVALS} intervals passed.
 	 */
 	shouldSend(recipient: string, entries: readonly PexEntry[], now: number): boolean {
 		const key = entries
@@ -94,9 +100,10 @@ export class ExchangeLimiter {
 		if (last) {
 			const since = now - last.at;
 			if (since < this.interval) return false;
-			if (last.key === key && since < PEX_REFRESH_INTERVALS * this.interval) return false;
+			const stale = since >= PEX_REFRESH_INTERVALS * this.interval;
+			if (last.key === key && last.count >= PEX_FIRST_SENDS && !stale) return false;
 		}
-		this.sent.set(recipient, { at: now, key });
+		this.sent.set(recipient, { at: now, key, count: (last?.count ?? 0) + 1 });
 		return true;
 	}
 

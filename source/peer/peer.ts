@@ -343,6 +343,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	private wire(): void {
+		// A newly proved address: peer exchange at once (docs/protocol.md §15).
+		this.engine.guard.onValidated = () => this.discovery.provedNow();
 		this.discovery.on("peer-joined", (p) => {
 			this.engine.peerJoined(p);
 			this.emit("peer-joined", p);

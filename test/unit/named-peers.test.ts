@@ -351,15 +351,19 @@ describe("peer exchange: what is handed out", () => {
 		assert.ok(exchangeable("127.0.0.1", true));
 	});
 
-	it("sends at most one message per interval per peer, again only when changed or stale", () => {
+	it("sends at most one message per interval per peer, again only when changed, early or stale", () => {
 		const limiter = new ExchangeLimiter(1_000);
 		const e1 = [{ address: "10.0.0.1", port: 1 }];
 		const e2 = [...e1, { address: "10.0.0.2", port: 1 }];
 		assert.ok(limiter.shouldSend("p", e1, 0));
 		assert.equal(limiter.shouldSend("p", e2, 500), false, "within an interval");
 		assert.ok(limiter.shouldSend("p", e2, 1_000), "changed");
-		assert.equal(limiter.shouldSend("p", e2, 2_000), false, "unchanged");
-		assert.ok(limiter.shouldSend("p", e2, 16_000), "refreshed after 15 intervals");
+		assert.ok(limiter.shouldSend("p", e2, 2_000), "unchanged, but the third message");
+		assert.equal(limiter.shouldSend("p", e2, 3_000), false, "unchanged");
+		assert.equal(limiter.shouldSend("p", e2, 16_999), false, "unchanged");
+		assert.ok(limiter.shouldSend("p", e2, 17_000), "refreshed after 15 intervals");
+		limiter.forget("p");
+		assert.ok(limiter.shouldSend("p", e2, 17_001), "a forgotten recipient is new again");
 	});
 });
 
@@ -397,8 +401,79 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		const alice = await waitFor(() => b.peers().find((p) => p.name === "alice"), "bob hears alice");
 		assert.equal(alice.found, "named", "it named us: it reached us by hello");
 		assert.ok(b.contactStats.answers >= 1);
-		// Broadcasts alone do not join them: a third peer on portA's neighbour port hears nobody.
 		assert.equal(b.contacts.list().length, 0, "bob did not name alice");
+	});
+
+	it("takes pex only from a proved, known peer; hands out only proved peers", async () => {
+		let proved = false;
+		const port = await freePort();
+		const peerId = randomBytes(16);
+		const a = await Discovery.start({
+			peerId,
+			selfId: toHex(peerId),
+			port,
+			broadcast: [LOOPBACK_BROADCAST],
+			interval: 100,
+			guard: { admit: () => true, bad: () => {}, proved: () => proved },
+			describe: () => ({ name: "alice", basePort: 30000, revision: 1, fileCount: 0 }),
+		});
+		open.push(a);
+		// Two raw peers: each announces to alice by unicast, and records what alice sends it.
+		const raw = async (name: string) => {
+			const socket = dgram.createSocket("udp4");
+			await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+			const got: Buffer[] = [];
+			socket.on("message", (m) => got.push(m));
+			open.push({ close: () => new Promise<void>((resolve) => socket.close(() => resolve())) });
+			const announce = encodeMessage({
+				type: "announce",
+				peerId: randomBytes(16),
+				basePort: 30004,
+				revision: 1,
+				fileCount: 0,
+				interval: 60_000,
+				name,
+			});
+			const send = (m: Buffer) =>
+				new Promise<void>((resolve) => socket.send(m, port, "127.0.0.1", () => resolve()));
+			await send(announce);
+			return { socket, got, send, port: socket.address().port };
+		};
+		const s1 = await raw("s1");
+		const s2 = await raw("s2");
+		await waitFor(() => a.peers().length === 2, "alice knows both");
+		const pexTo = (r: { got: Buffer[] }) =>
+			r.got.map((m) => decodeMessage(m)).filter((m) => m?.type === "pex");
+		await new Promise((resolve) => setTimeout(resolve, 350));
+		assert.deepEqual(pexTo(s1), [], "nothing handed out while no address is proved");
+		const target = dgram.createSocket("udp4");
+		await new Promise<void>((resolve) => target.bind(0, "127.0.0.1", resolve));
+		const hellos: Buffer[] = [];
+		target.on("message", (m) => hellos.push(m));
+		open.push({ close: () => new Promise<void>((resolve) => target.close(() => resolve())) });
+		const pex = encodeMessage({
+			type: "pex",
+			entries: [
+				{ address: "127.0.0.1", port: target.address().port },
+				{ address: "224.0.0.1", port: 45454 },
+				{ address: "0.0.0.0", port: 45454 },
+			],
+		});
+		await s1.send(pex);
+		await waitFor(() => a.contactStats.pexIgnored === 1, "pex of an unproved sender ignored");
+		assert.equal(a.contacts.list().length, 0);
+		proved = true;
+		await s1.send(pex);
+		await waitFor(() => a.contactStats.pexTaken === 1, "pex of a proved sender taken");
+		assert.deepEqual(
+			a.contacts.list().map((c) => `${c.kind} ${c.host}:${c.port}`),
+			[`exchange 127.0.0.1:${target.address().port}`],
+			"only the believable entry",
+		);
+		await waitFor(() => hellos.length > 0, "alice says hello to the exchanged address");
+		assert.equal(decodeMessage(hellos[0])?.type, "hello");
+		const sent = await waitFor(() => pexTo(s1)[0], "alice hands s1 the proved s2");
+		assert.deepEqual(sent, { type: "pex", entries: [{ address: "127.0.0.1", port: s2.port }] });
 	});
 
 	it("retries a named peer that never answers with backoff, not a flood", async () => {
