@@ -80,6 +80,9 @@ export interface ContactStats {
 	pexLearned: number;
 }
 
+/** Most peer exchange messages held for senders not proved yet. */
+const MAX_PENDING_PEX = 64;
+
 /** Least time between two extra announces for newly heard peers, in ms. */
 const GREET_GAP_MS = 1_000;
 
@@ -106,6 +109,8 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private readonly answeredAt = new Map<string, number>();
 	private pexTurn = 0;
 	private exchangeQueued = false;
+	/** The latest pex of each known peer not proved yet, taken once it is (bounded). */
+	private readonly pendingPex = new Map<string, { message: Pex; from: string; port: number }>();
 	readonly contactStats: ContactStats = {
 		hellos: 0,
 		answers: 0,
@@ -182,17 +187,17 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	}
 
 	/** Our announce (or hello: the same, padded) as plain bytes. */
-	private presence(type: "announce" | "hello"): Buffer {
+	private presence(type: "announce" | "hello", via: "named" | "exchange" = "named"): Buffer {
 		const d = this.options.describe();
-		return encodeMessage({
-			type,
+		const fields = {
 			peerId: this.options.peerId,
 			basePort: d.basePort,
 			revision: d.revision,
 			fileCount: d.fileCount,
 			interval: this.options.interval,
 			name: d.name,
-		});
+		};
+		return encodeMessage(type === "hello" ? { type, via, ...fields } : { type, ...fields });
 	}
 
 	/**
@@ -215,7 +220,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private foundOf(peer: PeerRecord): PeerFound {
 		const contact = this.contacts.match(peer.address, peer.discoveryPort);
 		if (contact) return contact.kind;
-		return peer.viaHello ? "named" : "lan";
+		return peer.helloVia ?? "lan";
 	}
 
 	/** True when a peer of the table is heard from the contact's endpoint. */
@@ -246,8 +251,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private async helloDue(): Promise<void> {
 		if (this.closing) return;
 		const due = this.contacts.due(Date.now(), (c) => this.answering(c));
-		const hello = this.presence("hello");
+		const hellos = { named: this.presence("hello"), exchange: this.presence("hello", "exchange") };
 		for (const c of due) {
+			const hello = hellos[c.kind];
 			if (c.kind === "named" && !this.answering(c)) {
 				const addresses = await resolvePeerHost(c.host);
 				if (this.closing) return;
@@ -273,14 +279,15 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	}
 
 	/**
-	 * Answers a hello with one unicast announce, at most one per endpoint per half interval
+	 * Answers a hello with one unicast announce, at most one per endpoint and peer id per half interval
 	 * (at most 1 s), and, while the sender's address is not validated, only when the answer
 	 * is no larger than the hello was (it never is: a hello is as long as the longest
 	 * announce).
 	 */
-	private answer(helloBytes: number, from: string, port: number): void {
+	private answer(helloBytes: number, from: string, port: number, peerId: string): void {
 		const now = Date.now();
-		const key = `${from}|${port}`;
+		// Per peer id too: a peer restarted on the same endpoint is answered at once.
+		const key = `${from}|${port}|${peerId}`;
 		const last = this.answeredAt.get(key);
 		if (last !== undefined && now - last < Math.min(1_000, this.options.interval / 2)) return;
 		const reply = this.presence("announce");
@@ -305,6 +312,17 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		const sender = peers.find((p) => p.address === from && p.discoveryPort === port);
 		if (!sender || !this.proved(from)) {
 			this.contactStats.pexIgnored++;
+			// A known peer not proved yet (its list is on its way): the latest pex of it waits
+			// for the proof (`provedNow`), not for its next interval.
+			if (sender) {
+				const key = `${from}|${port}`;
+				this.pendingPex.delete(key);
+				if (this.pendingPex.size >= MAX_PENDING_PEX) {
+					const oldest = this.pendingPex.keys().next().value;
+					if (oldest !== undefined) this.pendingPex.delete(oldest);
+				}
+				this.pendingPex.set(key, { message, from, port });
+			}
 			return;
 		}
 		this.contactStats.pexTaken++;
@@ -339,7 +357,14 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		this.exchangeQueued = true;
 		setImmediate(() => {
 			this.exchangeQueued = false;
-			if (!this.closing) this.exchange(false);
+			if (this.closing) return;
+			for (const [key, pending] of this.pendingPex) {
+				if (!this.proved(pending.from)) continue;
+				this.pendingPex.delete(key);
+				this.contactStats.pexIgnored--;
+				this.onPex(pending.message, pending.from, pending.port);
+			}
+			this.exchange(false);
 		});
 	}
 
@@ -356,7 +381,11 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		let announce: Buffer | undefined;
 		for (const p of peers) {
 			if (p.discoveryPort === undefined || !this.proved(p.address)) continue;
-			if (keepalive && p.viaHello && !this.contacts.match(p.address, p.discoveryPort)) {
+			if (
+				keepalive &&
+				p.helloVia !== undefined &&
+				!this.contacts.match(p.address, p.discoveryPort)
+			) {
 				announce ??= this.presence("announce");
 				void this.sendTo(announce, p.address, p.discoveryPort);
 			}
@@ -374,7 +403,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		for (const p of this.table.list()) {
 			if (p.discoveryPort === undefined) continue;
 			const contact = this.contacts.match(p.address, p.discoveryPort);
-			if (contact || (p.viaHello && this.proved(p.address)))
+			if (contact || (p.helloVia !== undefined && this.proved(p.address)))
 				out.set(`${p.address}|${p.discoveryPort}`, { address: p.address, port: p.discoveryPort });
 		}
 		return [...out.values()];
@@ -447,7 +476,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 				this.contacts.dropExchange(change.peer.address, change.peer.discoveryPort);
 			this.limiter.forget(change.peer.id);
 		}
-		if (msg.type === "hello") this.answer(plain.length, from, port);
+		if (msg.type === "hello") this.answer(plain.length, from, port, change.peer.id);
+		// A new peer at an address proved already (a restart): exchange now, not next interval.
+		if (change.kind === "joined" && this.proved(from)) this.provedNow();
 		if (change.kind === "joined") {
 			this.emit("peer-joined", change.peer);
 			this.greet();

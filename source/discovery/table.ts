@@ -118,7 +118,7 @@ export class PeerTable {
 			lastSeen: now,
 			interval: Math.min(message.interval, MAX_INTERVAL_MS),
 			discoveryPort: fromPort ?? known?.discoveryPort,
-			viaHello: message.type === "hello" || known?.viaHello,
+			helloVia: message.type === "hello" ? message.via : known?.helloVia,
 		};
 		if (known?.found) peer.found = known.found;
 		this.peers.set(id, peer);

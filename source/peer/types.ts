@@ -17,8 +17,8 @@ export interface TransferPorts {
 
 /**
  * How a peer was found: `lan` heard by broadcast on our network; `named` a peer named by
- * address (`--peer`, `add-peer`), or one that named us (it reached us with a unicast
- * hello); `exchange` learned through peer exchange from a validated peer
+ * address (`--peer`, `add-peer`), or one that named us (its hello says so); `exchange`
+ * learned through peer exchange from a validated peer, by us or by it (its hello says so)
  * (docs/protocol.md §15).
  */
 export type PeerFound = "lan" | "named" | "exchange";
@@ -49,8 +49,11 @@ export interface PeerRecord {
 	 * hellos and peer exchange go.
 	 */
 	discoveryPort?: number;
-	/** True once it reached us with a unicast hello (it named us, or learned us by exchange). */
-	viaHello?: boolean;
+	/**
+	 * Set once it reached us with a unicast hello: how it knows us (it named us, or learned
+	 * us by peer exchange). Absent for a peer heard by broadcast only.
+	 */
+	helloVia?: "named" | "exchange";
 	/** Recent rate of data we receive from this peer, in bytes per second (absent: 0). */
 	downRate?: number;
 	/** Recent rate of data we send to this peer (answers and pushes), in bytes per second (absent: 0). */

@@ -96,16 +96,23 @@ export interface Announce {
 
 /**
  * An announce sent by unicast to a peer named by address (or learned by peer exchange): the
- * same fields, padded with zeros to {@link HELLO_SIZE} bytes, so the announce it asks for
- * (at most 99 bytes) is never larger than what came in (no amplification before the
- * sender's address is validated).
+ * same fields and how we came to know the receiver, padded with zeros to
+ * {@link HELLO_SIZE} bytes, so the announce it asks for (at most 99 bytes) is never larger
+ * than what came in (no amplification before the sender's address is validated).
  */
 export interface Hello extends Omit<Announce, "type"> {
 	type: "hello";
+	/** How the sender knows the receiver: named by address, or learned by peer exchange. */
+	via: "named" | "exchange";
 }
 
-/** Size of every `hello` datagram in bytes: that of the longest announce (64-byte name). */
-export const HELLO_SIZE = HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + MAX_NAME_BYTES;
+/**
+ * Size of every `hello` datagram in bytes: the longest announce (99 bytes, a 64-byte name)
+ * and the `via` byte.
+ */
+export const HELLO_SIZE = HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + MAX_NAME_BYTES + 1;
+/** The `via` byte of a hello. */
+const HELLO_VIA = { named: 0, exchange: 1 } as const;
 
 /** Most entries in one `pex` message (19 bytes each at most: one small datagram). */
 export const MAX_PEX_ENTRIES = 32;
@@ -476,7 +483,9 @@ export function encodeMessage(message: Message): Buffer {
 			header(w, hello ? MessageType.hello : MessageType.announce).bytes(message.peerId);
 			w.u16(message.basePort).u32(message.revision).u32(message.fileCount);
 			w.u32(message.interval).u8(name.length).bytes(name);
-			if (hello) w.bytes(new Uint8Array(HELLO_SIZE - size));
+			if (message.type === "hello") {
+				w.u8(HELLO_VIA[message.via]).bytes(new Uint8Array(HELLO_SIZE - size - 1));
+			}
 			return w.finish();
 		}
 		case "pex": {
@@ -640,10 +649,21 @@ function decodeBody(type: number, r: Reader): Message | null {
 			const name = r.utf8(nameLength);
 			if (type === MessageType.announce)
 				return { type: "announce", peerId, basePort, revision, fileCount, interval, name };
+			const via = r.u8();
+			if (via !== HELLO_VIA.named && via !== HELLO_VIA.exchange) r.fail();
 			// A hello is exactly HELLO_SIZE bytes, its padding zeros.
 			if (r.buffer.length !== HELLO_SIZE) r.fail();
 			for (const b of r.rest()) if (b !== 0) r.fail();
-			return { type: "hello", peerId, basePort, revision, fileCount, interval, name };
+			return {
+				type: "hello",
+				peerId,
+				basePort,
+				revision,
+				fileCount,
+				interval,
+				name,
+				via: via === HELLO_VIA.exchange ? "exchange" : "named",
+			};
 		}
 		case MessageType.pex: {
 			const count = r.u8();

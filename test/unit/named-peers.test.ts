@@ -153,19 +153,26 @@ describe("hello (0x06) and pex (0x05) codecs", () => {
 		fileCount: 2,
 		interval: 2000,
 		name: "ab",
+		via: "exchange" as const,
 	};
 
-	it("pads a hello to the longest announce, and round-trips it", () => {
+	it("pads a hello past the longest announce, says how it knows the receiver, round-trips", () => {
 		const bytes = encodeMessage(hello);
 		assert.equal(bytes.length, HELLO_SIZE);
-		assert.equal(HELLO_SIZE, 99);
+		assert.equal(HELLO_SIZE, 100);
 		assert.deepEqual([...bytes.subarray(0, 4)], [0x50, 0x32, 1, 0x06]);
+		assert.equal(bytes[37], 1, "via: exchange, right after the name");
 		assert.deepEqual(decodeMessage(bytes), hello);
+		assert.equal(encodeMessage({ ...hello, via: "named" })[37], 0);
 		const announce = encodeMessage({ ...hello, type: "announce", name: "n".repeat(64) });
-		assert.ok(announce.length <= bytes.length, "no announce answer is larger than a hello");
+		assert.equal(announce.length, 99);
+		assert.ok(announce.length < bytes.length, "no announce answer is larger than a hello");
 		const dirty = Buffer.from(bytes);
 		dirty[HELLO_SIZE - 1] = 1;
 		assert.equal(decodeMessage(dirty), null, "padding must be zeros");
+		const via = Buffer.from(bytes);
+		via[37] = 2;
+		assert.equal(decodeMessage(via), null, "an unknown via");
 		assert.equal(decodeMessage(bytes.subarray(0, HELLO_SIZE - 1)), null, "short");
 		assert.equal(decodeMessage(Buffer.concat([bytes, Buffer.alloc(1)])), null, "long");
 	});
@@ -490,8 +497,8 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		assert.ok(gaps[0] >= 900 && gaps[0] < 1_500, `first retry after ~1 s (${gaps[0]} ms)`);
 		assert.ok(gaps[1] >= 1_900 && gaps[1] < 2_600, `second after ~2 s (${gaps[1]} ms)`);
 		assert.ok(
-			arrivals.every((x) => x.size === 99),
-			"each a 99-byte hello",
+			arrivals.every((x) => x.size === 100),
+			"each a 100-byte hello",
 		);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 		assert.equal(arrivals.length, 3, "nothing more within the next wait of 4 s");
@@ -531,6 +538,11 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		assert.equal(a.peers().find((p) => p.name === "bob")?.found, "named");
 		await waitFor(() => a.files().some((f) => f.name === "carol.txt"), "alice lists carol's file");
 		assert.ok(a.contactStats().pexTaken >= 1);
-		assert.ok(c.contactStats().answers >= 1, "carol answered alice's hello");
+		// Bob told carol of alice too: both ends of the link say how it was made.
+		const alice = await waitFor(
+			() => c.peers().find((p) => p.name === "alice"),
+			"carol knows alice",
+		);
+		assert.equal(alice.found, "exchange");
 	});
 });
