@@ -20,6 +20,8 @@ import {
 	decodeMessage,
 	encodeMessage,
 	folderEntry,
+	ipBytes,
+	ipText,
 	isFolderEntry,
 	type ListChange,
 	type ListEntry,
@@ -377,6 +379,24 @@ const announceArb = fc.record({
 	interval: fc.integer({ min: 10, max: 0xffffffff }),
 	name: peerNameArb,
 });
+const helloArb = announceArb.chain((a) =>
+	fc.constantFrom("named" as const, "exchange" as const).map((via) => ({
+		...a,
+		type: "hello" as const,
+		via,
+	})),
+);
+const pexArb = fc.record({
+	type: fc.constant("pex" as const),
+	entries: fc.array(
+		fc.record({
+			// Decoded addresses come back in canonical form (RFC 5952 for IPv6).
+			address: fc.oneof(fc.ipV4(), fc.ipV6()).map((a) => ipText(ipBytes(a) ?? new Uint8Array(4))),
+			port: fc.integer({ min: 1, max: 65535 }),
+		}),
+		{ maxLength: 32 },
+	),
+});
 const leaveArb = fc.record({ type: fc.constant("leave" as const), peerId: peerIdArb });
 const retryArb = fc.record({
 	type: fc.constant("retry" as const),
@@ -513,6 +533,8 @@ const interestArb = fc
 
 const arbitraries: [string, fc.Arbitrary<Message>][] = [
 	["announce", announceArb],
+	["hello", helloArb],
+	["pex", pexArb],
 	["leave", leaveArb],
 	["retry", retryArb],
 	["listRequest", listRequestArb],
