@@ -11,7 +11,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { parseCommandLine } from "../../source/cli/args.js";
-import { config, type Output, peerCommand } from "../../source/cli/commands.js";
+import {
+	config,
+	followSettings,
+	keepLimits,
+	type Output,
+	peerCommand,
+} from "../../source/cli/commands.js";
 import { loadSettings, storedSettings } from "../../source/cli/settings.js";
 import {
 	Contacts,
@@ -141,6 +147,40 @@ describe("add-peer, remove-peer and config", () => {
 		assert.match(lines.at(-1) ?? "", /was not a named peer/);
 		assert.deepEqual(storedSettings(dir).peers, ["[fd00::2]:46000"]);
 		usage(() => peerCommand("bad host", false, dir, io), /HOST\[:PORT\]/);
+	});
+});
+
+describe("a running peer and the stored named peers", () => {
+	const root = tempDir();
+	after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+	it("follows add-peer from another terminal, and stores a peer named in the TUI", async (t) => {
+		const dir = path.join(root, "cfg");
+		const parsed = parseCommandLine(["serve", "--config-dir", dir]);
+		assert.ok(parsed.kind === "run");
+		const peer = await Peer.start({
+			name: "runner",
+			shareDir: path.join(root, "share"),
+			downloadsDir: path.join(root, "dl"),
+			discoveryPort: await freePort(),
+			broadcast: [LOOPBACK_BROADCAST],
+			interval: 200,
+			bindAddress: "127.0.0.1",
+		});
+		t.after(() => peer.stop());
+		const unfollow = followSettings(peer, parsed.flags, () => {});
+		const unkeep = keepLimits(peer, dir, () => {});
+		t.after(() => {
+			unfollow();
+			unkeep();
+		});
+		const quiet: Output = { out: () => {}, err: () => {} };
+		peerCommand("127.0.0.1:9", false, dir, quiet);
+		await waitFor(() => peer.namedPeers().includes("127.0.0.1:9"), "the running peer follows");
+		// The TUI's `a`: the core names it, the settings keep it.
+		assert.equal(peer.addPeer("127.0.0.2:7"), "127.0.0.2:7");
+		assert.deepEqual(storedSettings(dir).peers, ["127.0.0.1:9", "127.0.0.2:7"]);
+		assert.throws(() => peer.addPeer("224.0.0.1"), UsageError);
 	});
 });
 
