@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import envPaths from "env-paths";
-import { parsePeerAddress } from "../discovery/peer-address.js";
+import { formatPeerAddress, parsePeerAddress } from "../discovery/peer-address.js";
 import { OperationError, UsageError } from "../errors.js";
 import { hashFile, reason } from "../library/library.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
@@ -771,7 +771,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 /**
  * `add-peer HOST[:PORT]` and `remove-peer HOST[:PORT]`: stores or forgets a peer named by
  * address (see `storePeer`). A running TUI or `serve` that follows the settings says hello
- * to an added one at once; a removed one is forgotten at its next start.
+ * to an added one at once, and no more hello to a removed one (unless its `--peer` names it).
  * @throws UsageError for a bad address, `SETTINGS`
  */
 export function peerCommand(
@@ -876,14 +876,25 @@ export function followSettings(
 				onError(error instanceof Error ? error.message : String(error));
 			}
 		}
-		// Peers named since (another terminal's `add-peer`): said hello to now.
-		for (const named of Array.isArray(stored.peers) ? stored.peers : []) {
+		// Peers named since (another terminal's `add-peer`): said hello to now; those removed
+		// (`remove-peer`), unless this run's `--peer` names them: no more hellos.
+		const port = peer.self().discoveryPort;
+		const canonical = (text: unknown): string | undefined => {
 			try {
-				if (typeof named === "string") peer.addPeer(named);
+				return typeof text === "string"
+					? formatPeerAddress(parsePeerAddress(text, port))
+					: undefined;
 			} catch {
-				// A hand-edited entry that does not parse: skipped.
+				return undefined; // A hand-edited entry that does not parse: skipped.
 			}
-		}
+		};
+		const keep = new Set(
+			[...(Array.isArray(stored.peers) ? stored.peers : []), ...(flags.peer ?? [])]
+				.map(canonical)
+				.filter((p): p is string => p !== undefined),
+		);
+		for (const named of keep) peer.addPeer(named);
+		for (const named of peer.namedPeers()) if (!keep.has(named)) peer.removePeer(named);
 		applying = applying
 			.then(() => peer.setLimits(limits))
 			.then(() => peer.changeFolders(folders))

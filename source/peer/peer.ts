@@ -790,6 +790,16 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return canonical;
 	}
 
+	/**
+	 * Stops saying hello to a peer named by address (it stays a peer until it goes quiet).
+	 * @param text - `HOST[:PORT]`, as for `addPeer`
+	 * @returns false when it was not named
+	 * @throws UsageError for text that is no peer address
+	 */
+	removePeer(text: string): boolean {
+		return this.discovery.removeNamed(parsePeerAddress(text, this.options.discoveryPort));
+	}
+
 	/** Peers named by address (canonical `HOST:PORT`), in the order named. */
 	namedPeers(): string[] {
 		return this.discovery.contacts

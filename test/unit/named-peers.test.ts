@@ -181,6 +181,11 @@ describe("a running peer and the stored named peers", () => {
 		assert.equal(peer.addPeer("127.0.0.2:7"), "127.0.0.2:7");
 		assert.deepEqual(storedSettings(dir).peers, ["127.0.0.1:9", "127.0.0.2:7"]);
 		assert.throws(() => peer.addPeer("224.0.0.1"), UsageError);
+		peerCommand("127.0.0.1:9", true, dir, quiet);
+		await waitFor(
+			() => peer.namedPeers().join() === "127.0.0.2:7",
+			"the running peer drops a removed peer",
+		);
 	});
 });
 
