@@ -7,6 +7,8 @@
  * announce interval while the contact answers, else after an exponential backoff.
  */
 
+import { isIP } from "node:net";
+
 /** How a contact came to us. */
 export type ContactKind = "named" | "exchange";
 
@@ -83,7 +85,8 @@ export class Contacts {
 			kind: "named",
 			host,
 			port,
-			addresses: known?.addresses ?? [],
+			// An IP address is its own; a host name is looked up before its first hello.
+			addresses: isIP(host.split("%")[0]) ? [host] : (known?.addresses ?? []),
 			attempts: 0,
 			nextAt: now,
 		});

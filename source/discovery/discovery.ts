@@ -8,7 +8,7 @@
  * to its validated peers (docs/protocol.md §15).
  */
 import { EventEmitter } from "node:events";
-import { isIPv6 } from "node:net";
+import { isIP, isIPv6 } from "node:net";
 import os from "node:os";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
@@ -254,19 +254,39 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		const hellos = { named: this.presence("hello"), exchange: this.presence("hello", "exchange") };
 		for (const c of due) {
 			const hello = hellos[c.kind];
-			if (c.kind === "named" && !this.answering(c)) {
-				const addresses = await resolvePeerHost(c.host);
-				if (this.closing) return;
-				if (addresses.length > 0) c.addresses = addresses;
+			// A host name that does not answer is looked up again first, off this loop: a slow
+			// resolver delays that contact's hello, not the others'.
+			if (c.kind === "named" && !isIP(c.host.split("%")[0]) && !this.answering(c)) {
+				if (!this.resolving.has(c)) void this.resolveAndHello(c, hello);
+				continue;
 			}
-			for (const address of c.addresses) {
-				if (this.closing) return;
-				this.contactStats.hellos++;
-				await this.sendTo(hello, address, c.port);
-			}
+			await this.hello(c, hello);
 		}
 		const next = this.contacts.nextDue();
 		if (Number.isFinite(next)) this.scheduleContacts(Math.max(50, next - Date.now()));
+	}
+
+	/** Contacts whose host name is being looked up. */
+	private readonly resolving = new Set<Contact>();
+
+	private async resolveAndHello(contact: Contact, hello: Buffer): Promise<void> {
+		this.resolving.add(contact);
+		try {
+			const addresses = await resolvePeerHost(contact.host);
+			if (addresses.length > 0) contact.addresses = addresses;
+			await this.hello(contact, hello);
+		} finally {
+			this.resolving.delete(contact);
+		}
+	}
+
+	/** Says hello to every address of a contact. */
+	private async hello(contact: Contact, hello: Buffer): Promise<void> {
+		for (const address of contact.addresses) {
+			if (this.closing) return;
+			this.contactStats.hellos++;
+			await this.sendTo(hello, address, contact.port);
+		}
 	}
 
 	/** Sends one plain datagram to one discovery endpoint (sealed when a key is set). */

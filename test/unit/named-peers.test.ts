@@ -456,6 +456,16 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		assert.equal(b.contacts.list().length, 0, "bob did not name alice");
 	});
 
+	it("resolves a host name (every family) and says hello to its addresses", async () => {
+		const portB = await freePort();
+		const b = await discovery(portB, "bob", []);
+		const a = await discovery(await freePort(), "alice", [{ host: "localhost", port: portB }]);
+		const bob = await waitFor(() => a.peers().find((p) => p.name === "bob"), "alice hears bob");
+		assert.equal(bob.found, "named");
+		assert.ok(a.contacts.list()[0].addresses.includes("127.0.0.1"));
+		await waitFor(() => b.peers().some((p) => p.name === "alice"), "bob hears alice");
+	});
+
 	it("takes pex only from a proved, known peer; hands out only proved peers", async () => {
 		let proved = false;
 		const port = await freePort();
