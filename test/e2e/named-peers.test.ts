@@ -4,7 +4,8 @@
  * that forwards unicast (ip_forward=1) and, as every router, no broadcast. Alice on LAN A
  * names bob on LAN B with `--peer`: she sees him, lists and downloads his file byte for
  * byte; carol, bob's neighbour (heard by him by broadcast on LAN B), is found through peer
- * exchange and her files are listed. Every peer announces to its own LAN's directed
+ * exchange and her files are listed; a host name (resolved inside the namespace) works as
+ * well as an address. Every peer announces to its own LAN's directed
  * broadcast address; traffic stays inside the namespaces the test made.
  */
 import assert from "node:assert/strict";
@@ -22,6 +23,8 @@ describe("named peers and peer exchange across a router", () => {
 	const servers: ServeProcess[] = [];
 	let lanA: LanHost[];
 	let lanB: LanHost[];
+	/** Whether this test made /etc/netns (then it removes it, else only its own folder). */
+	let madeEtcNetns = false;
 	const interval = ["--interval", "300"];
 	const onA = () => ["--broadcast", "10.77.1.255", ...interval];
 	const onB = () => ["--broadcast", "10.77.2.255", ...interval];
@@ -57,6 +60,8 @@ describe("named peers and peer exchange across a router", () => {
 		await Promise.all(servers.map((s) => s.stop()));
 		lab.cleanup();
 		fs.rmSync(root, { recursive: true, force: true });
+		if (lanA) fs.rmSync(`/etc/netns/${lanA[0].ns}`, { recursive: true, force: true });
+		if (madeEtcNetns) fs.rmSync("/etc/netns", { recursive: true, force: true });
 	});
 
 	it("no broadcast crosses the router: without --peer alice hears nobody", async () => {
@@ -97,7 +102,13 @@ describe("named peers and peer exchange across a router", () => {
 
 	it("peers --json marks them; list shows carol's files; get downloads bob's byte for byte", async () => {
 		const named = [...onA(), ...peerFolders(root, "dave"), "--peer", `${lanB[0].address}:45454`];
-		const peers = await runCli(["peers", ...named, "--wait", "2500", "--json"], 30_000, {
+		// By host name: `ip netns exec` mounts /etc/netns/<ns>/hosts over /etc/hosts, so the
+		// name resolves (dns.lookup) inside alice's namespace only.
+		madeEtcNetns = !fs.existsSync("/etc/netns");
+		fs.mkdirSync(`/etc/netns/${lanA[0].ns}`, { recursive: true });
+		fs.writeFileSync(`/etc/netns/${lanA[0].ns}/hosts`, `${lanB[0].address} bob.lan-b.test\n`);
+		const byName = [...onA(), ...peerFolders(root, "dave"), "--peer", "bob.lan-b.test:45454"];
+		const peers = await runCli(["peers", ...byName, "--wait", "2500", "--json"], 30_000, {
 			netns: lanA[0].ns,
 		});
 		assert.equal(peers.code, 0, peers.stderr);
