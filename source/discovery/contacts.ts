@@ -186,6 +186,18 @@ export class Contacts {
 		return out;
 	}
 
+	/**
+	 * A contact answered (its peer was heard): its count of unanswered hellos is reset and
+	 * its next hello is due within one interval, not after the backoff it was waiting out.
+	 * @returns true when its schedule moved
+	 */
+	answered(contact: Contact, now: number): boolean {
+		if (contact.attempts === 0) return false;
+		contact.attempts = 0;
+		contact.nextAt = Math.min(contact.nextAt, now + this.interval);
+		return true;
+	}
+
 	/** The soonest time a hello is due, ms (Infinity with no contact). */
 	nextDue(): number {
 		let next = Number.POSITIVE_INFINITY;

@@ -460,6 +460,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		}
 		void this.announce();
 		this.exchange();
+		this.limiter.retain(new Set(this.table.list().map((p) => p.id)));
 	}
 
 	private onDatagram(datagram: Buffer, from: string, port: number): void {
@@ -489,8 +490,14 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		}
 		const change = this.table.take(msg, from, Date.now(), port);
 		if (!change) return;
-		if (change.kind !== "left") change.peer.found = this.foundOf(change.peer);
-		else if (change.reason === "bye") {
+		if (change.kind !== "left") {
+			change.peer.found = this.foundOf(change.peer);
+			// A contact that answers is said hello to every interval from now, not after the
+			// backoff it was waiting out (it would expire in between).
+			const contact = this.contacts.match(from, port);
+			if (contact && this.contacts.answered(contact, Date.now()))
+				this.scheduleContacts(Math.max(0, this.contacts.nextDue() - Date.now()));
+		} else if (change.reason === "bye") {
 			// It said goodbye: an exchange contact of it is not said hello to again.
 			if (change.peer.discoveryPort !== undefined)
 				this.contacts.dropExchange(change.peer.address, change.peer.discoveryPort);

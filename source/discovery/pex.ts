@@ -111,4 +111,9 @@ export class ExchangeLimiter {
 	forget(recipient: string): void {
 		this.sent.delete(recipient);
 	}
+
+	/** Forgets every recipient not in `known` (peers that expired), so the map stays bounded. */
+	retain(known: ReadonlySet<string>): void {
+		for (const id of this.sent.keys()) if (!known.has(id)) this.sent.delete(id);
+	}
 }

@@ -38,6 +38,7 @@ import {
 	HELLO_SIZE,
 	MAX_PEX_ENTRIES,
 } from "../../source/protocol/messages.js";
+import { NetworkGuard } from "../../source/protocol/seal.js";
 import { freePort, LOOPBACK_BROADCAST, tempDir, waitFor } from "../helpers/net.js";
 
 const usage = (fn: () => unknown, pattern: RegExp) =>
@@ -303,6 +304,25 @@ describe("backoff of contacts that do not answer", () => {
 		assert.deepEqual(sentAt.slice(8), [125_000, 127_000, 129_000]);
 	});
 
+	it("moves a contact that answers to the interval at once", () => {
+		const contacts = new Contacts(2_000);
+		contacts.addNamed("10.0.0.2", 45454, 0);
+		const [c] = contacts.list();
+		contacts.due(0, () => false);
+		contacts.due(1_000, () => false);
+		assert.equal(c.nextAt, 3_000, "waiting out 2 s of backoff");
+		assert.ok(contacts.answered(c, 1_100));
+		assert.equal(c.nextAt, 3_000, "never later than it was");
+		assert.equal(c.attempts, 0);
+		contacts.due(3_000, () => false);
+		contacts.due(4_000, () => false);
+		contacts.due(6_000, () => false);
+		assert.equal(c.nextAt, 10_000);
+		assert.ok(contacts.answered(c, 6_500));
+		assert.equal(c.nextAt, 8_500, "one interval after the answer");
+		assert.equal(contacts.answered(c, 6_600), false, "nothing to move");
+	});
+
 	it("gives up an exchange contact after its tries, and does not take it again for a while", () => {
 		const contacts = new Contacts(2_000);
 		assert.ok(contacts.addExchange("10.0.2.3", 45454, "10.0.2.2", 0, 32));
@@ -427,7 +447,12 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 	});
 
-	const discovery = async (port: number, name: string, named: { host: string; port: number }[]) => {
+	const discovery = async (
+		port: number,
+		name: string,
+		named: { host: string; port: number }[],
+		key?: string,
+	) => {
 		const peerId = randomBytes(16);
 		const d = await Discovery.start({
 			peerId,
@@ -436,6 +461,7 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 			broadcast: [LOOPBACK_BROADCAST],
 			interval: 200,
 			named,
+			seal: new NetworkGuard(key),
 			describe: () => ({ name, basePort: 30000, revision: 1, fileCount: 0 }),
 		});
 		open.push(d);
@@ -454,6 +480,35 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		assert.equal(alice.found, "named", "it named us: it reached us by hello");
 		assert.ok(b.contactStats.answers >= 1);
 		assert.equal(b.contacts.list().length, 0, "bob did not name alice");
+		// Once bob answers, alice says hello every interval: he never expires in between.
+		const left: string[] = [];
+		a.on("peer-left", (p) => left.push(p.name));
+		await new Promise((resolve) => setTimeout(resolve, 1_500));
+		assert.deepEqual(left, []);
+		assert.ok(a.contactStats.hellos >= 6, `a hello per interval (${a.contactStats.hellos})`);
+	});
+
+	it("with a network key, hellos are sealed: a member answers, a stranger does not", async () => {
+		const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+		const b = await discovery(portB, "bob", [], "our key");
+		const c = await discovery(portC, "carol", [], "another key");
+		const a = await discovery(
+			portA,
+			"alice",
+			[
+				{ host: "127.0.0.1", port: portB },
+				{ host: "127.0.0.1", port: portC },
+			],
+			"our key",
+		);
+		await waitFor(() => a.peers().some((p) => p.name === "bob"), "alice hears bob");
+		await waitFor(() => a.contactStats.hellos >= 4, "alice keeps saying hello to both");
+		assert.deepEqual(
+			a.peers().map((p) => p.name),
+			["bob"],
+		);
+		assert.deepEqual(c.peers(), [], "carol opens no hello of another network");
+		assert.equal(c.contactStats.answers, 0);
 	});
 
 	it("resolves a host name (every family) and says hello to its addresses", async () => {
