@@ -509,6 +509,10 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		);
 		assert.deepEqual(c.peers(), [], "carol opens no hello of another network");
 		assert.equal(c.contactStats.answers, 0);
+		assert.deepEqual(
+			b.peers().map((p) => p.name),
+			["alice"],
+		);
 	});
 
 	it("resolves a host name (every family) and says hello to its addresses", async () => {
