@@ -24,7 +24,8 @@ import {
 	startLog,
 } from "./source/cli/commands.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
-import { loadSettings } from "./source/cli/settings.js";
+import { doctor } from "./source/cli/doctor.js";
+import { loadSettings, settingsFile } from "./source/cli/settings.js";
 import { OperationError, UsageError } from "./source/errors.js";
 import { Peer } from "./source/peer/peer.js";
 import { printableLines } from "./source/protocol/names.js";
@@ -113,6 +114,18 @@ async function main(argv: string[]): Promise<number> {
 			return 0;
 		case "get":
 			await get(options, target ?? "", wait, flags.json, io, logFile(flags));
+			return 0;
+		case "doctor":
+			await doctor(
+				{
+					settings,
+					settingsFile: settingsFile(flags.configDir),
+					networkKey: options.networkKey,
+					wait: flags.wait,
+				},
+				flags.json,
+				io,
+			);
 			return 0;
 		case "tui": {
 			// Ink draws only the last frame when it thinks it runs in CI (CI=true); on a real

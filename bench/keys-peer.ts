@@ -9,12 +9,12 @@
  *   [--interval MS]. Every address is loopback: it binds 127.0.0.1 and broadcasts to
  *   127.255.255.255.
  */
-import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { parseArgs } from "node:util";
 import { Discovery } from "../source/discovery/discovery.js";
 import type { SharedFile } from "../source/library/library.js";
 import { fromHex } from "../source/protocol/hash.js";
+import { Identity } from "../source/protocol/identity.js";
 import { SendService, type ServedLibrary } from "../source/transfer/serve.js";
 import { TokenIssuer } from "../source/transfer/tokens.js";
 import { manyFiles } from "./names.js";
@@ -36,8 +36,8 @@ async function main(): Promise<void> {
 	const listed = Number(flags.listed);
 	const base = Number(flags.base);
 	const discoveryPort = Number(flags["discovery-port"]);
-	const peerId = randomBytes(16);
-	const files = manyFiles(listed, Number(flags.seed), [peerId.toString("hex")]);
+	const identity = Identity.generate(true);
+	const files = manyFiles(listed, Number(flags.seed), [identity.id]);
 	// Only what the send service reads of a shared file: id, name, size, content hash.
 	const shared = files
 		.map(
@@ -73,8 +73,7 @@ async function main(): Promise<void> {
 	);
 
 	const discovery = await Discovery.start({
-		peerId,
-		selfId: peerId.toString("hex"),
+		identity,
 		port: discoveryPort,
 		broadcast: [BROADCAST],
 		interval: Number(flags.interval),

@@ -5,6 +5,10 @@
  * datagram it forwards may be lost or reordered. Loopback only.
  *
  *   node dist/bench/relay-process.js --upstream U --downstream D [--seed N] [--loss P] [--reorder P]
+ *     [--keys DIR,DIR...]
+ *
+ * `--keys` names the seeders' settings folders: the relay reads their identity keys to sign
+ * the announces it rewrites (announces are signed, docs/protocol.md §14).
  *
  * Prints `{"event":"ready"}` once relaying, and on SIGTERM/SIGINT
  * `{"event":"stopped","stats":{...}}` with the relay's counters, then exits.
@@ -13,6 +17,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { IDENTITY_FILE } from "../source/cli/identity-file.js";
+import { Identity } from "../source/protocol/identity.js";
 
 /** The relay's module; its types are checked at build time, the code is loaded at run time. */
 type RelayModule = typeof import("../test/helpers/fault-relay.js");
@@ -34,8 +40,20 @@ async function main(): Promise<void> {
 			seed: { type: "string", default: "1" },
 			loss: { type: "string", default: "0.02" },
 			reorder: { type: "string", default: "0.02" },
+			keys: { type: "string", default: "" },
 		},
 	});
+	const keyDirs = values.keys ? values.keys.split(",") : [];
+	const signers = new Map<string, Identity>();
+	/** The seeders' identities, read once each key file exists (a seeder writes it on start). */
+	const readSigners = () => {
+		for (const dir of keyDirs) {
+			if (signers.has(dir)) continue;
+			const file = path.join(dir, IDENTITY_FILE);
+			if (fs.existsSync(file)) signers.set(dir, Identity.fromPem(fs.readFileSync(file, "utf8")));
+		}
+		return signers.values();
+	};
 	const upstream = Number(values.upstream);
 	const downstream = Number(values.downstream);
 	if (!upstream || !downstream) throw new Error("--upstream and --downstream are required");
@@ -50,6 +68,7 @@ async function main(): Promise<void> {
 			loss: Number(values.loss),
 			reorder: Number(values.reorder),
 		},
+		signers: readSigners,
 	});
 	console.log(JSON.stringify({ event: "ready", upstream, downstream }));
 	await new Promise<void>((resolve) => {

@@ -298,6 +298,8 @@ async function swarm(source: Source, dir: string, shape: SwarmShape): Promise<Sc
 		relay = new Watched("relay", RELAY_PROCESS, [
 			...["--upstream", String(upstream), "--downstream", String(downstream)],
 			...["--loss", String(loss), "--reorder", String(reorder), "--seed", String(seed)],
+			// The relay signs the announces it rewrites with the seeders' own keys.
+			...["--keys", seeders.map((s) => path.join(dir, s.name, "cfg")).join(",")],
 		]);
 		await relay.waitFor(() => relay?.event("ready"), "relay ready");
 	}

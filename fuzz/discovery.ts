@@ -3,6 +3,7 @@
  * so a run of forged announces shows whether the table stays bounded.
  */
 import {
+	MAX_ADDRESSES,
 	MAX_INTERVAL_MS,
 	MAX_PEERS,
 	MISSED_INTERVALS,
@@ -17,13 +18,15 @@ let now = 1_000_000;
 export function discoveryInput(data: Uint8Array): void {
 	const message = checkMessage(data);
 	now += 1;
-	const change = table.recv(data, "127.0.0.1", now);
+	// Now and then from another address: a peer's addresses must stay bounded.
+	const change = table.recv(data, now % 7 === 0 ? `10.0.0.${now % 251}` : "127.0.0.1", now);
 	if (change) {
 		check(
 			message?.type === "announce" || message?.type === "leave",
 			"table took a non-discovery message",
 		);
-		const { ports, interval } = change.peer;
+		const { ports, interval, addresses } = change.peer;
+		check(addresses.length >= 1 && addresses.length <= MAX_ADDRESSES, "addresses unbounded");
 		check(ports.receive >= 1 && ports.distributee <= 65535, `ports ${JSON.stringify(ports)}`);
 		check(interval >= 10 && interval <= MAX_INTERVAL_MS, `interval ${interval}`);
 	}

@@ -4,6 +4,7 @@
  * run so mutations start from every corner of the valid space, not only the corpus.
  */
 import fc from "fast-check";
+import { Identity } from "../source/protocol/identity.js";
 import { encodeManifest } from "../source/protocol/manifest.js";
 import { encodeManifestFile } from "../source/protocol/manifest-file.js";
 import { encodeMessage, type Message } from "../source/protocol/messages.js";
@@ -16,6 +17,14 @@ import {
 	resumeArb,
 } from "../test/helpers/arbitraries.js";
 import { FUZZ_KEY } from "./targets/seal.js";
+
+/** Identities of fixed seeds that sign the generated announces and leaves. */
+const SIGNERS = [1, 2, 3].map((i) => Identity.fromSeed(new Uint8Array(32).fill(i)));
+const signer = (identity: Identity, timestamp: number) => ({
+	peerId: identity.peerId,
+	publicKey: identity.publicKey,
+	timestamp,
+});
 
 const encoded = (arb: fc.Arbitrary<Message>) => arb.map((m) => encodeMessage(m));
 
@@ -65,8 +74,13 @@ const nameArb = fc.oneof(
 
 /** An arbitrary of valid inputs for each target that has one, as bytes. */
 export const generators: Record<string, fc.Arbitrary<Buffer>> = {
-	announce: encoded(messageArbs.announce),
-	leave: encoded(messageArbs.leave),
+	// Signed for real (by identities of fixed seeds), so they reach the table's state.
+	announce: fc
+		.tuple(messageArbs.announce, fc.nat(SIGNERS.length - 1))
+		.map(([m, i]) => SIGNERS[i].sign({ ...m, ...signer(SIGNERS[i], m.timestamp) })),
+	leave: fc
+		.tuple(messageArbs.leave, fc.nat(SIGNERS.length - 1))
+		.map(([m, i]) => SIGNERS[i].sign({ ...m, ...signer(SIGNERS[i], m.timestamp) })),
 	retry: encoded(messageArbs.retry),
 	"list-request": encoded(fc.oneof(messageArbs.listRequest, messageArbs.listDeltaRequest)),
 	"list-page": encoded(messageArbs.listPage),

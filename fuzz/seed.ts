@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
+import { Identity } from "../source/protocol/identity.js";
 import { encodeManifest } from "../source/protocol/manifest.js";
 import { encodeManifestFile } from "../source/protocol/manifest-file.js";
 import { encodeMessage, type Message } from "../source/protocol/messages.js";
@@ -22,6 +23,8 @@ const GENERATED = 12;
 
 const id = (byte: number) => new Uint8Array(32).fill(byte);
 const peerId = new Uint8Array(16).fill(0xaa);
+/** Signs the hand-written announces and leaves (a fixed seed: the same bytes every run). */
+const seedSigner = Identity.fromSeed(new Uint8Array(32).fill(0x5e));
 const token = new Uint8Array(16).fill(7);
 const PIB = 2 ** 50;
 
@@ -46,17 +49,38 @@ const manifest = {
 /** Hand-written hostile seeds per target. */
 const handmade: Record<string, Record<string, Buffer>> = {
 	announce: {
-		"interval-49-days": m({
+		"interval-49-days": seedSigner.announce(
+			{
+				basePort: 45460,
+				revision: 0xffffffff,
+				fileCount: 0xffffffff,
+				interval: 0xffffffff,
+				name: "\u001b[2J\u202eevil",
+			},
+			1_000,
+		),
+		// Someone else's id under this key: dropped as forged.
+		"forged-id": seedSigner.sign({
 			type: "announce",
 			peerId,
+			publicKey: seedSigner.publicKey,
+			timestamp: 2_000,
 			basePort: 45460,
-			revision: 0xffffffff,
-			fileCount: 0xffffffff,
-			interval: 0xffffffff,
-			name: "\u001b[2J\u202eevil",
+			revision: 1,
+			fileCount: 1,
+			interval: 2_000,
+			name: "forger",
 		}),
 	},
-	leave: { leave: m({ type: "leave", peerId }) },
+	leave: {
+		leave: seedSigner.leave(3_000),
+		"forged-id": seedSigner.sign({
+			type: "leave",
+			peerId,
+			publicKey: seedSigner.publicKey,
+			timestamp: 4_000,
+		}),
+	},
 	"list-page": {
 		"million-entries-claimed": m({
 			type: "listPage",

@@ -19,7 +19,9 @@ import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import { MAX_PEERS } from "../source/discovery/table.js";
 import type { Peer } from "../source/peer/peer.js";
+import { Identity } from "../source/protocol/identity.js";
 import {
+	type Announce,
 	type BlockRequest,
 	DATA_OVERHEAD,
 	decodeMessage,
@@ -53,6 +55,10 @@ export const Op = {
 	fetchFromSink: 16,
 } as const;
 const OP_COUNT = 17;
+/** The strangers' identities, from fixed seeds (Ed25519 signs deterministically). */
+const STRANGERS = Array.from({ length: 8 }, (_, i) =>
+	Identity.fromSeed(new Uint8Array(32).fill(0x40 + i)),
+);
 /** Operations per sequence at most. */
 const MAX_OPS = 48;
 
@@ -486,18 +492,29 @@ export class PeerFuzzer {
 	}
 
 	/**
-	 * A peer id to claim: forged ones, or the target's own (which it must ignore). Never
-	 * the seeder's: everything here shares 127.0.0.1, so claiming it would be the attack of
-	 * one who forges the seeder's source address, which only a network key stops (a
-	 * stranger at another address is refused a known id by the peer table, see
-	 * test/unit/hostile-bounds.test.ts); here it would only stop the download for good.
+	 * Who signs and which peer id it claims: a stranger's own id, the target's (which it
+	 * must ignore) or a random one (forged: not the key's). Never the seeder's: nobody here
+	 * can sign for it (test/unit/discovery.test.ts shows such forgeries dropped).
 	 */
-	private peerId(p: Params): Buffer {
+	private signer(p: Params): { identity: Identity; peerId: Buffer } {
 		const choice = p.u8() % 16;
-		if (choice === 0) return this.target.peerId;
-		// A few fixed forged ids, so leaves meet the announces before them.
-		if (choice < 8) return Buffer.alloc(16, p.u8() % 8);
-		return p.bytes(16);
+		const identity = STRANGERS[p.u8() % STRANGERS.length];
+		// The target's id, which it must ignore (and which nobody else can sign for).
+		if (choice === 0) return { identity, peerId: this.target.peerId };
+		// A few fixed identities, signing for themselves, so leaves meet the announces before them.
+		if (choice < 8) return { identity, peerId: identity.peerId };
+		// Someone else's id: not the key's, dropped as forged.
+		return { identity, peerId: p.bytes(16) };
+	}
+
+	/** A signed discovery message from one of the strangers' identities. */
+	private signed(
+		p: Params,
+		body: { type: "leave" } | Omit<Announce, "peerId" | "publicKey" | "timestamp" | "signature">,
+	): Buffer {
+		const { identity, peerId } = this.signer(p);
+		const timestamp = identity.nextTimestamp();
+		return identity.sign({ ...body, peerId, publicKey: identity.publicKey, timestamp });
 	}
 
 	/** A requester and its token: the client with a good one, or the stranger with none. */
@@ -541,9 +558,8 @@ export class PeerFuzzer {
 	}
 
 	private announce(p: Params): Buffer {
-		return encodeMessage({
+		return this.signed(p, {
 			type: "announce",
-			peerId: this.peerId(p),
 			// Always our sink: a forged peer must not send the target's requests anywhere else.
 			basePort: this.sink[0].port,
 			revision: p.u32(),
@@ -585,7 +601,7 @@ export class PeerFuzzer {
 		return encodeMessage({
 			type: "interest",
 			token,
-			peerId: this.peerId(p),
+			peerId: this.signer(p).peerId,
 			fileId: this.fileId(p),
 			pieceCount,
 			done: p.u8() % 4 === 0,
@@ -602,11 +618,7 @@ export class PeerFuzzer {
 				this.send(this.stranger, this.announce(p), ports.discovery);
 				return;
 			case Op.leave:
-				this.send(
-					this.stranger,
-					encodeMessage({ type: "leave", peerId: this.peerId(p) }),
-					ports.discovery,
-				);
+				this.send(this.stranger, this.signed(p, { type: "leave" }), ports.discovery);
 				return;
 			case Op.listRequest: {
 				const { socket, token } = this.asker(p);

@@ -1,5 +1,6 @@
 /**
- * Fuzz target: the leave (0x02), through the decoder and the discovery peer table
+ * Fuzz target: the signed leave (0x04), through the decoder, the signature check and the
+ * discovery peer table
  * (Jazzer.js convention: `fuzz` throws only on a real bug).
  */
 import { MessageType } from "../../source/protocol/messages.js";
@@ -7,8 +8,8 @@ import { discoveryInput } from "../discovery.js";
 import type { Field } from "../oracle.js";
 import { withHeader } from "../oracle.js";
 
-/** No length fields: a leave is a header and a peer id. */
-export const fields: Field[] = [];
+/** No length fields; the timestamp is the one number worth pushing to its limits. */
+export const fields: Field[] = [{ offset: 52, size: 8 }];
 
 export function fuzz(data: Buffer): void {
 	discoveryInput(data);

@@ -1,7 +1,7 @@
 /**
  * Command-line parsing (node:util parseArgs) into a typed command. Pure: no I/O.
  */
-import { isIPv4 } from "node:net";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { parsePeerAddress } from "../discovery/peer-address.js";
 import { UsageError } from "../errors.js";
@@ -22,6 +22,7 @@ export type CommandName =
 	| "download-to"
 	| "config"
 	| "network-key"
+	| "doctor"
 	| "add-peer"
 	| "remove-peer";
 
@@ -37,6 +38,7 @@ const COMMANDS: readonly CommandName[] = [
 	"download-to",
 	"config",
 	"network-key",
+	"doctor",
 	"add-peer",
 	"remove-peer",
 ];
@@ -107,9 +109,10 @@ export const USAGE = `Usage:
   p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
   p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
-  p2p-tui config [--config-dir DIR] [--json]     show every setting and the settings file
+  p2p-tui config [--config-dir DIR] [--json]     show every setting, the settings file and your identity
   p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
                                                  store, replace or clear the network key (no argument: is one set?)
+  p2p-tui doctor [options] [--wait MS] [--json]  why peers are not seen: interfaces, ports, peers, folders
   p2p-tui add-peer HOST[:PORT] [--config-dir DIR]     store a peer named by address (PORT: its discovery port)
   p2p-tui remove-peer HOST[:PORT] [--config-dir DIR]  forget a stored named peer
 
@@ -119,7 +122,7 @@ Options:
   --name NAME            name announced to other peers
   --port BASE            transfer ports BASE..BASE+3 (receive, send, distribute, distributee)
   --discovery-port PORT  UDP port for announces (default 45454)
-  --broadcast ADDR       broadcast address for announces (repeatable; default 255.255.255.255)
+  --broadcast ADDR       where announces go, only there (repeatable; default: every interface)
   --peer HOST[:PORT]     a peer named by address (IPv4, [IPv6]:PORT or a host name; repeatable;
                          PORT: its discovery port, default ours), beside the stored ones
   --interval MS          announce interval (default 2000)
@@ -187,9 +190,9 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	// Checked now for a one-line error before any socket; the port default comes later.
 	for (const text of values.peer ?? []) parsePeerAddress(text, DEFAULT_DISCOVERY_PORT);
 	for (const address of values.broadcast ?? []) {
-		if (!isIPv4(address))
+		if (!isIP(address))
 			throw new UsageError(
-				`expected --broadcast to be an IPv4 address, got ${JSON.stringify(address)}`,
+				`expected --broadcast to be an IPv4 or IPv6 address, got ${JSON.stringify(address)}`,
 			);
 	}
 	if (
@@ -199,13 +202,15 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("expected --name to be 1 to 64 bytes long");
 	}
 	if (values.demo && command !== "tui") throw new UsageError("--demo goes with the TUI only");
-	if (command === "peers" || command === "list" || command === "search") {
+	if (command === "peers" || command === "list" || command === "search" || command === "doctor") {
 		// These download nothing and keep no log: the flag would do nothing.
 		for (const flag of ["max-down", "max-active", "log"] as const) {
 			if (values[flag] !== undefined)
 				throw new UsageError(`--${flag} goes with the TUI, serve and get (see --help)`);
 		}
 	}
+	if (command === "doctor" && values["max-up"] !== undefined)
+		throw new UsageError("--max-up does not go with doctor (it transfers nothing)");
 	if (values.log === "") throw new UsageError("expected --log to name a file");
 	if (values["network-key"] !== undefined && values["network-key-file"] !== undefined)
 		throw new UsageError("--network-key and --network-key-file do not go together");

@@ -17,6 +17,7 @@ import type {
 	PeerRecord,
 	TransferState,
 } from "../peer/types.js";
+import { formatEndpoint } from "../protocol/address.js";
 import { toHex } from "../protocol/hash.js";
 import {
 	decodeManifestFile,
@@ -30,6 +31,7 @@ import {
 import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
 import type { RunFlags } from "./args.js";
+import { IDENTITY_FILE, loadIdentity, peekIdentity } from "./identity-file.js";
 import { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
@@ -37,6 +39,7 @@ import {
 	limitsOf,
 	readKeyFile,
 	type Settings,
+	settingsDir,
 	settingsFile,
 	storedSettings,
 	storeFolder,
@@ -73,6 +76,7 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		maxActive: limits.maxActive,
 		dataDir: dataDir(flags),
 		networkKey: networkKeyOf(settings, flags),
+		identity: loadIdentity(settingsDir(flags.configDir)),
 		peers: settings.peers.map((p) => parsePeerAddress(p, settings.discoveryPort)),
 	};
 }
@@ -188,9 +192,10 @@ function peerJson(p: PeerRecord) {
 		id: p.id,
 		name: p.name,
 		address: p.address,
+		addresses: p.addresses,
+		found: p.found,
 		ports: p.ports,
 		files: p.files,
-		found: p.found ?? "lan",
 	};
 }
 
@@ -229,18 +234,20 @@ export async function serve(
 		"ready",
 		{
 			peer: self.id,
+			fingerprint: self.fingerprint,
+			identity: self.ephemeral ? "ephemeral" : "lasting",
 			name: self.name,
 			ports: self.ports,
 			shareDir: self.shareDir,
 			files: self.sharedFiles,
 		},
-		`serving ${self.sharedFiles} files from ${self.shareDir} as ${self.name} (ports ${self.ports.receive}-${self.ports.distributee})`,
+		`serving ${self.sharedFiles} files from ${self.shareDir} as ${self.name} (ports ${self.ports.receive}-${self.ports.distributee}; identity ${self.fingerprint}${self.ephemeral ? ", ephemeral: another instance holds this settings folder's" : ""})`,
 	);
 	peer.on("peer-joined", (p) =>
 		emit(
 			"peer-joined",
-			{ peer: p.id, name: p.name, address: p.address, ports: p.ports, found: p.found ?? "lan" },
-			`peer joined: ${p.name} ${p.address}${p.found && p.found !== "lan" ? ` (${p.found})` : ""}`,
+			{ peer: p.id, name: p.name, address: p.address, found: p.found, ports: p.ports },
+			`peer joined: ${p.name} ${p.address}${p.found !== "lan" ? ` (${p.found})` : ""}`,
 		),
 	);
 	peer.on("peer-left", (p, reason) =>
@@ -299,6 +306,7 @@ export async function serve(
 	stopLog();
 	const uploaded = peer.uploaded;
 	const engine = peer.transferStats();
+	const discovery = peer.discoveryStats();
 	// With a network key: what did not open (strangers, alterations) and the replays.
 	const seal = peer.keyed ? peer.sealStats() : undefined;
 	const sealText = seal
@@ -306,8 +314,8 @@ export async function serve(
 		: "";
 	emit(
 		"stopped",
-		{ peer: self.id, uploaded, engine, ...(seal ? { seal } : {}) },
-		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit${sealText})`,
+		{ peer: self.id, uploaded, engine, discovery, ...(seal ? { seal } : {}) },
+		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit, ${discovery.forged} forged and ${discovery.stale} stale announces or leaves${sealText})`,
 	);
 }
 
@@ -344,7 +352,7 @@ export async function peers(
 	else
 		for (const p of list)
 			io.out(
-				`${printable(p.name)}\t${p.address}:${p.ports.receive}\t${p.files} files\t${p.id}\t${p.found ?? "lan"}`,
+				`${printable(p.name)}\t${formatEndpoint(p.address, p.ports.receive)}\t${p.files} files\t${p.id}\t${p.found}`,
 			);
 }
 
@@ -746,18 +754,32 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		networkKey: s.networkKey ? "(set)" : "",
 		peers: Array.isArray(s.peers) ? s.peers : [],
 	};
+	const keyFile = path.join(path.dirname(file), IDENTITY_FILE);
+	const identity = peekIdentity(path.dirname(file));
 	if (json) {
-		io.out(jsonText({ file, settings }));
+		const id = identity
+			? { file: keyFile, id: identity.id, fingerprint: identity.fingerprint }
+			: null;
+		io.out(jsonText({ file, settings, identity: id }));
 		return;
 	}
 	const rows: [string, string][] = [
 		["settings file", file],
+		[
+			"identity",
+			identity
+				? `${identity.fingerprint} (peer id ${identity.id}, key ${keyFile})`
+				: "none yet (made on the first run of a peer)",
+		],
 		["name", settings.name],
 		["shared folder", settings.shareDir],
 		["downloads folder", settings.downloadsDir],
 		["base port", settings.basePort ? String(settings.basePort) : "0 (first free block)"],
 		["discovery port", String(settings.discoveryPort)],
-		["broadcast", settings.broadcast.join(", ")],
+		[
+			"broadcast",
+			settings.broadcast.length ? settings.broadcast.join(", ") : "every interface (IPv4 and IPv6)",
+		],
 		["interval", `${settings.interval} ms`],
 		["max down", settings.maxDown ? `${settings.maxDown} KB/s` : "0 (unlimited)"],
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],

@@ -24,6 +24,7 @@ export interface Settings {
 	/** Transfer base port; 0 means the first free block from the default. */
 	basePort: number;
 	discoveryPort: number;
+	/** Where announces go; empty (the default): every interface (see `discovery/interfaces.ts`). */
 	broadcast: string[];
 	/** Announce interval in ms. */
 	interval: number;
@@ -56,7 +57,7 @@ export function defaultSettings(): Settings {
 		downloadsDir: path.join(home, "p2p-tui", "downloads"),
 		basePort: 0,
 		discoveryPort: DEFAULT_DISCOVERY_PORT,
-		broadcast: ["255.255.255.255"],
+		broadcast: [],
 		interval: DEFAULT_INTERVAL,
 		maxDown: 0,
 		maxUp: 0,
@@ -97,7 +98,8 @@ function openStore(configDir: string | undefined): Conf<Settings> {
 export function storedSettings(configDir?: string): Settings {
 	const conf = openStore(configDir);
 	try {
-		return { ...defaultSettings(), ...conf.store };
+		const stored = { ...defaultSettings(), ...conf.store };
+		return { ...stored, broadcast: storedBroadcast(stored.broadcast) };
 	} catch (error) {
 		throw new UsageError(
 			`cannot read settings ${conf.path}: ${(error as Error).message}`,
@@ -112,6 +114,15 @@ export function storedSettings(configDir?: string): Settings {
  */
 export function settingsFile(configDir?: string): string {
 	return openStore(configDir).path;
+}
+
+/**
+ * The settings folder: `--config-dir`, or the platform's folder conf uses (where the
+ * identity key lives too).
+ * @throws UsageError (code `SETTINGS`) when the settings folder cannot be used
+ */
+export function settingsDir(configDir?: string): string {
+	return path.dirname(settingsFile(configDir));
 }
 
 /**
@@ -181,6 +192,16 @@ export function storePeer(
 		}
 	}
 	return { address, changed, file: conf.path };
+}
+
+/**
+ * The stored broadcast setting, where the old default (`["255.255.255.255"]` only, which
+ * left by the default route alone) now means every interface, as a fresh install does.
+ */
+function storedBroadcast(stored: unknown): string[] {
+	if (!Array.isArray(stored)) return [];
+	const list = stored.filter((a): a is string => typeof a === "string");
+	return list.length === 1 && list[0] === "255.255.255.255" ? [] : list;
 }
 
 /**

@@ -1,38 +1,55 @@
 /**
- * Discovery over UDP broadcast and unicast: the socket adapter around `PeerTable`. It binds
- * the discovery port with address reuse (so several peers on one host share it), announces
- * every interval to each configured broadcast address, expires silent peers, and
- * broadcasts a leave on `close()`. Beside the broadcasts it says hello by unicast to peers
- * named by address and to peers learned by peer exchange (`Contacts`, with backoff while
- * they do not answer), answers hellos with one announce, and hands the peers it has proved
- * to its validated peers (docs/protocol.md §15).
+ * Discovery over UDP broadcast and IPv6 multicast: the socket adapter around `PeerTable`.
+ * It binds the discovery port with address reuse (so several peers on one host share it)
+ * twice, a udp4 socket and a udp6 one (IPv6 only), announces every interval to each
+ * configured broadcast address or, with none configured, on every interface (see
+ * `interfaces.ts`: directed broadcasts, `255.255.255.255` and our multicast group per IPv6
+ * link, followed as interfaces come and go), expires silent peers, and broadcasts a leave
+ * on `close()`. Beside the broadcasts it says hello by unicast to peers named by address
+ * and to peers learned by peer exchange (`Contacts`, with backoff while they do not
+ * answer), answers hellos with one announce, and hands the peers it has proved to its
+ * validated peers (docs/protocol.md §15).
  */
 import { EventEmitter } from "node:events";
-import { isIP, isIPv6 } from "node:net";
+import { isIP } from "node:net";
 import os from "node:os";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
-import type { PeerFound, PeerRecord } from "../peer/types.js";
+import type { PeerRecord, PeerSource } from "../peer/types.js";
+import type { Identity } from "../protocol/identity.js";
 import { decodeMessage, encodeMessage, MAX_PEX_ENTRIES, type Pex } from "../protocol/messages.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { type Contact, Contacts } from "./contacts.js";
+import {
+	type AnnounceTarget,
+	type InterfaceSource,
+	InterfaceWatcher,
+	isV6,
+	MULTICAST_GROUP,
+} from "./interfaces.js";
 import { type PeerAddress, resolvePeerHost } from "./peer-address.js";
 import { ExchangeLimiter, exchangeable, exchangeEntries, isLoopback } from "./pex.js";
 import { PeerTable } from "./table.js";
 
 /** Options of a discovery service. */
 export interface DiscoveryOptions {
-	/** Our 16-byte peer id. */
-	peerId: Uint8Array;
-	/** Hex of `peerId`. */
-	selfId: string;
+	/** Our identity: announces and leaves are signed with it, and carry its peer id. */
+	identity: Identity;
 	/** Discovery UDP port, shared by every peer of the swarm. */
 	port: number;
-	/** Broadcast addresses to announce to, e.g. `["127.255.255.255"]`. */
+	/**
+	 * Addresses to announce to, e.g. `["127.255.255.255"]` (IPv4 broadcast, or IPv6 with a
+	 * scope such as `ff12::7032:7074%eth0`). Empty: every interface (see `interfaces.ts`).
+	 */
 	broadcast: string[];
+	/** Where interfaces are read from when `broadcast` is empty (tests inject a list). */
+	interfaces?: InterfaceSource;
 	/** Announce interval in ms. */
 	interval: number;
-	/** Address to bind, default `0.0.0.0` (broadcasts arrive only on a wildcard bind). */
+	/**
+	 * Address to bind, default `0.0.0.0` (broadcasts arrive only on a wildcard bind); the
+	 * udp6 socket is bound (to `::`) only with the default.
+	 */
 	bindAddress?: string;
 	/** What to announce; called before every announce. */
 	describe: () => { name: string; basePort: number; revision: number; fileCount: number };
@@ -85,21 +102,33 @@ const MAX_PENDING_PEX = 64;
 
 /** Least time between two extra announces for newly heard peers, in ms. */
 const GREET_GAP_MS = 1_000;
+/**
+ * How often the interfaces are read again, in ms (at most the announce interval): a new
+ * interface carries an announce this soon after it comes up.
+ */
+export const WATCH_MS = 500;
 
 /** Events of the discovery service. */
 export interface DiscoveryEvents {
 	"peer-joined": [peer: PeerRecord];
 	"peer-updated": [peer: PeerRecord, revisionChanged: boolean];
 	"peer-left": [peer: PeerRecord, reason: "bye" | "expired"];
+	/** One of our own announces came back (`from` is the source address it left with). */
+	"self-heard": [from: string];
 }
 
 /** The running discovery service. Create with `Discovery.start`. */
 export class Discovery extends EventEmitter<DiscoveryEvents> {
 	readonly table: PeerTable;
+	/** Follows the interfaces when announces go on every interface (no `broadcast` given). */
+	readonly watcher: InterfaceWatcher | undefined;
 	private timer: NodeJS.Timeout | undefined;
+	private watchTimer: NodeJS.Timeout | undefined;
 	private closing: Promise<void> | undefined;
 	private greetedAt = Number.NEGATIVE_INFINITY;
 	private readonly seal: NetworkGuard;
+	/** Interfaces whose multicast group the udp6 socket joined. */
+	private readonly joined = new Set<string>();
 	/** Named and exchange contacts, said hello to by unicast. */
 	readonly contacts: Contacts;
 	private readonly limiter: ExchangeLimiter;
@@ -123,18 +152,25 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private constructor(
 		private readonly options: DiscoveryOptions,
 		private readonly socket: SocketAsPromised,
+		private readonly socket6: SocketAsPromised | undefined,
 	) {
 		super();
-		this.table = new PeerTable(options.selfId);
+		this.table = new PeerTable(options.identity.id);
 		this.seal = options.seal ?? new NetworkGuard();
+		if (options.broadcast.length === 0) this.watcher = new InterfaceWatcher(options.interfaces);
 		this.contacts = new Contacts(options.interval);
 		this.limiter = new ExchangeLimiter(options.interval);
 		const now = Date.now();
 		for (const p of options.named ?? []) this.contacts.addNamed(p.host, p.port, now);
 	}
 
+	/** The sockets bound: the udp4 one always, the udp6 one where IPv6 works. */
+	get bound(): { v4: boolean; v6: boolean } {
+		return { v4: true, v6: this.socket6 !== undefined };
+	}
+
 	/**
-	 * Binds the discovery port and starts announcing.
+	 * Binds the discovery port (udp4, and udp6 where the host has IPv6) and starts announcing.
 	 * @throws UsageError (code `PORT_IN_USE`) when the port cannot be bound
 	 */
 	static async start(options: DiscoveryOptions): Promise<Discovery> {
@@ -149,17 +185,83 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 			);
 		}
 		socket.setBroadcast(true);
-		const discovery = new Discovery(options, socket);
-		socket.socket.on("message", (msg, rinfo) =>
-			discovery.onDatagram(msg, rinfo.address, rinfo.port),
-		);
-		// A send error (unreachable broadcast address) must not crash the peer.
-		socket.socket.on("error", () => {});
+		const wildcard = (options.bindAddress ?? "0.0.0.0") === "0.0.0.0";
+		const socket6 = wildcard ? await bindV6(options.port) : undefined;
+		const discovery = new Discovery(options, socket, socket6);
+		for (const s of [socket, socket6]) {
+			s?.socket.on("message", (msg, rinfo) => discovery.onDatagram(msg, rinfo.address, rinfo.port));
+			// A send error (unreachable broadcast address) must not crash the peer.
+			s?.socket.on("error", () => {});
+		}
+		discovery.followInterfaces();
+		if (discovery.watcher) {
+			// An interface that came up (or changed address) gets an announce at once.
+			discovery.watchTimer = setInterval(
+				() => {
+					if (discovery.followInterfaces()) void discovery.announce();
+				},
+				Math.min(options.interval, WATCH_MS),
+			);
+			discovery.watchTimer.unref();
+		}
 		discovery.timer = setInterval(() => discovery.tick(), options.interval);
 		discovery.timer.unref();
 		await discovery.announce();
 		discovery.scheduleContacts(0);
 		return discovery;
+	}
+
+	/** Where announces go now. */
+	targets(): AnnounceTarget[] {
+		if (this.watcher) return this.watcher.targets();
+		return this.options.broadcast.map((address) => ({
+			address,
+			iface: address.split("%")[1],
+		}));
+	}
+
+	/**
+	 * Reads the interfaces again (when announcing on every interface; every `WATCH_MS`) and
+	 * joins our multicast group on each new IPv6 interface, leaving it on each gone (with
+	 * `--broadcast`, joins the group on the interfaces of the multicast targets given).
+	 * @returns true when the announce targets changed
+	 */
+	private followInterfaces(): boolean {
+		let join: string[];
+		let leave: string[];
+		let changed = false;
+		if (this.watcher) {
+			const change = this.watcher.poll();
+			join = change.joined;
+			leave = change.left;
+			changed = change.changed;
+		} else {
+			join = this.options.broadcast
+				.filter((a) => a.split("%")[0] === MULTICAST_GROUP && a.includes("%"))
+				.map((a) => a.split("%")[1]);
+			leave = [];
+		}
+		const socket6 = this.socket6?.socket;
+		if (!socket6) return changed;
+		for (const name of leave) {
+			this.joined.delete(name);
+			try {
+				socket6.dropMembership(MULTICAST_GROUP, `::%${name}`);
+			} catch {
+				// The interface is gone, and its membership with it.
+			}
+		}
+		for (const name of join) {
+			if (this.joined.has(name)) continue;
+			try {
+				socket6.addMembership(MULTICAST_GROUP, `::%${name}`);
+				this.joined.add(name);
+			} catch {
+				// Not multicast-capable after all (or just went away): try again on the next poll.
+				this.watcher?.forget(name);
+			}
+		}
+		return changed;
 	}
 
 	/** Known peers. */
@@ -175,7 +277,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	 */
 	rekey(change: () => void): void {
 		// `broadcast` seals before its first await: this goodbye goes under the old key.
-		void this.broadcast(encodeMessage({ type: "leave", peerId: this.options.peerId }), true);
+		void this.broadcast(this.options.identity.leave(), true);
 		change();
 		for (const peer of this.table.clear()) this.emit("peer-left", peer, "expired");
 		void this.announce();
@@ -183,23 +285,21 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 
 	/** Announces now (also called every interval); use after the shared list changed. */
 	async announce(): Promise<void> {
-		await this.broadcast(this.presence("announce"));
+		await this.broadcast(this.presence());
 	}
 
-	/** Our announce (or hello: the same, padded) as plain bytes. */
-	private presence(type: "announce" | "hello", via: "named" | "exchange" = "named"): Buffer {
+	/** Our signed announce (plain bytes), or a hello carrying it. */
+	private presence(hello?: "named" | "exchange"): Buffer {
 		const d = this.options.describe();
-		const fields = {
-			peerId: this.options.peerId,
+		const announce = this.options.identity.announce({
 			basePort: d.basePort,
 			revision: d.revision,
 			fileCount: d.fileCount,
 			interval: this.options.interval,
 			name: d.name,
-		};
-		return encodeMessage(type === "hello" ? { type, via, ...fields } : { type, ...fields });
+		});
+		return hello ? encodeMessage({ type: "hello", via: hello, announce }) : announce;
 	}
-
 	/**
 	 * Names a peer by address: it is said hello to at once, then every interval while it
 	 * answers, with backoff while it does not.
@@ -217,17 +317,22 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	}
 
 	/** How a known peer was found: named or exchange contact, a peer that said hello, or the LAN. */
-	private foundOf(peer: PeerRecord): PeerFound {
-		const contact = this.contacts.match(peer.address, peer.discoveryPort);
+	private foundOf(peer: PeerRecord, from: string, port: number): PeerSource {
+		const contact =
+			this.contacts.match(from, port) ?? this.contacts.match(peer.address, peer.discoveryPort);
 		if (contact) return contact.kind;
-		return peer.helloVia ?? "lan";
+		return peer.helloVia ?? peer.found;
 	}
 
 	/** True when a peer of the table is heard from the contact's endpoint. */
 	private answering(contact: Contact): boolean {
 		return this.table
 			.list()
-			.some((p) => p.discoveryPort === contact.port && contact.addresses.includes(p.address));
+			.some(
+				(p) =>
+					p.discoveryPort === contact.port &&
+					p.addresses.some((a) => contact.addresses.includes(a)),
+			);
 	}
 
 	private proved(address: string): boolean {
@@ -251,7 +356,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private async helloDue(): Promise<void> {
 		if (this.closing) return;
 		const due = this.contacts.due(Date.now(), (c) => this.answering(c));
-		const hellos = { named: this.presence("hello"), exchange: this.presence("hello", "exchange") };
+		const hellos = { named: this.presence("named"), exchange: this.presence("exchange") };
 		for (const c of due) {
 			const hello = hellos[c.kind];
 			// A host name that does not answer is looked up again first, off this loop: a slow
@@ -291,11 +396,11 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 
 	/** Sends one plain datagram to one discovery endpoint (sealed when a key is set). */
 	private async sendTo(plain: Buffer, address: string, port: number): Promise<void> {
-		// The discovery socket is IPv4 for now: an IPv6 contact waits for IPv6 discovery.
-		if (isIPv6(address)) return;
+		const socket = isV6(address) ? this.socket6 : this.socket;
+		if (!socket) return;
 		const sealed = this.seal.outgoing(plain, Channel.discovery);
 		const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
-		await this.socket.send(datagram, port, address).catch(() => 0);
+		await socket.send(datagram, port, address).catch(() => 0);
 	}
 
 	/**
@@ -310,7 +415,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		const key = `${from}|${port}|${peerId}`;
 		const last = this.answeredAt.get(key);
 		if (last !== undefined && now - last < Math.min(1_000, this.options.interval / 2)) return;
-		const reply = this.presence("announce");
+		const reply = this.presence();
 		if (!this.proved(from) && reply.length > helloBytes) return;
 		this.answeredAt.delete(key);
 		if (this.answeredAt.size >= 4_096) {
@@ -406,7 +511,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 				p.helloVia !== undefined &&
 				!this.contacts.match(p.address, p.discoveryPort)
 			) {
-				announce ??= this.presence("announce");
+				announce ??= this.presence();
 				void this.sendTo(announce, p.address, p.discoveryPort);
 			}
 			const entries = exchangeEntries(p, peers, (a) => this.proved(a), this.pexTurn);
@@ -432,11 +537,13 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private async broadcast(plain: Buffer, unicast = false): Promise<void> {
 		const targets = unicast ? this.unicastTargets() : [];
 		await Promise.all([
-			...this.options.broadcast.map((address) => {
+			...this.targets().map(({ address }) => {
+				const socket = isV6(address) ? this.socket6 : this.socket;
+				if (!socket) return 0;
 				// Sealed once per address: a host that hears two of them takes both, not a replay.
 				const sealed = this.seal.outgoing(plain, Channel.discovery);
 				const datagram = Array.isArray(sealed) ? Buffer.concat(sealed) : sealed;
-				return this.socket.send(datagram, this.options.port, address).catch(() => 0);
+				return socket.send(datagram, this.options.port, address).catch(() => 0);
 			}),
 			...targets.map((t) => this.sendTo(plain, t.address, t.port)),
 		]);
@@ -457,6 +564,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	private tick(): void {
 		for (const change of this.table.expire(Date.now())) {
 			if (change.kind === "left") this.emit("peer-left", change.peer, change.reason);
+			else if (change.kind === "updated") this.emit("peer-updated", change.peer, false);
 		}
 		void this.announce();
 		this.exchange();
@@ -467,31 +575,29 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 		const guard = this.options.guard;
 		// Rate limits first: a flood of forged datagrams costs no decryption once banned.
 		if (guard && !guard.admit(from, port, datagram.length)) return;
-		const plain = this.seal.incoming(datagram, Channel.discovery);
-		if (!plain) {
+		const msg = this.seal.incoming(datagram, Channel.discovery);
+		if (!msg) {
 			guard?.bad(from, port);
 			return;
 		}
-		const msg = decodeMessage(plain);
-		if (
-			!msg ||
-			(msg.type !== "announce" &&
-				msg.type !== "hello" &&
-				msg.type !== "leave" &&
-				msg.type !== "pex")
-		) {
-			this.table.malformed++;
-			guard?.bad(from, port);
+		const message = decodeMessage(msg);
+		if (message?.type === "pex") {
+			this.onPex(message, from, port);
 			return;
 		}
-		if (msg.type === "pex") {
-			this.onPex(msg, from, port);
-			return;
-		}
-		const change = this.table.take(msg, from, Date.now(), port);
+		const bad = this.table.malformed + this.table.forged;
+		const own = this.table.selfHeard;
+		// A hello carries a whole signed announce: the table checks it like any other.
+		const change =
+			message?.type === "hello"
+				? this.table.recv(message.announce, from, Date.now(), "lan", port, message.via)
+				: this.table.recv(msg, from, Date.now(), "lan", port);
+		// A forged signature is charged like a malformed datagram: each one cost a check.
+		if (guard && this.table.malformed + this.table.forged !== bad) guard.bad(from, port);
+		if (this.table.selfHeard !== own) this.emit("self-heard", from);
 		if (!change) return;
 		if (change.kind !== "left") {
-			change.peer.found = this.foundOf(change.peer);
+			change.peer.found = this.foundOf(change.peer, from, port);
 			// A contact that answers is said hello to every interval from now, not after the
 			// backoff it was waiting out (it would expire in between).
 			const contact = this.contacts.match(from, port);
@@ -503,7 +609,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 				this.contacts.dropExchange(change.peer.address, change.peer.discoveryPort);
 			this.limiter.forget(change.peer.id);
 		}
-		if (msg.type === "hello") this.answer(plain.length, from, port, change.peer.id);
+		if (message?.type === "hello") this.answer(msg.length, from, port, change.peer.id);
 		// A new peer at an address proved already (a restart): exchange now, not next interval.
 		if (change.kind === "joined" && this.proved(from)) this.provedNow();
 		if (change.kind === "joined") {
@@ -521,14 +627,34 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	close(): Promise<void> {
 		this.closing ??= (async () => {
 			clearInterval(this.timer);
+			clearInterval(this.watchTimer);
 			clearTimeout(this.contactTimer);
-			const leave = encodeMessage({ type: "leave", peerId: this.options.peerId });
+			// One signed leave sent twice: the second copy is the same datagram, not a replay.
+			const leave = this.options.identity.leave();
 			// Twice, a few ms apart: one lost datagram should not turn a goodbye into an expiry.
 			await this.broadcast(leave, true);
 			await new Promise((resolve) => setTimeout(resolve, 20));
 			await this.broadcast(leave, true);
 			await this.socket.close().catch(() => {});
+			await this.socket6?.close().catch(() => {});
 		})();
 		return this.closing;
+	}
+}
+
+/**
+ * Binds the udp6 discovery socket (IPv6 only, so IPv4 stays with the udp4 one and a peer
+ * is never heard as `::ffff:10.0.0.2`), with multicast loopback so two peers on one host
+ * hear each other. Undefined where the host has no IPv6.
+ */
+async function bindV6(port: number): Promise<SocketAsPromised | undefined> {
+	const socket = DgramAsPromised.createSocket({ type: "udp6", reuseAddr: true, ipv6Only: true });
+	try {
+		await socket.bind(port, "::");
+		socket.socket.setMulticastLoopback(true);
+		return socket;
+	} catch {
+		socket.destroy();
+		return undefined;
 	}
 }

@@ -4,7 +4,6 @@
  * view of the network's files, and emits typed events. The TUI, `serve` and the one-shot
  * commands are all consumers of this class; it knows nothing of React or terminals.
  */
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
@@ -26,6 +25,7 @@ import {
 	RESUME_SUFFIX,
 } from "../library/paths.js";
 import { toHex } from "../protocol/hash.js";
+import { Identity } from "../protocol/identity.js";
 import {
 	encodeManifest,
 	type Manifest,
@@ -75,7 +75,10 @@ export interface PeerOptions {
 	basePort?: number;
 	/** Discovery UDP port. */
 	discoveryPort: number;
-	/** Broadcast addresses for announces, e.g. `["127.255.255.255"]`. */
+	/**
+	 * Where announces go, e.g. `["127.255.255.255"]`; empty: every interface (directed
+	 * broadcasts, `255.255.255.255` and our IPv6 multicast group, see `discovery/interfaces.ts`).
+	 */
 	broadcast: string[];
 	/** Announce interval in ms. */
 	interval: number;
@@ -103,10 +106,27 @@ export interface PeerOptions {
 	 */
 	networkKey?: string | Uint8Array;
 	/**
+	 * Our identity (the key pair from the settings folder, see `source/cli/identity-file.ts`);
+	 * a fresh ephemeral one when absent.
+	 */
+	identity?: Identity;
+	/**
 	 * Peers named by address (`--peer`, stored with `add-peer`): said hello to by unicast
 	 * beside the broadcasts, with backoff while they do not answer (docs/protocol.md §15).
 	 */
 	peers?: PeerAddress[];
+}
+
+/** Counters of the peer table: discovery datagrams dropped, by reason. */
+export interface DiscoveryStats {
+	/** Not a valid announce or leave. */
+	malformed: number;
+	/** Announces of new peers while the table was full. */
+	refused: number;
+	/** Signature not verified, or a peer id not its key's (see `PeerTable.forged`). */
+	forged: number;
+	/** Older than the newest held for their peer (see `PeerTable.stale`). */
+	stale: number;
 }
 
 /** Events of a peer; every payload is plain data. */
@@ -219,9 +239,12 @@ function refuseNested(share: string, downloads: string): void {
 
 /** A running peer. Create with `Peer.start`. */
 export class Peer extends EventEmitter<PeerEvents> {
-	/** Our per-process peer id (16 random bytes): two peers on one host never share it. */
-	readonly peerId = randomBytes(16);
-	readonly id = toHex(this.peerId);
+	/** Our identity: the key pair our announces and leaves are signed with. */
+	readonly identity: Identity;
+	/** Our 16-byte peer id, derived from our public key. */
+	readonly peerId: Buffer;
+	/** Hex of `peerId`. */
+	readonly id: string;
 	/**
 	 * One pool of hash workers for indexing and for pieces: a worker thread costs memory
 	 * (its own heap), and the two rarely hash at the same moment.
@@ -258,6 +281,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 
 	private constructor(readonly options: PeerOptions) {
 		super();
+		this.identity = options.identity ?? Identity.generate(true);
+		this.peerId = this.identity.peerId;
+		this.id = this.identity.id;
 		try {
 			this.seal = new NetworkGuard(options.networkKey);
 			this.networkKey =
@@ -311,8 +337,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		}
 		try {
 			peer.discovery = await Discovery.start({
-				peerId: peer.peerId,
-				selfId: peer.id,
+				identity: peer.identity,
 				port: options.discoveryPort,
 				broadcast: options.broadcast,
 				interval: options.interval,
@@ -459,6 +484,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	self(): SelfInfo {
 		return {
 			id: this.id,
+			fingerprint: this.identity.fingerprint,
+			ephemeral: this.identity.ephemeral,
 			name: this.options.name,
 			shareDir: this.library.root,
 			downloadsDir: path.resolve(this.options.downloadsDir),
@@ -761,6 +788,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.engine.stats.malformed +
 			this.engine.service.stats.malformed
 		);
+	}
+
+	/** Counters of the peer table: discovery datagrams dropped, by reason. */
+	discoveryStats(): DiscoveryStats {
+		const t = this.discovery.table;
+		return { malformed: t.malformed, refused: t.refused, forged: t.forged, stale: t.stale };
 	}
 
 	/**

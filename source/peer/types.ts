@@ -16,21 +16,35 @@ export interface TransferPorts {
 }
 
 /**
- * How a peer was found: `lan` heard by broadcast on our network; `named` a peer named by
- * address (`--peer`, `add-peer`), or one that named us (its hello says so); `exchange`
- * learned through peer exchange from a validated peer, by us or by it (its hello says so)
- * (docs/protocol.md §15).
+ * How a peer was found: `lan` by its announces on the local network; `named` because it was
+ * named by address (`--peer`, `add-peer`); `exchange` because another peer told us of it.
  */
-export type PeerFound = "lan" | "named" | "exchange";
+export type PeerSource = "lan" | "named" | "exchange";
 
 /** A remote peer as known from its announces. */
 export interface PeerRecord {
-	/** Per-process peer id, 32 lowercase hex characters (16 random bytes). */
+	/**
+	 * Peer id, 32 lowercase hex characters: the first 16 bytes of BLAKE3 of the peer's
+	 * Ed25519 public key, proved by the signature of each announce (docs/protocol.md §14).
+	 * The same across the peer's restarts (unless it runs with an ephemeral identity).
+	 */
 	id: string;
 	/** Human name the peer announced (at most 64 bytes of UTF-8). */
 	name: string;
-	/** IPv4 address the announce came from. */
+	/**
+	 * The preferred address, where our requests go: the first one its announces came from,
+	 * until that one falls silent for three intervals. IPv4, or IPv6 (a link-local one with
+	 * its `%scope`, `fe80::1%eth0`, so replies leave by the right interface). Show it with
+	 * `formatEndpoint`.
+	 */
 	address: string;
+	/**
+	 * Every address its announces came from recently (several interfaces, IPv4 and IPv6),
+	 * the preferred one first; at most 8.
+	 */
+	addresses: string[];
+	/** How the peer was found. */
+	found: PeerSource;
 	ports: TransferPorts;
 	/** Number of files in the peer's shared list, as of its last fetched list (or announce). */
 	files: number;
@@ -42,8 +56,6 @@ export interface PeerRecord {
 	interval: number;
 	/** Banned for the rest of the session for serving bad pieces (absent means not banned). */
 	banned?: boolean;
-	/** How we found it (absent: `lan`). */
-	found?: PeerFound;
 	/**
 	 * The UDP port its discovery messages come from (its discovery port): where unicast
 	 * hellos and peer exchange go.
@@ -174,7 +186,15 @@ export interface TransferState {
 
 /** This peer's own identity and folders. */
 export interface SelfInfo {
+	/** Our peer id (hex), derived from our public key. */
 	id: string;
+	/** Short fingerprint of our id: its first 8 bytes in four groups of hex digits. */
+	fingerprint: string;
+	/**
+	 * True when our identity lives only as long as this process: another instance held the
+	 * settings folder's identity when we started (or none is kept, as in tests).
+	 */
+	ephemeral: boolean;
 	name: string;
 	shareDir: string;
 	downloadsDir: string;

@@ -44,13 +44,20 @@ export const MAX_MANIFEST_BYTES = 49 + 32 * 65_536;
  */
 export const MIN_MANIFEST_CHUNK = 1_024;
 
+/** Length in bytes of a raw Ed25519 public key (RFC 8032 section 5.1.5). */
+export const PUBLIC_KEY_SIZE = 32;
+/** Length in bytes of an Ed25519 signature (RFC 8032 section 5.1.6). */
+export const SIGNATURE_SIZE = 64;
+
 /** Message type codes (the header's fourth byte). */
 export const MessageType = {
-	announce: 0x01,
-	leave: 0x02,
+	// 0x01 and 0x02 were the unsigned announce and leave of builds before the lasting
+	// identity (issue 12): retired, they decode as malformed.
+	announce: 0x03,
+	leave: 0x04,
 	/** Peer exchange: peers the sender has proved, for a validated peer (docs/protocol.md §15). */
 	pex: 0x05,
-	/** A unicast announce to a named peer, padded, that asks for an announce back (§15). */
+	/** A signed announce sent by unicast to a named peer, padded; asks for an announce back (§15). */
 	hello: 0x06,
 	retry: 0x10,
 	listRequest: 0x11,
@@ -77,11 +84,21 @@ export const ErrorCode = {
 	unavailable: 3,
 } as const;
 
-/** Periodic presence on the discovery port (broadcast). */
+/**
+ * Periodic presence on the discovery port (broadcast), signed by the sender's identity key
+ * (docs/protocol.md §3, §14): `signature` is Ed25519 over every byte before it.
+ */
 export interface Announce {
 	type: "announce";
-	/** 16 random bytes chosen per process. */
+	/** The sender's peer id: the first 16 bytes of BLAKE3(`publicKey`). */
 	peerId: Uint8Array;
+	/** The sender's raw Ed25519 public key (32 bytes). */
+	publicKey: Uint8Array;
+	/**
+	 * When it was signed, in ms since the epoch by the sender's clock, strictly increasing
+	 * per sender process: receivers drop an announce or leave older than the newest they hold.
+	 */
+	timestamp: number;
 	/** First of the four transfer ports (receive); the others follow it. */
 	basePort: number;
 	/** Revision of the shared list; changes whenever the list does. */
@@ -92,25 +109,32 @@ export interface Announce {
 	interval: number;
 	/** Peer name, at most 64 bytes of UTF-8. */
 	name: string;
+	/** Ed25519 signature (64 bytes) over the encoding up to this field. */
+	signature: Uint8Array;
 }
 
 /**
- * An announce sent by unicast to a peer named by address (or learned by peer exchange): the
- * same fields and how we came to know the receiver, padded with zeros to
- * {@link HELLO_SIZE} bytes, so the announce it asks for (at most 99 bytes) is never larger
+ * A signed announce sent by unicast to a peer named by address (or learned by peer
+ * exchange), whole, with how we came to know the receiver, padded with zeros to
+ * {@link HELLO_SIZE} bytes, so the announce it asks for (at most 203 bytes) is never larger
  * than what came in (no amplification before the sender's address is validated).
  */
-export interface Hello extends Omit<Announce, "type"> {
+export interface Hello {
 	type: "hello";
 	/** How the sender knows the receiver: named by address, or learned by peer exchange. */
 	via: "named" | "exchange";
+	/** The sender's signed announce datagram (header and signature included). */
+	announce: Uint8Array;
 }
 
+/** Offset of the name length byte in an announce datagram. */
+const ANNOUNCE_NAME_LENGTH_AT = HEADER_SIZE + PEER_ID_SIZE + PUBLIC_KEY_SIZE + 8 + 2 + 4 + 4 + 4;
 /**
- * Size of every `hello` datagram in bytes: the longest announce (99 bytes, a 64-byte name)
- * and the `via` byte.
+ * Size of every `hello` datagram in bytes (208): header, the `via` byte and the longest
+ * announce (203 bytes, a 64-byte name).
  */
-export const HELLO_SIZE = HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + MAX_NAME_BYTES + 1;
+export const HELLO_SIZE =
+	HEADER_SIZE + 1 + ANNOUNCE_NAME_LENGTH_AT + 1 + MAX_NAME_BYTES + SIGNATURE_SIZE;
 /** The `via` byte of a hello. */
 const HELLO_VIA = { named: 0, exchange: 1 } as const;
 
@@ -135,11 +159,35 @@ export interface Pex {
 	entries: PexEntry[];
 }
 
-/** Goodbye on the discovery port: remove this peer at once. */
+/** Goodbye on the discovery port: remove this peer at once. Signed like an announce. */
 export interface Leave {
 	type: "leave";
 	peerId: Uint8Array;
+	/** The sender's raw Ed25519 public key (32 bytes). */
+	publicKey: Uint8Array;
+	/** When it was signed, in ms since the epoch (see {@link Announce.timestamp}). */
+	timestamp: number;
+	/** Ed25519 signature (64 bytes) over the encoding up to this field. */
+	signature: Uint8Array;
 }
+
+/** Announce or leave: the signed discovery messages. */
+export type SignedMessage = Announce | Leave;
+
+/**
+ * The bytes a discovery message's signature covers: everything but its last 64 bytes
+ * (header included, so an announce's signature cannot pass for a leave's).
+ * @param datagram - an encoded announce or leave
+ */
+export function signedPart(datagram: Uint8Array): Uint8Array {
+	return datagram.subarray(0, Math.max(0, datagram.length - SIGNATURE_SIZE));
+}
+
+/** Size in bytes of an announce without its name (header included): 139. */
+export const ANNOUNCE_OVERHEAD =
+	HEADER_SIZE + PEER_ID_SIZE + PUBLIC_KEY_SIZE + 8 + 2 + 4 + 4 + 4 + 1 + SIGNATURE_SIZE;
+/** Size in bytes of a leave (header included): 124. */
+export const LEAVE_SIZE = HEADER_SIZE + PEER_ID_SIZE + PUBLIC_KEY_SIZE + 8 + SIGNATURE_SIZE;
 
 /** Address validation (QUIC Retry, RFC 9000 section 8.1): resend with this token. */
 export interface Retry {
@@ -397,6 +445,14 @@ function checkFixed(name: string, b: Uint8Array, size: number): void {
 	if (b.length !== size) throw new RangeError(`${name} must be ${size} bytes, got ${b.length}`);
 }
 
+function checkSigned(m: SignedMessage): void {
+	checkFixed("peerId", m.peerId, PEER_ID_SIZE);
+	checkFixed("publicKey", m.publicKey, PUBLIC_KEY_SIZE);
+	checkFixed("signature", m.signature, SIGNATURE_SIZE);
+	if (!Number.isInteger(m.timestamp) || m.timestamp < 0 || m.timestamp > Number.MAX_SAFE_INTEGER)
+		throw new RangeError("timestamp out of 0..2^53-1");
+}
+
 /** Encoded size in bytes of a list entry. */
 export function listEntrySize(entry: ListEntry): number {
 	return HASH_SIZE + 8 + HASH_SIZE + 2 + Buffer.byteLength(entry.name);
@@ -468,25 +524,28 @@ export const MANIFEST_CHUNK_OVERHEAD = HEADER_SIZE + 4 + HASH_SIZE + 4 + 4;
  */
 export function encodeMessage(message: Message): Buffer {
 	switch (message.type) {
-		case "announce":
-		case "hello": {
-			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
+		case "announce": {
+			checkSigned(message);
 			const name = utf8.encode(message.name);
 			if (name.length > MAX_NAME_BYTES) throw new RangeError("peer name over 64 bytes");
 			// The decoder drops these; refuse to send what every receiver would drop.
 			if (message.basePort < 1 || message.basePort > 65532)
 				throw new RangeError("basePort out of 1..65532");
 			if (message.interval < 10) throw new RangeError("interval under 10 ms");
-			const hello = message.type === "hello";
-			const size = HEADER_SIZE + PEER_ID_SIZE + 2 + 4 + 4 + 4 + 1 + name.length;
-			const w = new Writer(hello ? HELLO_SIZE : size);
-			header(w, hello ? MessageType.hello : MessageType.announce).bytes(message.peerId);
-			w.u16(message.basePort).u32(message.revision).u32(message.fileCount);
-			w.u32(message.interval).u8(name.length).bytes(name);
-			if (message.type === "hello") {
-				w.u8(HELLO_VIA[message.via]).bytes(new Uint8Array(HELLO_SIZE - size - 1));
-			}
-			return w.finish();
+			const w = new Writer(ANNOUNCE_OVERHEAD + name.length);
+			header(w, MessageType.announce).bytes(message.peerId).bytes(message.publicKey);
+			w.u64(message.timestamp).u16(message.basePort);
+			w.u32(message.revision).u32(message.fileCount).u32(message.interval);
+			return w.u8(name.length).bytes(name).bytes(message.signature).finish();
+		}
+		case "hello": {
+			if (decodeMessage(message.announce)?.type !== "announce")
+				throw new RangeError("a hello carries one whole announce");
+			const w = header(new Writer(HELLO_SIZE), MessageType.hello).u8(HELLO_VIA[message.via]);
+			w.bytes(message.announce);
+			return w
+				.bytes(new Uint8Array(HELLO_SIZE - HEADER_SIZE - 1 - message.announce.length))
+				.finish();
 		}
 		case "pex": {
 			if (message.entries.length > MAX_PEX_ENTRIES)
@@ -507,9 +566,10 @@ export function encodeMessage(message: Message): Buffer {
 			return w.finish();
 		}
 		case "leave": {
-			checkFixed("peerId", message.peerId, PEER_ID_SIZE);
-			const w = new Writer(HEADER_SIZE + PEER_ID_SIZE);
-			return header(w, MessageType.leave).bytes(message.peerId).finish();
+			checkSigned(message);
+			const w = new Writer(LEAVE_SIZE);
+			header(w, MessageType.leave).bytes(message.peerId).bytes(message.publicKey);
+			return w.u64(message.timestamp).bytes(message.signature).finish();
 		}
 		case "retry": {
 			checkFixed("token", message.token, TOKEN_SIZE);
@@ -636,9 +696,10 @@ export function decodeMessage(datagram: Uint8Array): Message | null {
 
 function decodeBody(type: number, r: Reader): Message | null {
 	switch (type) {
-		case MessageType.announce:
-		case MessageType.hello: {
+		case MessageType.announce: {
 			const peerId = r.bytes(PEER_ID_SIZE);
+			const publicKey = r.bytes(PUBLIC_KEY_SIZE);
+			const timestamp = r.u64();
 			const basePort = r.u16();
 			const revision = r.u32();
 			const fileCount = r.u32();
@@ -647,23 +708,34 @@ function decodeBody(type: number, r: Reader): Message | null {
 			if (nameLength > MAX_NAME_BYTES || basePort === 0 || basePort > 65532) r.fail();
 			if (interval < 10) r.fail();
 			const name = r.utf8(nameLength);
-			if (type === MessageType.announce)
-				return { type: "announce", peerId, basePort, revision, fileCount, interval, name };
-			const via = r.u8();
-			if (via !== HELLO_VIA.named && via !== HELLO_VIA.exchange) r.fail();
-			// A hello is exactly HELLO_SIZE bytes, its padding zeros.
-			if (r.buffer.length !== HELLO_SIZE) r.fail();
-			for (const b of r.rest()) if (b !== 0) r.fail();
+			const signature = r.bytes(SIGNATURE_SIZE);
 			return {
-				type: "hello",
+				type: "announce",
 				peerId,
+				publicKey,
+				timestamp,
 				basePort,
 				revision,
 				fileCount,
 				interval,
 				name,
-				via: via === HELLO_VIA.exchange ? "exchange" : "named",
+				signature,
 			};
+		}
+		case MessageType.hello: {
+			const via = r.u8();
+			if (via !== HELLO_VIA.named && via !== HELLO_VIA.exchange) r.fail();
+			const rest = r.rest();
+			// Exactly HELLO_SIZE bytes: one whole signed announce, then zeros.
+			if (r.buffer.length !== HELLO_SIZE || rest.length <= ANNOUNCE_NAME_LENGTH_AT) {
+				r.fail();
+				return null;
+			}
+			const size = ANNOUNCE_NAME_LENGTH_AT + 1 + rest[ANNOUNCE_NAME_LENGTH_AT] + SIGNATURE_SIZE;
+			const announce = rest.subarray(0, size);
+			for (const b of rest.subarray(size)) if (b !== 0) r.fail();
+			if (decodeMessage(announce)?.type !== "announce") r.fail();
+			return { type: "hello", via: via === HELLO_VIA.exchange ? "exchange" : "named", announce };
 		}
 		case MessageType.pex: {
 			const count = r.u8();
@@ -680,7 +752,13 @@ function decodeBody(type: number, r: Reader): Message | null {
 			return { type: "pex", entries };
 		}
 		case MessageType.leave:
-			return { type: "leave", peerId: r.bytes(PEER_ID_SIZE) };
+			return {
+				type: "leave",
+				peerId: r.bytes(PEER_ID_SIZE),
+				publicKey: r.bytes(PUBLIC_KEY_SIZE),
+				timestamp: r.u64(),
+				signature: r.bytes(SIGNATURE_SIZE),
+			};
 		case MessageType.retry:
 			return { type: "retry", requestId: r.u32(), token: r.bytes(TOKEN_SIZE) };
 		case MessageType.listRequest:

@@ -13,7 +13,6 @@
 import { randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
 import { UsageError } from "../errors.js";
 import type { Library } from "../library/library.js";
 import type { Limits, PeerRecord, TransferPorts } from "../peer/types.js";
@@ -35,6 +34,7 @@ import {
 } from "../protocol/messages.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
+import { DualSocket } from "./dual-socket.js";
 import { SourceGuard } from "./guard.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
@@ -260,7 +260,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 
 	private constructor(
 		private readonly options: EngineOptions,
-		private readonly sockets: Record<keyof TransferPorts, SocketAsPromised>,
+		private readonly sockets: Record<keyof TransferPorts, DualSocket>,
 		readonly ports: TransferPorts,
 	) {
 		super();
@@ -1449,21 +1449,19 @@ export function codedError(code: string, message: string): Error & { code: strin
 async function bindBlock(
 	base: number,
 	address: string,
-): Promise<{ sockets: Record<keyof TransferPorts, SocketAsPromised> } | { port: number }> {
+): Promise<{ sockets: Record<keyof TransferPorts, DualSocket> } | { port: number }> {
 	if (base + 3 > 65535) return { port: base };
 	const names: (keyof TransferPorts)[] = ["receive", "send", "distribute", "distributee"];
-	const bound: SocketAsPromised[] = [];
+	const bound: DualSocket[] = [];
 	for (let i = 0; i < 4; i++) {
-		const socket = DgramAsPromised.createSocket({ type: "udp4" });
-		try {
-			await socket.bind(base + i, address);
-		} catch {
-			socket.destroy();
+		// IPv4 and, on the wildcard, IPv6 on the same port number (see dual-socket.ts).
+		const socket = await DualSocket.bind(base + i, address);
+		if (!socket) {
 			await Promise.all(bound.map((s) => s.close().catch(() => {})));
 			return { port: base + i };
 		}
 		// Send errors (an unreachable peer) surface as events; they must not crash us.
-		socket.socket.on("error", () => {});
+		socket.onError(() => {});
 		try {
 			socket.setRecvBufferSize(SOCKET_BUFFER);
 			socket.setSendBufferSize(SOCKET_BUFFER);
@@ -1474,7 +1472,7 @@ async function bindBlock(
 	}
 	const sockets = Object.fromEntries(names.map((n, i) => [n, bound[i]])) as Record<
 		keyof TransferPorts,
-		SocketAsPromised
+		DualSocket
 	>;
 	return { sockets };
 }

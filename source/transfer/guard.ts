@@ -10,7 +10,7 @@
  *   unread for {@link BAN_MS} (doubled at each new ban, up to {@link MAX_BAN_MS}). Replies
  *   from an endpoint we sent a request or an interest to in the last {@link ASKED_MS} (the
  *   data we asked for) are not charged, so a transfer at full speed is never limited.
- * - **No amplification**, per IPv4 address, as QUIC's anti-amplification limit (RFC 9000
+ * - **No amplification**, per IP address (IPv4 or IPv6, each address alone), as QUIC's anti-amplification limit (RFC 9000
  *   section 8): until an address is validated, we send it at most
  *   {@link AMPLIFICATION_FACTOR} times the bytes we received from it, on any port. An address
  *   is validated by a round trip: it echoed a token we issued (send and distribute ports),
@@ -115,7 +115,7 @@ export class SourceGuard {
 	/**
 	 * Decides whether to read a datagram that just arrived, before decoding it; counts its
 	 * bytes towards what its address may be sent back.
-	 * @param address - source IPv4 address
+	 * @param address - source IP address (IPv6 with its `%scope` when link-local)
 	 * @param port - source UDP port
 	 * @param bytes - datagram length in bytes
 	 * @param reply - true on the ports that take answers (receive, distributee): a datagram

@@ -14,22 +14,22 @@
  *   (RFC 8899 section 4.6), so the caller must not shrink its window for it.
  */
 import fs from "node:fs";
-import os from "node:os";
+import { interfaceOf, readInterfaces } from "../discovery/interfaces.js";
 
 /** IPv4 (20) plus UDP (8) header bytes. */
 const IP_UDP_HEADERS = 28;
+/** IPv6 (40) plus UDP (8) header bytes. */
+const IP6_UDP_HEADERS = 48;
 /** RFC 8899 BASE_PLPMTU: every IPv4 path is assumed to carry this, in bytes (IP packet). */
 export const BASE_PLPMTU = 1200;
 /** Largest UDP payload on loopback that we use, in bytes (64 KiB minus headroom). */
 const LOOPBACK_DATAGRAM = 60 * 1024 + 64;
-/** Default Ethernet UDP payload, in bytes. */
-const ETHERNET_DATAGRAM = 1500 - IP_UDP_HEADERS;
 
 const ceilings = new Map<string, number>();
 
 /**
  * Largest UDP payload in bytes we send to `address`, from our interface's MTU.
- * @param address - dotted IPv4 address of the peer
+ * @param address - the peer's IPv4 or IPv6 address (link-local with its `%scope`)
  * @param overhead - bytes an envelope adds around every datagram (a network key's seal: 43),
  *   taken off, so the result is the largest plain datagram whose sealed form still fits
  */
@@ -38,50 +38,33 @@ export function maxDatagramFor(address: string, overhead = 0): number {
 }
 
 function interfaceCeiling(address: string): number {
-	if (address.startsWith("127.")) return LOOPBACK_DATAGRAM;
+	if (address.startsWith("127.") || address === "::1") return LOOPBACK_DATAGRAM;
 	let ceiling = ceilings.get(address);
 	if (ceiling === undefined) {
+		// IPv6 headers take 20 bytes more of each packet than IPv4 ones.
+		const headers = address.includes(":") ? IP6_UDP_HEADERS : IP_UDP_HEADERS;
 		const mtu = interfaceMtuTowards(address);
-		ceiling = mtu === undefined ? ETHERNET_DATAGRAM : mtu - IP_UDP_HEADERS;
-		ceiling = Math.max(BASE_PLPMTU - IP_UDP_HEADERS, Math.min(LOOPBACK_DATAGRAM, ceiling));
+		ceiling = (mtu ?? 1500) - headers;
+		ceiling = Math.max(BASE_PLPMTU - headers, Math.min(LOOPBACK_DATAGRAM, ceiling));
 		if (ceilings.size > 4096) ceilings.clear();
 		ceilings.set(address, ceiling);
 	}
 	return ceiling;
 }
 
-/** MTU of the local interface whose IPv4 subnet holds `address`, when Linux tells it. */
+/**
+ * MTU of the local interface towards `address` (its IPv4 subnet or IPv6 prefix holds it, or
+ * it is the scope of a link-local address), when Linux tells it.
+ */
 function interfaceMtuTowards(address: string): number | undefined {
-	const target = ipv4ToNumber(address);
-	if (target === undefined) return undefined;
-	for (const [name, addresses] of Object.entries(os.networkInterfaces())) {
-		for (const a of addresses ?? []) {
-			if (a.family !== "IPv4") continue;
-			const local = ipv4ToNumber(a.address);
-			const mask = ipv4ToNumber(a.netmask);
-			if (local === undefined || mask === undefined) continue;
-			if ((local & mask) >>> 0 !== (target & mask) >>> 0) continue;
-			try {
-				const mtu = Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, "utf8").trim());
-				return Number.isInteger(mtu) && mtu >= 576 ? mtu : undefined;
-			} catch {
-				return undefined;
-			}
-		}
+	const name = interfaceOf(address, readInterfaces());
+	if (name === undefined) return undefined;
+	try {
+		const mtu = Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, "utf8").trim());
+		return Number.isInteger(mtu) && mtu >= 576 ? mtu : undefined;
+	} catch {
+		return undefined;
 	}
-	return undefined;
-}
-
-function ipv4ToNumber(address: string): number | undefined {
-	const parts = address.split(".");
-	if (parts.length !== 4) return undefined;
-	let n = 0;
-	for (const p of parts) {
-		const v = Number(p);
-		if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
-		n = n * 256 + v;
-	}
-	return n >>> 0;
 }
 
 /** Datagram sizes probed in turn, in bytes (IP packet sizes: base, Ethernet, jumbo, loopback). */

@@ -38,7 +38,7 @@ export class RateMeter {
 
 	/**
 	 * Counts `bytes` exchanged with `address:port` (a datagram sent or received).
-	 * @param address - the remote IPv4 address
+	 * @param address - the remote IP address (IPv4 or IPv6)
 	 * @param port - the remote UDP port
 	 * @param bytes - datagram length in bytes
 	 */

@@ -12,6 +12,7 @@ import type {
 	Snapshot,
 	TransferState,
 } from "../peer/types.js";
+import { fingerprint } from "../protocol/identity.js";
 import { pieceCount, pieceSizeFor } from "../protocol/manifest.js";
 import {
 	formatAge,
@@ -80,10 +81,18 @@ export function peerNames(
 	});
 }
 
+/** How a peer was found, in words. */
+const FOUND: Record<PeerRecord["found"], string> = {
+	lan: "on the local network (its announces)",
+	named: "named by address (↗: --peer, add-peer, a; or it named us)",
+	exchange: "told of by another peer (⇄: peer exchange)",
+};
+
 /**
- * Everything known about a peer: name, id, address, its four transfer ports and the
- * discovery port, shared files (count, revision and names), the rates we receive from and
- * send to it, whether it is banned, and when it last announced.
+ * Everything known about a peer: name, id and its short fingerprint, how it was found, its
+ * addresses, its four transfer ports and the discovery port, shared files (count, revision
+ * and names), the rates we receive from and send to it, whether it is banned, when it last
+ * announced; and our own fingerprint, to compare.
  *
  * @param peer - the peer
  * @param snapshot - for the discovery port and the files it lists
@@ -104,16 +113,18 @@ export function peerDetails(
 		rows: [
 			{ label: "Name", value: peer.name },
 			{ label: "Id", value: peer.id },
-			{ label: "Address", value: peer.address },
+			{ label: "Fingerprint", value: `${fingerprint(peer.id)} (compare it with theirs)` },
 			{
-				label: "Found",
-				value:
-					peer.found === "named"
-						? "named by address (↗): unicast hellos"
-						: peer.found === "exchange"
-							? "through peer exchange (⇄): unicast hellos"
-							: "on the LAN (broadcast)",
+				label: "Yours",
+				value: `${snapshot.self.fingerprint}${snapshot.self.ephemeral ? " (ephemeral: another instance holds this settings folder's identity)" : ""}`,
 			},
+			{ label: "Found", value: FOUND[peer.found] },
+			{ label: "Address", value: `${peer.address} (preferred)` },
+			...listRows(
+				"Also at",
+				peer.addresses.filter((a) => a !== peer.address),
+				"no other address heard",
+			),
 			{ label: "Receive port", value: `${peer.ports.receive} (data of its own downloads)` },
 			{ label: "Send port", value: `${peer.ports.send} (answers list, manifest, block requests)` },
 			{ label: "Distribute", value: `${peer.ports.distribute} (pushes verified pieces)` },

@@ -11,6 +11,7 @@ import type {
 	Snapshot,
 	TransferState,
 } from "../peer/types.js";
+import { formatEndpoint } from "../protocol/address.js";
 import {
 	displayWidth,
 	fit,
@@ -102,7 +103,7 @@ export function peerLines(
 	const age = formatAge(peer.lastSeen, now);
 	// Reached by unicast: ↗ named by address (either way), ⇄ learned by peer exchange.
 	const glyph = peer.found === "named" ? "↗ " : peer.found === "exchange" ? "⇄ " : "";
-	const address = `${glyph}${peer.address}:${peer.ports.receive}`;
+	const address = `${glyph}${formatEndpoint(peer.address, peer.ports.receive)}`;
 	const down = peer.downRate ?? 0;
 	const up = peer.upRate ?? 0;
 	// Rates go beside the address while it stays whole; the age always does.

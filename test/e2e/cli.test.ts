@@ -161,7 +161,10 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
 			["list", "--port", "70000"],
 			/--port to be a whole number from 1 to 65532, got "70000"/,
 		);
-		await expectUsage(["list", "--broadcast", "not-an-ip"], /--broadcast to be an IPv4 address/);
+		await expectUsage(
+			["list", "--broadcast", "not-an-ip"],
+			/--broadcast to be an IPv4 or IPv6 address/,
+		);
 		await expectUsage(["fetch"], /unknown command "fetch"/);
 		await expectUsage(["get"], /get takes one file id, name or folder/);
 	});

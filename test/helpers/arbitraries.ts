@@ -69,13 +69,22 @@ export const messageArbs = {
 	announce: fc.record({
 		type: fc.constant("announce" as const),
 		peerId: bytesOf(16),
+		publicKey: bytesOf(32),
+		timestamp: u64,
 		basePort: fc.integer({ min: 1, max: 65532 }),
 		revision: u32,
 		fileCount: u32,
 		interval: fc.integer({ min: 10, max: 0xffffffff }),
 		name: peerNameArb,
+		signature: bytesOf(64),
 	}),
-	leave: fc.record({ type: fc.constant("leave" as const), peerId: bytesOf(16) }),
+	leave: fc.record({
+		type: fc.constant("leave" as const),
+		peerId: bytesOf(16),
+		publicKey: bytesOf(32),
+		timestamp: u64,
+		signature: bytesOf(64),
+	}),
 	retry: fc.record({ type: fc.constant("retry" as const), requestId: u32, token: bytesOf(16) }),
 	listRequest: fc.record({
 		type: fc.constant("listRequest" as const),

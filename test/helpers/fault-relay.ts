@@ -13,7 +13,8 @@
  */
 import dgram from "node:dgram";
 import { toHex } from "../../source/protocol/hash.js";
-import { decodeMessage, encodeMessage, HEADER_SIZE } from "../../source/protocol/messages.js";
+import type { Identity } from "../../source/protocol/identity.js";
+import { decodeMessage, HEADER_SIZE } from "../../source/protocol/messages.js";
 
 /** The only unicast address the relay ever sends to. */
 const LOOPBACK = "127.0.0.1";
@@ -469,6 +470,13 @@ export interface FaultRelayOptions {
 	downstreamDiscoveryPort: number;
 	/** What to do to transfer datagrams (discovery is relayed intact). */
 	faults: FaultOptions;
+	/**
+	 * The identities of the relayed peers, asked for on each announce: the relay rewrites an
+	 * announce's base port, so it must sign it again with the peer's own key (it is a
+	 * man in the middle that the peer trusts). An announce of a peer it has no key for is
+	 * relayed unchanged, and its receivers' transfers go straight to the peer.
+	 */
+	signers?: () => Iterable<Identity>;
 }
 
 /**
@@ -541,17 +549,23 @@ export class FaultRelay {
 							p.retarget({ address: LOOPBACK, port: message.basePort + i });
 						});
 					}
-					this.announce(encodeMessage({ ...message, basePort: peer.base }));
+					const signer = this.signerOf(id);
+					this.announce(signer ? signer.sign({ ...message, basePort: peer.base }) : msg);
 				},
 				() => {},
 			);
 		} else if (message?.type === "leave") {
 			const relayed = this.peers.get(toHex(message.peerId));
 			relayed?.then(
-				() => this.announce(encodeMessage(message)),
+				() => this.announce(msg),
 				() => {},
 			);
 		}
+	}
+
+	private signerOf(id: string): Identity | undefined {
+		for (const identity of this.options.signers?.() ?? []) if (identity.id === id) return identity;
+		return undefined;
 	}
 
 	private announce(datagram: Buffer): void {

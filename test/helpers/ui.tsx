@@ -76,6 +76,8 @@ export function peer(name: string, overrides: Partial<PeerRecord> = {}): PeerRec
 		id: `peer-${name}`,
 		name,
 		address: "127.0.0.1",
+		addresses: ["127.0.0.1"],
+		found: "lan",
 		ports: ports(45460),
 		files: 2,
 		revision: 1,
@@ -140,6 +142,8 @@ export function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
 	return {
 		self: {
 			id: "self",
+			fingerprint: "5e1f 0000 0000 0000",
+			ephemeral: false,
 			name: "alice",
 			shareDir: "/srv/share",
 			downloadsDir: "/srv/dl",

@@ -93,3 +93,29 @@ describe("command line: search, manifest, share, download-to, config", () => {
 		assert.match(USAGE, /file\.p2p/);
 	});
 });
+
+describe("command line: doctor", () => {
+	it("takes the peer flags, --wait and --json; refuses what transfers or logs", () => {
+		const d = run([
+			"doctor",
+			"--json",
+			"--wait",
+			"700",
+			"--broadcast",
+			"ff12::7032:7074%eth0",
+			"--discovery-port",
+			"46000",
+			"--config-dir",
+			"/tmp/x",
+		]);
+		assert.equal(d.command, "doctor");
+		assert.equal(d.flags.json, true);
+		assert.equal(d.flags.wait, 700);
+		assert.deepEqual(d.flags.broadcast, ["ff12::7032:7074%eth0"]);
+		assert.equal(d.flags.discoveryPort, 46000);
+		assert.match(USAGE, /p2p-tui doctor/);
+		refused(["doctor", "--max-up", "5"], /--max-up does not go with doctor/);
+		refused(["doctor", "--log", "f"], /--log goes with the TUI, serve and get/);
+		refused(["doctor", "extra"], /unexpected argument "extra"/);
+	});
+});

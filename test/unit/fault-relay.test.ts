@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { after, describe, it } from "node:test";
 import { toHex } from "../../source/protocol/hash.js";
+import { checkSigned, Identity } from "../../source/protocol/identity.js";
 import { decodeMessage, encodeMessage, type Message } from "../../source/protocol/messages.js";
 import {
 	corruptCopy,
@@ -245,6 +246,7 @@ describe("UdpFaultProxy", () => {
 
 describe("FaultRelay", () => {
 	it("re-announces a peer downstream with the relay's base port and relays its ports", async () => {
+		const seeder = Identity.generate(true);
 		const upstream = await freePort();
 		let downstream = await freePort();
 		while (downstream === upstream) downstream = await freePort();
@@ -252,6 +254,7 @@ describe("FaultRelay", () => {
 			upstreamDiscoveryPort: upstream,
 			downstreamDiscoveryPort: downstream,
 			faults: { seed: 3 },
+			signers: () => [seeder],
 		});
 		closers.push(() => relay.close());
 		// A fake seeder: its announce goes out by broadcast, its send port echoes.
@@ -269,16 +272,16 @@ describe("FaultRelay", () => {
 			leecher.close,
 			client.close,
 		);
-		const peerId = randomBytes(16);
-		const announce = encodeMessage({
-			type: "announce",
-			peerId,
+		const peerId = seeder.peerId;
+		const announce = seeder.announce({
 			basePort: realBase,
 			revision: 7,
 			fileCount: 2,
 			interval: 200,
 			name: "seeder",
 		});
+		const heardBytes = (type: string) =>
+			leecher.received.map((r) => r.data).filter((d) => decodeMessage(d)?.type === type);
 		const heard = (type: string) =>
 			leecher.received
 				.map((r) => decodeMessage(r.data))
@@ -293,11 +296,23 @@ describe("FaultRelay", () => {
 		assert.equal(relayed.basePort, base);
 		assert.notEqual(relayed.basePort, realBase);
 		assert.ok(Buffer.from(relayed.peerId).equals(peerId));
+		// Signed again by the relay with the seeder's key: the leecher believes it.
+		assert.equal(checkSigned(relayed, heardBytes("announce")[0]), "ok");
 		assert.deepEqual(
-			{ ...relayed, peerId: undefined, basePort: 0 },
+			{
+				...relayed,
+				peerId: undefined,
+				publicKey: undefined,
+				timestamp: 0,
+				signature: undefined,
+				basePort: 0,
+			},
 			{
 				type: "announce",
 				peerId: undefined,
+				publicKey: undefined,
+				timestamp: 0,
+				signature: undefined,
 				basePort: 0,
 				revision: 7,
 				fileCount: 2,
@@ -314,7 +329,7 @@ describe("FaultRelay", () => {
 		assert.equal(client.received[0].from.port, relayed.basePort + 1);
 		assert.ok(sendPort.received[0].data.equals(probe));
 		// A leave is relayed too.
-		broadcaster.send(encodeMessage({ type: "leave", peerId }), upstream, LOOPBACK_BROADCAST);
+		broadcaster.send(seeder.leave(), upstream, LOOPBACK_BROADCAST);
 		await waitFor(() => heard("leave").length > 0, "the relayed leave");
 	});
 

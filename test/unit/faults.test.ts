@@ -37,6 +37,7 @@ class RelayedPair {
 			upstreamDiscoveryPort: upstream,
 			downstreamDiscoveryPort: downstream,
 			faults,
+			signers: () => (this.seeder ? [this.seeder.identity] : []),
 		});
 		this.closers.push(() => this.relay.close());
 		const share = path.join(swarm.root, "share");

@@ -13,6 +13,7 @@ import dgram from "node:dgram";
 import { after, before, describe, it } from "node:test";
 import { Library } from "../../source/library/library.js";
 import type { Peer } from "../../source/peer/peer.js";
+import { Identity } from "../../source/protocol/identity.js";
 import { decodeMessage, encodeMessage, type Message } from "../../source/protocol/messages.js";
 import { BAN_AFTER_DROPS } from "../../source/transfer/guard.js";
 import { fixturesDir, freeBase, LOOPBACK_BROADCAST, waitFor } from "../helpers/net.js";
@@ -62,10 +63,9 @@ describe("the distribute port", () => {
 		const base = await freeBase();
 		const sockets = await Promise.all([0, 1, 2, 3].map((i) => socketAt(base + i)));
 		const [, sendPort, distribute, distributee] = sockets;
-		const peerId = randomBytes(16);
-		const announce = encodeMessage({
-			type: "announce",
-			peerId,
+		const fake = Identity.generate(true);
+		const peerId = fake.peerId;
+		const announce = fake.announce({
 			basePort: base,
 			revision: 1,
 			fileCount: 0,
@@ -259,9 +259,7 @@ describe("block-request Retries at the leecher", () => {
 					at: performance.now(),
 				});
 		});
-		const announce = encodeMessage({
-			type: "announce",
-			peerId: randomBytes(16),
+		const announce = Identity.generate(true).announce({
 			basePort: base,
 			revision: 1,
 			fileCount: 1,

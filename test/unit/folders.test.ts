@@ -467,6 +467,8 @@ describe("list deltas", () => {
 				id: seeder.id,
 				name: "seeder",
 				address: "127.0.0.1",
+				addresses: ["127.0.0.1"],
+				found: "lan",
 				ports: seeder.self().ports,
 				files: COUNT,
 				revision: 0,

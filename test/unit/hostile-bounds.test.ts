@@ -19,6 +19,7 @@ import {
 } from "../../source/discovery/table.js";
 import { Library, type SharedFile } from "../../source/library/library.js";
 import { downloadTarget, isInside, safeSegments } from "../../source/library/paths.js";
+import { Identity } from "../../source/protocol/identity.js";
 import {
 	decodeMessage,
 	encodeMessage,
@@ -182,19 +183,26 @@ describe("fetching a manifest from a liar", () => {
 });
 
 describe("the discovery peer table under forged announces", () => {
-	const announce = (id: number, interval = 1_000) => {
-		const peerId = Buffer.alloc(16);
-		peerId.writeUInt32BE(id, 0);
-		return encodeMessage({
-			type: "announce",
-			peerId,
+	const identities = new Map<number, Identity>();
+	/** Peer number `id`: an identity of a fixed seed, signing for itself. */
+	const who = (id: number) => {
+		let identity = identities.get(id);
+		if (!identity) {
+			const seed = Buffer.alloc(32);
+			seed.writeUInt32BE(id, 0);
+			identity = Identity.fromSeed(seed);
+			identities.set(id, identity);
+		}
+		return identity;
+	};
+	const announce = (id: number, interval = 1_000) =>
+		who(id).announce({
 			basePort: 40_000,
 			revision: 1,
 			fileCount: 0xffffffff,
 			interval,
 			name: `p${id}`,
 		});
-	};
 
 	it(`holds at most ${MAX_PEERS} peers; the rest are refused until one leaves`, () => {
 		const table = new PeerTable("00".repeat(16));
@@ -204,26 +212,40 @@ describe("the discovery peer table under forged announces", () => {
 		// A known peer still refreshes.
 		assert.equal(table.recv(announce(1), "127.0.0.1", 2_000)?.kind, "updated");
 		// A leave frees a slot for a new peer.
-		const leave = encodeMessage({ type: "leave", peerId: Buffer.from(table.list()[0].id, "hex") });
-		assert.equal(table.recv(leave, "127.0.0.1", 2_000)?.kind, "left");
+		assert.equal(table.recv(who(1).leave(), "127.0.0.1", 2_000)?.kind, "left");
 		assert.equal(table.recv(announce(MAX_PEERS + 1_000), "127.0.0.1", 2_000)?.kind, "joined");
 	});
 
-	it("keeps a known peer id bound to its address (a stranger's announce cannot move it)", () => {
+	it("keeps a known peer's preferred address (a stranger cannot sign for its id, a replay only adds an address)", () => {
 		const table = new PeerTable("00".repeat(16));
 		const honest = announce(1);
 		assert.equal(table.recv(honest, "192.168.1.10", 0)?.kind, "joined");
-		assert.equal(table.recv(honest, "192.168.1.66", 1), undefined);
-		assert.equal(table.conflicts, 1);
+		// The stranger's own key signing for peer 1's id: forged.
+		const stranger = who(666);
+		const claim = stranger.sign({
+			type: "announce",
+			peerId: who(1).peerId,
+			publicKey: stranger.publicKey,
+			timestamp: Date.now() + 60_000,
+			basePort: 50_000,
+			revision: 2,
+			fileCount: 0,
+			interval: 1_000,
+			name: "p1",
+		});
+		assert.equal(table.recv(claim, "192.168.1.66", 1), undefined);
+		assert.equal(table.forged, 1);
+		// Peer 1's real announce, replayed from the stranger's address: one more address,
+		// but our requests still go to the first one.
+		assert.equal(table.recv(honest, "192.168.1.66", 2)?.kind, "updated");
 		assert.equal(table.list()[0].address, "192.168.1.10");
-		// From its own address it may announce other ports (the leave rule is the same).
+		assert.equal(table.list()[0].ports.receive, 40_000);
+		// Bytes changed in a real announce (another base port): the signature fails.
 		const moved = Buffer.from(honest);
-		moved.writeUInt16BE(50_000, 20);
-		assert.equal(table.recv(moved, "192.168.1.10", 2)?.kind, "updated");
-		// Once it left, the id may be heard elsewhere.
-		const leave = encodeMessage({ type: "leave", peerId: Buffer.from(table.list()[0].id, "hex") });
-		assert.equal(table.recv(leave, "192.168.1.10", 3)?.kind, "left");
-		assert.equal(table.recv(honest, "192.168.1.66", 4)?.kind, "joined");
+		moved.writeUInt16BE(50_000, 60);
+		assert.equal(table.recv(moved, "192.168.1.10", 3), undefined);
+		assert.equal(table.forged, 2);
+		assert.equal(table.list()[0].ports.receive, 40_000);
 	});
 
 	it("expires a peer claiming a 49-day interval like one announcing hourly", () => {

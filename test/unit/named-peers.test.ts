@@ -5,7 +5,6 @@
  * broadcast joins them: only the unicast hellos and peer exchange do).
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import fs from "node:fs";
 import path from "node:path";
@@ -31,7 +30,7 @@ import { ExchangeLimiter, exchangeable, exchangeEntries } from "../../source/dis
 import { UsageError } from "../../source/errors.js";
 import { Peer } from "../../source/peer/peer.js";
 import type { PeerRecord } from "../../source/peer/types.js";
-import { toHex } from "../../source/protocol/hash.js";
+import { Identity } from "../../source/protocol/identity.js";
 import {
 	decodeMessage,
 	encodeMessage,
@@ -191,36 +190,34 @@ describe("a running peer and the stored named peers", () => {
 });
 
 describe("hello (0x06) and pex (0x05) codecs", () => {
-	const hello = {
-		type: "hello" as const,
-		peerId: Buffer.alloc(16, 7),
-		basePort: 45460,
-		revision: 3,
-		fileCount: 2,
-		interval: 2000,
-		name: "ab",
-		via: "exchange" as const,
-	};
+	const identity = Identity.generate(true);
+	const fields = { basePort: 45460, revision: 3, fileCount: 2, interval: 2000 };
+	const announce = identity.announce({ ...fields, name: "ab" });
+	const hello = { type: "hello" as const, via: "exchange" as const, announce };
 
-	it("pads a hello past the longest announce, says how it knows the receiver, round-trips", () => {
+	it("wraps a whole signed announce, says how it knows the receiver, pads past the longest", () => {
 		const bytes = encodeMessage(hello);
 		assert.equal(bytes.length, HELLO_SIZE);
-		assert.equal(HELLO_SIZE, 100);
-		assert.deepEqual([...bytes.subarray(0, 4)], [0x50, 0x32, 1, 0x06]);
-		assert.equal(bytes[37], 1, "via: exchange, right after the name");
+		assert.equal(HELLO_SIZE, 208);
+		assert.deepEqual([...bytes.subarray(0, 5)], [0x50, 0x32, 1, 0x06, 1]);
+		assert.ok(bytes.subarray(5, 5 + announce.length).equals(announce), "the announce, whole");
 		assert.deepEqual(decodeMessage(bytes), hello);
-		assert.equal(encodeMessage({ ...hello, via: "named" })[37], 0);
-		const announce = encodeMessage({ ...hello, type: "announce", name: "n".repeat(64) });
-		assert.equal(announce.length, 99);
-		assert.ok(announce.length < bytes.length, "no announce answer is larger than a hello");
+		assert.equal(encodeMessage({ ...hello, via: "named" })[4], 0);
+		const longest = identity.announce({ ...fields, name: "n".repeat(64) });
+		assert.equal(longest.length, 203);
+		assert.ok(longest.length < bytes.length, "no announce answer is larger than a hello");
 		const dirty = Buffer.from(bytes);
 		dirty[HELLO_SIZE - 1] = 1;
 		assert.equal(decodeMessage(dirty), null, "padding must be zeros");
 		const via = Buffer.from(bytes);
-		via[37] = 2;
+		via[4] = 2;
 		assert.equal(decodeMessage(via), null, "an unknown via");
+		const inner = Buffer.from(bytes);
+		inner[6] ^= 0xff;
+		assert.equal(decodeMessage(inner), null, "no valid announce inside");
 		assert.equal(decodeMessage(bytes.subarray(0, HELLO_SIZE - 1)), null, "short");
 		assert.equal(decodeMessage(Buffer.concat([bytes, Buffer.alloc(1)])), null, "long");
+		assert.throws(() => encodeMessage({ ...hello, announce: Buffer.alloc(10) }), RangeError);
 	});
 
 	it("encodes pex entries byte for byte, IPv4 and IPv6, and round-trips them", () => {
@@ -356,6 +353,8 @@ describe("peer exchange: what is handed out", () => {
 		lastSeen: 0,
 		interval: 2000,
 		discoveryPort,
+		addresses: [address],
+		found: "lan",
 	});
 
 	it("never hands out an address that has not proved it receives, nor the recipient's own", () => {
@@ -453,10 +452,8 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		named: { host: string; port: number }[],
 		key?: string,
 	) => {
-		const peerId = randomBytes(16);
 		const d = await Discovery.start({
-			peerId,
-			selfId: toHex(peerId),
+			identity: Identity.generate(true),
 			port,
 			broadcast: [LOOPBACK_BROADCAST],
 			interval: 200,
@@ -528,10 +525,8 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 	it("takes pex only from a proved, known peer; hands out only proved peers", async () => {
 		let proved = false;
 		const port = await freePort();
-		const peerId = randomBytes(16);
 		const a = await Discovery.start({
-			peerId,
-			selfId: toHex(peerId),
+			identity: Identity.generate(true),
 			port,
 			broadcast: [LOOPBACK_BROADCAST],
 			interval: 100,
@@ -546,9 +541,7 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 			const got: Buffer[] = [];
 			socket.on("message", (m) => got.push(m));
 			open.push({ close: () => new Promise<void>((resolve) => socket.close(() => resolve())) });
-			const announce = encodeMessage({
-				type: "announce",
-				peerId: randomBytes(16),
+			const announce = Identity.generate(true).announce({
 				basePort: 30004,
 				revision: 1,
 				fileCount: 0,
@@ -611,8 +604,8 @@ describe("named peers on loopback (distinct discovery ports)", () => {
 		assert.ok(gaps[0] >= 900 && gaps[0] < 1_500, `first retry after ~1 s (${gaps[0]} ms)`);
 		assert.ok(gaps[1] >= 1_900 && gaps[1] < 2_600, `second after ~2 s (${gaps[1]} ms)`);
 		assert.ok(
-			arrivals.every((x) => x.size === 100),
-			"each a 100-byte hello",
+			arrivals.every((x) => x.size === 208),
+			"each a 208-byte hello",
 		);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 		assert.equal(arrivals.length, 3, "nothing more within the next wait of 4 s");

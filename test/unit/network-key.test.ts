@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import type { Peer } from "../../source/peer/peer.js";
+import { Identity } from "../../source/protocol/identity.js";
 import { encodeMessage, TOKEN_SIZE } from "../../source/protocol/messages.js";
 import { Channel, looksSealed, NetworkSeal } from "../../source/protocol/seal.js";
 import { maxDatagramFor } from "../../source/transfer/path-mtu.js";
@@ -178,13 +179,12 @@ describe("a private network (network key) on loopback", () => {
 		// answer with a Retry), the same sealed under another key, garbage. Then it asks dave,
 		// who has no key, the same plain request: his Retry proves the socket hears answers.
 		const raw = await rawSocket();
-		const peerId = randomBytes(16);
+		const mallory = Identity.generate(true);
+		const peerId = mallory.peerId;
 		const token = new Uint8Array(TOKEN_SIZE);
 		const fileId = Buffer.from(alice.sharedFiles()[0].id, "hex");
 		const plain = [
-			encodeMessage({
-				type: "announce",
-				peerId,
+			mallory.announce({
 				basePort: 40000,
 				revision: 1,
 				fileCount: 1,

@@ -96,28 +96,46 @@ const examples: { message: Message; code: number; bytes: Buffer }[] = [
 		message: {
 			type: "announce",
 			peerId: filled(16, 0xaa),
+			publicKey: filled(32, 0xbb),
+			timestamp: 1_700_000_000_000,
 			basePort: 45460,
 			revision: 7,
 			fileCount: 3,
 			interval: 2000,
 			name: "Zoë",
+			signature: filled(64, 0xcc),
 		},
-		code: 0x01,
+		code: 0x03,
 		bytes: hex(
-			"50 32 01 01",
+			"50 32 01 03",
 			rep("aa", 16),
+			rep("bb", 32),
+			"00 00 01 8b cf e5 68 00",
 			"b1 94",
 			"00 00 00 07",
 			"00 00 00 03",
 			"00 00 07 d0",
 			"04",
 			"5a 6f c3 ab",
+			rep("cc", 64),
 		),
 	},
 	{
-		message: { type: "leave", peerId: seqPeerId },
-		code: 0x02,
-		bytes: hex("50 32 01 02", "00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f"),
+		message: {
+			type: "leave",
+			peerId: seqPeerId,
+			publicKey: filled(32, 0xbb),
+			timestamp: 1,
+			signature: filled(64, 0xdd),
+		},
+		code: 0x04,
+		bytes: hex(
+			"50 32 01 04",
+			"00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f",
+			rep("bb", 32),
+			"00 00 00 00 00 00 00 01",
+			rep("dd", 64),
+		),
 	},
 	{
 		message: { type: "retry", requestId: 0x01020304, token: filled(16, 0x33) },
@@ -370,22 +388,30 @@ const pathNameArb = fc.oneof(
 	fc.constant("x".repeat(1024)),
 );
 
+const publicKeyArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const signatureArb = fc.uint8Array({ minLength: 64, maxLength: 64 });
 const announceArb = fc.record({
 	type: fc.constant("announce" as const),
 	peerId: peerIdArb,
+	publicKey: publicKeyArb,
+	timestamp: fc.maxSafeNat(),
 	basePort: fc.integer({ min: 1, max: 65532 }),
 	revision: u32,
 	fileCount: u32,
 	interval: fc.integer({ min: 10, max: 0xffffffff }),
 	name: peerNameArb,
+	signature: signatureArb,
 });
-const helloArb = announceArb.chain((a) =>
-	fc.constantFrom("named" as const, "exchange" as const).map((via) => ({
-		...a,
-		type: "hello" as const,
-		via,
-	})),
-);
+const leaveArb = fc.record({
+	type: fc.constant("leave" as const),
+	peerId: peerIdArb,
+	publicKey: publicKeyArb,
+	timestamp: fc.maxSafeNat(),
+	signature: signatureArb,
+});
+const helloArb = fc
+	.tuple(announceArb, fc.constantFrom("named" as const, "exchange" as const))
+	.map(([announce, via]) => ({ type: "hello" as const, via, announce: encodeMessage(announce) }));
 const pexArb = fc.record({
 	type: fc.constant("pex" as const),
 	entries: fc.array(
@@ -397,7 +423,6 @@ const pexArb = fc.record({
 		{ maxLength: 32 },
 	),
 });
-const leaveArb = fc.record({ type: fc.constant("leave" as const), peerId: peerIdArb });
 const retryArb = fc.record({
 	type: fc.constant("retry" as const),
 	requestId: u32,
@@ -574,7 +599,18 @@ describe("message encodings", () => {
 	});
 
 	it("refuses to encode fields of the wrong size or out of bounds", () => {
-		assert.throws(() => encodeMessage({ type: "leave", peerId: filled(15, 0) }), RangeError);
+		const leave = {
+			type: "leave" as const,
+			peerId: filled(16, 0),
+			publicKey: filled(32, 0),
+			timestamp: 0,
+			signature: filled(64, 0),
+		};
+		assert.throws(() => encodeMessage({ ...leave, peerId: filled(15, 0) }), RangeError);
+		assert.throws(() => encodeMessage({ ...leave, publicKey: filled(31, 0) }), RangeError);
+		assert.throws(() => encodeMessage({ ...leave, signature: filled(63, 0) }), RangeError);
+		assert.throws(() => encodeMessage({ ...leave, timestamp: 2 ** 53 }), RangeError);
+		assert.throws(() => encodeMessage({ ...leave, timestamp: -1 }), RangeError);
 		assert.throws(
 			() => encodeMessage({ type: "retry", requestId: 0, token: filled(17, 0) }),
 			RangeError,
@@ -584,11 +620,14 @@ describe("message encodings", () => {
 				encodeMessage({
 					type: "announce",
 					peerId: filled(16, 0),
+					publicKey: filled(32, 0),
+					timestamp: 0,
 					basePort: 1,
 					revision: 0,
 					fileCount: 0,
 					interval: 10,
 					name: "é".repeat(33),
+					signature: filled(64, 0),
 				}),
 			RangeError,
 		);
@@ -667,20 +706,26 @@ describe("message round trips", () => {
 		assertRoundTrip({
 			type: "announce",
 			peerId: filled(16, 0xff),
+			publicKey: filled(32, 0xff),
+			timestamp: Number.MAX_SAFE_INTEGER,
 			basePort: 65532,
 			revision: 0xffffffff,
 			fileCount: 0,
 			interval: 10,
 			name: "é".repeat(32),
+			signature: filled(64, 0xff),
 		});
 		assertRoundTrip({
 			type: "announce",
 			peerId: filled(16, 0),
+			publicKey: filled(32, 0),
+			timestamp: 0,
 			basePort: 1,
 			revision: 0,
 			fileCount: 0xffffffff,
 			interval: 0xffffffff,
 			name: "",
+			signature: filled(64, 0),
 		});
 		assertRoundTrip({
 			type: "blockRequest",
@@ -875,12 +920,13 @@ describe("message rejection", () => {
 	describe("announce", () => {
 		const announce = (name: Buffer, basePort = 45460, interval = 2000) =>
 			Buffer.concat([
-				hex("50 32 01 01", rep("aa", 16)),
+				hex("50 32 01 03", rep("aa", 16), rep("bb", 32), "00000000 00000001"),
 				hex(basePort.toString(16).padStart(4, "0")),
 				hex("00000001 00000002"),
 				hex(interval.toString(16).padStart(8, "0")),
 				Uint8Array.of(name.length),
 				name,
+				hex(rep("cc", 64)),
 			]);
 
 		it("accepts a 64-byte name and rejects a 65-byte one", () => {

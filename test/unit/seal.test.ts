@@ -3,7 +3,8 @@ import { createCipheriv, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { backends, deriveKey, VECTOR_CONTEXT } from "../../source/protocol/hash.js";
-import { decodeMessage, encodeMessage } from "../../source/protocol/messages.js";
+import { Identity } from "../../source/protocol/identity.js";
+import { decodeMessage } from "../../source/protocol/messages.js";
 import {
 	Channel,
 	looksSealed,
@@ -130,7 +131,7 @@ describe("the seal codec", () => {
 			}),
 			{ numRuns: 300 },
 		);
-		const message = encodeMessage({ type: "leave", peerId: ID });
+		const message = Identity.fromSeed(new Uint8Array(32).fill(9)).leave();
 		const forPort = Buffer.concat(sender.seal(message, Channel.send));
 		assert.equal(receiver.open(forPort, Channel.receive), null);
 		const outsider = Buffer.concat(new NetworkSeal("another key").seal(message, Channel.send));

@@ -70,12 +70,39 @@ describe("settings (conf) and flags", () => {
 		assert.notEqual(loadSettings(flags(["list", "--config-dir", b])).name, "alpha");
 	});
 
+	it("announces on every interface by default, also for the old stored default", () => {
+		const dir = tempDir();
+		assert.deepEqual(loadSettings(flags(["list", "--config-dir", dir])).broadcast, []);
+		fs.writeFileSync(
+			path.join(dir, "config.json"),
+			JSON.stringify({ broadcast: ["255.255.255.255"] }),
+		);
+		assert.deepEqual(loadSettings(flags(["list", "--config-dir", dir])).broadcast, []);
+		fs.writeFileSync(
+			path.join(dir, "config.json"),
+			JSON.stringify({ broadcast: ["255.255.255.255", "10.0.0.255"] }),
+		);
+		assert.deepEqual(loadSettings(flags(["list", "--config-dir", dir])).broadcast, [
+			"255.255.255.255",
+			"10.0.0.255",
+		]);
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+
 	it("parses repeatable --broadcast and rejects what is not an address", () => {
 		assert.deepEqual(
 			flags(["serve", "--broadcast", "127.255.255.255", "--broadcast", "127.0.0.1"]).broadcast,
 			["127.255.255.255", "127.0.0.1"],
 		);
-		assert.throws(() => parseCommandLine(["serve", "--broadcast", "::1"]), /IPv4/);
+		// IPv6 too (a multicast group with its scope), but not a name.
+		assert.deepEqual(
+			flags(["serve", "--broadcast", "ff12::7032:7074%eth0", "--broadcast", "::1"]).broadcast,
+			["ff12::7032:7074%eth0", "::1"],
+		);
+		assert.throws(
+			() => parseCommandLine(["serve", "--broadcast", "lan.local"]),
+			/an IPv4 or IPv6 address/,
+		);
 		assert.throws(
 			() => parseCommandLine(["serve", "--interval", "5"]),
 			/--interval to be a whole number from 100/,
@@ -134,6 +161,9 @@ describe("folder settings: share, download-to, config, and a running peer that f
 		const text = capture();
 		config(cfg, false, text);
 		assert.equal(text.lines[0], `settings file     ${shown.file}`);
+		// No peer ran with this folder yet: no identity.
+		assert.equal((shown as { identity?: unknown }).identity, null);
+		assert.equal(text.lines[1], "identity          none yet (made on the first run of a peer)");
 		assert.ok(text.lines.some((l) => l === `shared folder     ${share}`));
 		assert.ok(text.lines.some((l) => l === `downloads folder  ${downloads}`));
 		for (const label of ["name", "base port", "discovery port", "broadcast", "interval"])

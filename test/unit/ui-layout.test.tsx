@@ -20,6 +20,8 @@ const peer: PeerRecord = {
 	id: "a".repeat(32),
 	name: "bob-with-a-rather-long-machine-name",
 	address: "192.168.100.200",
+	addresses: ["192.168.100.200"],
+	found: "lan",
 	ports,
 	files: 12,
 	revision: 3,
@@ -224,6 +226,8 @@ describe("statusLineText", () => {
 	const snapshot: Snapshot = {
 		self: {
 			id: "s",
+			fingerprint: "0000 0000 0000 0000",
+			ephemeral: false,
 			name: "alice",
 			shareDir: "/srv/share",
 			downloadsDir: "/srv/dl",

@@ -30,6 +30,7 @@ function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
 			peer("bob", {
 				id: BOB_ID,
 				address: "127.0.0.7",
+				addresses: ["127.0.0.7", "fe80::b0b%eth0"],
 				ports: ports(45500),
 				files: 2,
 				revision: 4,
@@ -118,7 +119,7 @@ describe("the help overlay (?)", () => {
 });
 
 describe("the peer details (Enter or i in the Peers pane)", () => {
-	it("show name, id, address, the four ports and discovery, files, rates and banned", async (t) => {
+	it("show name, id, fingerprint, addresses, the four ports and discovery, files, rates, banned and ours", async (t) => {
 		const app = mountApp(t, render, App, new FakeStore(snapshot()));
 		await app.waitForSelected("▸ docs/");
 		app.stdin.write("1");
@@ -130,7 +131,12 @@ describe("the peer details (Enter or i in the Peers pane)", () => {
 			assert.match(lineWith(frame, label), new RegExp(`${label}\\s+${value.source}`));
 		row("Name", /bob/);
 		row("Id", new RegExp(BOB_ID));
-		row("Address", /127\.0\.0\.7/);
+		row("Fingerprint", /b0b0 0000 0000 0000 \(compare it with theirs\)/);
+		// Ours next to it, to compare by voice or by eye with what the other side shows.
+		row("Yours", /5e1f 0000 0000 0000/);
+		row("Found", /on the local network/);
+		row("Address", /127\.0\.0\.7 \(preferred\)/);
+		row("Also at", /fe80::b0b%eth0/);
 		row("Receive port", /45500 /);
 		row("Send port", /45501 /);
 		row("Distribute", /45502 /);
