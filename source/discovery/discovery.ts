@@ -409,12 +409,18 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 	 * is no larger than the hello was (it never is: a hello is as long as the longest
 	 * announce).
 	 */
-	private answer(helloBytes: number, from: string, port: number, peerId: string): void {
+	private answer(
+		helloBytes: number,
+		from: string,
+		port: number,
+		peerId: string,
+		joined: boolean,
+	): void {
 		const now = Date.now();
-		// Per peer id too: a peer restarted on the same endpoint is answered at once.
 		const key = `${from}|${port}|${peerId}`;
 		const last = this.answeredAt.get(key);
-		if (last !== undefined && now - last < Math.min(1_000, this.options.interval / 2)) return;
+		const gap = Math.min(1_000, this.options.interval / 2);
+		if (!joined && last !== undefined && now - last < gap) return;
 		const reply = this.presence();
 		if (!this.proved(from) && reply.length > helloBytes) return;
 		this.answeredAt.delete(key);
@@ -609,7 +615,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 				this.contacts.dropExchange(change.peer.address, change.peer.discoveryPort);
 			this.limiter.forget(change.peer.id);
 		}
-		if (message?.type === "hello") this.answer(msg.length, from, port, change.peer.id);
+		// A peer that just joined (a restart, even under the same id) is answered at once.
+		if (message?.type === "hello")
+			this.answer(msg.length, from, port, change.peer.id, change.kind === "joined");
 		// A new peer at an address proved already (a restart): exchange now, not next interval.
 		if (change.kind === "joined" && this.proved(from)) this.provedNow();
 		if (change.kind === "joined") {
