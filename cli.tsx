@@ -22,6 +22,7 @@ import {
 	manifest,
 	networkKeyCommand,
 	type Output,
+	peerCommand,
 	peerOptions,
 	peers,
 	search,
@@ -95,6 +96,10 @@ async function main(argv: string[]): Promise<number> {
 			return 0;
 		case "network-key":
 			networkKeyCommand(target, flags, io);
+			return 0;
+		case "add-peer":
+		case "remove-peer":
+			peerCommand(target ?? "", command === "remove-peer", flags.configDir, io);
 			return 0;
 	}
 	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];

@@ -3,7 +3,11 @@
  */
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { parsePeerAddress } from "../discovery/peer-address.js";
 import { UsageError } from "../errors.js";
+
+/** The default discovery port (also in settings.ts, which imports this file). */
+const DEFAULT_DISCOVERY_PORT = 45454;
 
 /** The subcommands; `tui` is the default. */
 export type CommandName =
@@ -18,7 +22,9 @@ export type CommandName =
 	| "download-to"
 	| "config"
 	| "network-key"
-	| "doctor";
+	| "doctor"
+	| "add-peer"
+	| "remove-peer";
 
 /** Every subcommand name a user may type. */
 const COMMANDS: readonly CommandName[] = [
@@ -33,6 +39,8 @@ const COMMANDS: readonly CommandName[] = [
 	"config",
 	"network-key",
 	"doctor",
+	"add-peer",
+	"remove-peer",
 ];
 
 /**
@@ -53,6 +61,8 @@ const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	"download-to": [],
 	config: ["json"],
 	"network-key": ["network-key-file", "clear"],
+	"add-peer": [],
+	"remove-peer": [],
 };
 
 /** Options a flag may set for one run (absent: from settings). */
@@ -88,6 +98,8 @@ export interface RunFlags {
 	clear?: boolean;
 	/** `--no-seed` (TUI, serve): do not serve what this run downloads. */
 	noSeed?: boolean;
+	/** `--peer HOST[:PORT]` (repeatable): peers named by address for this run, as typed. */
+	peer?: string[];
 }
 
 /** A parsed command line. */
@@ -112,6 +124,8 @@ export const USAGE = `Usage:
   p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
                                                  store, replace or clear the network key (no argument: is one set?)
   p2p-tui doctor [options] [--wait MS] [--json]  why peers are not seen: interfaces, ports, peers, folders
+  p2p-tui add-peer HOST[:PORT] [--config-dir DIR]     store a peer named by address (PORT: its discovery port)
+  p2p-tui remove-peer HOST[:PORT] [--config-dir DIR]  forget a stored named peer
 
 Options:
   --share DIR            folder to share
@@ -120,6 +134,8 @@ Options:
   --port BASE            transfer ports BASE..BASE+3 (receive, send, distribute, distributee)
   --discovery-port PORT  UDP port for announces (default 45454)
   --broadcast ADDR       where announces go, only there (repeatable; default: every interface)
+  --peer HOST[:PORT]     a peer named by address (IPv4, [IPv6]:PORT or a host name; repeatable;
+                         PORT: its discovery port, default ours), beside the stored ones
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host); every command takes it
   --max-up KBPS          upload cap in KB/s (0: none)
@@ -183,6 +199,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	} else if (values.output !== undefined) {
 		throw new UsageError("--output goes with manifest only");
 	}
+	// Checked now for a one-line error before any socket; the port default comes later.
+	for (const text of values.peer ?? []) parsePeerAddress(text, DEFAULT_DISCOVERY_PORT);
 	for (const address of values.broadcast ?? []) {
 		if (!isIP(address))
 			throw new UsageError(
@@ -245,6 +263,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			networkKeyFile: values["network-key-file"],
 			clear: values.clear ?? false,
 			noSeed: values["no-seed"] ?? false,
+			peer: values.peer,
 		},
 	};
 }
@@ -270,6 +289,12 @@ function commandTarget(command: CommandName, rest: string[]): string | undefined
 			return one("share takes one folder: p2p-tui share <dir>");
 		case "download-to":
 			return one("download-to takes one folder: p2p-tui download-to <dir>");
+		case "add-peer":
+		case "remove-peer": {
+			const address = one(`${command} takes one peer: p2p-tui ${command} HOST[:PORT]`);
+			parsePeerAddress(address, DEFAULT_DISCOVERY_PORT);
+			return address;
+		}
 		case "network-key":
 			if (rest.length > 1)
 				throw new UsageError(
@@ -302,6 +327,7 @@ function parse(argv: string[]) {
 			port: { type: "string" },
 			"discovery-port": { type: "string" },
 			broadcast: { type: "string", multiple: true },
+			peer: { type: "string", multiple: true },
 			interval: { type: "string" },
 			"config-dir": { type: "string" },
 			wait: { type: "string" },

@@ -134,6 +134,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 				attempt(() => peer.setLimits(intent.limits));
 			} else if (intent.type === "set-network-key") {
 				attempt(() => peer.setNetworkKey(intent.secret ?? undefined));
+			} else if (intent.type === "add-peer") {
+				attempt(() => say(`peer named: ${peer.addPeer(intent.address)}`));
 			} else if (intent.type === "quit" && !quitting) {
 				quitting = true;
 				onQuit();
