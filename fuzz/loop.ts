@@ -15,6 +15,9 @@ import fc from "fast-check";
 import { mutate, Random } from "./mutate.js";
 import type { Field } from "./oracle.js";
 
+/** Mutations every run makes after its corpus, whatever its budget. */
+const MIN_MUTATIONS = 16;
+
 /** A fuzz target module: Jazzer.js's `fuzz` plus optional hints for this runner. */
 export interface FuzzTarget {
 	/** Throws only on a real bug (the Jazzer.js convention); may return a promise. */
@@ -178,7 +181,10 @@ export async function runTarget(target: FuzzTarget, options: LoopOptions): Promi
 	};
 
 	let index = 0;
-	while (result.execs < runs && (result.execs < corpusSize || performance.now() < deadline)) {
+	// The corpus is replayed whole and, with a budget, followed by at least a few mutations,
+	// even when a busy machine spent the whole budget on the replay.
+	const floor = corpusSize + (options.seconds > 0 ? MIN_MUTATIONS : 0);
+	while (result.execs < runs && (result.execs < floor || performance.now() < deadline)) {
 		let input: Buffer;
 		if (index < corpusSize) input = pool[index++];
 		else if (options.generator && random.chance(0.05)) {

@@ -19,6 +19,8 @@ interface Captured {
 	bytes: Buffer;
 	port: number;
 	address: string;
+	/** The socket it left by. */
+	socket: dgram.Socket;
 }
 
 /**
@@ -35,7 +37,7 @@ function captureSends(into: Captured[]): () => void {
 		const address = offsetForm ? args[4] : args[2];
 		const bytes = Array.isArray(msg) ? Buffer.concat(msg) : Buffer.from(msg);
 		if (typeof port === "number" && typeof address === "string")
-			into.push({ bytes, port, address });
+			into.push({ bytes, port, address, socket: this });
 		return original.apply(this, args as Parameters<typeof original>);
 	} as typeof original;
 	return () => {
@@ -215,6 +217,12 @@ describe("a private network (network key) on loopback", () => {
 			Channel.distribute,
 			Channel.distributee,
 		];
+		// Carol's and dave's announces keep arriving at alice's discovery port while the probes
+		// go (alice counts them as forged too, unless her guard has banned them by then): what
+		// they send in this window is counted, and bounds what alice may count beyond the probes.
+		const window: Captured[] = [];
+		restore.push(captureSends(window));
+		const carolBefore = carol.sealStats().sealed;
 		const forgedBefore = alice.sealStats().forged;
 		let sent = 0;
 		for (const [i, port] of targets.entries()) {
@@ -229,7 +237,15 @@ describe("a private network (network key) on loopback", () => {
 		await waitFor(() => raw.from.get(dave.self().ports.send), "dave's Retry");
 		for (const port of targets)
 			assert.equal(raw.from.get(port) ?? 0, 0, `an answer came from port ${port}`);
-		assert.equal(alice.sealStats().forged - forgedBefore, sent);
+		const forged = alice.sealStats().forged - forgedBefore;
+		restore.pop()?.();
+		const strangers =
+			carol.sealStats().sealed -
+			carolBefore +
+			window.filter(
+				(c) => c.socket !== raw.socket && c.port === swarm.discoveryPort && !looksSealed(c.bytes),
+			).length;
+		assert.ok(forged >= sent && forged <= sent + strangers, `${forged} forged, ${sent} probes`);
 		assert.equal(alice.sealStats().replayed, 0);
 		assert.deepEqual(
 			alice.peers().map((p) => p.name),
