@@ -78,6 +78,10 @@ export interface RunFlags {
 	networkKeyFile?: string;
 	/** `network-key --clear`: remove the stored network key. */
 	clear?: boolean;
+	/** `--standalone`: start a peer of our own even when one runs (no control socket). */
+	standalone?: boolean;
+	/** `get --stdout`: write the file's bytes to stdout in order while it downloads. */
+	stdout?: boolean;
 }
 
 /** A parsed command line. */
@@ -94,6 +98,7 @@ export const USAGE = `Usage:
   p2p-tui list  [options] [--wait MS] [--json]   files on the network
   p2p-tui search <query> [options] [--wait MS] [--json]  files on the network, ranked by a fuzzy match
   p2p-tui get <id|p2p:id|name|file.p2p|folder> [options] [--wait MS] [--json]   download a file or a whole folder
+  p2p-tui get <id|name> --stdout [options]       stream the file to stdout in order, each piece verified
   p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
   p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
@@ -119,6 +124,8 @@ Options:
   --network-key-file PATH  the network key from a file (its bytes, less a final line break)
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
+  --standalone           (peers, list, search, get) start a peer of our own, never ask the running one
+  --stdout               (get) write the file's bytes to stdout while it downloads (progress on stderr)
   --json                 machine-readable output
   --help, --version`;
 
@@ -199,6 +206,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	if (values["network-key"] === "") throw new UsageError("a network key must not be empty");
 	if (values["network-key-file"] === "")
 		throw new UsageError("expected --network-key-file to name a file");
+	if (values.stdout && command !== "get") throw new UsageError("--stdout goes with get only");
+	if (values.stdout && values.json)
+		throw new UsageError("--stdout and --json do not go together (stdout carries the file)");
+	if (values.standalone && !(["peers", "list", "search", "get"] as CommandName[]).includes(command))
+		throw new UsageError("--standalone goes with peers, list, search and get");
 	if (values.clear && command !== "network-key")
 		throw new UsageError("--clear goes with network-key only");
 	if (command === "network-key") {
@@ -230,6 +242,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			networkKey: values["network-key"],
 			networkKeyFile: values["network-key-file"],
 			clear: values.clear ?? false,
+			standalone: values.standalone ?? false,
+			stdout: values.stdout ?? false,
 		},
 	};
 }
@@ -300,6 +314,8 @@ function parse(argv: string[]) {
 			"network-key": { type: "string" },
 			"network-key-file": { type: "string" },
 			clear: { type: "boolean" },
+			standalone: { type: "boolean" },
+			stdout: { type: "boolean" },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },
 		},
