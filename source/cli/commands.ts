@@ -587,10 +587,23 @@ export async function getStream(
 			if (error instanceof StreamClosed) return;
 			throw new OperationError(`stream stopped: ${reason(error)}`, "FAILED");
 		}
+		io.err(printable(streamedLine(result)));
 	} finally {
 		await peer.stop();
 		stopLog();
 	}
+}
+
+/**
+ * The last line of `get --stdout` (on stderr): where the file is kept, its size, and how
+ * many pieces failed verification and were fetched again before the stream passed them.
+ */
+export function streamedLine(t: Pick<TransferState, "path" | "size" | "hashFailures">): string {
+	const refetched =
+		t.hashFailures > 0
+			? `; ${t.hashFailures} ${t.hashFailures === 1 ? "piece" : "pieces"} failed verification and were fetched again`
+			: "";
+	return `streamed ${t.path} (${t.size} bytes${refetched})`;
 }
 
 /**

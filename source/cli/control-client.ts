@@ -18,7 +18,7 @@ import {
 import type { FolderTransferState, NetworkFile, PeerRecord, TransferState } from "../peer/types.js";
 import { jsonText, printable } from "../protocol/names.js";
 import type { RunFlags } from "./args.js";
-import { type Output, printFiles, printMatches, printPeers } from "./commands.js";
+import { type Output, printFiles, printMatches, printPeers, streamedLine } from "./commands.js";
 import { ProgressReport } from "./progress.js";
 import { loadSettings, settingsDir } from "./settings.js";
 import { PieceStream, StreamClosed } from "./stream.js";
@@ -356,6 +356,6 @@ export async function streamVia(
 			"FAILED",
 		);
 	}
-	io.err(printable(`streamed ${t.path} (${t.size} bytes)`));
+	io.err(printable(streamedLine(t)));
 	return true;
 }
