@@ -261,6 +261,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private library!: Library;
 	private rescanTimer: NodeJS.Timeout | undefined;
 	private resupplyTimer: NodeJS.Timeout | undefined;
+	/** Files asked for in order whose download is not created yet (see `download`). */
+	private readonly inOrder = new Set<string>();
 	private stopping: Promise<void> | undefined;
 	/** The gate of every datagram on our five ports (the network key, if any). */
 	private readonly seal: NetworkGuard;
@@ -842,14 +844,20 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * the transfer completes at once with that path. A paused download of the file is
 	 * resumed; a cancelled or failed one starts again (from its partial file, if kept).
 	 * @param fileId - hex id of a file in `files()`
+	 * @param options - `inOrder`: fetch the pieces near the start first, in order (streaming)
 	 * @returns the finished transfer (with `path`)
 	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest), `UNSAFE_NAME`,
 	 *   or `FAILED` when the download fails
 	 */
-	async download(fileId: string): Promise<TransferState> {
+	async download(fileId: string, options: { inOrder?: boolean } = {}): Promise<TransferState> {
 		const file = this.files().find((f) => f.id === fileId);
 		if (!file) throw new OperationError(`no peer shares ${fileId}`, "NOT_FOUND");
 		const running = this.engine.downloads.get(fileId);
+		if (options.inOrder) {
+			// In order (see `Download.prioritize`): a player can follow the partial file.
+			this.inOrder.add(fileId);
+			if (running && running.prioritized === undefined) running.prioritize(0);
+		}
 		if (running?.status === "paused") this.resume(fileId);
 		if (running && !isEnded(running)) return this.waitFor(running);
 		const target = downloadTarget(this.options.downloadsDir, file.name);
@@ -987,6 +995,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			const before = this.engine.downloads.get(file.id);
 			download = this.engine.download(file.id, file.name, manifest, target, sources);
 			if (download !== before) {
+				if (this.inOrder.delete(file.id)) download.prioritize(0);
 				this.targets.set(file.id, target);
 				if (folder !== undefined) this.fileFolders.set(file.id, folder);
 				else this.fileFolders.delete(file.id);

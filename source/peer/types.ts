@@ -232,7 +232,8 @@ export interface Limits {
 
 /** What a view may ask the core to do. */
 export type Intent =
-	| { type: "download"; fileId: string }
+	/** `inOrder`: pieces near the start first, in order, so a player can follow the partial file. */
+	| { type: "download"; fileId: string; inOrder?: boolean }
 	| { type: "download-folder"; path: string }
 	/** Pauses a queued or running download (kept on disk with its resume record). */
 	| { type: "pause"; fileId: string }

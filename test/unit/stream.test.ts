@@ -66,12 +66,16 @@ describe("streaming a download in order", () => {
 		const leecher = await swarm.add("leecher");
 		await swarm.waitForFiles(leecher, 1, 3);
 		const [wanted] = leecher.files();
-		const done = leecher.download(wanted.id);
+		const done = leecher.download(wanted.id, { inOrder: true });
 		const download = (await waitFor(
 			() => leecher.downloadOf(wanted.id),
 			"the download started",
 		)) as Download;
-		download.prioritize(0);
+		assert.notEqual(
+			download.prioritized,
+			undefined,
+			"asked in order: in-order mode from the start",
+		);
 		const failed: number[] = [];
 		download.on("hash-failed", (index) => failed.push(index));
 		const out = new PassThrough();
