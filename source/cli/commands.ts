@@ -47,7 +47,7 @@ import {
 	storeNetworkKey,
 	watchSettings,
 } from "./settings.js";
-import { PieceStream, StreamClosed } from "./stream.js";
+import { PieceStream, READ_CHUNK, StreamClosed } from "./stream.js";
 
 /** Where a command writes. */
 export interface Output {
@@ -539,7 +539,7 @@ export async function getStream(
 				out,
 				{
 					size: wanted.size,
-					pieceSize: state.pieceSize ?? Math.max(1, wanted.size),
+					pieceSize: state.pieceSize ?? READ_CHUNK,
 					has: (i) => (download.have[i >> 3] & (0x80 >> (i & 7))) !== 0,
 					paths: () => [state.partialPath, download.finalPath ?? finalPath],
 				},
@@ -575,7 +575,7 @@ export async function getStream(
 			// Already in place (an identical file): the whole file is one read.
 			stream = new PieceStream(out, {
 				size: wanted.size,
-				pieceSize: Math.max(1, wanted.size),
+				pieceSize: READ_CHUNK,
 				has: () => true,
 				paths: () => [finalPath],
 			});

@@ -21,7 +21,7 @@ import type { RunFlags } from "./args.js";
 import { type Output, printFiles, printMatches, printPeers, streamedLine } from "./commands.js";
 import { ProgressReport } from "./progress.js";
 import { loadSettings, settingsDir } from "./settings.js";
-import { PieceStream, StreamClosed } from "./stream.js";
+import { PieceStream, READ_CHUNK, StreamClosed } from "./stream.js";
 
 /** Longest answer line, in bytes. */
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -300,7 +300,7 @@ export async function streamVia(
 		if (stream || (!t.pieceSize && !last)) return;
 		transfer = t;
 		// A file already in place completes with no manifest state: one piece, the whole file.
-		const pieceSize = t.pieceSize ?? Math.max(1, t.size);
+		const pieceSize = t.pieceSize ?? READ_CHUNK;
 		held ??= new Uint8Array(Math.ceil(Math.ceil(t.size / pieceSize) / 8));
 		const bits = held;
 		stream = new PieceStream(out, {

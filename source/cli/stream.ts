@@ -7,6 +7,12 @@
  */
 import fs from "node:fs/promises";
 
+/**
+ * Bytes read at a time from a file that is complete already (an identical file was in
+ * place, so there is no piece size): any size works when every "piece" is held.
+ */
+export const READ_CHUNK = 1024 * 1024;
+
 /** The reader's view of a download. */
 export interface StreamSource {
 	/** Size of the file in bytes. */
