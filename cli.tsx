@@ -127,6 +127,8 @@ async function main(argv: string[]): Promise<number> {
 		case "get": {
 			const query = target ?? "";
 			if (flags.stdout) {
+				if (manifestFileTarget(query))
+					throw new UsageError("--stdout takes a network file's id or name, not a .p2p file");
 				if (!(route && (await streamVia(route, query, wait, process.stdout, io))))
 					await getStream(options, query, wait, process.stdout, io, logFile(flags));
 				return 0;
