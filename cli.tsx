@@ -16,10 +16,12 @@ import {
 	dataDir,
 	followSettings,
 	get,
+	getStream,
 	keepLimits,
 	list,
 	logFile,
 	manifest,
+	manifestFileTarget,
 	networkKeyCommand,
 	type Output,
 	peerCommand,
@@ -28,8 +30,17 @@ import {
 	search,
 	serve,
 	setFolder,
+	startControl,
 	startLog,
 } from "./source/cli/commands.js";
+import {
+	getVia,
+	listVia,
+	peersVia,
+	routeOf,
+	searchVia,
+	streamVia,
+} from "./source/cli/control-client.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { doctor } from "./source/cli/doctor.js";
 import { loadSettings, settingsFile } from "./source/cli/settings.js";
@@ -108,22 +119,40 @@ async function main(argv: string[]): Promise<number> {
 	// Only a peer that stays seeds what it downloads: `get` leaves once its file is in.
 	if (command !== "tui" && command !== "serve") options.seed = false;
 	const wait = flags.wait ?? 3_000;
+	// A running peer of this settings folder answers at once and keeps the downloads it runs.
+	const route =
+		command === "tui" || command === "serve" || command === "doctor" ? undefined : routeOf(flags);
 	switch (command) {
 		case "serve":
 			await serve(options, flags.json, io, flags, logFile(flags));
 			return 0;
 		case "peers":
-			await peers(options, wait, flags.json, io);
+			if (!(route && (await peersVia(route, flags.json, io))))
+				await peers(options, wait, flags.json, io);
 			return 0;
 		case "list":
-			await list(options, wait, flags.json, io);
+			if (!(route && (await listVia(route, flags.json, io))))
+				await list(options, wait, flags.json, io);
 			return 0;
 		case "search":
-			await search(options, target ?? "", wait, flags.json, io);
+			if (!(route && (await searchVia(route, target ?? "", flags.json, io))))
+				await search(options, target ?? "", wait, flags.json, io);
 			return 0;
-		case "get":
-			await get(options, target ?? "", wait, flags.json, io, logFile(flags));
+		case "get": {
+			const query = target ?? "";
+			if (flags.stdout) {
+				if (manifestFileTarget(query))
+					throw new UsageError("--stdout takes a network file's id or name, not a .p2p file");
+				if (!(route && (await streamVia(route, query, wait, process.stdout, io))))
+					await getStream(options, query, wait, process.stdout, io, logFile(flags));
+				return 0;
+			}
+			const p2pFile = manifestFileTarget(query);
+			const via = p2pFile ? { manifest: readFileSync(p2pFile) } : { query };
+			if (!(route && (await getVia(route, via, wait, flags.json, io))))
+				await get(options, query, wait, flags.json, io, logFile(flags));
 			return 0;
+		}
 		case "doctor":
 			await doctor(
 				{
@@ -152,6 +181,8 @@ async function main(argv: string[]): Promise<number> {
 				// No stray output over the TUI: a log or settings file that cannot be written
 				// is not reported here.
 				const stopLog = startLog(peer, logFile(flags), () => {});
+				// Commands in other terminals drive this peer; its downloads show in Transfers.
+				const stopControl = await startControl(peer, flags.configDir);
 				const unkeep = keepLimits(peer, flags.configDir, () => {});
 				// React's development build compares changed props deeply on every render, which
 				// costs tenths of a second per frame with 100,000 files; users get the production one.
@@ -162,6 +193,7 @@ async function main(argv: string[]): Promise<number> {
 					const log = stopLog.log;
 					await runTui(peer, log ? { log: (line) => log.note(line.source, line.text) } : {});
 				} finally {
+					await stopControl();
 					unfollow();
 					unkeep();
 					stopLog();

@@ -100,6 +100,10 @@ export interface RunFlags {
 	noSeed?: boolean;
 	/** `--peer HOST[:PORT]` (repeatable): peers named by address for this run, as typed. */
 	peer?: string[];
+	/** `--standalone`: start a peer of our own even when one runs (no control socket). */
+	standalone?: boolean;
+	/** `get --stdout`: write the file's bytes to stdout in order while it downloads. */
+	stdout?: boolean;
 }
 
 /** A parsed command line. */
@@ -116,6 +120,7 @@ export const USAGE = `Usage:
   p2p-tui list  [options] [--wait MS] [--json]   files on the network
   p2p-tui search <query> [options] [--wait MS] [--json]  files on the network, ranked by a fuzzy match
   p2p-tui get <id|p2p:id|name|file.p2p|folder> [options] [--wait MS] [--json]   download a file or a whole folder
+  p2p-tui get <id|name> --stdout [options]       stream the file to stdout in order, each piece verified
   p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
                                                  (reuses the index cache of a shared, unchanged file)
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
@@ -147,6 +152,8 @@ Options:
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
   --no-seed              (TUI, serve) do not serve what this run downloads (setting "seed")
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
+  --standalone           (peers, list, search, get) start a peer of our own, never ask the running one
+  --stdout               (get) write the file's bytes to stdout while it downloads (progress on stderr)
   --json                 machine-readable output
   --help, --version`;
 
@@ -231,6 +238,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("expected --network-key-file to name a file");
 	if (values["no-seed"] && command !== "tui" && command !== "serve")
 		throw new UsageError("--no-seed goes with the TUI and serve (see --help)");
+	if (values.stdout && command !== "get") throw new UsageError("--stdout goes with get only");
+	if (values.stdout && values.json)
+		throw new UsageError("--stdout and --json do not go together (stdout carries the file)");
+	if (values.standalone && !(["peers", "list", "search", "get"] as CommandName[]).includes(command))
+		throw new UsageError("--standalone goes with peers, list, search and get");
 	if (values.clear && command !== "network-key")
 		throw new UsageError("--clear goes with network-key only");
 	if (command === "network-key") {
@@ -264,6 +276,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			clear: values.clear ?? false,
 			noSeed: values["no-seed"] ?? false,
 			peer: values.peer,
+			standalone: values.standalone ?? false,
+			stdout: values.stdout ?? false,
 		},
 	};
 }
@@ -342,6 +356,8 @@ function parse(argv: string[]) {
 			"network-key-file": { type: "string" },
 			clear: { type: "boolean" },
 			"no-seed": { type: "boolean" },
+			standalone: { type: "boolean" },
+			stdout: { type: "boolean" },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },
 		},

@@ -10,6 +10,7 @@ import { OperationError, UsageError } from "../errors.js";
 import { identityOf } from "../library/identity.js";
 import { IndexCache } from "../library/index-cache.js";
 import { hashFile, reason } from "../library/library.js";
+import { ControlServer } from "../peer/control.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
 import { Peer, type PeerOptions } from "../peer/peer.js";
 import type {
@@ -51,6 +52,7 @@ import {
 	storePeer,
 	watchSettings,
 } from "./settings.js";
+import { PieceStream, READ_CHUNK, StreamClosed } from "./stream.js";
 
 /** Where a command writes. */
 export interface Output {
@@ -267,6 +269,14 @@ export async function serve(
 			`folders changed: sharing ${f.shareDir}, downloads to ${f.downloadsDir}`,
 		),
 	);
+	const stopControl = follow
+		? await startControl(peer, follow.configDir, {
+				listening: (file) =>
+					emit("control-listening", { path: file }, `commands reach this peer at ${file}`),
+				request: (type) => emit("control-request", { type }, `a command asked: ${type}`),
+				error: (error) => emit("control-error", { error }, `no control socket: ${error}`),
+			})
+		: undefined;
 	const unfollow = follow
 		? followSettings(peer, follow, (error) =>
 				emit("settings-error", { error }, `settings not applied: ${error}`),
@@ -306,6 +316,7 @@ export async function serve(
 		process.once("SIGTERM", stop);
 	});
 	unfollow?.();
+	await stopControl?.();
 	await peer.stop();
 	stopLog();
 	const uploaded = peer.uploaded;
@@ -321,6 +332,43 @@ export async function serve(
 		{ peer: self.id, uploaded, engine, discovery, ...(seal ? { seal } : {}) },
 		`stopped (uploaded ${uploaded} bytes; ${engine.bans} bans, ${engine.rateLimited + engine.bannedDrops} datagrams dropped by rate limits, ${engine.amplificationDrops} by the amplification limit, ${discovery.forged} forged and ${discovery.stale} stale announces or leaves${sealText})`,
 	);
+}
+
+/** What `startControl` reports. */
+export interface ControlReport {
+	/** Listening on this socket path. */
+	listening?: (file: string) => void;
+	/** A command's request arrived (its type). */
+	request?: (type: string) => void;
+	/** No socket (another peer holds it, the folder is not ours...), with the reason. */
+	error?: (message: string) => void;
+}
+
+/**
+ * Lets the commands drive this running peer: listens on the control socket of the settings
+ * folder (see `ControlServer`). Failing to listen leaves the peer running without it.
+ * @returns a function that closes the socket
+ */
+export async function startControl(
+	peer: Peer,
+	configDir: string | undefined,
+	report: ControlReport = {},
+): Promise<() => Promise<void>> {
+	let server: ControlServer | undefined;
+	try {
+		server = await ControlServer.listen(peer, settingsDir(configDir));
+	} catch (error) {
+		report.error?.(error instanceof Error ? error.message : String(error));
+		return async () => {};
+	}
+	if (!server) {
+		report.error?.("another running peer answers commands for this settings folder");
+		return async () => {};
+	}
+	const s = server;
+	report.listening?.(s.path);
+	if (report.request) s.on("request", report.request);
+	return () => s.close();
 }
 
 /** Starts a peer, listens for `wait` ms and for the lists to arrive, runs `body`, stops. */
@@ -350,7 +398,11 @@ export async function peers(
 	json: boolean,
 	io: Output,
 ): Promise<void> {
-	const list = await withPeer(options, wait, (peer) => peer.peers());
+	printPeers(await withPeer(options, wait, (peer) => peer.peers()), json, io);
+}
+
+/** Prints `peers` output: one line a peer, or a JSON array with `json`. */
+export function printPeers(list: PeerRecord[], json: boolean, io: Output): void {
 	if (json) io.out(jsonText(list.map(peerJson)));
 	else if (list.length === 0) io.out("no peers heard");
 	else
@@ -367,7 +419,11 @@ export async function list(
 	json: boolean,
 	io: Output,
 ): Promise<void> {
-	const files = await withPeer(options, wait, (peer) => peer.files());
+	printFiles(await withPeer(options, wait, (peer) => peer.files()), json, io);
+}
+
+/** Prints `list` output: one line a file, or a JSON array with `json`. */
+export function printFiles(files: NetworkFile[], json: boolean, io: Output): void {
 	if (json) io.out(jsonText(files.map(fileJson)));
 	else if (files.length === 0) io.out("no files on the network");
 	else for (const f of files) io.out(fileLine(f));
@@ -441,7 +497,7 @@ export async function get(
 			);
 		const started = Date.now();
 		const result = await withProgress(peer, file.id, file.name, file.size, json, io, () =>
-			peer.download(file.id, file.name),
+			peer.download(file.id, { name: file.name }),
 		);
 		const seconds = (Date.now() - started) / 1000;
 		if (json) io.out(jsonText(downloadJson(peer, file.contentHash, result, seconds)));
@@ -451,6 +507,119 @@ export async function get(
 		await peer.stop();
 		stopLog();
 	}
+}
+
+/**
+ * `get --stdout`: downloads a file in order (see `Download.prioritize`) and writes its bytes
+ * to `out` as the pieces are verified, each read back from the partial file; progress goes
+ * to `io.err`. The reader closing `out` (EPIPE) ends it quietly, with the download stopped.
+ * @throws OperationError `NOT_FOUND`, `AMBIGUOUS`, or `FAILED` when the download fails
+ *   (the stream stops where it was)
+ */
+export async function getStream(
+	options: PeerOptions,
+	query: string,
+	wait: number,
+	out: NodeJS.WritableStream,
+	io: Output,
+	log?: string,
+): Promise<void> {
+	const peer = await Peer.start(options);
+	const stopLog = startLog(peer, log, (error) => io.err(`p2p-tui: log not written: ${error}`));
+	try {
+		const deadline = Date.now() + wait;
+		let file = peer.findFile(query);
+		while (!file && Date.now() < deadline) {
+			await sleep(50);
+			file = peer.findFile(query);
+		}
+		if (!file)
+			throw new OperationError(
+				`no peer shares ${jsonText(query)} (waited ${wait} ms)`,
+				"NOT_FOUND",
+			);
+		const wanted = file;
+		// The reader gone (EPIPE): stop downloading at once rather than finishing unread.
+		let readerGone: () => void = () => {};
+		const closed = new Promise<"closed">((resolve) => {
+			readerGone = () => resolve("closed");
+		});
+		let stream: PieceStream | undefined;
+		let finalPath: string | undefined;
+		const attach = () => {
+			const download = peer.downloadOf(wanted.id);
+			if (stream || !download) return;
+			download.prioritize(0);
+			const state = download.state();
+			stream = new PieceStream(
+				out,
+				{
+					size: wanted.size,
+					pieceSize: state.pieceSize ?? READ_CHUNK,
+					has: (i) => (download.have[i >> 3] & (0x80 >> (i & 7))) !== 0,
+					paths: () => [state.partialPath, download.finalPath ?? finalPath],
+				},
+				(next) => download.prioritize(next),
+			);
+			download.on("progress", () => stream?.poke());
+			stream.done.catch((error: unknown) => {
+				if (error instanceof StreamClosed) readerGone();
+			});
+			stream.poke();
+		};
+		const onStarted = (t: TransferState) => {
+			if (t.fileId === wanted.id) attach();
+		};
+		peer.on("download-started", onStarted);
+		let result: TransferState;
+		try {
+			const running = withProgress(peer, wanted.id, wanted.name, wanted.size, false, io, () =>
+				peer.download(wanted.id),
+			);
+			attach();
+			const first = await Promise.race([running, closed]);
+			if (first === "closed") {
+				running.catch(() => {});
+				return;
+			}
+			result = first;
+		} finally {
+			peer.off("download-started", onStarted);
+		}
+		finalPath = result.path;
+		if (!stream) {
+			// Already in place (an identical file): the whole file is one read.
+			stream = new PieceStream(out, {
+				size: wanted.size,
+				pieceSize: READ_CHUNK,
+				has: () => true,
+				paths: () => [finalPath],
+			});
+		}
+		stream.poke();
+		try {
+			await stream.done;
+		} catch (error) {
+			if (error instanceof StreamClosed) return;
+			throw new OperationError(`stream stopped: ${reason(error)}`, "FAILED");
+		}
+		io.err(printable(streamedLine(result)));
+	} finally {
+		await peer.stop();
+		stopLog();
+	}
+}
+
+/**
+ * The last line of `get --stdout` (on stderr): where the file is kept, its size, and how
+ * many pieces failed verification and were fetched again before the stream passed them.
+ */
+export function streamedLine(t: Pick<TransferState, "path" | "size" | "hashFailures">): string {
+	const refetched =
+		t.hashFailures > 0
+			? `; ${t.hashFailures} ${t.hashFailures === 1 ? "piece" : "pieces"} failed verification and were fetched again`
+			: "";
+	return `streamed ${t.path} (${t.size} bytes${refetched})`;
 }
 
 /**
@@ -734,9 +903,20 @@ export async function search(
 	const files = await withPeer(options, wait, (peer) => peer.files());
 	const { fuzzySearch } = await import("../search/fuzzy.js");
 	const matches = fuzzySearch(query, files, (f) => f.name);
+	printMatches(query, matches, files.length, json, io);
+}
+
+/** Prints `search` output: best match first, or a JSON array with `json`. */
+export function printMatches(
+	query: string,
+	matches: { item: NetworkFile; score: number }[],
+	total: number,
+	json: boolean,
+	io: Output,
+): void {
 	if (json) io.out(jsonText(matches.map((m) => matchJson(m.item, m.score))));
 	else if (matches.length === 0)
-		io.out(printable(`no match for ${jsonText(query)} among ${files.length} files on the network`));
+		io.out(printable(`no match for ${jsonText(query)} among ${total} files on the network`));
 	else for (const m of matches) io.out(fileLine(m.item));
 }
 

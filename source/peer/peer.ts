@@ -294,6 +294,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private library!: Library;
 	private rescanTimer: NodeJS.Timeout | undefined;
 	private resupplyTimer: NodeJS.Timeout | undefined;
+	/** Files asked for in order whose download is not created yet (see `download`). */
+	private readonly inOrder = new Set<string>();
 	private stopping: Promise<void> | undefined;
 	/** The gate of every datagram on our five ports (the network key, if any). */
 	private readonly seal: NetworkGuard;
@@ -1010,13 +1012,18 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * A content listed under several names is fetched once (from every peer that has it,
 	 * whatever the name); asked for under a second name, it is copied there once verified.
 	 * @param fileId - hex id of a file in `files()`
-	 * @param name - which of its names to save it under (default: the first listed)
+	 * @param options - `name`: which of its names to save it under (default: the first listed);
+	 *   `inOrder`: fetch the pieces near the start first, in order (streaming)
 	 * @returns the finished transfer (with `path`)
 	 * @throws OperationError `NOT_FOUND` (unknown id, or no such name of it), `NO_SOURCE` (no
 	 *   manifest), `BAD_MANIFEST` (a manifest that fails its id check), `UNSAFE_NAME`,
 	 *   or `FAILED` when the download fails
 	 */
-	async download(fileId: string, name?: string): Promise<TransferState> {
+	async download(
+		fileId: string,
+		options: { name?: string; inOrder?: boolean } = {},
+	): Promise<TransferState> {
+		const { name } = options;
 		const file = this.files().find(
 			(f) => f.id === fileId && (name === undefined || f.name === name),
 		);
@@ -1026,6 +1033,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 				"NOT_FOUND",
 			);
 		const running = this.engine.downloads.get(fileId);
+		if (options.inOrder) {
+			// In order (see `Download.prioritize`): a player can follow the partial file.
+			this.inOrder.add(fileId);
+			if (running && running.prioritized === undefined) running.prioritize(0);
+		}
 		if (running?.status === "paused") this.resume(fileId);
 		const target = downloadTarget(this.options.downloadsDir, file.name);
 		// The same content under another name: fetched once, then copied (see `fetchTo`).
@@ -1166,6 +1178,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			const before = this.engine.downloads.get(file.id);
 			download = this.engine.download(file.id, file.name, manifest, target, sources);
 			if (download !== before) {
+				if (this.inOrder.delete(file.id)) download.prioritize(0);
 				this.targets.set(file.id, target);
 				if (folder !== undefined) this.fileFolders.set(file.id, folder);
 				else this.fileFolders.delete(file.id);

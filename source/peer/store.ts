@@ -116,10 +116,12 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 		},
 		dispatch(intent: Intent) {
 			if (intent.type === "download") {
-				peer.download(intent.fileId, intent.name).catch((error: Error & { code?: string }) => {
-					// A cancel says so itself (with what became of the partial file).
-					if (error.code !== "CANCELLED") say(error.message);
-				});
+				peer
+					.download(intent.fileId, { name: intent.name, inOrder: intent.inOrder })
+					.catch((error: Error & { code?: string }) => {
+						// A cancel says so itself (with what became of the partial file).
+						if (error.code !== "CANCELLED") say(error.message);
+					});
 			} else if (intent.type === "download-folder") {
 				peer.downloadFolder(intent.path).catch((error: Error) => say(error.message));
 			} else if (intent.type === "pause") {

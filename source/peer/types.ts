@@ -254,8 +254,11 @@ export interface Limits {
 
 /** What a view may ask the core to do. */
 export type Intent =
-	/** Downloads a file; `name` picks which of its names it lands under (default the first). */
-	| { type: "download"; fileId: string; name?: string }
+	/**
+	 * Downloads a file; `name` picks which of its names it lands under (default the first);
+	 * `inOrder`: pieces near the start first, in order, so a player can follow the partial file.
+	 */
+	| { type: "download"; fileId: string; name?: string; inOrder?: boolean }
 	| { type: "download-folder"; path: string }
 	/** Pauses a queued or running download (kept on disk with its resume record). */
 	| { type: "pause"; fileId: string }

@@ -146,6 +146,8 @@ const MAX_SPILLED_ACTIVE = 16;
 const MAX_SPILLED_PER_SOURCE = 2;
 /** The `data` of a `piece` event for a piece assembled on disk (its bytes are not in memory). */
 const NO_BYTES = Buffer.alloc(0);
+/** In-order mode (`prioritize`): pieces this far past the first missing one are picked in order first. */
+const PRIORITY_WINDOW = 32;
 
 /** Piece states. */
 const MISSING = 0;
@@ -359,6 +361,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private settleTimer: NodeJS.Timeout | undefined;
 	/** Set while the disk is full: the download waits, checking the free space now and then. */
 	private spaceTimer: NodeJS.Timeout | undefined;
+	/** In-order mode: the read position (a piece index), or undefined for rarest first only. */
+	private priorityFrom: number | undefined;
 
 	constructor(private readonly options: DownloadOptions) {
 		super();
@@ -1372,6 +1376,38 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.swarmSize = Math.max(1, leechers);
 	}
 
+	/**
+	 * In-order mode, for streaming and players that follow the partial file: the missing
+	 * pieces from `fromPiece` on (a window of PRIORITY_WINDOW) are picked first, in order;
+	 * the rest as usual. Call again as the reader moves on; undefined turns it off.
+	 * @param fromPiece - the piece the reader needs next (0 for the start)
+	 */
+	prioritize(fromPiece: number | undefined): void {
+		this.priorityFrom =
+			fromPiece === undefined ? undefined : Math.max(0, Math.min(fromPiece, this.pieceCount));
+		if (this.running) this.pump();
+	}
+
+	/** The read position of in-order mode, or undefined when off (see `prioritize`). */
+	get prioritized(): number | undefined {
+		return this.priorityFrom;
+	}
+
+	/** In-order mode: the first missing piece near the read position `source` can give. */
+	private pickInOrder(source: SourceState): number | undefined {
+		let from = this.priorityFrom ?? 0;
+		while (from < this.pieceCount && this.pieceState[from] === VERIFIED) from++;
+		this.priorityFrom = from;
+		const end = Math.min(this.pieceCount, from + PRIORITY_WINDOW);
+		for (let index = from; index < end; index++) {
+			if (this.pieceState[index] !== MISSING) continue;
+			if (source.have && !hasBit(source.have, index)) continue;
+			if (this.failedFrom.get(index)?.has(source.peerId) && !this.onlyFailedHold(index)) continue;
+			return index;
+		}
+		return undefined;
+	}
+
 	/** True when piece `index` lies in one of our stripes. */
 	private ours(index: number): boolean {
 		return Math.floor(index / STRIPE_PIECES) % this.swarmSize === this.swarmRank;
@@ -1385,6 +1421,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * content stream is fed from memory) while leechers of one swarm keep to their stripes.
 	 */
 	private pickPiece(source: SourceState): number | undefined {
+		if (this.priorityFrom !== undefined) {
+			const near = this.pickInOrder(source);
+			if (near !== undefined) return near;
+		}
 		const n = this.pieceCount;
 		let best = -1;
 		let bestScore = Number.POSITIVE_INFINITY;

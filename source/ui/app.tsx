@@ -404,6 +404,13 @@ export function App({
 			if (file) store.dispatch({ type: "download", fileId: file.id, name: file.name });
 		}
 	};
+	/** `s` in the Files pane: download the selected file in order (a folder: as Enter). */
+	const inOrder = (filteringNow: boolean) => {
+		const node = selectedNode(filteringNow);
+		if (node?.kind !== "file") return activate(filteringNow);
+		const file = snapshot.files[node.fileIndex];
+		if (file) store.dispatch({ type: "download", fileId: file.id, inOrder: true });
+	};
 	/** `i` (and Enter in the Peers and Transfers panes): the selected row's details. */
 	const details = (pane: PaneName, filteringNow: boolean) => {
 		if (pane === "peers") {
@@ -616,6 +623,9 @@ export function App({
 			case "activate":
 				if (pane === "files") activate(filteringNow);
 				else details(pane, filteringNow);
+				return;
+			case "in-order":
+				if (pane === "files") inOrder(filteringNow);
 				return;
 			case "details":
 				details(pane, filteringNow);

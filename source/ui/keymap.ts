@@ -26,6 +26,8 @@ export type UiAction =
 	| { type: "jump"; to: "first" | "last" }
 	/** Act on the selected row (Files: download; Peers: details; Transfers: details). */
 	| { type: "activate" }
+	/** Files pane: download the selected file in order (a player can follow the partial file). */
+	| { type: "in-order" }
 	/** Files pane: open the selected folder (on an open one, go to its first child). */
 	| { type: "expand" }
 	/** Files pane: close the selected folder (on a file or closed folder, go to its parent). */
@@ -130,6 +132,7 @@ export const KEYMAP: readonly KeyBinding[] = [
 	{ pattern: plainKey("g"), action: { type: "jump", to: "first" } },
 	{ pattern: plainKey("G"), action: { type: "jump", to: "last" } },
 	{ pattern: { return: true }, action: { type: "activate" } },
+	{ pattern: plainKey("s"), action: { type: "in-order" } },
 	{ pattern: { rightArrow: true }, action: { type: "expand" } },
 	{ pattern: plainKey("l"), action: { type: "expand" } },
 	{ pattern: { leftArrow: true }, action: { type: "collapse" } },
@@ -313,6 +316,8 @@ export function describeAction(action: UiAction): string {
 			return action.to === "first" ? "first row" : "last row";
 		case "activate":
 			return "Files: download (file or whole folder) · Peers, Transfers: details";
+		case "in-order":
+			return "Files: download in order, for a player to follow the partial file (stream)";
 		case "expand":
 			return "Files: open folder";
 		case "collapse":

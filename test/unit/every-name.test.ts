@@ -99,8 +99,8 @@ describe("every name listed", () => {
 		const id = leecher.findFile("lic/GPL")?.id;
 		assert.ok(id);
 		const [link, target] = await Promise.all([
-			leecher.download(id, "lic/GPL"),
-			leecher.download(id, "lic/GPL-3"),
+			leecher.download(id, { name: "lic/GPL" }),
+			leecher.download(id, { name: "lic/GPL-3" }),
 		]);
 		assert.equal(link.path, path.join(downloads, "lic", "GPL"));
 		assert.equal(target.path, path.join(downloads, "lic", "GPL-3"));
@@ -108,7 +108,7 @@ describe("every name listed", () => {
 		assert.ok(fs.readFileSync(path.join(downloads, "lic", "GPL-3")).equals(gpl));
 		const songId = leecher.findFile("other/copy.mp3")?.id;
 		assert.ok(songId);
-		const copy = await leecher.download(songId, "other/copy.mp3");
+		const copy = await leecher.download(songId, { name: "other/copy.mp3" });
 		assert.equal(copy.path, path.join(downloads, "other", "copy.mp3"));
 		assert.ok(fs.readFileSync(copy.path ?? "").equals(song));
 		// One download of the content, with both peers as its sources.

@@ -38,7 +38,7 @@ describe("seeding what we fetched", () => {
 	it("serves a completed download under its name, marked as downloaded in its own view", async () => {
 		const file = relay.findFile("albums/take.flac");
 		assert.ok(file);
-		const state = await relay.download(file.id, file.name);
+		const state = await relay.download(file.id, { name: file.name });
 		await relay.seeded();
 		assert.equal(state.status, "complete");
 		const own = relay.sharedFiles();
@@ -61,7 +61,7 @@ describe("seeding what we fetched", () => {
 	it("a peer without seed serves nothing it downloaded", async () => {
 		const file = plain.findFile("albums/take.flac");
 		assert.ok(file);
-		const state = await plain.download(file.id, file.name);
+		const state = await plain.download(file.id, { name: file.name });
 		await plain.seeded();
 		assert.equal(state.status, "complete");
 		assert.deepEqual(plain.sharedFiles(), []);
@@ -78,7 +78,7 @@ describe("seeding what we fetched", () => {
 			return file && file.peers.length === 1 && file.peers[0] === relay.id;
 		}, "the file listed by the relay alone");
 		await waitFor(() => !late.peers().some((p) => p.id === origin.id), "origin gone");
-		const state = await late.download(id, "albums/take.flac");
+		const state = await late.download(id, { name: "albums/take.flac" });
 		assert.equal(state.status, "complete");
 		assert.ok(fs.readFileSync(state.path ?? "").equals(content));
 		assert.equal(state.fromSeeders + state.fromDistribution, content.length);

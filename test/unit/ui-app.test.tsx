@@ -347,6 +347,20 @@ describe("App keys", () => {
 		]);
 	});
 
+	it("dispatches an in-order download of the selected file on s (streaming)", async (t) => {
+		const store = new FakeStore(snapshot());
+		const app = mount(t, store);
+		await app.waitForSelected("alpha.txt");
+		app.stdin.write(KEY.down);
+		await app.waitForSelected("beta.bin");
+		app.stdin.write("s");
+		await waitUntil(
+			() => store.intents.length > 0,
+			() => "an intent",
+		);
+		assert.deepEqual(store.intents, [{ type: "download", fileId: "id-beta.bin", inOrder: true }]);
+	});
+
 	it("does not download on Enter in another pane", async (t) => {
 		const store = new FakeStore(snapshot());
 		const app = mount(t, store);
