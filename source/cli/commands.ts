@@ -8,7 +8,7 @@ import envPaths from "env-paths";
 import { OperationError, UsageError } from "../errors.js";
 import { hashFile, reason } from "../library/library.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
-import { Peer, type PeerOptions } from "../peer/peer.js";
+import { type OfferPolicy, Peer, type PeerOptions } from "../peer/peer.js";
 import type {
 	IndexProgress,
 	Limits,
@@ -31,6 +31,7 @@ import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
 import type { RunFlags } from "./args.js";
 import { loadIdentity } from "./identity-file.js";
+import { reportOffers } from "./offers.js";
 import { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
@@ -210,10 +211,13 @@ export async function serve(
 	io: Output,
 	follow?: RunFlags,
 	log?: string,
+	offers?: OfferPolicy,
 ): Promise<void> {
 	const peer = await Peer.start(options);
+	if (offers) peer.setOfferPolicy(offers);
 	const emit = (event: string, fields: Record<string, unknown>, text: string) =>
 		io.out(json ? jsonText({ event, ...fields }) : printable(text));
+	reportOffers(peer, emit);
 	const stopLog = startLog(peer, log, (error) =>
 		emit("log-error", { error }, `log not written: ${error}`),
 	);
@@ -740,6 +744,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		maxActive: s.maxActive,
 		// Never shown: only whether one is set.
 		networkKey: s.networkKey ? "(set)" : "",
+		trusted: Array.isArray(s.trusted) ? s.trusted : [],
 	};
 	if (json) {
 		io.out(jsonText({ file, settings }));
@@ -761,6 +766,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],
 		["max active", String(settings.maxActive)],
 		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
+		["trusted peers", settings.trusted.length ? settings.trusted.join(", ") : "none"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
 }

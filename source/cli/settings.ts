@@ -35,6 +35,11 @@ export interface Settings {
 	maxActive: number;
 	/** The network key (any secret; see `NetworkGuard`); `""` for none. */
 	networkKey: string;
+	/**
+	 * Peer ids (lasting identities, 32 hex digits) whose offers are accepted without asking
+	 * (`p2p-tui trust ID`); never names or addresses.
+	 */
+	trusted: string[];
 }
 
 /** Default number of downloads running at once. */
@@ -60,6 +65,7 @@ export function defaultSettings(): Settings {
 		maxUp: 0,
 		maxActive: DEFAULT_MAX_ACTIVE,
 		networkKey: "",
+		trusted: [],
 	};
 }
 
@@ -140,7 +146,37 @@ export function loadSettings(flags: RunFlags): Settings {
 		maxActive: flags.maxActive ?? stored.maxActive,
 		networkKey:
 			flags.networkKey ?? (typeof stored.networkKey === "string" ? stored.networkKey : ""),
+		trusted: storedTrusted(stored.trusted),
 	};
+}
+
+/** The stored trusted peer ids, keeping only well-formed ones. */
+function storedTrusted(stored: unknown): string[] {
+	if (!Array.isArray(stored)) return [];
+	return stored.filter((id): id is string => typeof id === "string" && /^[0-9a-f]{32}$/.test(id));
+}
+
+/**
+ * Adds a peer id to the trusted list, or removes it (`trust` / `untrust`).
+ * @param id - a full peer id, 32 hex digits (the fingerprint alone is too short to trust)
+ * @returns the trusted list after the change
+ * @throws UsageError for an id that is not 32 hex digits, `SETTINGS` when not writable
+ */
+export function storeTrust(id: string, trust: boolean, configDir?: string): string[] {
+	const clean = id.toLowerCase().replace(/\s+/g, "");
+	if (!/^[0-9a-f]{32}$/.test(clean))
+		throw new UsageError(
+			`expected a peer id of 32 hex digits (p2p-tui peers shows them), got ${JSON.stringify(id)}`,
+		);
+	const conf = openStore(configDir);
+	try {
+		const now = storedTrusted(conf.store.trusted).filter((t) => t !== clean);
+		if (trust) now.push(clean);
+		conf.set("trusted", now);
+		return now;
+	} catch (error) {
+		throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
+	}
 }
 
 /**
