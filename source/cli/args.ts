@@ -236,7 +236,9 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		if (values.text !== undefined && paths.length > 0)
 			throw new UsageError("send takes paths or --text, not both");
 		if (values.text === undefined && paths.length === 0)
-			throw new UsageError("send takes paths to offer, or --text TEXT: p2p-tui send PATH... --to PEER");
+			throw new UsageError(
+				"send takes paths to offer, or --text TEXT: p2p-tui send PATH... --to PEER",
+			);
 		if (values.text !== undefined && values.message !== undefined)
 			throw new UsageError("--message goes with an offer of files, not with --text");
 		if (values.text !== undefined && values.text !== "-" && Buffer.byteLength(values.text) > 65_536)

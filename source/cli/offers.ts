@@ -49,7 +49,10 @@ async function findReceiver(peer: Peer, query: string, wait: number): Promise<Pe
 		const found = peer.findPeer(query);
 		if (found) return found;
 		if (Date.now() >= deadline)
-			throw new OperationError(`no peer ${JSON.stringify(query)} heard on the network`, "NOT_FOUND");
+			throw new OperationError(
+				`no peer ${JSON.stringify(query)} heard on the network`,
+				"NOT_FOUND",
+			);
 		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
 }
@@ -64,7 +67,11 @@ async function findReceiver(peer: Peer, query: string, wait: number): Promise<Pe
 export async function send(options: PeerOptions, request: SendRequest, io: Output): Promise<void> {
 	const wait = request.wait ?? SEND_WAIT_MS;
 	const text =
-		request.text === "-" ? await readStdin() : request.text === undefined ? undefined : request.text;
+		request.text === "-"
+			? await readStdin()
+			: request.text === undefined
+				? undefined
+				: request.text;
 	const peer = await Peer.start(options);
 	try {
 		const receiver = await findReceiver(peer, request.to, wait);
@@ -72,11 +79,14 @@ export async function send(options: PeerOptions, request: SendRequest, io: Outpu
 		if (text !== undefined) {
 			await peer.sendText(receiver.id, text, wait);
 			if (request.json)
-				io.out(JSON.stringify({ event: "delivered", peer: receiver.id, bytes: Buffer.byteLength(text) }));
+				io.out(
+					JSON.stringify({ event: "delivered", peer: receiver.id, bytes: Buffer.byteLength(text) }),
+				);
 			else io.out(`delivered to ${who} (${Buffer.byteLength(text)} bytes)`);
 			return;
 		}
-		if (!request.json) io.err(`offering to ${who} (${receiver.id.slice(0, 16)}); waiting for an answer`);
+		if (!request.json)
+			io.err(`offering to ${who} (${receiver.id.slice(0, 16)}); waiting for an answer`);
 		let lastLine = 0;
 		const started = Date.now();
 		const result = await peer.sendOffer(receiver.id, request.paths, {
@@ -92,7 +102,9 @@ export async function send(options: PeerOptions, request: SendRequest, io: Outpu
 				if (Date.now() - lastLine < 500 && u.state === 0) return;
 				lastLine = Date.now();
 				const pct = u.bytesTotal ? Math.floor((u.bytesDone / u.bytesTotal) * 100) : 100;
-				io.err(`${who}: ${u.bytesDone}/${u.bytesTotal} bytes verified (${pct}%), ${u.filesDone} files`);
+				io.err(
+					`${who}: ${u.bytesDone}/${u.bytesTotal} bytes verified (${pct}%), ${u.filesDone} files`,
+				);
 			},
 		});
 		const seconds = (Date.now() - started) / 1000;
@@ -106,7 +118,10 @@ export async function send(options: PeerOptions, request: SendRequest, io: Outpu
 					seconds,
 				}),
 			);
-		else io.out(`${who} verified ${result.files} files (${result.bytes} bytes) in ${seconds.toFixed(2)} s`);
+		else
+			io.out(
+				`${who} verified ${result.files} files (${result.bytes} bytes) in ${seconds.toFixed(2)} s`,
+			);
 	} finally {
 		await peer.stop();
 	}
@@ -180,7 +195,13 @@ export function reportOffers(
 	peer.on("text-received", (m: TextMessage) =>
 		emit(
 			"text",
-			{ peer: m.from, name: m.fromName, fingerprint: m.fingerprint, text: m.text, at: m.receivedAt },
+			{
+				peer: m.from,
+				name: m.fromName,
+				fingerprint: m.fingerprint,
+				text: m.text,
+				at: m.receivedAt,
+			},
 			`text from ${m.fromName} (${m.fingerprint}): ${m.text}`,
 		),
 	);

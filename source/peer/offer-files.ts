@@ -57,7 +57,9 @@ export async function collectOffer(
 			try {
 				names = (await fs.readdir(abs)).sort();
 			} catch (error) {
-				throw new UsageError(`cannot read ${abs}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+				throw new UsageError(
+					`cannot read ${abs}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+				);
 			}
 			const before = found.length + entries.length;
 			for (const n of names) await walk(path.join(abs, n), `${name}/${n}`);
@@ -74,11 +76,14 @@ export async function collectOffer(
 		if (!base) throw new UsageError(`cannot offer ${p}`);
 		await walk(abs, base);
 	}
-	if (found.length + entries.length === 0) throw new UsageError("nothing to offer: no regular file");
+	if (found.length + entries.length === 0)
+		throw new UsageError("nothing to offer: no regular file");
 	const files = new Map<string, OfferedFile>();
 	for (const f of found) {
 		const hashed = await pool.hashManifest(f.abs, f.size).catch((error: unknown) => {
-			throw new UsageError(`cannot read ${f.abs}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+			throw new UsageError(
+				`cannot read ${f.abs}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+			);
 		});
 		if (hashed.changed) throw new UsageError(`${f.abs} changed while it was hashed`);
 		const manifest = decodeManifest(hashed.manifestBytes);

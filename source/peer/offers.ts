@@ -207,9 +207,7 @@ export class OffersService extends EventEmitter<OffersEvents> {
 
 	/** Offers received and not yet decided, oldest first. */
 	pending(): IncomingOffer[] {
-		return [...this.incoming.values()]
-			.map((s) => s.offer)
-			.filter((o) => o.status === "pending");
+		return [...this.incoming.values()].map((s) => s.offer).filter((o) => o.status === "pending");
 	}
 
 	/** An offer received this session. */
@@ -223,7 +221,10 @@ export class OffersService extends EventEmitter<OffersEvents> {
 			const file = o.files.get(id);
 			if (!file) continue;
 			const receiver = this.deps.peer(o.to);
-			if (receiver && (receiver.address === from.address || receiver.addresses.includes(from.address)))
+			if (
+				receiver &&
+				(receiver.address === from.address || receiver.addresses.includes(from.address))
+			)
 				return file;
 		}
 		return undefined;
@@ -334,10 +335,7 @@ export class OffersService extends EventEmitter<OffersEvents> {
 		if (!o) return;
 		clearInterval(o.timer);
 		this.outgoing.delete(key);
-		this.sendTo(
-			to,
-			this.encode({ type: "offerClose", ...this.head(to, o.exchangeId), withdrawn }),
-		);
+		this.sendTo(to, this.encode({ type: "offerClose", ...this.head(to, o.exchangeId), withdrawn }));
 	}
 
 	/**
@@ -446,7 +444,10 @@ export class OffersService extends EventEmitter<OffersEvents> {
 				if (!state) break;
 				clearInterval(state.finalTimer);
 				state.finalTimer = undefined;
-				if (m.withdrawn && (state.offer.status === "pending" || state.offer.status === "fetching")) {
+				if (
+					m.withdrawn &&
+					(state.offer.status === "pending" || state.offer.status === "fetching")
+				) {
 					state.offer.status = "withdrawn";
 					this.emit("offer-updated", state.offer);
 				}
@@ -505,7 +506,12 @@ export class OffersService extends EventEmitter<OffersEvents> {
 				this.stats.refused++;
 				this.remember(key);
 				if (m.type === "offer")
-					this.answer(peer.id, m.exchangeId, AnswerStatus.refused, "too many offers from you; wait a minute");
+					this.answer(
+						peer.id,
+						m.exchangeId,
+						AnswerStatus.refused,
+						"too many offers from you; wait a minute",
+					);
 				return;
 			}
 			a = {
@@ -637,7 +643,7 @@ export class OffersService extends EventEmitter<OffersEvents> {
 	/** Declines an offer received. */
 	decline(key: string, reason = ""): void {
 		const state = this.incoming.get(key);
-		if (!state || state.offer.status !== "pending") return;
+		if (state?.offer.status !== "pending") return;
 		state.offer.status = "declined";
 		state.offer.reason = reason || undefined;
 		this.answer(state.offer.from, state.exchangeId, AnswerStatus.declined, reason, state);
@@ -647,7 +653,7 @@ export class OffersService extends EventEmitter<OffersEvents> {
 	/** Accepts an offer received (the Peer downloads it and reports with `progress`). */
 	accept(key: string): IncomingOffer | undefined {
 		const state = this.incoming.get(key);
-		if (!state || state.offer.status !== "pending") return undefined;
+		if (state?.offer.status !== "pending") return undefined;
 		state.offer.status = "fetching";
 		this.answer(state.offer.from, state.exchangeId, AnswerStatus.accepted, "", state);
 		this.emit("offer-updated", state.offer);
@@ -666,7 +672,7 @@ export class OffersService extends EventEmitter<OffersEvents> {
 		reason = "",
 	): void {
 		const s = this.incoming.get(key);
-		if (!s || s.offer.status !== "fetching") return;
+		if (s?.offer.status !== "fetching") return;
 		const datagram = this.encode({
 			type: "offerProgress",
 			...this.head(s.offer.from, s.exchangeId),
@@ -700,7 +706,8 @@ export class OffersService extends EventEmitter<OffersEvents> {
 
 	private sweep(): void {
 		const now = Date.now();
-		for (const [key, a] of this.assemblies) if (now - a.touched > ASSEMBLY_MS) this.assemblies.delete(key);
+		for (const [key, a] of this.assemblies)
+			if (now - a.touched > ASSEMBLY_MS) this.assemblies.delete(key);
 		for (const [key, at] of this.remembered) {
 			if (now - at <= REMEMBER_MS) break;
 			this.remembered.delete(key);
@@ -718,7 +725,8 @@ function sameWhole(a: OfferChunk | TextChunk, b: OfferChunk | TextChunk): boolea
 
 /** A chunk with its byte fields copied out of the datagram. */
 function copyChunk<T extends OfferChunk | TextChunk>(m: T): T {
-	if (m.type === "text") return { ...m, exchangeId: Buffer.from(m.exchangeId), bytes: Buffer.from(m.bytes) };
+	if (m.type === "text")
+		return { ...m, exchangeId: Buffer.from(m.exchangeId), bytes: Buffer.from(m.bytes) };
 	return {
 		...m,
 		exchangeId: Buffer.from(m.exchangeId),

@@ -40,8 +40,8 @@ import type { ServeStats } from "../transfer/serve.js";
 import { collectOffer } from "./offer-files.js";
 import {
 	type IncomingOffer,
-	OffersService,
 	type OfferStats,
+	OffersService,
 	type OfferUpdate,
 	type TextMessage,
 } from "./offers.js";
@@ -452,7 +452,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 			if (policy.acceptAll || policy.acceptFrom.includes(offer.from))
 				void this.acceptOffer(offer.key).catch(() => {});
 			else if (policy.declineOthers)
-				this.declineOffer(offer.key, "not accepted from you: this peer accepts only trusted senders");
+				this.declineOffer(
+					offer.key,
+					"not accepted from you: this peer accepts only trusted senders",
+				);
 		});
 		this.offers.on("offer-updated", (offer) => this.emit("offer-updated", offer));
 		this.offers.on("text-received", (message) => this.emit("text-received", message));
@@ -1365,7 +1368,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 */
 	async acceptOffer(key: string): Promise<IncomingOffer> {
 		const offer = this.offers.incomingOffer(key);
-		if (!offer || offer.status !== "pending")
+		if (offer?.status !== "pending")
 			throw new OperationError("no such offer waiting for an answer", "NOT_FOUND");
 		const downloads = path.resolve(this.options.downloadsDir);
 		const free = await freeBytes(downloads);
@@ -1404,7 +1407,13 @@ export class Peer extends EventEmitter<PeerEvents> {
 						if (!target) throw new OperationError(`unsafe file name ${e.name}`, "UNSAFE_NAME");
 						await prepareDownload(downloads, target);
 						await this.fetchTo(
-							{ id: e.id, name: e.name, size: e.size, contentHash: e.contentHash, peers: [offer.from] },
+							{
+								id: e.id,
+								name: e.name,
+								size: e.size,
+								contentHash: e.contentHash,
+								peers: [offer.from],
+							},
 							target,
 						);
 						done.set(e.id, e.size);
@@ -1479,7 +1488,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 					options.onUpdate?.(u);
 					if (u.kind === "answer") {
 						if (u.status === 2)
-							end(() => reject(new OperationError(`declined${u.reason ? `: ${u.reason}` : ""}`, "DECLINED")));
+							end(() =>
+								reject(
+									new OperationError(`declined${u.reason ? `: ${u.reason}` : ""}`, "DECLINED"),
+								),
+							);
 						else if (u.status === 3)
 							end(() => reject(new OperationError(`refused: ${u.reason}`, "REFUSED")));
 						else if (u.status === 1 && !accepted) {

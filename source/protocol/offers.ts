@@ -148,7 +148,13 @@ export interface TextAck extends PeerMessageHead {
 }
 
 /** Any message of §16. */
-export type PeerMessage = OfferChunk | OfferAnswer | OfferProgress | OfferClose | TextChunk | TextAck;
+export type PeerMessage =
+	| OfferChunk
+	| OfferAnswer
+	| OfferProgress
+	| OfferClose
+	| TextChunk
+	| TextAck;
 
 const utf8 = new TextEncoder();
 
@@ -163,7 +169,9 @@ function checkFixed(name: string, b: Uint8Array, size: number): void {
 
 /** Encoded size of an offer chunk. */
 export function offerChunkSize(note: string, entries: ListEntry[]): number {
-	return OFFER_OVERHEAD + Buffer.byteLength(note) + entries.reduce((n, e) => n + listEntrySize(e), 0);
+	return (
+		OFFER_OVERHEAD + Buffer.byteLength(note) + entries.reduce((n, e) => n + listEntrySize(e), 0)
+	);
 }
 
 /**
@@ -190,7 +198,8 @@ export function encodePeerMessage(
 			checkChunks(message.chunk, message.chunks);
 			if (message.entryCount < 1 || message.entryCount > MAX_OFFER_ENTRIES)
 				throw new RangeError("entryCount out of 1..4096");
-			if (message.entries.length > message.entryCount) throw new RangeError("more entries than entryCount");
+			if (message.entries.length > message.entryCount)
+				throw new RangeError("more entries than entryCount");
 			for (const e of message.entries) checkEntry(e);
 			body = new Writer(offerChunkSize(message.note, message.entries) - PEER_MESSAGE_OVERHEAD);
 			body.u16(message.chunk).u16(message.chunks).u32(message.entryCount).u64(message.totalSize);

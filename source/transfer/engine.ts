@@ -32,6 +32,7 @@ import {
 	MIN_MANIFEST_CHUNK,
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
+import { isPeerMessageType } from "../protocol/offers.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { DualSocket } from "./dual-socket.js";
@@ -40,7 +41,6 @@ import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
 import { maxDatagramFor } from "./path-mtu.js";
 import { RateMeter, TokenBucket } from "./rates.js";
-import { isPeerMessageType } from "../protocol/offers.js";
 import { type Endpoint, type OfferedFile, SendService } from "./serve.js";
 import { TokenIssuer } from "./tokens.js";
 

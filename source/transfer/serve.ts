@@ -304,7 +304,9 @@ export class SendService {
 				release();
 				if (!payload) {
 					const code =
-						this.library.get(id) || this.offered?.(id, from) ? ErrorCode.badRange : ErrorCode.notFound;
+						this.library.get(id) || this.offered?.(id, from)
+							? ErrorCode.badRange
+							: ErrorCode.notFound;
 					this.sendError(fileId, message.offset, code, from);
 					return;
 				}

@@ -60,6 +60,12 @@ export type UiAction =
 	| { type: "field"; delta: number }
 	/** Limits form: apply the values. */
 	| { type: "submit" }
+	/** Offer panel: accept the offer shown (its files are downloaded). */
+	| { type: "accept-offer" }
+	/** Offer panel: decline the offer shown. */
+	| { type: "decline-offer" }
+	/** Message panel: copy the text to the clipboard (OSC 52). */
+	| { type: "copy" }
 	/** Leave the program. */
 	| { type: "quit" };
 
@@ -210,6 +216,24 @@ export const FORM_KEYMAP: readonly KeyBinding[] = [
 	{ pattern: { delete: true }, action: { type: "erase" } },
 ];
 
+/** The bindings while an offer's panel asks (it opens over everything when one arrives). */
+export const OFFER_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: plainKey("y"), action: { type: "accept-offer" } },
+	{ pattern: { return: true }, action: { type: "accept-offer" } },
+	{ pattern: plainKey("n"), action: { type: "decline-offer" } },
+	{ pattern: { escape: true }, action: { type: "decline-offer" } },
+];
+
+/** The bindings while a text message's panel shows. */
+export const TEXT_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: plainKey("c"), action: { type: "copy" } },
+	{ pattern: { escape: true }, action: { type: "close" }, does: "close the message" },
+	{ pattern: { return: true }, action: { type: "close" }, does: "close the message" },
+	{ pattern: plainKey("q"), action: { type: "close" }, does: "close the message" },
+];
+
 /** A mode of the UI with its keymap, as the help overlay lists it. */
 export interface KeyMode {
 	/** Heading in the help, e.g. `"Search box (after /)"`. */
@@ -234,6 +258,8 @@ export const KEY_MODES: readonly KeyMode[] = [
 		bindings: FORM_KEYMAP,
 		typing: { keys: "0-9 .", does: "type a number (empty = unlimited)" },
 	},
+	{ title: "Offer panel (a peer offers files)", bindings: OFFER_KEYMAP },
+	{ title: "Message panel (a peer sent a text)", bindings: TEXT_KEYMAP },
 ];
 
 /** Names of the special keys, in the order a label looks for them. */
@@ -331,6 +357,12 @@ export function describeAction(action: UiAction): string {
 			return action.delta < 0 ? "previous field" : "next field";
 		case "submit":
 			return "apply";
+		case "accept-offer":
+			return "accept: download the files offered";
+		case "decline-offer":
+			return "decline the offer";
+		case "copy":
+			return "copy the text to the clipboard (OSC 52)";
 		case "quit":
 			return "quit";
 	}
@@ -446,6 +478,18 @@ export const CONFIRM_KEY_HINTS: readonly KeyHint[] = [
 	{ keys: "k", does: "keep", rank: 0 },
 	{ keys: "d", does: "delete", rank: 1 },
 	{ keys: "Esc", does: "back", rank: 2 },
+];
+
+/** Key help of the offer panel. */
+export const OFFER_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "y/Enter", does: "accept", rank: 0 },
+	{ keys: "n/Esc", does: "decline", rank: 1 },
+];
+
+/** Key help of the message panel. */
+export const TEXT_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "c", does: "copy", rank: 0 },
+	{ keys: "Esc", does: "close", rank: 1 },
 ];
 
 /** Key help of the limits form. */
