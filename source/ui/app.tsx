@@ -823,6 +823,7 @@ export function App({
 				height={panelHeight}
 				lines={detailLines(incoming, panelWidth(layout.columns))}
 				offset={0}
+				footer={offerShown ? "y/Enter accept · n/Esc decline" : "c copy · Esc close"}
 			/>
 		);
 	} else if (panel && overlay && overlay.kind !== "confirm") {
