@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the transfer benchmark, the indexing benchmark, the key-latency
- * benchmark, then the spoofing harness (needs root and python3), each a separate process
+ * `npm run bench`: the transfer benchmark, the LAN benchmark (needs root: network
+ * namespaces), the indexing benchmark, the key-latency benchmark, then the spoofing harness
+ * (needs root and python3), each a separate process
  * given the same flags (each accepts the others' flags and ignores them; `--mib` sets the
  * size of both the transfer and the indexing benchmarks' large file). Exit code 1 when any
  * failed.
@@ -11,7 +12,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let code = 0;
-for (const script of ["transfer.js", "indexing.js", "keys.js", "spoof.js"]) {
+for (const script of ["transfer.js", "lan.js", "indexing.js", "keys.js", "spoof.js"]) {
 	const run = spawnSync(process.execPath, [path.join(here, script), ...process.argv.slice(2)], {
 		stdio: "inherit",
 	});

@@ -23,6 +23,25 @@ export interface Exit {
 	timedOut: boolean;
 }
 
+/**
+ * How to start a watched child: under a prefix (`ip netns exec NS`, `taskset -c N`, which
+ * exec the program in place, so the pid watched is the program's), and a program that is
+ * not a Node script (`native`: `script` is then the executable, such as `socat`).
+ */
+export interface Launch {
+	prefix?: string[];
+	native?: boolean;
+}
+
+/**
+ * Extra Node flags for every watched Node child, from `BENCH_NODE_FLAGS` (space-separated),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile every process of a benchmark.
+ */
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
 /** Every child still running, so that `killAll` can end them on the way out. */
 const running = new Set<Watched>();
 
@@ -41,6 +60,8 @@ export class Watched {
 	stderr = "";
 	/** Peak RSS in bytes (VmHWM) from the last successful reading; 0 before the first. */
 	peakRss = 0;
+	/** User + system CPU seconds of the process (all its threads), at the last reading. */
+	cpuSeconds = 0;
 	/** When it was spawned (process.hrtime.bigint()). */
 	readonly startedAt = process.hrtime.bigint();
 	private buffered = "";
@@ -52,14 +73,21 @@ export class Watched {
 	 * @param script - the JavaScript file to run with this Node
 	 * @param args - its arguments
 	 * @param timeoutMs - SIGKILL after this long (none when absent)
+	 * @param launch - a prefix command and whether `script` is a native program
 	 */
 	constructor(
 		readonly name: string,
 		script: string,
 		args: string[],
 		timeoutMs?: number,
+		launch: Launch = {},
 	) {
-		this.child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+		const argv = [
+			...(launch.prefix ?? []),
+			...(launch.native ? [script] : [process.execPath, ...nodeFlags, script]),
+			...args,
+		];
+		this.child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
 		running.add(this);
 		this.child.stdout?.setEncoding("utf8");
 		this.child.stdout?.on("data", (chunk: string) => {
@@ -99,10 +127,29 @@ export class Watched {
 		});
 	}
 
+	/**
+	 * Reads VmHWM (kB) and the CPU times from /proc now; a vanished or zombie process keeps
+	 * the last values.
+	 * @returns the CPU seconds so far
+	 */
+	readCpu(): number {
+		this.readRss();
+		return this.cpuSeconds;
+	}
+
 	/** Reads VmHWM (kB) from /proc; a vanished or zombie process keeps the last value. */
 	private readRss(): void {
 		const pid = this.child.pid;
 		if (pid === undefined || this.child.exitCode !== null) return;
+		try {
+			// Fields after the command name: state is 3rd, utime 14th, stime 15th (proc(5)).
+			const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+			const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+			const ticks = Number(fields[11]) + Number(fields[12]);
+			if (Number.isFinite(ticks)) this.cpuSeconds = ticks / CLOCK_TICKS;
+		} catch {
+			// Gone: keep the last reading.
+		}
 		try {
 			const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
 			const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);

@@ -28,23 +28,12 @@ SO_RCVBUFFORCE = 33
 LOOPBACK = "127.0.0.1"
 BROADCAST = "127.255.255.255"
 
-T_ANNOUNCE, T_RETRY, T_LIST, T_MANIFEST, T_BLOCK = 0x01, 0x10, 0x11, 0x13, 0x15
+T_RETRY, T_LIST, T_MANIFEST, T_BLOCK = 0x10, 0x11, 0x13, 0x15
 T_DELTA, T_PUSH, T_INTEREST, T_DATA = 0x18, 0x21, 0x22, 0x16
 
 
 def header(kind):
     return b"P2" + bytes([1, kind])
-
-
-def announce(peer_id, base_port, name):
-    raw = name.encode()
-    return (
-        header(T_ANNOUNCE)
-        + peer_id
-        + struct.pack("!HIII", base_port, 1, 1, 1000)
-        + bytes([len(raw)])
-        + raw
-    )
 
 
 def ip_udp(src, sport, dst, dport, payload):
@@ -147,6 +136,11 @@ def main():
     addresses = forged_addresses(cfg["addresses"], rng, avoid)
     flooder = forged_addresses(1, rng, avoid | set(addresses))[0]
     peer_ids = {a: rng.randbytes(16) for a in addresses}
+    # Announces are signed (docs/protocol.md §14): bench/spoof.ts signs one per forged
+    # address with a key of its own; each address claims the peer id its announce proves.
+    signed = [bytes.fromhex(h) for h in cfg["announces"]]
+    announces = {a: signed[i] for i, a in enumerate(addresses)}
+    peer_ids = {a: announces[a][4:20] for a in addresses}
 
     def token():
         kind = rng.randrange(3)
@@ -194,7 +188,7 @@ def main():
     plan = []
     per_address = max(1, (cfg["requests"] - cfg["flood"]) // len(addresses))
     for a in addresses:
-        plan.append((a, base, BROADCAST, cfg["discoveryPort"], announce(peer_ids[a], base, "spoof")))
+        plan.append((a, base, BROADCAST, cfg["discoveryPort"], announces[a]))
     for a in addresses:
         for _ in range(per_address - 1):
             payload, port, sport = request(a)

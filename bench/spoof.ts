@@ -30,6 +30,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Peer } from "../source/peer/peer.js";
+import { Identity } from "../source/protocol/identity.js";
 import { decodeMessage, encodeMessage } from "../source/protocol/messages.js";
 import { AMPLIFICATION_FACTOR } from "../source/transfer/guard.js";
 import { freeBase, freeUdpPort, machineInfo } from "./process.js";
@@ -57,6 +58,11 @@ export interface SpoofConfig {
 	settleSeconds: number;
 	/** Datagrams sent per millisecond, but for the flood (sent as one burst). */
 	pacePerMs: number;
+	/**
+	 * One signed announce per forged address (hex), each by an identity of its own with
+	 * base port `countPort`: announces are signed, and python has no Ed25519 of its own.
+	 */
+	announces: string[];
 }
 
 /** What bench/spoof.py prints. */
@@ -164,6 +170,17 @@ export async function runSpoof(options: SpoofOptions): Promise<SpoofResult> {
 			realTokenAddress: "127.0.0.1",
 			settleSeconds: options.settleSeconds ?? 7,
 			pacePerMs: options.pacePerMs ?? 20,
+			announces: Array.from({ length: options.addresses }, () =>
+				Identity.generate(true)
+					.announce({
+						basePort: countPort,
+						revision: 1,
+						fileCount: 1,
+						interval: 1000,
+						name: "spoof",
+					})
+					.toString("hex"),
+			),
 		};
 		const out = await runPython(config);
 		if (out.counterDrops > 0)

@@ -20,6 +20,7 @@ import {
 	MAX_MANIFEST_BYTES,
 	MAX_NAME_BYTES,
 	MAX_PATH_BYTES,
+	MAX_RANGE_SIZE,
 	type Message,
 	MessageType,
 } from "../source/protocol/messages.js";
@@ -59,6 +60,7 @@ const typeNames = new Map<number, string[]>([
 	[MessageType.manifestRequest, ["manifestRequest"]],
 	[MessageType.manifestChunk, ["manifestChunk"]],
 	[MessageType.blockRequest, ["blockRequest"]],
+	[MessageType.rangeRequest, ["rangeRequest"]],
 	[MessageType.data, ["data"]],
 	[MessageType.error, ["error"]],
 	[MessageType.listDeltaRequest, ["listDeltaRequest"]],
@@ -126,6 +128,11 @@ export function checkMessage(data: Uint8Array): Message | null {
 		case "blockRequest":
 			check(message.length >= 1 && message.length <= MAX_BLOCK_SIZE, "block length");
 			check(Number.isSafeInteger(message.offset), "block offset");
+			break;
+		case "rangeRequest":
+			check(message.length >= 1 && message.length <= MAX_RANGE_SIZE, "range length");
+			check(message.blockSize >= 1 && message.blockSize <= MAX_BLOCK_SIZE, "range block size");
+			check(Number.isSafeInteger(message.offset), "range offset");
 			break;
 		case "data":
 		case "push":

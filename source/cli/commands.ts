@@ -30,7 +30,7 @@ import {
 import { jsonText, printable } from "../protocol/names.js";
 import { fuzzySearch } from "../search/fuzzy.js";
 import type { RunFlags } from "./args.js";
-import { loadIdentity } from "./identity-file.js";
+import { IDENTITY_FILE, loadIdentity, peekIdentity } from "./identity-file.js";
 import { reportOffers } from "./offers.js";
 import { ProgressReport } from "./progress.js";
 import {
@@ -746,12 +746,23 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		networkKey: s.networkKey ? "(set)" : "",
 		trusted: Array.isArray(s.trusted) ? s.trusted : [],
 	};
+	const keyFile = path.join(path.dirname(file), IDENTITY_FILE);
+	const identity = peekIdentity(path.dirname(file));
 	if (json) {
-		io.out(jsonText({ file, settings }));
+		const id = identity
+			? { file: keyFile, id: identity.id, fingerprint: identity.fingerprint }
+			: null;
+		io.out(jsonText({ file, settings, identity: id }));
 		return;
 	}
 	const rows: [string, string][] = [
 		["settings file", file],
+		[
+			"identity",
+			identity
+				? `${identity.fingerprint} (peer id ${identity.id}, key ${keyFile})`
+				: "none yet (made on the first run of a peer)",
+		],
 		["name", settings.name],
 		["shared folder", settings.shareDir],
 		["downloads folder", settings.downloadsDir],

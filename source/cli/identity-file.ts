@@ -61,6 +61,36 @@ export function releaseIdentity(dir: string): void {
 	releaseLock(path.join(path.resolve(dir), LOCK_FILE));
 }
 
+/**
+ * The lasting identity kept in a settings folder, read without taking its lock (for
+ * `config`), or undefined when none was made yet.
+ * @throws UsageError `IDENTITY` when the key file cannot be read or is not an Ed25519 key
+ */
+export function peekIdentity(dir: string): Identity | undefined {
+	const file = path.join(path.resolve(dir), IDENTITY_FILE);
+	if (!fs.existsSync(file)) return undefined;
+	return parseKey(file, readKey(file));
+}
+
+function readKey(file: string): string {
+	try {
+		return fs.readFileSync(file, "utf8");
+	} catch (error) {
+		throw failure(`cannot read identity key ${file}`, error);
+	}
+}
+
+function parseKey(file: string, pem: string): Identity {
+	try {
+		return Identity.fromPem(pem);
+	} catch {
+		throw new UsageError(
+			`identity key ${file} is not an Ed25519 private key (move it away to start with a new identity)`,
+			"IDENTITY",
+		);
+	}
+}
+
 function readOrMakeKey(file: string): Identity {
 	let pem: string;
 	try {
@@ -70,15 +100,7 @@ function readOrMakeKey(file: string): Identity {
 			throw failure(`cannot read identity key ${file}`, error);
 		return makeKey(file);
 	}
-	let identity: Identity;
-	try {
-		identity = Identity.fromPem(pem);
-	} catch {
-		throw new UsageError(
-			`identity key ${file} is not an Ed25519 private key (move it away to start with a new identity)`,
-			"IDENTITY",
-		);
-	}
+	const identity = parseKey(file, pem);
 	try {
 		// The key is a secret: put its mode back to the owner's only if someone widened it.
 		if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, KEY_FILE_MODE);

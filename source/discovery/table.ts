@@ -149,11 +149,14 @@ export class PeerTable {
 			return { kind: "left", peer: known, reason: "bye" };
 		}
 		if (copy && known && state) {
-			// The same announce on another route (or again): only its address is news.
+			// The same announce on another route (or again): only its address is news. It
+			// keeps that address alive but not the peer: a replayer repeating a vanished peer's
+			// last announce cannot keep it listed past three intervals.
 			const added = !state.heard.has(from);
 			this.hear(state, known.address, from, now);
-			const peer = this.withAddresses({ ...known, lastSeen: now }, state);
-			return added ? { kind: "updated", peer, revisionChanged: false } : undefined;
+			if (!added) return undefined;
+			const peer = this.withAddresses(known, state);
+			return { kind: "updated", peer, revisionChanged: false };
 		}
 		if (!known && this.peers.size >= MAX_PEERS) {
 			this.refused++;

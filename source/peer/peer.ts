@@ -904,7 +904,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * resumed; a cancelled or failed one starts again (from its partial file, if kept).
 	 * @param fileId - hex id of a file in `files()`
 	 * @returns the finished transfer (with `path`)
-	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest), `UNSAFE_NAME`,
+	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest),
+	 *   `BAD_MANIFEST` (a manifest that fails its id check), `UNSAFE_NAME`,
 	 *   or `FAILED` when the download fails
 	 */
 	async download(fileId: string): Promise<TransferState> {
@@ -1040,9 +1041,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 			try {
 				manifest = file.manifest ?? (await this.engine.fetchManifest(file.id, sources));
 			} catch (error) {
+				const bad = (error as { code?: unknown } | undefined)?.code === "BAD_MANIFEST";
 				throw new OperationError(
 					`cannot get the manifest of ${file.name}: ${reason(error)}`,
-					"NO_SOURCE",
+					bad ? "BAD_MANIFEST" : "NO_SOURCE",
 				);
 			}
 			const before = this.engine.downloads.get(file.id);

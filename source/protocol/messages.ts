@@ -28,6 +28,13 @@ export const MAX_NAME_BYTES = 64;
 export const MAX_PATH_BYTES = 1024;
 /** Largest block a request may ask for, in bytes (fits a loopback datagram with headers). */
 export const MAX_BLOCK_SIZE = 60 * 1024;
+/**
+ * Largest range a `rangeRequest` may ask for, in bytes (1 MiB: a 256 KiB piece four times
+ * over; a range never crosses a piece boundary anyway).
+ */
+export const MAX_RANGE_SIZE = 1024 * 1024;
+/** Size of a `rangeRequest` in bytes. */
+export const RANGE_REQUEST_SIZE = 4 + 16 + 32 + 8 + 4 + 4;
 /** Largest UDP payload we ever send or accept, in bytes. */
 export const MAX_DATAGRAM = 65_507;
 /**
@@ -67,6 +74,8 @@ export const MessageType = {
 	// 0x20 was the interest of builds before address validation (no token): retired.
 	push: 0x21,
 	interest: 0x22,
+	/** Revision 3 (issue 14): many blocks for one request. */
+	rangeRequest: 0x23,
 } as const;
 
 /** Error codes carried by an `error` message. */
@@ -282,6 +291,22 @@ export interface BlockRequest {
 	length: number;
 }
 
+/**
+ * Asks for `length` bytes of a file at `offset`, answered as one `data` message per block of
+ * `blockSize` bytes (the last one shorter): a window of blocks for one request (revision 3).
+ */
+export interface RangeRequest {
+	type: "rangeRequest";
+	token: Uint8Array;
+	fileId: Uint8Array;
+	/** Byte offset in the file of the first block. */
+	offset: number;
+	/** Bytes wanted in all, 1 to MAX_RANGE_SIZE. */
+	length: number;
+	/** Payload bytes per `data` answer, 1 to MAX_BLOCK_SIZE. */
+	blockSize: number;
+}
+
 /** A block of file content: the answer to a block request (`data`) or a pushed block (`push`). */
 export interface Data {
 	type: "data" | "push";
@@ -335,6 +360,7 @@ export type Message =
 	| ManifestRequest
 	| ManifestChunk
 	| BlockRequest
+	| RangeRequest
 	| Data
 	| ErrorMessage
 	| Interest;
@@ -529,6 +555,13 @@ export function encodeMessage(message: Message): Buffer {
 			header(w, MessageType.blockRequest).bytes(message.token).bytes(message.fileId);
 			return w.u64(message.offset).u32(message.length).finish();
 		}
+		case "rangeRequest": {
+			checkFixed("token", message.token, TOKEN_SIZE);
+			checkFixed("fileId", message.fileId, HASH_SIZE);
+			const w = new Writer(RANGE_REQUEST_SIZE);
+			header(w, MessageType.rangeRequest).bytes(message.token).bytes(message.fileId);
+			return w.u64(message.offset).u32(message.length).u32(message.blockSize).finish();
+		}
 		case "data":
 		case "push": {
 			checkFixed("fileId", message.fileId, HASH_SIZE);
@@ -688,6 +721,16 @@ function decodeBody(type: number, r: Reader): Message | null {
 			const length = r.u32();
 			if (length === 0 || length > MAX_BLOCK_SIZE) r.fail();
 			return { type: "blockRequest", token, fileId, offset, length };
+		}
+		case MessageType.rangeRequest: {
+			const token = r.bytes(TOKEN_SIZE);
+			const fileId = r.bytes(HASH_SIZE);
+			const offset = r.u64();
+			const length = r.u32();
+			const blockSize = r.u32();
+			if (length === 0 || length > MAX_RANGE_SIZE) r.fail();
+			if (blockSize === 0 || blockSize > MAX_BLOCK_SIZE) r.fail();
+			return { type: "rangeRequest", token, fileId, offset, length, blockSize };
 		}
 		case MessageType.data:
 		case MessageType.push: {

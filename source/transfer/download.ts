@@ -32,24 +32,48 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { readFully, reason } from "../library/library.js";
-import { numberedName, PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js";
+import { PARTIAL_SUFFIX, RESUME_SUFFIX } from "../library/paths.js";
 import type { TransferState, TransferStatus } from "../peer/types.js";
 import { hash } from "../protocol/hash.js";
 import { type Manifest, pieceCount, pieceLength } from "../protocol/manifest.js";
-import { DATA_OVERHEAD, encodeMessage, MAX_BLOCK_SIZE } from "../protocol/messages.js";
+import {
+	DATA_OVERHEAD,
+	encodeMessage,
+	MAX_BLOCK_SIZE,
+	MAX_RANGE_SIZE,
+} from "../protocol/messages.js";
 import { decodeResume, encodeResume } from "../protocol/resume.js";
+import {
+	BAN_BAD_PIECES,
+	type FailedFetch,
+	type FetchInfo,
+	judgeFailedFetches,
+	recordFailedFetch,
+} from "./blame.js";
 import { type ContentStream, hashFilePrefix } from "./hash-pool.js";
 import { maxDatagramFor, PathMtuSearch } from "./path-mtu.js";
+import { diskError, hasBit, isDiskFull, placeFinal, setBit, writeFully } from "./piece-files.js";
+import { hashRange, PieceSpill, SPILL_PIECE_BYTES } from "./piece-spill.js";
 import { RttEstimator } from "./rtt.js";
 import type { Endpoint } from "./serve.js";
+import {
+	grow,
+	INITIAL_CWND,
+	INITIAL_SSTHRESH,
+	isFrom,
+	MIN_CWND,
+	RANGES_ASKED,
+	RANGES_NO,
+	RANGES_UNKNOWN,
+	RANGES_YES,
+	type SourceInfo,
+	type SourceState,
+	STALL_BACKOFF_MS,
+	STALL_TIMEOUTS,
+} from "./source-state.js";
 
-/** A peer that has the file, or part of it: where to send block requests (its send port). */
-export interface SourceInfo {
-	peerId: string;
-	address: string;
-	/** The peer's send port. */
-	port: number;
-}
+export { BAN_BAD_PIECES } from "./blame.js";
+export type { SourceInfo } from "./source-state.js";
 
 /**
  * Hashes pieces and files; the engine passes a worker pool so hashing never stalls the
@@ -84,44 +108,10 @@ export const inlineHasher: PieceHasher = {
 	hashFile: hashFilePrefix,
 };
 
-/**
- * Queuing delay the window aims at, in ms (RFC 6817's TARGET, at most 100 ms): above it
- * the window shrinks, so a download never builds a long queue at a busy or rate-limited
- * peer and leaves room for other traffic on the LAN.
- */
-const TARGET_DELAY_MS = 50;
-/** Window growth per round trip at zero queuing delay, in blocks (RFC 6817's GAIN). */
-const LEDBAT_GAIN = 1;
-/** Length of one base-delay bucket, in ms, and buckets kept (RFC 6817 BASE_HISTORY). */
-const BASE_BUCKET_MS = 10_000;
-const BASE_HISTORY = 6;
-/** Initial congestion window, in blocks (RFC 5681's IW is 2 to 4 segments). */
-const INITIAL_CWND = 4;
-/**
- * Smallest congestion window, in blocks: under heavy random loss (a bad Wi-Fi link) a
- * window of one or two leaves the link idle while each loss waits for its timeout.
- */
-const MIN_CWND = 4;
-/** Initial slow-start threshold, in blocks. */
-const INITIAL_SSTHRESH = 256;
-/** Largest congestion window, in blocks. */
-const MAX_CWND = 1024;
 /** Most bytes held in memory for pieces being fetched, verified or written. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Consecutive timeouts after which a source gives its pieces back. */
-const STALL_TIMEOUTS = 8;
-/** How long a stalled source is left alone, in ms. */
-const STALL_BACKOFF_MS = 2_000;
-/**
- * Bad pieces traceable to a peer after which it is banned for the session (see `strike`):
- * one is forgiven (a path that corrupts a datagram past its UDP checksum looks the same as
- * a liar), the second is not.
- */
-export const BAN_BAD_PIECES = 2;
-/** Failed piece fetches whose block fingerprints are kept for the smart ban, at most. */
-const MAX_FAILED_RECORDS = 64;
-/** Block fingerprints kept per failed piece, at most (over all its failed fetches). */
-const MAX_RECORD_BLOCKS = 4096;
+/** Most pieces over MAX_BUFFERED_BYTES (one per source, so no source is starved). */
+const MAX_EXTRA_PIECES = 16;
 /** A gap between two ticks longer than this (ms) means our event loop was stalled. */
 const LOOP_STALL_MS = 100;
 /** Piece writes in flight at once. */
@@ -144,49 +134,24 @@ const CONTENT_STEP_BYTES = 8 * 1024 * 1024;
 const ENDGAME_PIECES = 4;
 /** Pieces per stripe when leechers split a file between them (2 MiB at 256 KiB pieces). */
 const STRIPE_PIECES = 8;
+/**
+ * Most blocks one range request asks for (revision 3, `rangeRequest`): requests then cost
+ * the sender one token check and one read per many datagrams.
+ */
+const MAX_BATCH = 64;
+/** A source asks again only once this many blocks of its window are free (delayed acks). */
+const MIN_BATCH = 16;
+/** Most pieces assembled on disk at once, in all and per source (see `piece-spill.ts`). */
+const MAX_SPILLED_ACTIVE = 16;
+const MAX_SPILLED_PER_SOURCE = 2;
+/** The `data` of a `piece` event for a piece assembled on disk (its bytes are not in memory). */
+const NO_BYTES = Buffer.alloc(0);
 
 /** Piece states. */
 const MISSING = 0;
 const ACTIVE = 1;
 const VERIFYING = 2;
 const VERIFIED = 3;
-
-interface SourceState extends SourceInfo {
-	key: string;
-	/** Have-map of a partial seeder; undefined for a seeder (every piece). */
-	have: Uint8Array | undefined;
-	rtt: RttEstimator;
-	mtu: PathMtuSearch;
-	/** Index of the piece probing a larger datagram size, if any. */
-	probePiece: number | undefined;
-	cwnd: number;
-	ssthresh: number;
-	inflight: number;
-	banned: boolean;
-	/**
-	 * A partial seeder whose requests time out: its have-map claims leave the availability
-	 * counts (so seeders are asked for those pieces) until it answers again.
-	 */
-	suspended: boolean;
-	stalledUntil: number;
-	consecutiveTimeouts: number;
-	lastLossAt: number;
-	lastBackoffAt: number;
-	lastDataAt: number;
-	/** Send time of the most recently sent request that was answered (RACK). */
-	rackSentAt: number;
-	/** Lowest RTT sample, in ms (RACK's min_RTT). */
-	minRtt: number;
-	/**
-	 * Reordering window multiplier, raised each time a request we deemed lost turned out
-	 * to be answered after all (RFC 8985 section 6.2, reo_wnd_mult).
-	 */
-	reorderMultiplier: number;
-	/** Minimum RTT per bucket of BASE_BUCKET_MS, newest last (RFC 6817 base delay). */
-	baseHistory: { start: number; min: number }[];
-	/** Payload bytes received from this source. */
-	received: number;
-}
 
 interface ActivePiece {
 	index: number;
@@ -220,6 +185,8 @@ interface Inflight {
 	retransmitted: boolean;
 	/** True for an endgame duplicate of a request outstanding at another source. */
 	duplicate: boolean;
+	/** True while it was last asked for in a range request (not resent alone since). */
+	ranged: boolean;
 }
 
 /**
@@ -232,8 +199,9 @@ export type PieceOrigin = "seeder" | "leecher" | "push";
 /** Events of a download. */
 export interface DownloadEvents {
 	/**
-	 * A piece was verified and written; `data` is its content (valid only during the call)
-	 * and `origin` where it came from.
+	 * A piece was verified and written; `data` is its content (valid only during the call;
+	 * empty for a piece assembled on disk, see `assemblesOnDisk`) and `origin` where it came
+	 * from.
 	 */
 	piece: [index: number, data: Buffer, origin: PieceOrigin];
 	progress: [];
@@ -287,6 +255,12 @@ export interface DownloadOptions {
 	 * leave room for it; 0 when absent. Read when a source is added.
 	 */
 	overhead?: () => number;
+	/**
+	 * Ask sources for ranges of blocks (`rangeRequest`, protocol revision 3), falling back to
+	 * one block per request for a source that does not answer them; default false (one block
+	 * per request, as revision 2).
+	 */
+	ranges?: boolean;
 }
 
 /** A running download. */
@@ -340,6 +314,12 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private swarmSize = 1;
 	/** Full-size piece buffers ready for reuse. */
 	private readonly spare: Buffer[] = [];
+	/**
+	 * True when pieces are too large to assemble in memory (over SPILL_PIECE_BYTES): they are
+	 * assembled in the partial file and hashed back from it, each from one source only.
+	 */
+	readonly assemblesOnDisk: boolean;
+	private readonly spill: PieceSpill;
 	private readonly now: () => number;
 	private readonly hasher: PieceHasher;
 	private readonly maxInflightBytes: number;
@@ -395,6 +375,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.have = new Uint8Array(Math.ceil(this.pieceCount / 8));
 		this.partialPath = options.target + PARTIAL_SUFFIX;
 		this.resumePath = options.target + RESUME_SUFFIX;
+		this.assemblesOnDisk = options.manifest.pieceSize > SPILL_PIECE_BYTES;
+		this.spill = new PieceSpill(
+			() => this.handle,
+			() => this.pump(),
+		);
 	}
 
 	/**
@@ -531,6 +516,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				minRtt: Number.POSITIVE_INFINITY,
 				reorderMultiplier: 1,
 				received: 0,
+				ranges: this.options.ranges ? RANGES_UNKNOWN : RANGES_NO,
 			};
 			this.sources.set(key, source);
 			if (!source.have) this.seederCount++;
@@ -649,6 +635,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	async readPiece(index: number): Promise<Buffer | null> {
 		if (index < 0 || index >= this.pieceCount) return null;
 		const length = pieceLength(this.options.manifest, index);
+		// A piece too large for memory is never read whole (nor pushed): partial seeders serve it.
+		if (length > SPILL_PIECE_BYTES) return null;
 		const buffer = this.pieceBuffer(length);
 		const data = await this.readBlock(index * this.pieceSize, length, buffer);
 		if (!data) this.recycle(buffer);
@@ -730,6 +718,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 		this.forget(request);
 		const { source, piece } = request;
+		if (request.ranged && source.ranges !== RANGES_NO) source.ranges = RANGES_YES;
 		const now = this.now();
 		const rtt = now - request.sentAt;
 		if (request.retransmitted) source.rtt.resetBackoff();
@@ -756,11 +745,15 @@ export class Download extends EventEmitter<DownloadEvents> {
 			// The other copy of an endgame request is no longer needed.
 			const other = request.duplicate ? primary : duplicate;
 			if (other && other.piece === piece) this.forget(other);
-			piece.buffer.set(payload, request.block * piece.blockSize);
+			if (this.assemblesOnDisk)
+				this.spill.put(piece.index, offset, payload, piece.start + piece.length);
+			else {
+				piece.buffer.set(payload, request.block * piece.blockSize);
+				piece.senders[request.block] = source;
+			}
 			piece.received[request.block] = 1;
 			piece.receivedCount++;
 			piece.contributors.add(source);
-			piece.senders[request.block] = source;
 			source.received += payload.length;
 			if (source.have) this.fromDistribution += payload.length;
 			else this.fromSeeders += payload.length;
@@ -780,7 +773,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 */
 	private checkResent(from: Endpoint, offset: number, payload: Uint8Array): void {
 		const piece = this.active.get(Math.floor(offset / this.pieceSize));
-		if (!piece) return;
+		// A piece assembled on disk has one source, and its bytes are not at hand to compare.
+		if (!piece || this.assemblesOnDisk) return;
 		const at = offset - piece.start;
 		const block = at / piece.blockSize;
 		if (!Number.isInteger(block) || block >= piece.received.length) return;
@@ -831,6 +825,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 				if (isFrom(request.source, from)) {
 					request.sentAt = now;
 					request.retransmitted = true;
+					request.ranged = false;
 					this.sendRequest(request);
 				}
 			}
@@ -850,7 +845,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (this.pieceState[index] >= VERIFYING || this.pushVerifying.has(index) || this.finishing)
 			return false;
 		if (this.status !== "downloading" && this.status !== "waiting") return false;
-		if (this.spaceTimer) return false;
+		if (this.spaceTimer || this.assemblesOnDisk) return false;
 		if (data.length !== pieceLength(this.options.manifest, index)) return false;
 		this.pushVerifying.add(index);
 		this.bufferedBytes += data.length;
@@ -934,11 +929,14 @@ export class Download extends EventEmitter<DownloadEvents> {
 				);
 				const lost = timeout || (request.sentAt < source.rackSentAt && age > srtt + reorderWindow);
 				if (!lost) continue;
+				// A range nobody answered: a peer of an earlier build, which drops the message.
+				if (timeout && request.ranged && source.ranges === RANGES_ASKED) source.ranges = RANGES_NO;
 				if (timeout) timedOut.add(source);
 				lossFrom.add(source);
 				if (source.consecutiveTimeouts >= STALL_TIMEOUTS) continue;
 				request.sentAt = now;
 				request.retransmitted = true;
+				request.ranged = false;
 				this.retransmits++;
 				this.sendRequest(request);
 			}
@@ -1083,6 +1081,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		if (!wasEnded) {
 			for (const source of this.sources.values()) this.release(source);
 			this.active.clear();
+			this.spill.clear();
 			this.spare.length = 0;
 			const handle = this.handle;
 			this.handle = undefined;
@@ -1127,6 +1126,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private pump(): void {
 		// Waiting for disk space: nothing is asked for until some is freed.
 		if (this.status !== "downloading" || !this.handle || this.spaceTimer) return;
+		// Pieces assembled on disk: nothing more is asked while the disk lags behind.
+		if (this.spill.full) return;
 		const budget = this.options.budget;
 		const now = this.now();
 		// Round robin, one request per source per turn: the shared byte budget goes to every
@@ -1137,22 +1138,90 @@ export class Download extends EventEmitter<DownloadEvents> {
 		while (ready.length > 0 && this.inflightBytes < this.maxInflightBytes) {
 			const next: SourceState[] = [];
 			for (const source of ready) {
-				if (source.inflight >= Math.floor(source.cwnd)) continue;
+				const room = Math.floor(source.cwnd) - source.inflight;
+				if (room <= 0) continue;
+				// With ranges, a source asks again once a few blocks are free, so that one
+				// request carries several (as TCP acknowledges every other segment, RFC 1122).
+				if (source.ranges === RANGES_YES && source.inflight > 0 && room < this.batchFloor(source))
+					continue;
 				if (this.inflightBytes >= this.maxInflightBytes) break;
 				// Under a download rate limit: no tokens, no request (the next tick tries again).
 				if (budget?.limited && !budget.allow()) return;
-				if (!this.requestNext(source, now)) continue;
+				if (!this.requestNext(source, now, room)) continue;
 				next.push(source);
 			}
 			ready = next;
 		}
 	}
 
-	/** Sends the next request to `source`; false when it has nothing to ask of it. */
-	private requestNext(source: SourceState, now: number): boolean {
+	/** Free window a source waits for before it asks again (see `pump`), in blocks. */
+	private batchFloor(source: SourceState): number {
+		return Math.max(1, Math.min(MIN_BATCH, Math.floor(source.cwnd / 4)));
+	}
+
+	/**
+	 * Sends the next request to `source`: a range of up to `room` consecutive blocks of one
+	 * piece when the source takes ranges (one block otherwise); false when it has nothing to
+	 * ask of it.
+	 */
+	private requestNext(source: SourceState, now: number, room: number): boolean {
 		const next = this.nextBlock(source);
 		if (!next) return false;
 		const { piece, block, duplicate } = next;
+		const first = this.track(piece, block, source, now, duplicate);
+		// Probes, endgame duplicates and rate-limited downloads go one block at a time.
+		if (
+			duplicate ||
+			piece.probe ||
+			source.ranges === RANGES_NO ||
+			source.ranges === RANGES_ASKED ||
+			this.options.budget?.limited
+		) {
+			this.sendRequest(first);
+			return true;
+		}
+		let last = first;
+		let bytes = first.length;
+		const most = Math.min(room, MAX_BATCH);
+		for (let b = block + 1, n = 1; n < most && b < piece.requested.length; b++, n++) {
+			if (piece.requested[b] === 1 || this.inflightBytes >= this.maxInflightBytes) break;
+			const length = Math.min(piece.blockSize, piece.length - b * piece.blockSize);
+			if (bytes + length > MAX_RANGE_SIZE) break;
+			last = this.track(piece, b, source, now, false);
+			bytes += length;
+		}
+		if (last === first && source.ranges !== RANGES_YES) {
+			this.sendRequest(first);
+			return true;
+		}
+		for (let b = block; b <= last.block; b++) {
+			const request = this.inflight.get(piece.start + b * piece.blockSize);
+			if (request) request.ranged = true;
+		}
+		// The first range to a source of unknown build: the rest wait for its answer.
+		if (source.ranges === RANGES_UNKNOWN) source.ranges = RANGES_ASKED;
+		this.options.send(
+			encodeMessage({
+				type: "rangeRequest",
+				token: this.options.tokenFor(source),
+				fileId: this.options.fileId,
+				offset: first.offset,
+				length: bytes,
+				blockSize: piece.blockSize,
+			}),
+			source,
+		);
+		return true;
+	}
+
+	/** Records a request for block `block` of `piece` as outstanding at `source`. */
+	private track(
+		piece: ActivePiece,
+		block: number,
+		source: SourceState,
+		now: number,
+		duplicate: boolean,
+	): Inflight {
 		const offset = piece.start + block * piece.blockSize;
 		const request: Inflight = {
 			piece,
@@ -1163,6 +1232,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 			sentAt: now,
 			retransmitted: false,
 			duplicate,
+			ranged: false,
 		};
 		if (duplicate) this.duplicateInflight.set(offset, request);
 		else {
@@ -1171,8 +1241,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		}
 		source.inflight++;
 		this.inflightBytes += request.length;
-		this.sendRequest(request);
-		return true;
+		return request;
 	}
 
 	private sendRequest(request: Inflight): void {
@@ -1218,7 +1287,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 		// at our block size (the blocks they hold are few next to a stuck download).
 		for (const piece of [...this.active.values()]) {
 			if (piece.source !== undefined || !this.sourceHas(source, piece.index)) continue;
-			if (piece.blockSize > blockSize) {
+			// A piece assembled on disk is never finished by another source (one sender per
+			// fetch, so a bad piece is always that sender's): it starts over.
+			if (piece.blockSize > blockSize || this.assemblesOnDisk) {
 				this.dropPiece(piece);
 				this.pieceState[piece.index] = MISSING;
 				this.missingCount++;
@@ -1245,11 +1316,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 	/** Starts fetching the rarest missing piece this source holds, if memory allows. */
 	private newPiece(source: SourceState, blockSize: number): ActivePiece | undefined {
-		// Over the memory budget a source may still start one piece when it has none, so a
+		if (this.assemblesOnDisk) {
+			// Its bytes go to disk: the bound is on pieces under way (their block maps).
+			if (this.active.size >= MAX_SPILLED_ACTIVE) return undefined;
+			let own = 0;
+			for (const piece of this.active.values()) if (piece.source === source) own++;
+			if (own >= MAX_SPILLED_PER_SOURCE) return undefined;
+		} // Over the memory budget a source may still start one piece when it has none, so a
 		// fast source cannot starve the others (nor their datagram size probes).
-		if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0) {
+		else if (this.bufferedBytes + this.pieceSize > MAX_BUFFERED_BYTES && this.bufferedBytes > 0) {
 			// ... but never past one extra piece per source in all.
-			const hardCap = MAX_BUFFERED_BYTES + this.sources.size * this.pieceSize;
+			// (at most MAX_EXTRA_PIECES of them, so many sources cannot add up either).
+			const extra = Math.min(this.sources.size, MAX_EXTRA_PIECES);
+			const hardCap = MAX_BUFFERED_BYTES + extra * this.pieceSize;
 			if (this.bufferedBytes + this.pieceSize > hardCap) return undefined;
 			for (const piece of this.active.values()) if (piece.source === source) return undefined;
 		}
@@ -1262,21 +1341,21 @@ export class Download extends EventEmitter<DownloadEvents> {
 			start: index * this.pieceSize,
 			length,
 			blockSize,
-			buffer: this.pieceBuffer(length),
+			buffer: this.assemblesOnDisk ? NO_BYTES : this.pieceBuffer(length),
 			received: new Uint8Array(blocks),
 			requested: new Uint8Array(blocks),
 			receivedCount: 0,
 			nextBlock: 0,
 			source,
 			contributors: new Set(),
-			senders: new Array(blocks),
+			senders: this.assemblesOnDisk ? [] : new Array(blocks),
 			fetch: this.nextFetch++,
 			probe: false,
 		};
 		this.active.set(index, piece);
 		this.pieceState[index] = ACTIVE;
 		this.missingCount--;
-		this.bufferedBytes += length;
+		if (!this.assemblesOnDisk) this.bufferedBytes += length;
 		return piece;
 	}
 
@@ -1352,6 +1431,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 		source: SourceState,
 		blockSize: number,
 	): { piece: ActivePiece; block: number; duplicate: boolean } | undefined {
+		// Pieces assembled on disk come from one source each (no duplicates, no adoption).
+		if (this.assemblesOnDisk) return undefined;
 		for (const piece of this.active.values()) {
 			if (piece.source === source || piece.blockSize > blockSize) continue;
 			if (!this.sourceHas(source, piece.index)) continue;
@@ -1395,6 +1476,10 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 
 	private completePiece(piece: ActivePiece): void {
+		if (this.assemblesOnDisk) {
+			this.completeSpilled(piece);
+			return;
+		}
 		this.active.delete(piece.index);
 		// A probe piece with no full-size block proved nothing: probe again with another.
 		if (piece.probe && piece.source?.probePiece === piece.index)
@@ -1471,6 +1556,61 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.bufferedBytes -= data.length;
 		this.recordFailed(index, data, fetch);
 		this.recycle(data);
+		this.pieceFailed(index, fetch);
+	}
+
+	/**
+	 * Every block of a piece assembled on disk arrived: its staged chunks are written, then it
+	 * is hashed back from the partial file (1 MiB at a time). It counts as written: its bytes
+	 * are in place, and the resume record names it only from now on.
+	 */
+	private completeSpilled(piece: ActivePiece): void {
+		this.active.delete(piece.index);
+		if (piece.probe && piece.source?.probePiece === piece.index)
+			piece.source.probePiece = undefined;
+		const { index } = piece;
+		this.pieceState[index] = VERIFYING;
+		const fetch: FetchInfo = {
+			id: piece.fetch,
+			blockSize: piece.blockSize,
+			senders: [],
+			contributors: [...piece.contributors],
+		};
+		const handle = this.handle;
+		if (!handle) return;
+		// Counted as a write: the file stays open until the check is back.
+		this.writesInFlight++;
+		void this.spill
+			.flush(index)
+			.then(() => hashRange(handle, piece.start, piece.length))
+			.then(
+				(digest) => {
+					this.writeDone();
+					if (!this.accepting || this.pieceState[index] !== VERIFYING) return;
+					if (!digest.equals(this.options.manifest.pieceHashes[index])) {
+						this.pieceFailed(index, fetch);
+						return;
+					}
+					this.failedRecords.delete(index);
+					this.pieceState[index] = VERIFIED;
+					this.verifiedPieces++;
+					const origin = fetch.contributors.some((c) => c.have) ? "leecher" : "seeder";
+					this.stored(index, NO_BYTES, origin);
+				},
+				(error: unknown) => {
+					this.writeDone();
+					if (isDiskFull(error) && this.pieceState[index] === VERIFYING) {
+						this.pieceState[index] = MISSING;
+						this.missingCount++;
+						this.waitForSpace(this.partialPath);
+					} else if (this.running) this.fail(diskError(this.partialPath, error));
+				},
+			);
+	}
+
+	/** A fetched piece failed its hash: it goes back to missing, and blame is laid (§6.1). */
+	private pieceFailed(index: number, fetch: FetchInfo): void {
+		const { contributors } = fetch;
 		// A corrupt piece is discarded and fetched again, preferably from someone else.
 		this.hashFailures++;
 		this.emit(
@@ -1500,44 +1640,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * strike. `data` is the failed piece (still unrecycled).
 	 */
 	private recordFailed(index: number, data: Buffer, fetch: FetchInfo): void {
-		const blocks: BlockPrint[] = [];
-		for (let block = 0; block < fetch.senders.length; block++) {
-			const sender = fetch.senders[block];
-			if (!sender) continue;
-			const offset = block * fetch.blockSize;
-			const length = Math.min(fetch.blockSize, data.length - offset);
-			blocks.push({
-				offset,
-				length,
-				peerId: sender.peerId,
-				print: fingerprint(data.subarray(offset, offset + length)),
-			});
-		}
-		const records = this.failedRecords.get(index) ?? [];
-		for (const earlier of records) {
-			for (const a of earlier.blocks) {
-				for (const b of blocks) {
-					if (
-						a.peerId === b.peerId &&
-						a.offset === b.offset &&
-						a.length === b.length &&
-						a.print !== b.print
-					)
-						this.strike(b.peerId, fetch.id);
-				}
-			}
-		}
-		records.push({ fetch: fetch.id, blocks });
-		let kept = 0;
-		for (const r of records) kept += r.blocks.length;
-		while (records.length > 1 && kept > MAX_RECORD_BLOCKS)
-			kept -= records.shift()?.blocks.length ?? 0;
-		this.failedRecords.delete(index);
-		this.failedRecords.set(index, records);
-		if (this.failedRecords.size > MAX_FAILED_RECORDS) {
-			const oldest = this.failedRecords.keys().next().value;
-			if (oldest !== undefined) this.failedRecords.delete(oldest);
-		}
+		for (const peerId of recordFailedFetch(this.failedRecords, index, data, fetch))
+			this.strike(peerId, fetch.id);
 	}
 
 	/**
@@ -1547,16 +1651,8 @@ export class Download extends EventEmitter<DownloadEvents> {
 	 * the piece are then dropped.
 	 */
 	private judgeFailed(index: number, data: Buffer): void {
-		const records = this.failedRecords.get(index);
-		if (!records) return;
-		this.failedRecords.delete(index);
-		for (const record of records) {
-			for (const b of record.blocks) {
-				if (b.offset + b.length > data.length) continue;
-				if (fingerprint(data.subarray(b.offset, b.offset + b.length)) !== b.print)
-					this.strike(b.peerId, record.fetch);
-			}
-		}
+		for (const { peerId, fetch } of judgeFailedFetches(this.failedRecords, index, data))
+			this.strike(peerId, fetch);
 	}
 
 	/**
@@ -1663,7 +1759,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private stored(index: number, data: Buffer, origin: PieceOrigin): void {
 		if (this.status === "failed" || this.status === "cancelled") return;
 		setBit(this.have, index);
-		this.bytesDone += data.length;
+		this.bytesDone += pieceLength(this.options.manifest, index);
 		this.recordDirty = true;
 		this.followContent();
 		// The record is written after this piece's data, and lists only pieces whose write
@@ -1786,8 +1882,11 @@ export class Download extends EventEmitter<DownloadEvents> {
 	private dropPiece(piece: ActivePiece): void {
 		if (this.active.get(piece.index) === piece) {
 			this.active.delete(piece.index);
-			this.bufferedBytes -= piece.length;
-			this.recycle(piece.buffer);
+			if (this.assemblesOnDisk) this.spill.drop(piece.index);
+			else {
+				this.bufferedBytes -= piece.length;
+				this.recycle(piece.buffer);
+			}
 		}
 		for (let block = 0; block < piece.requested.length; block++) {
 			const offset = piece.start + block * piece.blockSize;
@@ -1932,6 +2031,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 		this.error = error;
 		for (const source of this.sources.values()) this.release(source);
 		this.active.clear();
+		this.spill.clear();
 		this.spare.length = 0;
 		const handle = this.handle;
 		this.handle = undefined;
@@ -2026,14 +2126,19 @@ export class Download extends EventEmitter<DownloadEvents> {
 		const handle = this.handle;
 		if (!handle) return;
 		for (let index = 0; index < this.pieceCount; index++) {
-			const data = Buffer.allocUnsafe(pieceLength(this.options.manifest, index));
-			await readFully(handle, data, index * this.pieceSize);
-			const { digest } = await this.hasher.hash(data);
+			const length = pieceLength(this.options.manifest, index);
+			let digest: Buffer;
+			if (this.assemblesOnDisk) digest = await hashRange(handle, index * this.pieceSize, length);
+			else {
+				const data = Buffer.allocUnsafe(length);
+				await readFully(handle, data, index * this.pieceSize);
+				digest = (await this.hasher.hash(data)).digest;
+			}
 			if (digest.equals(this.options.manifest.pieceHashes[index])) continue;
 			this.pieceState[index] = MISSING;
 			this.missingCount++;
 			this.verifiedPieces--;
-			this.bytesDone -= data.length;
+			this.bytesDone -= length;
 			this.have[index >> 3] &= ~(0x80 >> (index & 7));
 		}
 		this.recordDirty = true;
@@ -2053,145 +2158,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 	}
 }
 
-/**
- * Opens the window for one answered request, LEDBAT style (RFC 6817 section 2.4.2): the
- * window grows by GAIN * off_target / cwnd, where off_target is how far the queuing delay
- * (this RTT minus the lowest RTT seen lately) is below TARGET; above TARGET it shrinks.
- * Slow start (+1 per answer) runs until the slow-start threshold or until the queuing
- * delay reaches half of TARGET.
- */
-function grow(source: SourceState, now: number, rtt: number): void {
-	const history = source.baseHistory;
-	const last = history[history.length - 1];
-	if (!last || now - last.start >= BASE_BUCKET_MS) {
-		history.push({ start: now, min: rtt });
-		if (history.length > BASE_HISTORY) history.shift();
-	} else if (rtt < last.min) last.min = rtt;
-	let base = Number.POSITIVE_INFINITY;
-	for (const bucket of history) base = Math.min(base, bucket.min);
-	const queuing = rtt - base;
-	if (source.cwnd < source.ssthresh) {
-		if (queuing < TARGET_DELAY_MS / 2) {
-			source.cwnd = Math.min(MAX_CWND, source.cwnd + 1);
-			return;
-		}
-		source.ssthresh = source.cwnd;
-	}
-	const offTarget = (TARGET_DELAY_MS - queuing) / TARGET_DELAY_MS;
-	source.cwnd = Math.min(
-		MAX_CWND,
-		Math.max(MIN_CWND, source.cwnd + (LEDBAT_GAIN * Math.max(-1, offTarget)) / source.cwnd),
-	);
-}
-
-/** A fetch of a piece as `verified` judges it. */
-interface FetchInfo {
-	id: number;
-	blockSize: number;
-	/** Sender of each block (by block index). */
-	senders: (SourceState | undefined)[];
-	contributors: SourceState[];
-}
-
-/** One block of a failed fetch: where, who sent it, and a fingerprint of what it sent. */
-interface BlockPrint {
-	offset: number;
-	length: number;
-	peerId: string;
-	print: bigint;
-}
-
-/** The blocks of one failed fetch of a piece. */
-interface FailedFetch {
-	fetch: number;
-	blocks: BlockPrint[];
-}
-
-/** A 64-bit fingerprint of a block: the first 8 bytes of its BLAKE3. */
-function fingerprint(block: Uint8Array): bigint {
-	return hash(block).readBigUInt64BE(0);
-}
-
 /** Block payload bytes for a datagram of `datagram` bytes. */
 function blockPayload(datagram: number): number {
 	return Math.min(MAX_BLOCK_SIZE, datagram - DATA_OVERHEAD);
-}
-
-function isFrom(source: SourceState, from: Endpoint): boolean {
-	return source.address === from.address && source.port === from.port;
-}
-
-function hasBit(bits: Uint8Array, index: number): boolean {
-	return (bits[index >> 3] & (0x80 >> (index & 7))) !== 0;
-}
-
-function setBit(bits: Uint8Array, index: number): void {
-	bits[index >> 3] |= 0x80 >> (index & 7);
-}
-
-/** True for the fs errors of a full disk or an exhausted quota. */
-function isDiskFull(error: unknown): boolean {
-	const code = (error as NodeJS.ErrnoException | undefined)?.code;
-	return code === "ENOSPC" || code === "EDQUOT";
-}
-
-/** A one-line description of a write failure, naming disk full and a vanished folder. */
-function diskError(file: string, error: unknown): string {
-	const code = (error as NodeJS.ErrnoException).code;
-	if (code === "ENOSPC" || code === "EDQUOT")
-		return `disk full writing ${file}; the partial download is kept, retry to resume`;
-	if (code === "ENOENT") return `the downloads folder of ${file} was removed`;
-	return `cannot write ${file}: ${reason(error)}`;
-}
-
-/** Writes all of `data` at `position` (a short write continues where it stopped). */
-async function writeFully(handle: fs.FileHandle, data: Buffer, position: number): Promise<void> {
-	let done = 0;
-	while (done < data.length) {
-		const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-		if (bytesWritten === 0) throw new Error("wrote nothing");
-		done += bytesWritten;
-	}
-}
-
-/**
- * Moves the verified partial file to `target`, or to `name (n).ext` when `target` holds
- * a different file; when `target` already holds the same content, keeps that one.
- * `link` + `unlink` never replaces an existing file, unlike `rename`.
- * @returns the final path
- */
-async function placeFinal(
-	partial: string,
-	target: string,
-	content: Buffer,
-	hashFile: (file: string, size: number) => Promise<Buffer>,
-): Promise<string> {
-	for (let n = 0; n < 1000; n++) {
-		const candidate = n === 0 ? target : numberedName(target, n);
-		try {
-			await fs.link(partial, candidate);
-			await fs.unlink(partial);
-			return candidate;
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-			if (await sameContent(candidate, content, hashFile)) {
-				await fs.unlink(partial);
-				return candidate;
-			}
-		}
-	}
-	throw new Error("no free name");
-}
-
-async function sameContent(
-	file: string,
-	content: Buffer,
-	hashFile: (file: string, size: number) => Promise<Buffer>,
-): Promise<boolean> {
-	try {
-		const stat = await fs.stat(file);
-		return stat.isFile() && (await hashFile(file, stat.size)).equals(content);
-	} catch {
-		return false;
-	}
 }

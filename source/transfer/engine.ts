@@ -701,11 +701,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 * Fetches a manifest from the first source that answers, checked against the file id.
 	 * @param fileId - hex file id
 	 * @param sources - peers' send ports to ask, in order
-	 * @throws Error with code `NO_SOURCE` when no source gave a manifest matching the id
+	 * @throws Error with code `BAD_MANIFEST` when a source gave a manifest whose BLAKE3 is not
+	 *   the id (and none gave a good one), else `NO_SOURCE` when no source gave a manifest
 	 */
 	async fetchManifest(fileId: string, sources: Endpoint[]): Promise<Manifest> {
 		const idBytes = fromHex(fileId, HASH_SIZE);
 		if (!idBytes) throw codedError("NOT_FOUND", `not a file id: ${fileId}`);
+		let mismatch: Endpoint | undefined;
 		for (const to of sources) {
 			try {
 				const first = await this.manifestChunk(to, idBytes, 0);
@@ -726,10 +728,17 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 				}
 				const manifest = decodeManifest(bytes);
 				if (manifest && manifestId(bytes).equals(idBytes)) return manifest;
+				if (manifest) mismatch ??= to;
 			} catch {
 				// Try the next source.
 			}
 		}
+		// Said as it is: a peer answered, but with a manifest that is not this file's.
+		if (mismatch)
+			throw codedError(
+				"BAD_MANIFEST",
+				`the manifest ${mismatch.address}:${mismatch.port} sent fails its id check (its BLAKE3 is not the file id)`,
+			);
 		throw codedError("NO_SOURCE", "no peer gave a valid manifest");
 	}
 
@@ -779,6 +788,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			hasher: this.hasher,
 			maxInflightBytes: this.maxInflightBytes,
 			budget: this.downBudget,
+			ranges: true,
 		});
 		this.downloads.set(fileId, download);
 		this.interested.set(fileId, new Map());
@@ -792,7 +802,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		let newPieces = 0;
 		let interestAt = 0;
 		download.on("piece", (index, data, origin) => {
-			if (origin === "seeder") this.distribute(fileId, download, index, data);
+			// A piece assembled on disk comes without its bytes: it is not pushed (too large).
+			if (origin === "seeder" && data.length > 0) this.distribute(fileId, download, index, data);
 			// Tell the other leechers about new pieces soon, not only once a second: their
 			// choice of source (us or a seeder) depends on a fresh have-map.
 			newPieces++;
@@ -1216,6 +1227,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		}
 		// Unasked bytes count against the download limit too: requests make room for them.
 		if (this.downBudget.limited) this.downBudget.take(message.payload.length);
+		// Pieces too large to assemble in memory are never taken by push (they are requested).
+		if (download.assemblesOnDisk) {
+			this.stats.pushRefused++;
+			return;
+		}
 		const index = Math.floor(message.offset / download.pieceSize);
 		if (index >= download.pieceCount || download.hasPiece(index)) return;
 		const length = pieceLength(download.manifest, index);

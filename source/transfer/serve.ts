@@ -173,14 +173,16 @@ export class SendService {
 			(message.type !== "listRequest" &&
 				message.type !== "listDeltaRequest" &&
 				message.type !== "manifestRequest" &&
-				message.type !== "blockRequest")
+				message.type !== "blockRequest" &&
+				message.type !== "rangeRequest")
 		) {
 			this.stats.malformed++;
 			return;
 		}
 		if (!this.tokens.check(message.token, from.address, from.port)) {
 			this.stats.retries++;
-			const requestId = message.type === "blockRequest" ? 0 : message.requestId;
+			const requestId =
+				message.type === "blockRequest" || message.type === "rangeRequest" ? 0 : message.requestId;
 			const token = this.tokens.issue(from.address, from.port);
 			this.send(encodeMessage({ type: "retry", requestId, token }), from);
 			return;
@@ -286,6 +288,8 @@ export class SendService {
 				}),
 				from,
 			);
+		} else if (message.type === "rangeRequest") {
+			this.answerRange(message.fileId, message.offset, message.length, message.blockSize, from);
 		} else if (message.type === "blockRequest") {
 			if (message.length + DATA_OVERHEAD > budget) {
 				this.sendError(message.fileId, message.offset, ErrorCode.badRange, from);
@@ -316,6 +320,49 @@ export class SendService {
 					this.stats.uploaded += payload.length;
 			});
 		}
+	}
+
+	/**
+	 * Answers a range request (revision 3): one read of the whole range, then one `data`
+	 * datagram per block of `blockSize` bytes, sent back to back. Refused (badRange, `ref` the
+	 * offset) when a block would not fit our ceiling towards the asker, or the range is not
+	 * inside the file and one piece; notFound when the file is not shared.
+	 */
+	private answerRange(
+		fileIdBytes: Uint8Array,
+		offset: number,
+		length: number,
+		blockSize: number,
+		from: Endpoint,
+	): void {
+		const fileId = Buffer.from(fileIdBytes);
+		if (blockSize + DATA_OVERHEAD > maxDatagramFor(from.address, this.overhead())) {
+			this.sendError(fileId, offset, ErrorCode.badRange, from);
+			return;
+		}
+		const id = toHex(fileId);
+		const release = this.reserveRead(id, offset, length);
+		if (!release) {
+			this.stats.busy = (this.stats.busy ?? 0) + 1;
+			return;
+		}
+		const reading = this.read(id, offset, length, from).catch(() => null);
+		void reading.then((range) => {
+			release();
+			if (!range) {
+				const code =
+					this.library.get(id) || this.offered?.(id, from) ? ErrorCode.badRange : ErrorCode.notFound;
+				this.sendError(fileId, offset, code, from);
+				return;
+			}
+			for (let at = 0; at < range.length; at += blockSize) {
+				const payload = range.subarray(at, Math.min(range.length, at + blockSize));
+				const data = { type: "data" as const, fileId, offset: offset + at, payload };
+				const key = `${from.address}:${from.port}:${id}:${offset + at}`;
+				if (this.send([encodeDataHeader(data), payload], from, key) !== false)
+					this.stats.uploaded += payload.length;
+			}
+		});
 	}
 
 	/**

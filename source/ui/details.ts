@@ -114,6 +114,10 @@ export function peerDetails(
 			{ label: "Name", value: peer.name },
 			{ label: "Id", value: peer.id },
 			{ label: "Fingerprint", value: `${fingerprint(peer.id)} (compare it with theirs)` },
+			{
+				label: "Yours",
+				value: `${snapshot.self.fingerprint}${snapshot.self.ephemeral ? " (ephemeral: another instance holds this settings folder's identity)" : ""}`,
+			},
 			{ label: "Found", value: FOUND[peer.found] },
 			{ label: "Address", value: `${peer.address} (preferred)` },
 			...listRows(
@@ -140,10 +144,6 @@ export function peerDetails(
 			},
 			{ label: "Files", value: `${formatCount(peer.files)} (list revision ${peer.revision})` },
 			...listRows("Shared", files, "none listed yet"),
-			{
-				label: "You",
-				value: `${snapshot.self.fingerprint}${snapshot.self.ephemeral ? " (ephemeral: another instance holds this settings folder's identity)" : ""}`,
-			},
 		],
 	};
 }

@@ -11,6 +11,7 @@ import {
 	type ListEntry,
 	MAX_BLOCK_SIZE,
 	MAX_MANIFEST_BYTES,
+	MAX_RANGE_SIZE,
 	type Message,
 } from "../../source/protocol/messages.js";
 import type { ResumeRecord } from "../../source/protocol/resume.js";
@@ -171,6 +172,14 @@ export const messageArbs = {
 		fileId: hashArb,
 		offset: u64,
 		length: fc.integer({ min: 1, max: MAX_BLOCK_SIZE }),
+	}),
+	rangeRequest: fc.record({
+		type: fc.constant("rangeRequest" as const),
+		token: bytesOf(16),
+		fileId: hashArb,
+		offset: u64,
+		length: fc.integer({ min: 1, max: MAX_RANGE_SIZE }),
+		blockSize: fc.integer({ min: 1, max: MAX_BLOCK_SIZE }),
 	}),
 	data: fc.record({
 		type: fc.constant("data" as const),

@@ -20,6 +20,7 @@ import {
 import { Library, type SharedFile } from "../../source/library/library.js";
 import { downloadTarget, isInside, safeSegments } from "../../source/library/paths.js";
 import { Identity } from "../../source/protocol/identity.js";
+import { encodeManifest } from "../../source/protocol/manifest.js";
 import {
 	decodeMessage,
 	encodeMessage,
@@ -121,6 +122,37 @@ describe("fetching a manifest from a liar", () => {
 			await assert.rejects(engine.fetchManifest("01".repeat(32), [to]), { code: "NO_SOURCE" });
 			assert.ok(Date.now() - started < 2_000, "no waiting on a liar");
 			assert.equal(requests.length, 1, "one request, not one per byte of a 2 MiB claim");
+		} finally {
+			await close();
+		}
+	});
+
+	it("says a manifest fails its id check (BAD_MANIFEST), not that no peer has one", async () => {
+		// A valid manifest, of an empty file: not the one whose id is asked for.
+		const manifest = encodeManifest({
+			size: 0,
+			pieceSize: 256 * 1024,
+			contentHash: new Uint8Array(32),
+			pieceHashes: [],
+		});
+		const { engine, to, close } = await engineAndLiar((request) => {
+			const m = decodeMessage(request);
+			if (m?.type !== "manifestRequest") return undefined;
+			return encodeMessage({
+				type: "manifestChunk",
+				requestId: m.requestId,
+				fileId: m.fileId,
+				total: manifest.length,
+				offset: 0,
+				bytes: manifest,
+			});
+		});
+		try {
+			await assert.rejects(engine.fetchManifest("01".repeat(32), [to]), (error: Error) => {
+				assert.equal((error as Error & { code?: string }).code, "BAD_MANIFEST");
+				assert.match(error.message, /fails its id check/);
+				return true;
+			});
 		} finally {
 			await close();
 		}

@@ -10,10 +10,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { config } from "../../source/cli/commands.js";
 import {
 	IDENTITY_FILE,
 	LOCK_FILE,
 	loadIdentity,
+	peekIdentity,
 	releaseIdentity,
 } from "../../source/cli/identity-file.js";
 import { UsageError } from "../../source/errors.js";
@@ -206,6 +208,17 @@ describe("the identity key file and its lock", () => {
 		assert.notEqual(loadIdentity(other).id, first.id);
 		releaseIdentity(dir);
 		releaseIdentity(other);
+		// `config` shows it (read without the lock), never the key itself.
+		assert.equal(peekIdentity(dir)?.id, first.id);
+		const lines: string[] = [];
+		config(dir, true, { out: (line) => lines.push(line), err: () => {} });
+		const shown = JSON.parse(lines.join("")) as { identity: Record<string, string> };
+		assert.deepEqual(shown.identity, {
+			file: path.join(dir, IDENTITY_FILE),
+			id: first.id,
+			fingerprint: first.fingerprint,
+		});
+		assert.doesNotMatch(lines.join(""), /PRIVATE KEY/);
 	});
 
 	it("takes over a stale lock (its process is gone), and puts a widened key mode back", () => {

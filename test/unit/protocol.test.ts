@@ -26,6 +26,7 @@ import {
 	MAX_BLOCK_SIZE,
 	MAX_DATAGRAM,
 	MAX_MANIFEST_BYTES,
+	MAX_RANGE_SIZE,
 	type Message,
 	MessageType,
 } from "../../source/protocol/messages.js";
@@ -358,6 +359,25 @@ const examples: { message: Message; code: number; bytes: Buffer }[] = [
 			"65 6d 70 74 79",
 		),
 	},
+	{
+		message: {
+			type: "rangeRequest",
+			token: filled(16, 0x11),
+			fileId: filled(32, 0x22),
+			offset: 2 ** 40 + 5,
+			length: 65_536,
+			blockSize: 1428,
+		},
+		code: 0x23,
+		bytes: hex(
+			"50 32 01 23",
+			rep("11", 16),
+			rep("22", 32),
+			"00 00 01 00 00 00 00 05",
+			"00 01 00 00",
+			"00 00 05 94",
+		),
+	},
 ];
 
 /** Types whose last field runs to the end of the datagram (no length prefix). */
@@ -503,6 +523,14 @@ const blockRequestArb = fc.record({
 	offset: u64,
 	length: fc.integer({ min: 1, max: MAX_BLOCK_SIZE }),
 });
+const rangeRequestArb = fc.record({
+	type: fc.constant("rangeRequest" as const),
+	token: tokenArb,
+	fileId: hashArb,
+	offset: u64,
+	length: fc.integer({ min: 1, max: MAX_RANGE_SIZE }),
+	blockSize: fc.integer({ min: 1, max: MAX_BLOCK_SIZE }),
+});
 const dataArb = fc.record({
 	type: fc.constantFrom("data" as const, "push" as const),
 	fileId: hashArb,
@@ -551,6 +579,7 @@ const arbitraries: [string, fc.Arbitrary<Message>][] = [
 	["manifestRequest", manifestRequestArb],
 	["manifestChunk", manifestChunkArb],
 	["blockRequest", blockRequestArb],
+	["rangeRequest", rangeRequestArb],
 	["data and push", dataArb],
 	["error", errorArb],
 	["interest", interestArb],
@@ -782,7 +811,7 @@ describe("message rejection", () => {
 
 	it("rejects every unknown type code", () => {
 		const known = new Set(examples.map((e) => e.code));
-		assert.equal(known.size, 14);
+		assert.equal(known.size, 15);
 		// A body that would be a valid leave, data or push: only the type byte decides.
 		const bodies = [examples[1].bytes.subarray(4), examples[8].bytes.subarray(4)];
 		for (let code = 0; code < 256; code++) {
@@ -845,6 +874,7 @@ describe("message rejection", () => {
 			listDeltaArb,
 			manifestRequestArb,
 			blockRequestArb,
+			rangeRequestArb,
 			errorArb,
 		);
 		fc.assert(

@@ -78,6 +78,56 @@ describe("the send port", () => {
 		socket.close();
 	});
 
+	it("answers a range request (revision 3) with one data datagram per block, and refuses what does not fit", async () => {
+		const { socket, replies, send } = await rawClient();
+		after(() => socket.close());
+		const port = seeder.self().ports.send;
+		const big = seeder.sharedFiles().find((f) => f.name === "random-3MiB.bin");
+		assert.ok(big);
+		const fileId = Buffer.from(big.id, "hex");
+		const range = (token: Uint8Array, offset: number, length: number, blockSize: number) =>
+			encodeMessage({ type: "rangeRequest", token, fileId, offset, length, blockSize });
+		// Without a token: a Retry naming request 0, smaller than the request.
+		await send(range(Buffer.alloc(16), 0, 1_000, 100), port);
+		await waitFor(() => replies.length === 1, "the retry");
+		const retry = replies[0].message;
+		assert.ok(retry?.type === "retry");
+		assert.equal(retry.requestId, 0);
+		assert.ok(replies[0].bytes < range(Buffer.alloc(16), 0, 1, 1).length);
+		replies.length = 0;
+		// 20,000 bytes from 5,000 in blocks of 1,428: 14 datagrams, the last one short.
+		await send(range(retry.token, 5_000, 20_000, 1_428), port);
+		await waitFor(() => replies.length === 15, "15 blocks");
+		const source = fs.readFileSync(path.join(fixturesDir(), "random-3MiB.bin"));
+		const got = Buffer.alloc(20_000);
+		for (const [k, r] of replies.entries()) {
+			assert.ok(r.message?.type === "data");
+			const at = r.message.offset - 5_000;
+			assert.equal(at % 1_428, 0);
+			assert.equal(r.message.payload.length, Math.min(1_428, 20_000 - at), `block ${k}`);
+			got.set(r.message.payload, at);
+		}
+		assert.ok(got.equals(source.subarray(5_000, 25_000)));
+		replies.length = 0;
+		// Across a piece boundary (256 KiB pieces): badRange; a full 61,440-byte block fits
+		// loopback (61,484-byte datagrams); a block larger than the range is the range.
+		await send(range(retry.token, 256 * 1024 - 10, 20, 10), port);
+		await send(range(retry.token, 0, 61_440, 61_440), port);
+		await send(range(retry.token, 0, 1_000, 61_440), port);
+		await waitFor(() => replies.length >= 3, "three answers");
+		const errors = replies.flatMap((r) => (r.message?.type === "error" ? [r.message] : []));
+		assert.equal(errors.length, 1);
+		assert.equal(errors[0].code, 2);
+		assert.equal(errors[0].ref, 256 * 1024 - 10);
+		const sizes = replies.flatMap((r) =>
+			r.message?.type === "data" ? [r.message.payload.length] : [],
+		);
+		assert.deepEqual(
+			sizes.sort((a, b) => a - b),
+			[1_000, 61_440],
+		);
+	});
+
 	it("drops malformed datagrams on every port, counts them, and keeps serving", async () => {
 		const { socket, send } = await rawClient();
 		const ports = seeder.self().ports;

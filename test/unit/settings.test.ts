@@ -161,6 +161,9 @@ describe("folder settings: share, download-to, config, and a running peer that f
 		const text = capture();
 		config(cfg, false, text);
 		assert.equal(text.lines[0], `settings file     ${shown.file}`);
+		// No peer ran with this folder yet: no identity.
+		assert.equal((shown as { identity?: unknown }).identity, null);
+		assert.equal(text.lines[1], "identity          none yet (made on the first run of a peer)");
 		assert.ok(text.lines.some((l) => l === `shared folder     ${share}`));
 		assert.ok(text.lines.some((l) => l === `downloads folder  ${downloads}`));
 		for (const label of ["name", "base port", "discovery port", "broadcast", "interval"])
