@@ -351,7 +351,9 @@ export class SendService {
 			release();
 			if (!range) {
 				const code =
-					this.library.get(id) || this.offered?.(id, from) ? ErrorCode.badRange : ErrorCode.notFound;
+					this.library.get(id) || this.offered?.(id, from)
+						? ErrorCode.badRange
+						: ErrorCode.notFound;
 				this.sendError(fileId, offset, code, from);
 				return;
 			}
