@@ -706,6 +706,12 @@ export class OffersService extends EventEmitter<OffersEvents> {
 
 	private sweep(): void {
 		const now = Date.now();
+		// Offers answered and done are forgotten after a while (their entries are the bulk).
+		for (const [key, state] of this.incoming) {
+			const live = state.offer.status === "pending" || state.offer.status === "fetching";
+			if (!live && !state.finalTimer && now - state.offer.receivedAt > REMEMBER_MS)
+				this.incoming.delete(key);
+		}
 		for (const [key, a] of this.assemblies)
 			if (now - a.touched > ASSEMBLY_MS) this.assemblies.delete(key);
 		for (const [key, at] of this.remembered) {
