@@ -690,7 +690,10 @@ export class OffersService extends EventEmitter<OffersEvents> {
 		this.emit("offer-updated", s.offer);
 		let left = FINAL_REPEATS;
 		s.finalTimer = setInterval(() => {
-			if (--left <= 0) clearInterval(s.finalTimer);
+			if (--left <= 0) {
+				clearInterval(s.finalTimer);
+				s.finalTimer = undefined;
+			}
 			this.sendTo(s.offer.from, datagram);
 		}, PROGRESS_MS);
 		s.finalTimer.unref();
