@@ -407,7 +407,7 @@ async function measureSize(
 			rowsOut.push(
 				row("/", "search box open", opens),
 				row("a-z", "typed character shown in the query", echoes),
-				row("a-z", "matches of the new query shown", results, false),
+				row("a-z", "matches of the new query shown", results),
 				row("Esc", "search closed, full list back", closes),
 			);
 		}

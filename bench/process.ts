@@ -31,6 +31,8 @@ export interface Exit {
 export interface Launch {
 	prefix?: string[];
 	native?: boolean;
+	/** Flags for Node itself, before the script (with `BENCH_NODE_FLAGS`). */
+	node?: readonly string[];
 }
 
 /**
@@ -84,7 +86,9 @@ export class Watched {
 	) {
 		const argv = [
 			...(launch.prefix ?? []),
-			...(launch.native ? [script] : [process.execPath, ...nodeFlags, script]),
+			...(launch.native
+				? [script]
+				: [process.execPath, ...(launch.node ?? []), ...nodeFlags, script]),
 			...args,
 		];
 		this.child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });

@@ -42,17 +42,25 @@ const COMMANDS: readonly CommandName[] = [
 ];
 
 /**
- * The only flags the commands that start no peer accept (besides --help and --version):
- * a peer flag there would do nothing, so it is refused rather than silently ignored.
+ * Global flags: every command takes them (a shell alias may add them to any command line).
+ * `--config-dir` picks the settings folder, the index cache (which `manifest` reads) and
+ * the log's folder.
+ */
+export const GLOBAL_FLAGS: readonly string[] = ["config-dir"];
+
+/**
+ * The only flags the commands that start no peer accept besides the global ones (and
+ * --help and --version): a peer flag there would do nothing, so it is refused rather than
+ * silently ignored.
  */
 const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	manifest: ["output", "json"],
-	share: ["config-dir"],
-	"download-to": ["config-dir"],
-	config: ["config-dir", "json"],
-	"network-key": ["config-dir", "network-key-file", "clear"],
-	trust: ["config-dir"],
-	untrust: ["config-dir"],
+	share: [],
+	"download-to": [],
+	config: ["json"],
+	"network-key": ["network-key-file", "clear"],
+	trust: [],
+	untrust: [],
 };
 
 /** Options a flag may set for one run (absent: from settings). */
@@ -86,6 +94,8 @@ export interface RunFlags {
 	networkKeyFile?: string;
 	/** `network-key --clear`: remove the stored network key. */
 	clear?: boolean;
+	/** `--no-seed` (TUI, serve): do not serve what this run downloads. */
+	noSeed?: boolean;
 	/** `send --to PEER`: the receiver (a name, an id or id prefix). */
 	to?: string;
 	/** `send --message TEXT`: a note shown with the offer. */
@@ -120,6 +130,7 @@ export const USAGE = `Usage:
   p2p-tui search <query> [options] [--wait MS] [--json]  files on the network, ranked by a fuzzy match
   p2p-tui get <id|p2p:id|name|file.p2p|folder> [options] [--wait MS] [--json]   download a file or a whole folder
   p2p-tui manifest <file> [-o OUT] [--json]      write a shareable <file>.p2p manifest, print its p2p: link
+                                                 (reuses the index cache of a shared, unchanged file)
   p2p-tui share <dir> [--config-dir DIR]         store the folder to share (a running peer re-indexes)
   p2p-tui download-to <dir> [--config-dir DIR]   store the downloads folder (a running peer follows)
   p2p-tui config [--config-dir DIR] [--json]     show every setting, the settings file and your identity
@@ -139,7 +150,7 @@ Options:
   --discovery-port PORT  UDP port for announces (default 45454)
   --broadcast ADDR       where announces go, only there (repeatable; default: every interface)
   --interval MS          announce interval (default 2000)
-  --config-dir DIR       settings folder (several instances on one host)
+  --config-dir DIR       settings folder (several instances on one host); every command takes it
   --max-up KBPS          upload cap in KB/s (0: none)
   --max-down KBPS        (TUI, serve, get) download cap in KB/s (0: none)
   --max-active N         (TUI, serve, get) downloads at once; the others wait queued (default 3)
@@ -147,6 +158,7 @@ Options:
   --network-key SECRET   private network: only peers with the same key see and reach us
   --network-key-file PATH  the network key from a file (its bytes, less a final line break)
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
+  --no-seed              (TUI, serve) do not serve what this run downloads (setting "seed")
   --to PEER              (send) the receiver: a name, a peer id or an id prefix
   --message TEXT         (send) a note shown with the offer
   --text TEXT            (send) a text message instead of files (- reads stdin)
@@ -199,7 +211,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	const allowed = LOCAL_FLAGS[command];
 	if (allowed) {
 		for (const [flag, value] of Object.entries(values)) {
-			if (value !== undefined && !allowed.includes(flag))
+			if (value !== undefined && !allowed.includes(flag) && !GLOBAL_FLAGS.includes(flag))
 				throw new UsageError(`--${flag} does not go with ${command} (see --help)`);
 		}
 	} else if (values.output !== undefined) {
@@ -262,6 +274,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	if (values["network-key"] === "") throw new UsageError("a network key must not be empty");
 	if (values["network-key-file"] === "")
 		throw new UsageError("expected --network-key-file to name a file");
+	if (values["no-seed"] && command !== "tui" && command !== "serve")
+		throw new UsageError("--no-seed goes with the TUI and serve (see --help)");
 	if (values.clear && command !== "network-key")
 		throw new UsageError("--clear goes with network-key only");
 	if (command === "network-key") {
@@ -294,6 +308,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			networkKey: values["network-key"],
 			networkKeyFile: values["network-key-file"],
 			clear: values.clear ?? false,
+			noSeed: values["no-seed"] ?? false,
 			to: values.to,
 			message: values.message,
 			text: values.text,
@@ -375,6 +390,7 @@ function parse(argv: string[]) {
 			"network-key": { type: "string" },
 			"network-key-file": { type: "string" },
 			clear: { type: "boolean" },
+			"no-seed": { type: "boolean" },
 			to: { type: "string" },
 			message: { type: "string" },
 			text: { type: "string" },

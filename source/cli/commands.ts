@@ -6,6 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 import envPaths from "env-paths";
 import { OperationError, UsageError } from "../errors.js";
+import { identityOf } from "../library/identity.js";
+import { IndexCache } from "../library/index-cache.js";
 import { hashFile, reason } from "../library/library.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
 import { type OfferPolicy, Peer, type PeerOptions } from "../peer/peer.js";
@@ -18,6 +20,7 @@ import type {
 } from "../peer/types.js";
 import { formatEndpoint } from "../protocol/address.js";
 import { toHex } from "../protocol/hash.js";
+import { decodeManifest, type Manifest, manifestId } from "../protocol/manifest.js";
 import {
 	decodeManifestFile,
 	encodeManifestFile,
@@ -28,11 +31,11 @@ import {
 	type ManifestFile,
 } from "../protocol/manifest-file.js";
 import { jsonText, printable } from "../protocol/names.js";
-import { fuzzySearch } from "../search/fuzzy.js";
+import { waitingReason } from "../ui/waiting.js";
 import type { RunFlags } from "./args.js";
 import { IDENTITY_FILE, loadIdentity, peekIdentity } from "./identity-file.js";
 import { reportOffers } from "./offers.js";
-import { ProgressReport } from "./progress.js";
+import type { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
 	type FolderSetting,
@@ -76,6 +79,7 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		dataDir: dataDir(flags),
 		networkKey: networkKeyOf(settings, flags),
 		identity: loadIdentity(settingsDir(flags.configDir)),
+		seed: settings.seed,
 	};
 }
 
@@ -429,7 +433,7 @@ export async function get(
 			);
 		const started = Date.now();
 		const result = await withProgress(peer, file.id, file.name, file.size, json, io, () =>
-			peer.download(file.id),
+			peer.download(file.id, file.name),
 		);
 		const seconds = (Date.now() - started) / 1000;
 		if (json) io.out(jsonText(downloadJson(peer, file.contentHash, result, seconds)));
@@ -456,9 +460,11 @@ async function withProgress(
 	run: () => Promise<TransferState>,
 ): Promise<TransferState> {
 	if (json) return run();
+	// Loaded here: a peer that never shows progress (`serve`) does not hold cli-progress.
+	const { ProgressReport } = await import("./progress.js");
 	const report = new ProgressReport(name, size, { tty: io.tty, line: io.err });
-	// A download waiting for disk space says why (its status is `waiting`, its error the reason).
-	const reasonOf = (t: TransferState) => (t.status === "waiting" ? t.error : undefined);
+	// A download that does not move says why: queued, waiting for peers, for disk space.
+	const reasonOf = (t: TransferState) => waitingReason(t, peer.limits().maxActive);
 	const onProgress = (t: TransferState) => {
 		if (t.fileId === fileId) report.update(t.bytesDone, t.speed, reasonOf(t));
 	};
@@ -598,6 +604,10 @@ export async function getManifestFile(
  * `<name>.p2p` in the current folder by default, or in `output` when that is a folder;
  * an existing file is never overwritten. Prints the file id and its `p2p:` link; with
  * `json`, one object `{path, id, link, name, size, pieceSize, pieces, contentHash}`.
+ * A file a peer shares, unchanged since it was indexed, is not hashed again: its manifest
+ * comes from the index cache of `data` (the `--config-dir` folder, else the app's data
+ * folder), found by path and identity exactly as the library finds it.
+ * @param data - the app's data folder whose index cache to read (never written)
  * @throws UsageError `NOT_A_FILE` (missing or not a regular file), `UNSAFE_NAME`,
  *   `OUTPUT_EXISTS`, `OUTPUT_UNWRITABLE`
  */
@@ -606,6 +616,7 @@ export async function manifest(
 	output: string | undefined,
 	json: boolean,
 	io: Output,
+	data?: string,
 ): Promise<void> {
 	const source = path.resolve(file);
 	let isFile = false;
@@ -626,9 +637,9 @@ export async function manifest(
 			"OUTPUT_EXISTS",
 		);
 	if (fs.existsSync(target)) throw exists();
-	let hashed: Awaited<ReturnType<typeof hashFile>>;
+	let hashed: Pick<Awaited<ReturnType<typeof hashFile>>, "manifest" | "idBytes">;
 	try {
-		hashed = await hashFile(source);
+		hashed = (await cachedManifest(source, data)) ?? (await hashFile(source));
 	} catch (error) {
 		throw new UsageError(`cannot read ${source}: ${reason(error)}`, "NOT_A_FILE");
 	}
@@ -666,6 +677,26 @@ export async function manifest(
 	io.out(`link  ${fileLink(id)}`);
 }
 
+/**
+ * The manifest of a file from the index cache of a data folder, when the cache holds one
+ * for the file as it is now (same path, size, times and inode; see `IndexCache.lookup`).
+ * @returns undefined when there is none (or no data folder, or no readable cache)
+ */
+async function cachedManifest(
+	file: string,
+	data: string | undefined,
+): Promise<{ manifest: Manifest; idBytes: Buffer } | undefined> {
+	if (!data) return undefined;
+	const real = await fs.promises.realpath(file);
+	const identity = identityOf(await fs.promises.stat(real, { bigint: true }));
+	const cache = await IndexCache.load(data);
+	// Keyed as the library found it: under the shared folder's path, or a link's target.
+	const bytes = cache.lookup(file, identity) ?? cache.lookup(real, identity);
+	const manifest = bytes ? decodeManifest(bytes) : null;
+	if (!bytes || !manifest || manifest.size !== identity.size) return undefined;
+	return { manifest, idBytes: Buffer.from(manifestId(bytes)) };
+}
+
 function isDirectory(p: string): boolean {
 	try {
 		return fs.statSync(p).isDirectory();
@@ -693,6 +724,7 @@ export async function search(
 	io: Output,
 ): Promise<void> {
 	const files = await withPeer(options, wait, (peer) => peer.files());
+	const { fuzzySearch } = await import("../search/fuzzy.js");
 	const matches = fuzzySearch(query, files, (f) => f.name);
 	if (json) io.out(jsonText(matches.map((m) => matchJson(m.item, m.score))));
 	else if (matches.length === 0)
@@ -724,7 +756,7 @@ export function setFolder(
 /**
  * `config`: every stored setting and the settings file's path; with `json`, one object
  * `{file, settings: {name, shareDir, downloadsDir, basePort, discoveryPort, broadcast,
- * interval, maxDown, maxUp, maxActive, networkKey}}` (rates in KB/s, 0 for none; the network
+ * interval, maxDown, maxUp, maxActive, networkKey, seed}}` (rates in KB/s, 0 for none; the network
  * key is never shown: `"(set)"` or `""`).
  * @throws UsageError `SETTINGS`
  */
@@ -744,6 +776,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		maxActive: s.maxActive,
 		// Never shown: only whether one is set.
 		networkKey: s.networkKey ? "(set)" : "",
+		seed: s.seed !== false,
 		trusted: Array.isArray(s.trusted) ? s.trusted : [],
 	};
 	const keyFile = path.join(path.dirname(file), IDENTITY_FILE);
@@ -777,6 +810,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["max up", settings.maxUp ? `${settings.maxUp} KB/s` : "0 (unlimited)"],
 		["max active", String(settings.maxActive)],
 		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
+		["seed", settings.seed ? "yes (downloads are served while running)" : "no"],
 		["trusted peers", settings.trusted.length ? settings.trusted.join(", ") : "none"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
@@ -883,6 +917,7 @@ export function followSettings(
 async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Output) {
 	const started = Date.now();
 	let report: ProgressReport | undefined;
+	const { ProgressReport } = await import("./progress.js");
 	if (!json) {
 		peer.on("download-complete", (t) => {
 			if (t.folder === folderPath && t.path) io.out(printable(`saved ${t.path} (${t.size} bytes)`));
@@ -892,7 +927,19 @@ async function getFolder(peer: Peer, folderPath: string, json: boolean, io: Outp
 			peer.on("folder-progress", (f) => {
 				if (f.path !== folderPath) return;
 				report ??= new ProgressReport(`${f.path}/`, f.size, { line: io.err });
-				report.update(f.bytesDone, peer.rates().down);
+				const rate = peer.rates().down;
+				// Nothing arriving: why the first waiting file of the folder waits.
+				const waiting =
+					rate > 0
+						? undefined
+						: peer
+								.transfers()
+								.find((t) => t.folder === folderPath && waitingReason(t) !== undefined);
+				report.update(
+					f.bytesDone,
+					rate,
+					waiting && `${waiting.name}: ${waitingReason(waiting, peer.limits().maxActive)}`,
+				);
 			});
 	}
 	let result: Awaited<ReturnType<Peer["downloadFolder"]>>;

@@ -16,6 +16,8 @@ export interface ProgressTarget {
 
 /** Least time between two plain lines, in ms, unless a tenth of the way is crossed. */
 const LINE_INTERVAL_MS = 1_000;
+/** While a download waits for the same reason, a line saying so at most this often, in ms. */
+export const WAIT_LINE_MS = 10_000;
 
 /**
  * Seconds as a short duration: `3s`, `2m05s`, `1h02m`.
@@ -30,15 +32,26 @@ export function formatEta(seconds: number): string {
 }
 
 /**
- * One plain progress line: name, whole percent (rounded down), rate, time left.
+ * One plain progress line: name, whole percent (rounded down), then rate and time left,
+ * or why the download waits.
  * @param name - what is downloaded (control characters are made visible)
  * @param done - bytes done
  * @param total - bytes in all
  * @param rate - bytes per second now
- * @returns e.g. `a.bin 45% 120.3 MB/s ETA 3s` (`ETA --` while the rate is 0)
+ * @param reason - why it waits (queued, no peer, a full disk), shown instead of rate and ETA
+ * @returns e.g. `a.bin 45% 120.3 MB/s ETA 3s` (`ETA --` while the rate is 0), or
+ *   `a.bin 62% waiting for peers`
  */
-export function progressLine(name: string, done: number, total: number, rate: number): string {
+export function progressLine(
+	name: string,
+	done: number,
+	total: number,
+	rate: number,
+	reason?: string,
+): string {
 	const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
+	if (reason !== undefined && done < total)
+		return `${printable(name)} ${pct}% ${printable(reason)}`;
 	const eta = rate > 0 ? (total - done) / rate : Number.NaN;
 	return `${printable(name)} ${pct}% ${formatRate(rate)} ETA ${done >= total ? "0s" : formatEta(eta)}`;
 }
@@ -94,8 +107,10 @@ export class ProgressReport {
 	 * since the last one or a new tenth of the way is reached.
 	 * @param done - bytes done (resumed bytes included)
 	 * @param rate - bytes per second now
-	 * @param reason - why the download waits (e.g. `disk full: waiting for space …`): the bar
-	 *   shows it instead of the rate; as plain lines it is written once, when it appears
+	 * @param reason - why the download waits (`queued (#2 in line, 3 at once)`, `waiting for
+	 *   peers`, `disk full: waiting for space …`): the bar shows it instead of the rate; as
+	 *   plain lines it replaces rate and ETA, in a line written when the reason appears or
+	 *   changes and then at most every {@link WAIT_LINE_MS} while it stays
 	 */
 	update(done: number, rate: number, reason?: string): void {
 		if (this.ended) return;
@@ -103,7 +118,6 @@ export class ProgressReport {
 		this.rate = rate;
 		const newReason = reason !== undefined && reason !== this.reason;
 		this.reason = reason;
-		if (!this.bar && newReason) this.target.line(printable(`${this.name}: ${reason}`));
 		if (this.bar) {
 			this.bar.update(this.done, this.payload());
 			return;
@@ -111,6 +125,16 @@ export class ProgressReport {
 		const pct = this.total > 0 ? Math.floor((this.done * 100) / this.total) : 100;
 		const tenth = Math.floor(pct / 10);
 		const at = this.now();
+		if (reason !== undefined) {
+			// Nothing moves: say why, not `0 B/s ETA --` every second.
+			if (newReason || at - this.lastLineAt >= WAIT_LINE_MS) {
+				this.lastLineAt = at;
+				this.lastPct = pct;
+				this.lastTenth = Math.max(this.lastTenth, tenth);
+				this.target.line(progressLine(this.name, this.done, this.total, rate, reason));
+			}
+			return;
+		}
 		if (tenth > this.lastTenth || (at - this.lastLineAt >= LINE_INTERVAL_MS && pct < 100)) {
 			this.lastTenth = tenth;
 			this.lastLineAt = at;

@@ -36,6 +36,11 @@ export interface Settings {
 	/** The network key (any secret; see `NetworkGuard`); `""` for none. */
 	networkKey: string;
 	/**
+	 * Seed what the TUI and `serve` download: serve each completed file while the peer runs
+	 * (default true; `--no-seed` turns it off for a run).
+	 */
+	seed: boolean;
+	/**
 	 * Peer ids (lasting identities, 32 hex digits) whose offers are accepted without asking
 	 * (`p2p-tui trust ID`); never names or addresses.
 	 */
@@ -65,6 +70,7 @@ export function defaultSettings(): Settings {
 		maxUp: 0,
 		maxActive: DEFAULT_MAX_ACTIVE,
 		networkKey: "",
+		seed: true,
 		trusted: [],
 	};
 }
@@ -146,6 +152,8 @@ export function loadSettings(flags: RunFlags): Settings {
 		maxActive: flags.maxActive ?? stored.maxActive,
 		networkKey:
 			flags.networkKey ?? (typeof stored.networkKey === "string" ? stored.networkKey : ""),
+		// Anything but an explicit false in the file seeds.
+		seed: !flags.noSeed && stored.seed !== false,
 		trusted: storedTrusted(stored.trusted),
 	};
 }

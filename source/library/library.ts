@@ -57,12 +57,20 @@ export interface SharedFile {
 	manifest: Manifest;
 	/** The manifest's encoding, served to peers. */
 	manifestBytes: Buffer;
+	/**
+	 * For a file we downloaded and seed (see `Library.seed`): the real path of the folder it
+	 * must lie in when opened (the downloads folder). Absent for files of the shared folder.
+	 */
+	seedRoot?: string;
 }
 
 /** Events of a library. */
 export interface LibraryEvents {
-	/** The shared list changed; `revision` is the new revision number. */
-	changed: [revision: number];
+	/**
+	 * The shared list changed; `revision` is the new revision number; `folder` is false when
+	 * only the files we seed changed (see `seed`), not the shared folder's.
+	 */
+	changed: [revision: number, folder: boolean];
 	/** Indexing moved on: at most a few per second, and one when it is done. */
 	progress: [progress: IndexProgress];
 }
@@ -213,6 +221,11 @@ export class Library extends EventEmitter<LibraryEvents> {
 	private addedAt = new Map<string, number>();
 	/** `files()`, sorted, until the list changes. */
 	private sorted: SharedFile[] | undefined;
+	/**
+	 * Files we downloaded and seed, by the name they were listed under (outside the shared
+	 * folder: no walk or watcher touches them; a read that finds one changed drops it).
+	 */
+	private seeds = new Map<string, SharedFile>();
 	/** Every folder under the root, relative with `/`, with when it was added. */
 	private folders = new Map<string, number>();
 	private sortedFolders: string[] | undefined;
@@ -250,6 +263,8 @@ export class Library extends EventEmitter<LibraryEvents> {
 	private idleWaiters: (() => void)[] = [];
 
 	private unpublished = false;
+	/** The shared folder's part of the list changed since the last publication (not only seeds). */
+	private folderChanged = false;
 	private publishTimer: NodeJS.Timeout | undefined;
 	private lastPublish = 0;
 	private saveTimer: NodeJS.Timeout | undefined;
@@ -345,8 +360,92 @@ export class Library extends EventEmitter<LibraryEvents> {
 	 * modify it.
 	 */
 	files(): SharedFile[] {
-		this.sorted ??= [...this.byPath.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+		this.sorted ??= [
+			...this.byPath.values(),
+			// A name of the shared folder wins over a seeded file of the same name.
+			...[...this.seeds.values()].filter((f) => !this.byPath.has(f.name)),
+		].sort((a, b) => (a.name < b.name ? -1 : 1));
 		return this.sorted;
+	}
+
+	/**
+	 * Serves a file we downloaded (verified against `manifestBytes`) under the name it was
+	 * listed under, for as long as the library is open and the file stays as it is now: it
+	 * is listed like a shared file (the list is republished), its reads are confined to
+	 * `root` as shared files are to the shared folder, and a read that finds it changed,
+	 * moved or gone stops serving it. A file of the shared folder of the same name wins.
+	 * @param name - the network name (`/`-separated)
+	 * @param absPath - where the verified file is (inside `root`)
+	 * @param manifestBytes - its manifest's encoding (the file id is its BLAKE3)
+	 * @param root - the folder it lies in (the downloads folder)
+	 * @returns false when it cannot be served: not a regular file inside `root`, or its size
+	 *   is not the manifest's
+	 */
+	async seed(name: string, absPath: string, manifestBytes: Buffer, root: string): Promise<boolean> {
+		const manifest = decodeManifest(manifestBytes);
+		if (!manifest || this.closed) return false;
+		try {
+			const realRoot = await fs.realpath(root);
+			const real = await fs.realpath(absPath);
+			if (!isInside(realRoot, real) || real === realRoot) return false;
+			const stat = await fs.stat(real, { bigint: true });
+			if (!stat.isFile() || Number(stat.size) !== manifest.size || this.closed) return false;
+			const idBytes = Buffer.from(manifestId(manifestBytes));
+			const previous = this.seeds.get(name);
+			if (previous) this.unseedFile(previous);
+			const file: SharedFile = {
+				id: toHex(idBytes),
+				idBytes,
+				name,
+				absPath: real,
+				size: manifest.size,
+				mtimeMs: Number(stat.mtimeNs / 1_000_000n),
+				identity: identityOf(stat),
+				manifest,
+				manifestBytes,
+				seedRoot: realRoot,
+			};
+			this.seeds.set(name, file);
+			// After the shared folder's files of this id: they are served first.
+			const same = this.byId.get(file.id);
+			if (same) same.push(file);
+			else this.byId.set(file.id, [file]);
+			this.markListChanged(false);
+			return true;
+		} catch {
+			return false;
+		}
+	}
+
+	/** Files we downloaded and seed (see `seed`). */
+	seeded(): SharedFile[] {
+		return [...this.seeds.values()];
+	}
+
+	/** The downloaded file seeded under `name`, if any. */
+	seeding(name: string): SharedFile | undefined {
+		return this.seeds.get(name);
+	}
+
+	/** Stops seeding a downloaded file. */
+	private unseedFile(file: SharedFile): void {
+		if (this.seeds.get(file.name) !== file) return;
+		this.seeds.delete(file.name);
+		this.dropId(file);
+		this.markListChanged(false);
+	}
+
+	/** Takes `file` out of `byId`; the id's open file and pieces go when it was the last. */
+	private dropId(file: SharedFile): void {
+		const same = this.byId.get(file.id)?.filter((f) => f !== file) ?? [];
+		if (same.length > 0) this.byId.set(file.id, same);
+		else {
+			this.byId.delete(file.id);
+			this.closeHandle(file.id);
+			for (const key of [...this.pieces.keys()]) {
+				if (key.startsWith(`${file.id}:`)) this.pieces.delete(key);
+			}
+		}
 	}
 
 	/**
@@ -435,6 +534,9 @@ export class Library extends EventEmitter<LibraryEvents> {
 		this.pieces.clear();
 		this.byPath.clear();
 		this.byId.clear();
+		// Downloaded files are not of the shared folder: they stay served.
+		for (const file of this.seeds.values())
+			this.byId.set(file.id, [...(this.byId.get(file.id) ?? []), file]);
 		this.addedAt.clear();
 		this.folders.clear();
 		this.queue.clear();
@@ -769,15 +871,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 		if (this.byPath.get(file.name) !== file) return;
 		this.byPath.delete(file.name);
 		this.addedAt.delete(file.name);
-		const same = this.byId.get(file.id)?.filter((f) => f !== file) ?? [];
-		if (same.length > 0) this.byId.set(file.id, same);
-		else {
-			this.byId.delete(file.id);
-			this.closeHandle(file.id);
-			for (const key of [...this.pieces.keys()]) {
-				if (key.startsWith(`${file.id}:`)) this.pieces.delete(key);
-			}
-		}
+		this.dropId(file);
 		this.markListChanged();
 	}
 
@@ -794,9 +888,10 @@ export class Library extends EventEmitter<LibraryEvents> {
 	}
 
 	/** The list changed: publish it soon (at most every {@link PUBLISH_MS}). */
-	private markListChanged(): void {
+	private markListChanged(folder = true): void {
 		this.sorted = undefined;
 		this.unpublished = true;
+		if (folder) this.folderChanged = true;
 		if (this.publishTimer || this.closed) return;
 		const wait = Math.max(PUBLISH_COALESCE_MS, this.lastPublish + PUBLISH_MS - Date.now());
 		this.publishTimer = setTimeout(() => this.publish(), wait);
@@ -809,9 +904,11 @@ export class Library extends EventEmitter<LibraryEvents> {
 		this.publishTimer = undefined;
 		if (!this.unpublished || this.closed) return;
 		this.unpublished = false;
+		const folder = this.folderChanged;
+		this.folderChanged = false;
 		this.lastPublish = Date.now();
 		this.revision = (this.revision + 1) >>> 0 || 1;
-		this.emit("changed", this.revision);
+		this.emit("changed", this.revision, folder);
 		this.requestSave(this.state.done ? SAVE_IDLE_MS : SAVE_BUSY_MS);
 	}
 
@@ -1112,16 +1209,14 @@ export class Library extends EventEmitter<LibraryEvents> {
 			// Gone, or refused (a link now, or outside the folder): stop serving it until the
 			// path is looked at again.
 			this.closeHandle(file.id);
-			this.remove(file);
-			this.markDirty(file.name);
+			this.forget(file);
 			return null;
 		}
 		try {
 			// Check the opened file itself: a path swapped after indexing cannot slip past.
 			const stat = await handle.stat({ bigint: true });
 			if (!stat.isFile() || !sameIdentity(identityOf(stat), file.identity)) {
-				this.remove(file);
-				this.markDirty(file.name);
+				this.forget(file);
 				return null;
 			}
 			const start = index * file.manifest.pieceSize;
@@ -1136,6 +1231,19 @@ export class Library extends EventEmitter<LibraryEvents> {
 	}
 
 	/**
+	 * Stops serving a file found changed or gone: a shared one until its path is looked at
+	 * again, a downloaded one for good.
+	 */
+	private forget(file: SharedFile): void {
+		if (file.seedRoot !== undefined) {
+			this.unseedFile(file);
+			return;
+		}
+		this.remove(file);
+		this.markDirty(file.name);
+	}
+
+	/**
 	 * The open handle of a shared file (opened once, kept in a small LRU; every read is served
 	 * from it, so a path swapped later changes nothing). Opened without following a link
 	 * (`absPath` is already the resolved path), then checked: the handle must be a regular
@@ -1147,7 +1255,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 		if (handle) {
 			this.handles.delete(file.id); // re-insert: most recently used last
 		} else {
-			handle = openConfined(file, this.currentRoot);
+			handle = openConfined(file, file.seedRoot ?? this.currentRoot);
 			if (this.handles.size >= OPEN_FILES) {
 				const oldest = this.handles.keys().next().value;
 				if (oldest !== undefined) this.closeHandle(oldest);

@@ -159,8 +159,8 @@ export function attachLog(peer: Peer, file: string): PeerLog {
 			`shared folder indexed: ${p.filesDone} files`,
 		);
 	});
-	on("library-changed", (files) => {
-		if (indexed)
+	on("library-changed", (files, reindexed) => {
+		if (indexed && reindexed)
 			logger.info({ event: "re-indexed", files }, `shared folder re-indexed: ${files} files`);
 	});
 

@@ -56,6 +56,10 @@ import type {
 	TransferState,
 } from "./types.js";
 
+/** Orders the network's files by name as `localeCompare` does, without a collator per call. */
+const COLLATOR = new Intl.Collator();
+/** Least time between two fetches of one peer's list, in ms (a changed list waits its turn). */
+export const LIST_REFRESH_MS = 1_000;
 /** How often running downloads are offered the peers that list their file, in ms. */
 const RESUPPLY_MS = 1_000;
 /**
@@ -114,6 +118,12 @@ export interface PeerOptions {
 	 * a fresh ephemeral one when absent.
 	 */
 	identity?: Identity;
+	/**
+	 * Seed what we download: each file a download completes (or finds already in place) is
+	 * served and listed under its network name for as long as the peer runs (see
+	 * `Library.seed`). Off when absent: one-shot commands leave at once anyway.
+	 */
+	seed?: boolean;
 }
 
 /** Counters of the peer table: discovery datagrams dropped, by reason. */
@@ -135,8 +145,11 @@ export interface PeerEvents {
 	"peer-updated": [peer: PeerRecord];
 	/** The merged list of files on the network changed. */
 	"files-changed": [];
-	/** Our shared folder was re-indexed; `files` is how many we share. */
-	"library-changed": [files: number];
+	/**
+	 * Our shared list changed; `files` is how many we share; `reindexed` is false when only
+	 * the downloaded files we seed changed.
+	 */
+	"library-changed": [files: number, reindexed: boolean];
 	"download-started": [transfer: TransferState];
 	"download-progress": [transfer: TransferState];
 	"download-complete": [transfer: TransferState];
@@ -280,6 +293,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private filesCache: NetworkFile[] | undefined;
 	private foldersCache: NetworkFolder[] | undefined;
 	private readonly fetching = new Map<string, Promise<void>>();
+	/** When each peer's list fetch last started (ms since the epoch). */
+	private readonly listFetchedAt = new Map<string, number>();
+	/** Refetches put off until LIST_REFRESH_MS after the last one, by peer id. */
+	private readonly refreshTimers = new Map<string, NodeJS.Timeout>();
 	/** Folder downloads of this session, oldest first. */
 	private readonly folderJobs: FolderJob[] = [];
 	/** The folder download each file download belongs to, by file id. */
@@ -290,6 +307,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private readonly busyTargets = new Map<string, Promise<TransferState>>();
 	/** Transfers completed without a download (identical file already there, or a copy), by path. */
 	private readonly kept = new Map<string, TransferState>();
+	/** Files we seed (see `seedFile`): the name each is listed under, by its path. */
+	private readonly seededAt = new Map<string, string>();
+	/** Seeds being set up (a stat and a realpath each). */
+	private readonly seeding = new Set<Promise<void>>();
 	private discovery!: Discovery;
 	private engine!: TransferEngine;
 	private library!: Library;
@@ -416,14 +437,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		});
 		this.discovery.on("peer-left", (p, why) => {
 			this.lists.delete(p.id);
+			clearTimeout(this.refreshTimers.get(p.id));
+			this.refreshTimers.delete(p.id);
+			this.listFetchedAt.delete(p.id);
 			this.listsChanged();
 			for (const d of this.engine.downloads.values()) d.removeSource(p.address, p.ports.send);
 			this.emit("peer-left", p, why);
 			this.emit("files-changed");
 		});
 		// Re-announced at once: peers see our new revision and refetch the list.
-		this.library.on("changed", () => {
-			this.emit("library-changed", this.library.files().length);
+		this.library.on("changed", (_revision, folder) => {
+			this.emit("library-changed", this.library.files().length, folder);
 			void this.discovery.announce();
 		});
 		this.library.on("progress", (progress) => this.emit("index-progress", progress));
@@ -432,7 +456,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 			this.emit("download-progress", state);
 			if (state.folder) this.folderProgress(state.folder, false);
 		});
-		this.engine.on("download-complete", (d) => this.emit("download-complete", this.stateOf(d)));
+		this.engine.on("download-complete", (d) => {
+			const state = this.stateOf(d);
+			if (state.path) this.seedFile(state.name, state.path, encodeManifest(d.manifest));
+			this.emit("download-complete", state);
+		});
 		this.engine.on("download-failed", (d) => this.emit("download-failed", this.stateOf(d)));
 		this.engine.on("download-dequeued", (d) => this.emit("download-dequeued", this.stateOf(d)));
 		this.engine.on("download-cancelled", (d, keep) =>
@@ -488,7 +516,22 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * that is large) and adds it as a source where it fits.
 	 */
 	private refreshList(peer: PeerRecord): void {
-		if (this.fetching.has(peer.id)) return;
+		if (this.fetching.has(peer.id) || this.refreshTimers.has(peer.id) || this.stopping) return;
+		// A peer indexing its folder republishes every 300 ms: its list is fetched again at most
+		// every LIST_REFRESH_MS, so a swarm starting cold does not spend its memory on refetches.
+		const wait =
+			(this.listFetchedAt.get(peer.id) ?? Number.NEGATIVE_INFINITY) + LIST_REFRESH_MS - Date.now();
+		if (wait > 0) {
+			const timer = setTimeout(() => {
+				this.refreshTimers.delete(peer.id);
+				const now = this.discovery.table.get(peer.id);
+				if (now && now.revision !== this.lists.get(peer.id)?.revision) this.refreshList(now);
+			}, wait);
+			timer.unref();
+			this.refreshTimers.set(peer.id, timer);
+			return;
+		}
+		this.listFetchedAt.set(peer.id, Date.now());
 		let fetched = false;
 		const job = this.engine
 			.fetchList(peer, this.lists.get(peer.id))
@@ -536,6 +579,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			ports: this.engine.ports,
 			discoveryPort: this.options.discoveryPort,
 			sharedFiles: this.library.files().length,
+			seededFiles: this.library.seeded().length,
 		};
 	}
 
@@ -666,8 +710,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	/**
-	 * Every file on the network (not our own), merged by id, sorted by name. The same array
-	 * until a list changes: treat it as read-only.
+	 * Every file on the network (not our own): one entry per (name, content id) pair, its
+	 * `peers` every peer with that content under any name (see `mergeFiles`), sorted by name.
+	 * The same array until a list changes: treat it as read-only.
 	 */
 	files(): NetworkFile[] {
 		this.filesCache ??= this.mergeFiles();
@@ -680,24 +725,52 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.foldersCache = undefined;
 	}
 
+	/**
+	 * One entry per (name, content) pair of every list: a content shared under several names
+	 * (a symlink and its target, one song in two folders) is listed under each. Its `peers`
+	 * are the peers that have the content under any name, each once: every one of them is a
+	 * source of it (downloads merge sources by content id). The entries of one content share
+	 * one `peers` array.
+	 */
 	private mergeFiles(): NetworkFile[] {
-		const merged = new Map<string, NetworkFile>();
+		// By id: the content's peers, and its entries by name (most contents have one name).
+		const byId = new Map<
+			string,
+			{ peers: string[]; first: NetworkFile; more?: Map<string, NetworkFile> }
+		>();
+		const out: NetworkFile[] = [];
 		for (const [peerId, list] of this.lists) {
 			for (const f of list.files) {
-				const known = merged.get(f.id);
-				if (known) known.peers.push(peerId);
-				else
-					merged.set(f.id, {
+				let content = byId.get(f.id);
+				let entry = content
+					? content.first.name === f.name
+						? content.first
+						: content.more?.get(f.name)
+					: undefined;
+				if (!entry) {
+					entry = {
 						id: f.id,
 						name: f.name,
 						size: f.size,
 						contentHash: f.contentHash,
-						peers: [peerId],
-					});
+						peers: content?.peers ?? [],
+					};
+					out.push(entry);
+					if (!content) {
+						content = { peers: entry.peers, first: entry };
+						byId.set(f.id, content);
+					} else {
+						content.more ??= new Map();
+						content.more.set(f.name, entry);
+					}
+				}
+				// A list is one peer's: the peer is the last one added when it lists this content twice.
+				const peers = content?.peers ?? entry.peers;
+				if (peers[peers.length - 1] !== peerId) peers.push(peerId);
 			}
 		}
-		return [...merged.values()].sort(
-			(a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id),
+		return out.sort(
+			(a, b) => COLLATOR.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
 		);
 	}
 
@@ -711,35 +784,47 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	private mergeFolders(): NetworkFolder[] {
-		const folders = new Map<string, { ids: Map<string, number>; peers: Set<string> }>();
+		const folders = new Map<string, { files: number; size: number; peers: Set<string> }>();
 		const folderAt = (folderPath: string) => {
 			let folder = folders.get(folderPath);
 			if (!folder) {
-				folder = { ids: new Map(), peers: new Set() };
+				folder = { files: 0, size: 0, peers: new Set() };
 				folders.set(folderPath, folder);
 			}
 			return folder;
 		};
+		/** Calls `visit` with every folder above `name` (`a/b/c.txt`: `a`, `a/b`). */
+		const above = (name: string, visit: (folderPath: string) => void) => {
+			for (let at = name.indexOf("/"); at > 0; at = name.indexOf("/", at + 1))
+				visit(name.slice(0, at));
+		};
+		// Files and sizes from the merged entries: each (name, content) pair once.
+		for (const f of this.files()) {
+			above(f.name, (folderPath) => {
+				const folder = folderAt(folderPath);
+				folder.files++;
+				folder.size += f.size;
+			});
+		}
 		for (const [peerId, list] of this.lists) {
+			// A list is sorted by name: files of one folder follow each other.
+			let last = "";
 			for (const f of list.files) {
-				const parts = f.name.split("/");
-				for (let depth = 1; depth < parts.length; depth++) {
-					const folder = folderAt(parts.slice(0, depth).join("/"));
-					folder.ids.set(f.id, f.size);
-					folder.peers.add(peerId);
-				}
+				const slash = f.name.lastIndexOf("/");
+				if (slash <= 0 || (last.length === slash && f.name.startsWith(last))) continue;
+				last = f.name.slice(0, slash);
+				above(`${last}/`, (folderPath) => folderAt(folderPath).peers.add(peerId));
 			}
 			for (const empty of list.folders) {
-				const parts = empty.split("/");
-				for (let depth = 1; depth <= parts.length; depth++)
-					folderAt(parts.slice(0, depth).join("/")).peers.add(peerId);
+				folderAt(empty).peers.add(peerId);
+				above(empty, (folderPath) => folderAt(folderPath).peers.add(peerId));
 			}
 		}
 		return [...folders]
 			.map(([folderPath, f]) => ({
 				path: folderPath,
-				files: f.ids.size,
-				size: [...f.ids.values()].reduce((a, b) => a + b, 0),
+				files: f.files,
+				size: f.size,
 				peers: [...f.peers],
 			}))
 			.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -763,13 +848,23 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return this.library.ready();
 	}
 
-	/** Files we share ourselves. */
-	sharedFiles(): { id: string; name: string; size: number; contentHash: string }[] {
+	/**
+	 * Files we share ourselves: the shared folder's, and the files we downloaded and seed
+	 * (`downloaded`, with where they are).
+	 */
+	sharedFiles(): {
+		id: string;
+		name: string;
+		size: number;
+		contentHash: string;
+		downloaded?: string;
+	}[] {
 		return this.library.files().map((f) => ({
 			id: f.id,
 			name: f.name,
 			size: f.size,
 			contentHash: toHex(f.manifest.contentHash),
+			...(f.seedRoot === undefined ? {} : { downloaded: f.absPath }),
 		}));
 	}
 
@@ -786,7 +881,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 		if (byId) return byId;
 		let prefixed: NetworkFile[] = [];
 		if (/^[0-9a-f]{8,}$/i.test(q)) {
-			prefixed = files.filter((f) => f.id.startsWith(q.toLowerCase()));
+			// One content listed under several names is one file to fetch: one match per id.
+			const byPrefix = new Map<string, NetworkFile>();
+			for (const f of files)
+				if (f.id.startsWith(q.toLowerCase()) && !byPrefix.has(f.id)) byPrefix.set(f.id, f);
+			prefixed = [...byPrefix.values()];
 			if (prefixed.length === 1) return prefixed[0];
 		}
 		const named = files.filter((f) => f.name === q);
@@ -809,7 +908,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 	transfers(): TransferState[] {
 		return [
 			...[...this.engine.downloads.values()].map((d) => this.stateOf(d)),
-			...this.kept.values(),
+			...[...this.kept.values()].map((t) => this.marked(t)),
 		];
 	}
 
@@ -817,7 +916,20 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private stateOf(download: Download): TransferState {
 		const state = download.state();
 		const folder = this.fileFolders.get(state.fileId);
-		return folder === undefined ? state : { ...state, folder };
+		if (folder !== undefined) state.folder = folder;
+		if (state.status === "queued") {
+			const position = this.engine.queuePosition(download);
+			if (position > 0) state.queuePosition = position;
+		}
+		return this.marked(state);
+	}
+
+	/** A complete transfer we seed gets `seeding` (while the library still serves it). */
+	private marked(state: TransferState): TransferState {
+		if (state.status !== "complete" || !state.path) return state;
+		const listed = this.seededAt.get(state.path);
+		if (listed === undefined || this.library.seeding(listed)?.id !== state.fileId) return state;
+		return { ...state, seeding: true };
 	}
 
 	/** Payload bytes uploaded so far (answers plus pushes). */
@@ -902,19 +1014,30 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * name already holds the same content (same size and BLAKE3), nothing is downloaded and
 	 * the transfer completes at once with that path. A paused download of the file is
 	 * resumed; a cancelled or failed one starts again (from its partial file, if kept).
+	 * A content listed under several names is fetched once (from every peer that has it,
+	 * whatever the name); asked for under a second name, it is copied there once verified.
 	 * @param fileId - hex id of a file in `files()`
+	 * @param name - which of its names to save it under (default: the first listed)
 	 * @returns the finished transfer (with `path`)
-	 * @throws OperationError `NOT_FOUND` (unknown id), `NO_SOURCE` (no manifest),
-	 *   `BAD_MANIFEST` (a manifest that fails its id check), `UNSAFE_NAME`,
+	 * @throws OperationError `NOT_FOUND` (unknown id, or no such name of it), `NO_SOURCE` (no
+	 *   manifest), `BAD_MANIFEST` (a manifest that fails its id check), `UNSAFE_NAME`,
 	 *   or `FAILED` when the download fails
 	 */
-	async download(fileId: string): Promise<TransferState> {
-		const file = this.files().find((f) => f.id === fileId);
-		if (!file) throw new OperationError(`no peer shares ${fileId}`, "NOT_FOUND");
+	async download(fileId: string, name?: string): Promise<TransferState> {
+		const file = this.files().find(
+			(f) => f.id === fileId && (name === undefined || f.name === name),
+		);
+		if (!file)
+			throw new OperationError(
+				`no peer shares ${name === undefined ? fileId : `${JSON.stringify(name)} (${fileId.slice(0, 16)})`}`,
+				"NOT_FOUND",
+			);
 		const running = this.engine.downloads.get(fileId);
 		if (running?.status === "paused") this.resume(fileId);
-		if (running && !isEnded(running)) return this.waitFor(running);
 		const target = downloadTarget(this.options.downloadsDir, file.name);
+		// The same content under another name: fetched once, then copied (see `fetchTo`).
+		if (running && !isEnded(running) && (name === undefined || this.targets.get(fileId) === target))
+			return this.waitFor(running);
 		if (!target)
 			throw new OperationError(
 				`refusing unsafe file name ${JSON.stringify(file.name)}`,
@@ -1057,7 +1180,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 			}
 		}
 		const state = await this.waitFor(download);
-		if (folder === undefined || this.targets.get(file.id) === target || !state.path) return state;
+		if (this.targets.get(file.id) === target || !state.path) return state;
 		// The same content wanted at a second path (a folder holding it twice, or fetched
 		// before for another path): a copy of the verified file.
 		return this.copyTo(state.path, file, target, folder);
@@ -1071,7 +1194,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		source: string,
 		file: Wanted,
 		target: string,
-		folder: string,
+		folder: string | undefined,
 	): Promise<TransferState> {
 		await fs.mkdir(path.dirname(target), { recursive: true });
 		for (let n = 0; n < 1000; n++) {
@@ -1092,6 +1215,32 @@ export class Peer extends EventEmitter<PeerEvents> {
 			return this.keep(file, candidate, folder);
 		}
 		throw new OperationError(`no free name beside ${target}`, "FAILED");
+	}
+
+	/**
+	 * Seeds a verified file we hold (with `seed` on): listed under `name` (or, when a file
+	 * of another content is seeded under that name already, its path under the downloads
+	 * folder) and served from `where` while the peer runs.
+	 */
+	private seedFile(name: string, where: string, manifestBytes: Buffer): void {
+		if (!this.options.seed) return;
+		const root = path.resolve(this.options.downloadsDir);
+		const id = toHex(manifestId(manifestBytes));
+		const taken = this.library.seeding(name);
+		const listed =
+			taken && taken.id !== id && isInside(root, where)
+				? path.relative(root, where).split(path.sep).join("/")
+				: name;
+		const job = this.library.seed(listed, where, manifestBytes, root).then((ok) => {
+			if (ok) this.seededAt.set(where, listed);
+		});
+		this.seeding.add(job);
+		void job.finally(() => this.seeding.delete(job));
+	}
+
+	/** Waits until the files completed so far are seeded (for tests and reporters). */
+	async seeded(): Promise<void> {
+		while (this.seeding.size > 0) await Promise.all(this.seeding);
 	}
 
 	/** Records a transfer that completed without downloading: the file is at `where`. */
@@ -1117,6 +1266,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 		};
 		this.kept.delete(where);
 		this.kept.set(where, state);
+		// Seeded when its manifest is known: from a `.p2p` file, this session's download of
+		// the content, or a file we serve already.
+		const manifest = file.manifest ?? this.engine.downloads.get(file.id)?.manifest;
+		const bytes = manifest ? encodeManifest(manifest) : this.library.get(file.id)?.manifestBytes;
+		if (bytes) this.seedFile(file.name, where, bytes);
 		this.emit("download-complete", state);
 		return state;
 	}
@@ -1539,6 +1693,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 		this.stopping ??= (async () => {
 			clearInterval(this.rescanTimer);
 			clearInterval(this.resupplyTimer);
+			for (const timer of this.refreshTimers.values()) clearTimeout(timer);
 			this.offers.close();
 			await this.discovery.close();
 			await this.engine.close();

@@ -69,8 +69,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 	listen("files-changed", changed);
 	// The first index's publications are no news; later ones are a re-index of the folder.
 	let indexedOnce = peer.indexProgress().done;
-	listen("library-changed", (files) => {
-		if (indexedOnce) say(`shared folder re-indexed: ${files} files`);
+	listen("library-changed", (files, reindexed) => {
+		if (indexedOnce && reindexed) say(`shared folder re-indexed: ${files} files`);
 		else changed();
 	});
 	listen("download-started", (t) =>
@@ -131,7 +131,7 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 		},
 		dispatch(intent: Intent) {
 			if (intent.type === "download") {
-				peer.download(intent.fileId).catch((error: Error & { code?: string }) => {
+				peer.download(intent.fileId, intent.name).catch((error: Error & { code?: string }) => {
 					// A cancel says so itself (with what became of the partial file).
 					if (error.code !== "CANCELLED") say(error.message);
 				});

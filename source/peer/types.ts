@@ -63,17 +63,23 @@ export interface PeerRecord {
 	upRate?: number;
 }
 
-/** One file on the network, merged by id across every peer that lists it. */
+/**
+ * One file on the network: one (name, content) pair, merged across every peer that lists
+ * it. A content shared under several names is one entry per name, all with the same `id`.
+ */
 export interface NetworkFile {
 	/** File id: lowercase hex BLAKE3 of the manifest's encoding (64 characters). */
 	id: string;
-	/** Path relative to the sharer's folder, with `/` separators (the first name heard). */
+	/** Path relative to the sharer's folder, with `/` separators. */
 	name: string;
 	/** Size in bytes. */
 	size: number;
 	/** Lowercase hex BLAKE3 of the whole content, as `b3sum` prints it. */
 	contentHash: string;
-	/** Ids of the peers that list this file. */
+	/**
+	 * Ids of the peers that have this content (under this name or another), each once: the
+	 * sources of a download of it.
+	 */
 	peers: string[];
 }
 
@@ -84,7 +90,7 @@ export interface NetworkFile {
 export interface NetworkFolder {
 	/** Path relative to the sharers' folders, with `/` separators, no trailing `/`. */
 	path: string;
-	/** Distinct files (by id) under it, at any depth. */
+	/** Files under it, at any depth: distinct (name, content) pairs, as the Files pane lists them. */
 	files: number;
 	/** Sum of their sizes in bytes. */
 	size: number;
@@ -173,6 +179,10 @@ export interface TransferState {
 	pieceSize?: number;
 	/** Path of the partial file while not complete (absent once complete or deleted on cancel). */
 	partialPath?: string;
+	/** Complete, and served to other peers from `path` (we seed what we downloaded). */
+	seeding?: boolean;
+	/** While `queued`: its place in the download queue (1 starts next). */
+	queuePosition?: number;
 }
 
 /** This peer's own identity and folders. */
@@ -191,8 +201,10 @@ export interface SelfInfo {
 	downloadsDir: string;
 	ports: TransferPorts;
 	discoveryPort: number;
-	/** Number of files we share. */
+	/** Number of files we share (the shared folder's and the ones we seed). */
 	sharedFiles: number;
+	/** Of those, files we downloaded and seed (see `PeerOptions.seed`). */
+	seededFiles: number;
 }
 
 /** Everything a view needs, at one moment. Treat as immutable. */
@@ -237,7 +249,8 @@ export interface Limits {
 
 /** What a view may ask the core to do. */
 export type Intent =
-	| { type: "download"; fileId: string }
+	/** Downloads a file; `name` picks which of its names it lands under (default the first). */
+	| { type: "download"; fileId: string; name?: string }
 	| { type: "download-folder"; path: string }
 	/** Pauses a queued or running download (kept on disk with its resume record). */
 	| { type: "pause"; fileId: string }

@@ -1,35 +1,62 @@
 /**
- * Fuzzy search over names (Fuse.js, a Bitap matcher that tolerates typos: "slicon valey"
- * finds "Silicon Valley"), re-ranked so exact, prefix and whole-word matches come before
- * scattered ones. Shared by the TUI's `/` search and the `search` command; pure, no I/O.
+ * Fuzzy search over names, as fast as typing over 100,000 of them: our own exact tiers
+ * (exact, prefix, word start, substring, every word) found by a plain scan of the
+ * lowercased names, then typo-tolerant matches from uFuzzy (`@leeoniya/ufuzzy`: one error
+ * per word, an insertion, deletion, substitution or swap, so "slicon valey" finds "Silicon
+ * Valley"), ranked below them by uFuzzy's own ranking. Shared by the TUI's `/` search and
+ * the `search` command; pure, no I/O.
  *
- * {@link FuzzyIndex} keeps Fuse's index between searches (build it once per list of names,
- * search it on every keystroke) and can search in steps, one chunk of items at a time, so
- * a UI can stay responsive over 100,000 names.
+ * {@link FuzzyIndex} keeps the names (and their lowercase forms) between searches and can
+ * search in steps, one chunk of items at a time, so a UI stays responsive over 1,000,000
+ * names.
  */
-import Fuse, { type FuseResult } from "fuse.js";
+import uFuzzy from "@leeoniya/ufuzzy";
 
 /** One ranked match. */
 export interface FuzzyMatch<T> {
 	item: T;
-	/** 0 is a perfect match, 1 no match at all (Fuse's score; see the ranking in {@link FuzzyIndex}). */
+	/**
+	 * 0 is a perfect match, 1 no match at all: 0 for the exact tiers; a typo-tolerant match
+	 * 0.1 and more, by the share of the query's length it is off (never less than a better
+	 * ranked match's; see {@link FuzzyIndex}).
+	 */
 	score: number;
 	/** Matched ranges of the name as `[start, end]` pairs (inclusive, UTF-16 indices), sorted. */
 	ranges: [number, number][];
 }
 
+/** Items per step of {@link FuzzyIndex.steps} (about 1-3 ms each). */
+export const DEFAULT_CHUNK_SIZE = 8192;
+
 /**
- * How far a match may stray: Fuse's threshold (0 exact … 1 anything). 0.4 lets two
- * typos through in a dozen letters without matching unrelated names.
+ * Typo-tolerant matches ranked by uFuzzy's ranking (and highlighted) when there are at most
+ * this many; past it (a short query matching loosely everywhere) they follow in list order,
+ * unhighlighted: ranking them would cost more than typing allows, and the exact tiers fill
+ * the screen above them anyway.
  */
-const THRESHOLD = 0.4;
-
-/** Items per Fuse collection: one step of {@link FuzzyIndex.steps} (about 5-15 ms). */
-export const DEFAULT_CHUNK_SIZE = 512;
+export const FUZZY_RANKED_MAX = 1_000;
 
 /**
- * How a name matched, best first. Fuse alone ranks an exact substring anywhere like a
- * prefix; these tiers put what people mean first.
+ * The typo-tolerant matcher: uFuzzy in single-error mode (per word of the query, one
+ * inserted, deleted, substituted or swapped letter; words of 3-4 letters a swap, or one
+ * insertion at 4; shorter ones exactly), letters of any script.
+ */
+const matcher = new uFuzzy({
+	intraMode: 1,
+	intraIns: 1,
+	intraSub: 1,
+	intraTrn: 1,
+	intraDel: 1,
+	unicode: true,
+	interSplit: "[^\\p{L}\\d']+",
+	intraSplit: "\\p{Ll}\\p{Lu}",
+	intraBound: "\\p{Ll}\\p{Lu}",
+	intraChars: "[\\p{L}\\d']",
+	intraContr: "'\\p{L}{1,2}\\b",
+});
+
+/**
+ * How a name matched, best first: what people mean comes before typo-tolerant matches.
  */
 const Tier = {
 	/** The whole name, its last segment, or that segment without extension equals the query. */
@@ -42,20 +69,27 @@ const Tier = {
 	Substring: 3,
 	/** Every word of the query is somewhere inside the name, in any order. */
 	AllWords: 4,
-	/** Only Fuse's typo-tolerant match. */
+	/** Only uFuzzy's typo-tolerant match. */
 	Fuzzy: 5,
 } as const;
 type Tier = (typeof Tier)[keyof typeof Tier];
 
-/** A match before sorting: its tier, Fuse score and position in the item list. */
-interface Ranked<T> extends FuzzyMatch<T> {
-	tier: Tier;
-	index: number;
-	length: number;
+/**
+ * The exact-tier matches of one tier before sorting, in list order: each one's index in
+ * the list, where the query starts in its name, and (for {@link Tier.AllWords}) its ranges.
+ */
+interface TierHits {
+	index: number[];
+	start: number[];
+	ranges: [number, number][][];
 }
 
 /** Characters after which a word starts. */
 const WORD_BREAK = /[\s/\\_\-.,;:()[\]{}+&@#]/;
+/** {@link WORD_BREAK} for ASCII, by character code (1: a word starts after it). */
+const BREAK_CODES = Uint8Array.from({ length: 128 }, (_, code) =>
+	WORD_BREAK.test(String.fromCharCode(code)) ? 1 : 0,
+);
 
 /** The query, trimmed and lowercased, plus its words. */
 interface Query {
@@ -71,50 +105,73 @@ function parseQuery(query: string): Query {
 /** Whether position `at` of `name` starts a word. */
 function startsWord(name: string, at: number): boolean {
 	if (at === 0) return true;
+	const code = name.charCodeAt(at - 1);
+	if (code < 128) {
+		if (BREAK_CODES[code] === 1) return true;
+		// camelCase: a capital after a lowercase letter (ASCII: no string made).
+		if (code < 97 || code > 122) return false;
+		const next = name.charCodeAt(at);
+		if (next < 128) return next >= 65 && next <= 90;
+		const current = name[at];
+		return current !== current.toLowerCase();
+	}
 	const before = name[at - 1];
 	if (WORD_BREAK.test(before)) return true;
 	const current = name[at];
-	// camelCase: a capital after a lowercase letter.
 	return before !== before.toUpperCase() && current !== current.toLowerCase();
 }
 
+/** Where {@link exactTier}'s last match starts (tiers 0-3: the query's length long). */
+let hitStart = 0;
+/** The ranges of {@link exactTier}'s last {@link Tier.AllWords} match. */
+let hitRanges: [number, number][] = [];
+
 /**
- * The tier of an exact (case-insensitive) match of `query` in `name`, and its range;
- * undefined when the query is not a substring (or, for several words, not all present).
+ * The tier of an exact (case-insensitive) match of `query` in `name`, or -1 when the query
+ * is not a substring (or, for several words, not all present). The match is left in
+ * `hitStart` (or `hitRanges` for {@link Tier.AllWords}): this runs for every name holding
+ * the query (most of 100,000, for one letter), so it makes no object and cuts no string.
  */
-function exactTier(
-	name: string,
-	lower: string,
-	query: Query,
-): { tier: Tier; ranges: [number, number][] } | undefined {
+function exactTier(name: string, lower: string, query: Query): Tier | -1 {
 	const q = query.text;
 	const length = q.length;
-	const baseStart = lower.lastIndexOf("/", lower.length - 2) + 1;
-	const base = lower.slice(baseStart).replace(/\/$/, "");
-	const dot = base.lastIndexOf(".");
-	const stem = dot > 0 ? base.slice(0, dot) : base;
-	const whole = (at: number): [number, number][] => [[at, at + length - 1]];
-	if (lower === q || base === q || stem === q) {
-		return { tier: Tier.Exact, ranges: whole(lower === q ? 0 : baseStart) };
-	}
-	if (base.startsWith(q)) return { tier: Tier.Prefix, ranges: whole(baseStart) };
-	if (lower.startsWith(q)) return { tier: Tier.Prefix, ranges: whole(0) };
-	let first = -1;
-	for (let at = lower.indexOf(q); at >= 0; at = lower.indexOf(q, at + 1)) {
-		if (first < 0) first = at;
-		if (startsWord(name, at)) return { tier: Tier.WordStart, ranges: whole(at) };
-	}
-	if (first >= 0) return { tier: Tier.Substring, ranges: whole(first) };
-	if (query.words.length > 1) {
+	const first = lower.indexOf(q);
+	if (first < 0) {
+		// Not inside: only every word of a several-word query, in any order, is left.
+		if (query.words.length < 2) return -1;
 		const ranges: [number, number][] = [];
 		for (const word of query.words) {
 			const at = lower.indexOf(word);
-			if (at < 0) return undefined;
+			if (at < 0) return -1;
 			ranges.push([at, at + word.length - 1]);
 		}
-		return { tier: Tier.AllWords, ranges: mergeRanges(ranges) };
+		hitRanges = mergeRanges(ranges);
+		return Tier.AllWords;
 	}
-	return undefined;
+	const end = lower.endsWith("/") ? lower.length - 1 : lower.length;
+	const baseStart = lower.lastIndexOf("/", end - 1) + 1;
+	if (lower.length === length) {
+		hitStart = 0;
+		return Tier.Exact;
+	}
+	if (lower.startsWith(q, baseStart)) {
+		hitStart = baseStart;
+		const dot = lower.lastIndexOf(".", end - 1);
+		const stemEnd = dot > baseStart ? dot : end;
+		return end - baseStart === length || stemEnd - baseStart === length ? Tier.Exact : Tier.Prefix;
+	}
+	if (first === 0) {
+		hitStart = 0;
+		return Tier.Prefix;
+	}
+	for (let at = first; at >= 0; at = lower.indexOf(q, at + 1)) {
+		if (startsWord(name, at)) {
+			hitStart = at;
+			return Tier.WordStart;
+		}
+	}
+	hitStart = first;
+	return Tier.Substring;
 }
 
 /** Sorts and merges overlapping or touching ranges. */
@@ -129,43 +186,90 @@ function mergeRanges(ranges: [number, number][]): [number, number][] {
 	return merged;
 }
 
-/** Best first: tier, then (for fuzzy tiers) score, then shorter names, then list order. */
-function compareRanked<T>(a: Ranked<T>, b: Ranked<T>): number {
-	if (a.tier !== b.tier) return a.tier - b.tier;
-	if (a.tier >= Tier.AllWords && a.score !== b.score) return a.score - b.score;
-	return a.length - b.length || a.index - b.index;
-}
-
-/** One slice of the items with its own (lazily built) Fuse index. */
+/** One slice of the items. */
 interface Chunk<T> {
 	start: number;
 	items: readonly T[];
 	names: string[];
-	/** The names lowercased, made on the first search. */
-	lower?: string[];
-	fuse?: Fuse<string>;
 }
 
 /**
- * A searchable list of items, built once: Fuse's index is made per chunk of items on the
- * first search that needs it and reused by every later search, so searching again after a
- * keystroke costs only the search. Rebuild the index when the list of names changes.
+ * The query as uFuzzy gets it, or undefined when it is too short for a typo (fewer than
+ * three letters match exactly or not at all). `-` and `"` are uFuzzy's operators (a word
+ * to leave out, a quoted exact phrase), not something typed into a file name search: they
+ * separate words like any other punctuation.
+ */
+function typoText(query: Query): string | undefined {
+	if (query.text.replace(/\s/g, "").length < 3) return undefined;
+	return query.text.replace(/["-]/g, " ");
+}
+
+/**
+ * Whether every name uFuzzy matches for `after` is matched for `before` too, so a search
+ * for `after` may look only at what `before` matched: `after` extends `before` with the
+ * same words, the last one longer (or new words after it). A word of five letters or more
+ * allows one error of any kind, one of 3-4 letters fewer kinds, one of 1-2 letters (or a
+ * number) none: so the last word of `before` must have five letters or more, or both it
+ * and its longer form be matched exactly.
+ */
+function narrows(before: string, after: string): boolean {
+	const b = typoText(parseQuery(before));
+	const a = typoText(parseQuery(after));
+	if (b === undefined || a === undefined || !after.startsWith(before)) return false;
+	const was = matcher.split(b);
+	const now = matcher.split(a);
+	if (was.length === 0 || now.length < was.length) return false;
+	const end = was.length - 1;
+	for (let at = 0; at < end; at++) if (was[at] !== now[at]) return false;
+	const word = was[end];
+	const longer = now[end];
+	if (!longer.startsWith(word)) return false;
+	// Words of one or two letters, and numbers, match exactly: a longer exact word narrows.
+	const exactly = (w: string) => w.length <= 2 || !/\D/.test(w);
+	if (exactly(word) && exactly(longer)) return true;
+	return word.length >= 5 && /\D/.test(word);
+}
+
+/** What a search gathers, chunk by chunk, before ranking. */
+interface Found {
+	/** Exact-tier hits by tier (0-4). */
+	tiers: TierHits[];
+	/** Indices (in the whole list) of the typo-tolerant matches not in an exact tier. */
+	fuzzy: number[];
+}
+
+/**
+ * A searchable list of items, built once: the names (and, on the first search, their
+ * lowercase forms) are kept, so searching again after a keystroke costs only the search.
+ * Rebuild it when the list of names changes.
  *
  * Ranking, best first: the name (its last path segment, or that segment without its
  * extension) equals the query; it starts with the query; the query starts a word of it;
- * the query is inside it; every word of the query is inside it; then Fuse's typo-tolerant
- * matches by score. Ties go to the shorter name, then to the earlier item. Matching is
- * case-insensitive.
+ * the query is inside it; every word of the query is inside it (ties: shorter names, then
+ * list order); then uFuzzy's typo-tolerant matches, by uFuzzy's ranking (most letters in a
+ * row, fewest inserted, word starts, then earliest) while at most
+ * {@link FUZZY_RANKED_MAX}. Matching is case-insensitive.
  *
  * @typeParam T - the items (files, folders, anything with a name)
  */
 export class FuzzyIndex<T> {
 	private readonly chunks: Chunk<T>[] = [];
+	/** Every name, in list order (uFuzzy ranks over the whole list). */
+	private readonly names: string[] = [];
+	/** The names lowercased, each made the first time a search looks at it. */
+	private readonly lower: (string | undefined)[] = [];
+	private readonly chunkSize: number;
+	/**
+	 * The last search that ran to its end: its query, which items it matched (exact or
+	 * typo-tolerant), as a mask and in list order. The next keystroke usually extends the
+	 * query, and then looks at these items only.
+	 */
+	private last: { text: string; matched: Uint8Array; candidates: number[] } | undefined;
 
 	/**
 	 * @param items - what to search; the array is not copied, do not change it afterwards
 	 * @param name - the text of an item to match against (e.g. a file's path)
-	 * @param chunkSize - items per step of {@link FuzzyIndex.steps} (default 512, at least 1)
+	 * @param chunkSize - items per step of {@link FuzzyIndex.steps} (default 8192, at least 1)
 	 */
 	constructor(
 		readonly items: readonly T[],
@@ -173,9 +277,14 @@ export class FuzzyIndex<T> {
 		chunkSize = DEFAULT_CHUNK_SIZE,
 	) {
 		const size = Math.max(1, Math.floor(chunkSize));
+		this.chunkSize = size;
+		for (const item of items) this.names.push(name(item));
 		for (let start = 0; start < items.length; start += size) {
-			const slice = items.slice(start, start + size);
-			this.chunks.push({ start, items: slice, names: slice.map(name) });
+			this.chunks.push({
+				start,
+				items: items.slice(start, start + size),
+				names: this.names.slice(start, start + size),
+			});
 		}
 	}
 
@@ -206,9 +315,9 @@ export class FuzzyIndex<T> {
 	}
 
 	/**
-	 * {@link FuzzyIndex.search} in steps: each `next()` searches one chunk of items (about
-	 * 512) and yields how many items are done; the generator returns the ranked matches.
-	 * Drop the generator to cancel a search whose query is outdated.
+	 * {@link FuzzyIndex.search} in steps: each `next()` searches one chunk of items (8192 by
+	 * default) and yields how many items are done; the generator returns the ranked
+	 * matches. Drop the generator to cancel a search whose query is outdated.
 	 *
 	 * @param query - what the user typed
 	 * @returns a generator yielding items searched so far, returning the ranked matches
@@ -218,57 +327,166 @@ export class FuzzyIndex<T> {
 		if (parsed.text === "") {
 			return this.items.map((item) => ({ item, score: 0, ranges: [] }));
 		}
-		const found: Ranked<T>[] = [];
-		for (const chunk of this.chunks) {
-			this.searchChunk(chunk, parsed, found);
-			yield chunk.start + chunk.items.length;
+		const found: Found = {
+			tiers: Array.from({ length: Tier.Fuzzy }, () => ({ index: [], start: [], ranges: [] })),
+			fuzzy: [],
+		};
+		const matched = new Uint8Array(this.items.length);
+		const fuzzy = typoText(parsed);
+		const last = this.last;
+		// Typing on: what the longer query matches, the shorter one matched (see `narrows`).
+		const exactScope = last && parsed.text.startsWith(last.text) ? last.matched : undefined;
+		if (last && exactScope && (fuzzy === undefined || narrows(last.text, parsed.text))) {
+			const size = this.chunkSize;
+			for (let from = 0; from < last.candidates.length; from += size) {
+				const indices = last.candidates.slice(from, from + size);
+				for (const index of indices) this.exact(index, parsed, found, matched);
+				if (fuzzy !== undefined)
+					for (const index of matcher.filter(this.names, fuzzy, indices) ?? [])
+						if (!matched[index]) found.fuzzy.push(index);
+				yield from + indices.length;
+			}
+		} else {
+			for (const chunk of this.chunks) {
+				const end = chunk.start + chunk.items.length;
+				this.exactRange(chunk.start, end, exactScope, parsed, found, matched);
+				if (fuzzy !== undefined)
+					for (const at of matcher.filter(chunk.names, fuzzy) ?? [])
+						if (!matched[chunk.start + at]) found.fuzzy.push(chunk.start + at);
+				yield end;
+			}
 		}
-		found.sort(compareRanked);
-		return found.map(({ item, score, ranges }) => ({ item, score, ranges }));
+		this.remember(parsed.text, matched, found.fuzzy);
+		return this.rank(found, parsed, fuzzy ?? "");
 	}
 
-	/** Adds the matches of one chunk to `found`. */
-	private searchChunk(chunk: Chunk<T>, query: Query, found: Ranked<T>[]): void {
-		const fuzzy = new Map<number, { score: number; ranges: [number, number][] }>();
-		// Fuse allows errors/length <= THRESHOLD: a query too short for one error matches
-		// exactly what the substring tiers find, so Fuse's pass (the costly one) is skipped.
-		let results: FuseResult<string>[] = [];
-		if (query.text.length * THRESHOLD >= 1) {
-			chunk.fuse ??= new Fuse(chunk.names, {
-				includeScore: true,
-				includeMatches: true,
-				ignoreLocation: true,
-				threshold: THRESHOLD,
-			});
-			results = chunk.fuse.search(query.text);
-		}
-		for (const result of results) {
-			const ranges = (result.matches?.[0]?.indices ?? []).map(
-				([a, b]) => [a, b] as [number, number],
-			);
-			// Single letters scattered over the name are noise when highlighted.
-			const wide = ranges.filter(([a, b]) => b > a);
-			fuzzy.set(result.refIndex, {
-				score: result.score ?? 1,
-				ranges: wide.length > 0 ? wide : ranges,
-			});
-		}
-		chunk.lower ??= chunk.names.map((name) => name.toLowerCase());
-		for (let at = 0; at < chunk.names.length; at++) {
-			const name = chunk.names[at];
-			const fuse = fuzzy.get(at);
-			const exact = exactTier(name, chunk.lower[at], query);
-			if (!exact && !fuse) continue;
-			found.push({
-				item: chunk.items[at],
-				score: fuse?.score ?? (exact ? 0 : 1),
-				ranges: exact?.ranges ?? fuse?.ranges ?? [],
-				tier: exact?.tier ?? Tier.Fuzzy,
-				index: chunk.start + at,
-				length: name.length,
-			});
-		}
+	/** Keeps what a finished search matched for the next keystroke (see `last`). */
+	private remember(text: string, matched: Uint8Array, fuzzy: readonly number[]): void {
+		for (const index of fuzzy) matched[index] = 1;
+		const candidates: number[] = [];
+		for (let index = 0; index < matched.length; index++)
+			if (matched[index] === 1) candidates.push(index);
+		this.last = { text, matched, candidates };
 	}
+
+	/** Looks at items `start` to `end` (excluded) for exact-tier matches (within `scope`). */
+	private exactRange(
+		start: number,
+		end: number,
+		scope: Uint8Array | undefined,
+		query: Query,
+		found: Found,
+		matched: Uint8Array,
+	): void {
+		for (let index = start; index < end; index++)
+			if (scope === undefined || scope[index] === 1) this.exact(index, query, found, matched);
+	}
+
+	/** Looks for an exact-tier match of item `index`, adding it to `found` and `matched`. */
+	private exact(index: number, query: Query, found: Found, matched: Uint8Array): void {
+		let lower = this.lower[index];
+		if (lower === undefined) {
+			lower = this.names[index].toLowerCase();
+			this.lower[index] = lower;
+		}
+		const tier = exactTier(this.names[index], lower, query);
+		if (tier < 0) return;
+		matched[index] = 1;
+		const hits = found.tiers[tier];
+		hits.index.push(index);
+		if (tier === Tier.AllWords) hits.ranges.push(hitRanges);
+		else hits.start.push(hitStart);
+	}
+
+	/** Orders what a search found: the exact tiers, then the typo-tolerant matches. */
+	private rank(found: Found, query: Query, fuzzyText: string): FuzzyMatch<T>[] {
+		const out: FuzzyMatch<T>[] = [];
+		const last = query.text.length - 1;
+		for (let tier = 0; tier < Tier.AllWords; tier++) {
+			const { index, start } = found.tiers[tier];
+			const order = byLength(index, this.names);
+			for (let k = 0; k < order.length; k++) {
+				const at = order[k];
+				out.push(new SpanMatch(this.items[index[at]], start[at], start[at] + last));
+			}
+		}
+		const words = found.tiers[Tier.AllWords];
+		for (const at of byLength(words.index, this.names))
+			out.push({ item: this.items[words.index[at]], score: 0, ranges: words.ranges[at] });
+		const fuzzy = found.fuzzy;
+		if (fuzzy.length > FUZZY_RANKED_MAX) {
+			for (const index of fuzzy) out.push({ item: this.items[index], score: 0.5, ranges: [] });
+			return out;
+		}
+		if (fuzzy.length === 0) return out;
+		const info = matcher.info(fuzzy, this.names, fuzzyText);
+		const letters = Math.max(1, query.text.replace(/\s/g, "").length);
+		// Scores never fall along the ranking: best first, whatever uFuzzy weighed.
+		let floor = 0.01;
+		for (const order of matcher.sort(info, this.names, fuzzyText)) {
+			const index = info.idx[order];
+			// A typo costs 0.1; letters more or fewer than the query's, and letters inserted
+			// between the query's, cost their share of its length.
+			const ranges = info.ranges[order] ?? [];
+			let covered = 0;
+			for (let i = 0; i + 1 < ranges.length; i += 2) covered += ranges[i + 1] - ranges[i];
+			const off = Math.abs(letters - covered) + (info.intraIns[order] ?? 0);
+			floor = Math.min(0.99, Math.max(floor, 0.1 + off / letters));
+			out.push({
+				item: this.items[index],
+				score: floor,
+				ranges: toRanges(info.ranges[order]),
+			});
+		}
+		return out;
+	}
+}
+
+/**
+ * An exact match of the whole query at one place: its range is made only when asked for
+ * (a one-letter query matches most of 100,000 names, and only the rows on screen are drawn).
+ */
+class SpanMatch<T> implements FuzzyMatch<T> {
+	readonly score: number;
+	constructor(
+		readonly item: T,
+		private readonly start: number,
+		private readonly end: number,
+	) {
+		this.score = 0;
+	}
+
+	get ranges(): [number, number][] {
+		return [[this.start, this.end]];
+	}
+}
+
+/**
+ * Positions in `indices` ordered by the length of their names, shorter first, list order
+ * among equal lengths: a stable counting sort (names are short), so the 60,000 hits of a
+ * one-letter query cost no comparison sort.
+ * @param indices - indices into `names`, in list order
+ */
+function byLength(indices: readonly number[], names: readonly string[]): Uint32Array {
+	let longest = 0;
+	for (const index of indices) longest = Math.max(longest, names[index].length);
+	const counts = new Uint32Array(longest + 2);
+	for (const index of indices) counts[names[index].length + 1]++;
+	for (let n = 1; n < counts.length; n++) counts[n] += counts[n - 1];
+	const order = new Uint32Array(indices.length);
+	indices.forEach((index, at) => {
+		order[counts[names[index].length]++] = at;
+	});
+	return order;
+}
+
+/** uFuzzy's flat `[start, end)` ranges as inclusive pairs, single letters dropped when wider ones exist. */
+function toRanges(flat: number[] | undefined): [number, number][] {
+	const ranges: [number, number][] = [];
+	for (let i = 0; flat && i + 1 < flat.length; i += 2) ranges.push([flat[i], flat[i + 1] - 1]);
+	// Single letters scattered over the name are noise when highlighted.
+	const wide = ranges.filter(([a, b]) => b > a);
+	return mergeRanges(wide.length > 0 ? wide : ranges);
 }
 
 /**

@@ -675,26 +675,32 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			}
 		}
 		if (revision === undefined) return null;
-		const entries: ListEntry[] = [];
+		// Applied to the list we hold as it is (hex ids, names): nothing of it is turned back
+		// into wire entries, so a refetch of a large list costs only its changes.
+		const files: RemoteFile[] = [];
+		const folders: string[] = [];
 		const seen = new Set<string>();
-		const keep = (entry: ListEntry) => {
-			const key = entryKey(entry);
-			if (removed.has(key) || seen.has(key)) return;
+		const keep = (key: string) => {
+			if (removed.has(key) || seen.has(key)) return false;
 			seen.add(key);
-			entries.push(entry);
+			return true;
 		};
-		for (const f of held.files)
-			keep({
-				fileId: Buffer.from(f.id, "hex"),
-				size: f.size,
-				contentHash: Buffer.from(f.contentHash, "hex"),
-				name: f.name,
-			});
-		for (const folder of held.folders)
-			keep({ fileId: ZERO_HASH, size: 0, contentHash: ZERO_HASH, name: folder });
-		for (const e of added) keep(e);
-		if (entries.length > MAX_LIST_ENTRIES) return null;
-		return toRemoteList(revision, entries);
+		for (const f of held.files) if (keep(fileKey(f.id, f.name))) files.push(f);
+		for (const folder of held.folders) if (keep(fileKey(ZERO_HEX, folder))) folders.push(folder);
+		const fresh: ListEntry[] = [];
+		for (const e of added) if (keep(entryKey(e))) fresh.push(e);
+		if (files.length + folders.length + fresh.length > MAX_LIST_ENTRIES) return null;
+		const addedList = toRemoteList(revision, fresh);
+		const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+		if (addedList.files.length > 0) {
+			files.push(...addedList.files);
+			files.sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id));
+		}
+		if (addedList.folders.length > 0) {
+			folders.push(...addedList.folders);
+			folders.sort(byName);
+		}
+		return { revision, files, folders };
 	}
 
 	/**
@@ -879,6 +885,13 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			if (s === "starting" || s === "downloading" || s === "waiting" || s === "verifying") n++;
 		}
 		return n;
+	}
+
+	/**
+	 * A queued download's place in the queue: 1 starts next; 0 when it is not queued.
+	 */
+	queuePosition(download: Download): number {
+		return this.queue.indexOf(download) + 1;
 	}
 
 	/** Starts queued downloads, in order, while slots are free. */
@@ -1420,12 +1433,19 @@ const PEER_CHANNEL: Record<keyof TransferPorts, Channel> = {
 };
 
 const ZERO_TOKEN = new Uint8Array(TOKEN_SIZE);
-const ZERO_HASH = new Uint8Array(HASH_SIZE);
 
 /** Identity of a list entry: file id and name. */
 function entryKey(entry: ListEntry): string {
-	return `${toHex(entry.fileId)}/${entry.name}`;
+	return fileKey(toHex(entry.fileId), entry.name);
 }
+
+/** {@link entryKey} of a held entry: hex file id (zeros for a folder) and name. */
+function fileKey(id: string, name: string): string {
+	return `${id}/${name}`;
+}
+
+/** A folder entry's file id, in hex. */
+const ZERO_HEX = "0".repeat(HASH_SIZE * 2);
 
 /** Splits list entries into files and folders, each sorted by name (copying every view). */
 function toRemoteList(revision: number, entries: ListEntry[]): RemoteList {

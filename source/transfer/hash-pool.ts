@@ -94,6 +94,9 @@ export interface HashPoolOptions {
 	workers?: number;
 }
 
+/** Young generation of a hash worker's heap, in MB (V8's default is 16 to 48). */
+const WORKER_YOUNG_MB = 4;
+
 /** What {@link HashPool.hash} resolves to. */
 export interface PieceHash {
 	/** BLAKE3 of the piece: 32 bytes. */
@@ -943,6 +946,9 @@ export class HashPool {
 		try {
 			worker = new Worker(WORKER_URL, {
 				env: { ...process.env, [HASH_BACKEND_ENV]: hashBackend },
+				// Pieces and reads are buffers outside the heap: a small young generation is
+				// plenty, and keeps each worker's memory down (peers run one or more).
+				resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
 			});
 		} catch {
 			if (this.slots.length === 0) this.inline = true;

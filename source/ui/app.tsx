@@ -183,7 +183,7 @@ export type Overlay =
 	/** A peer's details (by id, so they follow the snapshot). */
 	| { kind: "peer"; id: string; offset: number }
 	/** A file's details (a network file, or a download's file). */
-	| { kind: "file"; fileId: string; offset: number }
+	| { kind: "file"; fileId: string; name?: string; offset: number }
 	/** A folder's details. */
 	| { kind: "folder"; path: string; offset: number }
 	/** Where a download (`fileId`) or a folder download (`folder`) is on disk. */
@@ -419,7 +419,7 @@ export function App({
 			store.dispatch({ type: "download-folder", path: node.path });
 		} else if (node) {
 			const file = snapshot.files[node.fileIndex];
-			if (file) store.dispatch({ type: "download", fileId: file.id });
+			if (file) store.dispatch({ type: "download", fileId: file.id, name: file.name });
 		}
 	};
 	/** `i` (and Enter in the Peers and Transfers panes): the selected row's details. */
@@ -433,7 +433,7 @@ export function App({
 				setOverlay({ kind: "folder", path: node.path, offset: 0 });
 			} else if (node) {
 				const file = snapshot.files[node.fileIndex];
-				if (file) setOverlay({ kind: "file", fileId: file.id, offset: 0 });
+				if (file) setOverlay({ kind: "file", fileId: file.id, name: file.name, offset: 0 });
 			}
 		} else {
 			const item = transferRows[transfers.selected];
@@ -1033,7 +1033,10 @@ function panelContent(
 				: gone("Peer", "no longer heard: it left");
 		}
 		case "file": {
-			const file = snapshot.files.find((f) => f.id === overlay.fileId);
+			// The name picks the entry when one content is listed under several names.
+			const file =
+				snapshot.files.find((f) => f.id === overlay.fileId && f.name === overlay.name) ??
+				snapshot.files.find((f) => f.id === overlay.fileId);
 			const transfer = snapshot.transfers.find((t) => t.fileId === overlay.fileId);
 			return file || transfer
 				? view(fileDetails(file, transfer, snapshot))

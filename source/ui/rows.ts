@@ -33,6 +33,9 @@ import {
 	truncateStart,
 } from "./format.js";
 import { KEY_HINTS, type KeyHint, keyHelp } from "./keymap.js";
+import { waitingReason } from "./waiting.js";
+
+export { waitingReason };
 
 /** Columns of the selection marker at the start of every row (`"› "` or two spaces). */
 export const MARKER_WIDTH = 2;
@@ -300,16 +303,15 @@ export function transferStatusText(transfer: TransferState): string {
 		case "starting":
 			return resumed ? `resuming ${resumed}` : "starting";
 		case "waiting":
-			// A reason other than no peers (a full disk) is the download's own words.
-			return transfer.error ?? "waiting for peers";
+			return waitingReason(transfer) ?? "waiting for peers";
 		case "verifying":
 			return "verifying";
 		case "complete":
-			return "done";
+			return transfer.seeding ? "done · seeding" : "done";
 		case "failed":
 			return `failed: ${transfer.error ?? "unknown error"}`;
 		case "queued":
-			return "queued";
+			return waitingReason(transfer) ?? "queued";
 		case "paused":
 			return "paused";
 		case "cancelled":
@@ -834,6 +836,8 @@ export function statusLineText(
 	const infoWidth = Math.max(0, width - keysWidth);
 	const parts = [
 		snapshot.self.name,
+		// What we downloaded and serve besides the shared folder.
+		...(snapshot.self.seededFiles > 0 ? [`seeding ${snapshot.self.seededFiles} downloaded`] : []),
 		`share ${snapshot.self.shareDir}`,
 		`downloads ${snapshot.self.downloadsDir}`,
 	];

@@ -150,6 +150,7 @@ export function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
 			ports: ports(45470),
 			discoveryPort: 45459,
 			sharedFiles: 0,
+			seededFiles: 0,
 		},
 		peers: [peer("bob", { files: 3 })],
 		files: [],

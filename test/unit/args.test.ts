@@ -47,7 +47,9 @@ describe("command line: search, manifest, share, download-to, config", () => {
 		refused(["manifest", "a", "b"], /manifest takes one file/);
 		refused(["manifest", "a", "-o"], /argument missing|-o/);
 		refused(["manifest", "a", "--port", "3000"], /--port does not go with manifest/);
-		refused(["manifest", "a", "--config-dir", "c"], /--config-dir does not go with manifest/);
+		// A global flag: every command takes it (a shell alias may add it anywhere).
+		assert.equal(run(["manifest", "a", "--config-dir", "c"]).flags.configDir, "c");
+		refused(["manifest", "a", "--log", "x.log"], /--log does not go with manifest/);
 		refused(["list", "-o", "x.p2p"], /--output goes with manifest only/);
 	});
 

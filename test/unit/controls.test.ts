@@ -209,6 +209,10 @@ describe("transfer controls", () => {
 			await waitFor(() => stateOf(leecher, ids[name]), `${name} known`);
 		}
 		assert.equal(stateOf(leecher, ids["q3.bin"])?.status, "queued");
+		// Each queued one says its place in line (the Transfers pane and `get` show it).
+		const q2 = stateOf(leecher, ids["q2.bin"]);
+		if (q2?.status === "queued") assert.equal(q2.queuePosition, 1);
+		assert.equal(stateOf(leecher, ids["q3.bin"])?.queuePosition, q2?.status === "queued" ? 2 : 1);
 		for (const r of await Promise.all(results))
 			assert.ok(fs.readFileSync(r.path ?? "").equals(files[r.name as keyof typeof files]));
 		assert.equal(mostActive, 1, "one at a time");

@@ -108,10 +108,11 @@ describe("folder download", () => {
 			});
 		}
 		assert.deepEqual(byPath.get("music/bob-empty")?.peers, [bob.id]);
-		// music: a.txt (same id at two paths counts once), big.bin, c.txt, e.txt.
+		// music: every name, as the Files pane lists them: a.txt, rock/same-as-a.txt (the same
+		// content at a second path), big.bin, c.txt, e.txt.
 		const music = byPath.get("music");
-		assert.equal(music?.files, 4);
-		assert.equal(music?.size, 6 + big.length + 7 + 12);
+		assert.equal(music?.files, 5);
+		assert.equal(music?.size, 6 + 6 + big.length + 7 + 12);
 		assert.deepEqual(music?.peers.sort(), [alice.id, bob.id].sort());
 	});
 

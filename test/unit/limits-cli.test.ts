@@ -24,6 +24,8 @@ import {
 	storeLimits,
 } from "../../source/cli/settings.js";
 import { UsageError } from "../../source/errors.js";
+import type { TransferState } from "../../source/peer/types.js";
+import { transferStatusText, waitingReason } from "../../source/ui/rows.js";
 import { tempDir, waitFor } from "../helpers/net.js";
 import { Swarm } from "../helpers/swarm.js";
 
@@ -189,24 +191,61 @@ describe("get's progress", () => {
 		assert.deepEqual(failed, ["g.bin 30% 1 B/s ETA 7s"]);
 	});
 
-	it("says once, as a plain line, why a download waits (a full disk)", () => {
+	it("says why a download waits instead of 0 B/s, when the reason appears and every 10 s", () => {
 		let now = 0;
 		const lines: string[] = [];
 		const report = new ProgressReport("f.bin", 1000, { line: (l) => lines.push(l) }, () => now);
 		report.update(300, 100);
 		const reason = "disk full: waiting for space to write /dl/f.bin.p2p-part";
 		report.update(300, 0, reason);
-		now += 1_000;
-		report.update(300, 0, reason);
+		for (let second = 1; second <= 12; second++) {
+			now += 1_000;
+			report.update(300, 0, reason);
+		}
+		report.update(300, 0, "waiting for peers");
 		report.update(400, 100);
 		report.end(true);
 		assert.deepEqual(lines, [
 			"f.bin 30% 100 B/s ETA 7s",
-			`f.bin: ${reason}`,
-			"f.bin 30% 0 B/s ETA --",
+			`f.bin 30% ${reason}`,
+			`f.bin 30% ${reason}`,
+			"f.bin 30% waiting for peers",
 			"f.bin 40% 100 B/s ETA 6s",
 			"f.bin 100% 100 B/s ETA 0s",
 		]);
+		assert.ok(lines.every((line) => !line.includes("0 B/s ETA --")));
+	});
+
+	it("names every waiting state: queued with its place, peers, disk space, paused", () => {
+		const base: TransferState = {
+			fileId: "ab",
+			name: "f.bin",
+			size: 10,
+			bytesDone: 0,
+			verifiedPieces: 0,
+			totalPieces: 1,
+			speed: 0,
+			peers: 0,
+			fromSeeders: 0,
+			fromDistribution: 0,
+			resumedBytes: 0,
+			bannedPeers: [],
+			hashFailures: 0,
+			status: "queued",
+		};
+		assert.equal(waitingReason({ ...base, queuePosition: 2 }, 3), "queued (#2 in line, 3 at once)");
+		assert.equal(transferStatusText({ ...base, queuePosition: 1 }), "queued (#1 in line)");
+		assert.equal(waitingReason({ ...base, status: "waiting" }), "waiting for peers");
+		assert.equal(
+			waitingReason({ ...base, status: "waiting", error: "disk full: waiting for space" }),
+			"disk full: waiting for space",
+		);
+		assert.equal(waitingReason({ ...base, status: "paused" }), "paused");
+		assert.equal(waitingReason({ ...base, status: "downloading", speed: 5 }), undefined);
+		assert.equal(
+			progressLine("f.bin", 5, 10, 0, "waiting for peers"),
+			"f.bin 50% waiting for peers",
+		);
 	});
 
 	it("draws a bar on a terminal", () => {

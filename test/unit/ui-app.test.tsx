@@ -342,7 +342,9 @@ describe("App keys", () => {
 			() => store.intents.length > 0,
 			() => "an intent",
 		);
-		assert.deepEqual(store.intents, [{ type: "download", fileId: "id-beta.bin" }]);
+		assert.deepEqual(store.intents, [
+			{ type: "download", fileId: "id-beta.bin", name: "beta.bin" },
+		]);
 	});
 
 	it("does not download on Enter in another pane", async (t) => {
@@ -398,7 +400,9 @@ describe("App keys", () => {
 			() => store.intents.length > 0,
 			() => "an intent",
 		);
-		assert.deepEqual(store.intents, [{ type: "download", fileId: "id-only.txt" }]);
+		assert.deepEqual(store.intents, [
+			{ type: "download", fileId: "id-only.txt", name: "only.txt" },
+		]);
 	});
 
 	it("dispatches quit and exits on q", async (t) => {

@@ -110,7 +110,9 @@ describe("keys sent together in one chunk", () => {
 		const app = mountApp(t, render, App, store);
 		await app.waitForSelected("alpha.txt");
 		app.stdin.write("G\r");
-		assert.deepEqual(await intents(store, 1), [{ type: "download", fileId: "id-omega.txt" }]);
+		assert.deepEqual(await intents(store, 1), [
+			{ type: "download", fileId: "id-omega.txt", name: "omega.txt" },
+		]);
 		app.stdin.write("3xk");
 		assert.deepEqual((await intents(store, 2))[1], {
 			type: "cancel",

@@ -111,7 +111,7 @@ describe("folders in the Files pane", () => {
 			() => "three intents",
 		);
 		assert.deepEqual(store.intents.slice(1), [
-			{ type: "download", fileId: "id-docs/guide.md" },
+			{ type: "download", fileId: "id-docs/guide.md", name: "docs/guide.md" },
 			{ type: "download-folder", path: "empty-dir" },
 		]);
 	});
@@ -141,7 +141,7 @@ describe("folders in the Files pane", () => {
 			() => "an intent",
 		);
 		assert.deepEqual(store.intents, [
-			{ type: "download", fileId: `${"b".repeat(8)}${"0".repeat(56)}` },
+			{ type: "download", fileId: `${"b".repeat(8)}${"0".repeat(56)}`, name: "report.pdf" },
 		]);
 	});
 

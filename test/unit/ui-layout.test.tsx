@@ -234,6 +234,7 @@ describe("statusLineText", () => {
 			ports,
 			discoveryPort: 45459,
 			sharedFiles: 0,
+			seededFiles: 0,
 		},
 		peers: [],
 		files: [],
