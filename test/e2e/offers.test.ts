@@ -187,6 +187,60 @@ describe("offers and texts, headless", () => {
 		}
 	});
 
+	it("under a network key: offers and texts go sealed; a peer without the key reaches nothing", async () => {
+		const key = ["--network-key", "offers-e2e-secret"];
+		const receiver = new ServeProcess([
+			...net,
+			...peerFolders(root, "sealed"),
+			"--accept-all",
+			...key,
+		]);
+		try {
+			await waitFor(() => receiver.event("ready"), "receiver ready");
+			const file = path.join(src, "album", "a.txt");
+			const ok = await runCli([
+				"send",
+				file,
+				"--to",
+				"sealed",
+				...net,
+				...key,
+				...peerFolders(root, "keyed"),
+			]);
+			assert.equal(ok.code, 0, ok.stderr);
+			assert.equal(fs.readFileSync(path.join(root, "sealed", "dl", "a.txt"), "utf8"), "first\n");
+			const text = await runCli([
+				"send",
+				"--text",
+				"sealed hello",
+				"--to",
+				"sealed",
+				...net,
+				...key,
+				...peerFolders(root, "keyed"),
+			]);
+			assert.equal(text.code, 0, text.stderr);
+			await waitFor(() => receiver.event("text"), "the text event");
+			const stranger = await runCli([
+				"send",
+				"--text",
+				"hi",
+				"--to",
+				"sealed",
+				"--wait",
+				"1500",
+				...net,
+				"--network-key",
+				"another-key",
+				...peerFolders(root, "outsider"),
+			]);
+			assert.equal(stranger.code, 1);
+			assert.equal(receiver.events.filter((e) => e.event === "text").length, 1);
+		} finally {
+			await receiver.stop();
+		}
+	});
+
 	it("bad usage exits 2; an unknown peer exits 1", async () => {
 		const noTo = await runCli(["send", path.join(src, "big.bin"), ...net]);
 		assert.equal(noTo.code, 2);
