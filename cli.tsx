@@ -22,6 +22,7 @@ import {
 	manifest,
 	networkKeyCommand,
 	type Output,
+	peerCommand,
 	peerOptions,
 	peers,
 	search,
@@ -100,6 +101,10 @@ async function main(argv: string[]): Promise<number> {
 		case "trust":
 		case "untrust":
 			trust(target ?? "", command === "trust", flags.configDir, io);
+			return 0;
+		case "add-peer":
+		case "remove-peer":
+			peerCommand(target ?? "", command === "remove-peer", flags.configDir, io);
 			return 0;
 	}
 	if (flags.demo && !flags.broadcast) flags.broadcast = [DEMO_BROADCAST];

@@ -3,7 +3,11 @@
  */
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { parsePeerAddress } from "../discovery/peer-address.js";
 import { UsageError } from "../errors.js";
+
+/** The default discovery port (also in settings.ts, which imports this file). */
+const DEFAULT_DISCOVERY_PORT = 45454;
 
 /** The subcommands; `tui` is the default. */
 export type CommandName =
@@ -21,7 +25,9 @@ export type CommandName =
 	| "doctor"
 	| "send"
 	| "trust"
-	| "untrust";
+	| "untrust"
+	| "add-peer"
+	| "remove-peer";
 
 /** Every subcommand name a user may type. */
 const COMMANDS: readonly CommandName[] = [
@@ -39,6 +45,8 @@ const COMMANDS: readonly CommandName[] = [
 	"send",
 	"trust",
 	"untrust",
+	"add-peer",
+	"remove-peer",
 ];
 
 /**
@@ -61,6 +69,8 @@ const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	"network-key": ["network-key-file", "clear"],
 	trust: [],
 	untrust: [],
+	"add-peer": [],
+	"remove-peer": [],
 };
 
 /** Options a flag may set for one run (absent: from settings). */
@@ -106,6 +116,8 @@ export interface RunFlags {
 	acceptAll?: boolean;
 	/** `serve --accept-from ID` (repeatable): accept offers from these peer ids. */
 	acceptFrom?: string[];
+	/** `--peer HOST[:PORT]` (repeatable): peers named by address for this run, as typed. */
+	peer?: string[];
 }
 
 /** A parsed command line. */
@@ -141,6 +153,8 @@ export const USAGE = `Usage:
                                                  offer files or folders to one peer; exit 0 once it verified them
   p2p-tui send --text TEXT|- --to PEER [--wait MS]  send a short text (up to 64 KiB; - reads stdin)
   p2p-tui trust ID | untrust ID [--config-dir DIR]  accept (or stop accepting) offers from a peer id without asking
+  p2p-tui add-peer HOST[:PORT] [--config-dir DIR]     store a peer named by address (PORT: its discovery port)
+  p2p-tui remove-peer HOST[:PORT] [--config-dir DIR]  forget a stored named peer
 
 Options:
   --share DIR            folder to share
@@ -149,6 +163,8 @@ Options:
   --port BASE            transfer ports BASE..BASE+3 (receive, send, distribute, distributee)
   --discovery-port PORT  UDP port for announces (default 45454)
   --broadcast ADDR       where announces go, only there (repeatable; default: every interface)
+  --peer HOST[:PORT]     a peer named by address (IPv4, [IPv6]:PORT or a host name; repeatable;
+                         PORT: its discovery port, default ours), beside the stored ones
   --interval MS          announce interval (default 2000)
   --config-dir DIR       settings folder (several instances on one host); every command takes it
   --max-up KBPS          upload cap in KB/s (0: none)
@@ -217,6 +233,8 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	} else if (values.output !== undefined) {
 		throw new UsageError("--output goes with manifest only");
 	}
+	// Checked now for a one-line error before any socket; the port default comes later.
+	for (const text of values.peer ?? []) parsePeerAddress(text, DEFAULT_DISCOVERY_PORT);
 	for (const address of values.broadcast ?? []) {
 		if (!isIP(address))
 			throw new UsageError(
@@ -314,6 +332,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			text: values.text,
 			acceptAll: values["accept-all"] ?? false,
 			acceptFrom: values["accept-from"],
+			peer: values.peer,
 		},
 	};
 }
@@ -345,6 +364,12 @@ function commandTarget(command: CommandName, rest: string[]): string | undefined
 			return one("trust takes one peer id: p2p-tui trust <id>");
 		case "untrust":
 			return one("untrust takes one peer id: p2p-tui untrust <id>");
+		case "add-peer":
+		case "remove-peer": {
+			const address = one(`${command} takes one peer: p2p-tui ${command} HOST[:PORT]`);
+			parsePeerAddress(address, DEFAULT_DISCOVERY_PORT);
+			return address;
+		}
 		case "network-key":
 			if (rest.length > 1)
 				throw new UsageError(
@@ -377,6 +402,7 @@ function parse(argv: string[]) {
 			port: { type: "string" },
 			"discovery-port": { type: "string" },
 			broadcast: { type: "string", multiple: true },
+			peer: { type: "string", multiple: true },
 			interval: { type: "string" },
 			"config-dir": { type: "string" },
 			wait: { type: "string" },

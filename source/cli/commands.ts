@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import envPaths from "env-paths";
+import { formatPeerAddress, parsePeerAddress } from "../discovery/peer-address.js";
 import { OperationError, UsageError } from "../errors.js";
 import { identityOf } from "../library/identity.js";
 import { IndexCache } from "../library/index-cache.js";
@@ -48,6 +49,7 @@ import {
 	storeFolder,
 	storeLimits,
 	storeNetworkKey,
+	storePeer,
 	watchSettings,
 } from "./settings.js";
 
@@ -80,6 +82,7 @@ export function peerOptions(settings: Settings, flags: RunFlags): PeerOptions {
 		networkKey: networkKeyOf(settings, flags),
 		identity: loadIdentity(settingsDir(flags.configDir)),
 		seed: settings.seed,
+		peers: settings.peers.map((p) => parsePeerAddress(p, settings.discoveryPort)),
 	};
 }
 
@@ -166,11 +169,20 @@ export function keepLimits(
 			onError(error instanceof Error ? error.message : String(error));
 		}
 	};
+	const storeNamed = (address: string) => {
+		try {
+			storePeer(address, false, configDir);
+		} catch (error) {
+			onError(error instanceof Error ? error.message : String(error));
+		}
+	};
 	peer.on("limits-changed", store);
 	peer.on("network-key-changed", storeKey);
+	peer.on("peer-named", storeNamed);
 	return () => {
 		peer.off("limits-changed", store);
 		peer.off("network-key-changed", storeKey);
+		peer.off("peer-named", storeNamed);
 	};
 }
 
@@ -243,7 +255,7 @@ export async function serve(
 		emit(
 			"peer-joined",
 			{ peer: p.id, name: p.name, address: p.address, found: p.found, ports: p.ports },
-			`peer joined: ${p.name} ${p.address}`,
+			`peer joined: ${p.name} ${p.address}${p.found !== "lan" ? ` (${p.found})` : ""}`,
 		),
 	);
 	peer.on("peer-left", (p, reason) =>
@@ -348,7 +360,7 @@ export async function peers(
 	else
 		for (const p of list)
 			io.out(
-				`${printable(p.name)}\t${formatEndpoint(p.address, p.ports.receive)}\t${p.files} files\t${p.id}`,
+				`${printable(p.name)}\t${formatEndpoint(p.address, p.ports.receive)}\t${p.files} files\t${p.id}\t${p.found}`,
 			);
 }
 
@@ -778,6 +790,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		networkKey: s.networkKey ? "(set)" : "",
 		seed: s.seed !== false,
 		trusted: Array.isArray(s.trusted) ? s.trusted : [],
+		peers: Array.isArray(s.peers) ? s.peers : [],
 	};
 	const keyFile = path.join(path.dirname(file), IDENTITY_FILE);
 	const identity = peekIdentity(path.dirname(file));
@@ -812,8 +825,38 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
 		["seed", settings.seed ? "yes (downloads are served while running)" : "no"],
 		["trusted peers", settings.trusted.length ? settings.trusted.join(", ") : "none"],
+		["named peers", settings.peers.length > 0 ? settings.peers.join(", ") : "none"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));
+}
+
+/**
+ * `add-peer HOST[:PORT]` and `remove-peer HOST[:PORT]`: stores or forgets a peer named by
+ * address (see `storePeer`). A running TUI or `serve` that follows the settings says hello
+ * to an added one at once, and no more hello to a removed one (unless its `--peer` names it).
+ * @throws UsageError for a bad address, `SETTINGS`
+ */
+export function peerCommand(
+	text: string,
+	remove: boolean,
+	configDir: string | undefined,
+	io: Output,
+): void {
+	const { address, changed, file } = storePeer(text, remove, configDir);
+	if (remove)
+		io.out(
+			printable(
+				changed ? `forgot peer ${address} (saved in ${file})` : `${address} was not a named peer`,
+			),
+		);
+	else
+		io.out(
+			printable(
+				changed
+					? `named peer ${address} (saved in ${file}; a running peer says hello at once)`
+					: `${address} is named already`,
+			),
+		);
 }
 
 /**
@@ -895,6 +938,25 @@ export function followSettings(
 				onError(error instanceof Error ? error.message : String(error));
 			}
 		}
+		// Peers named since (another terminal's `add-peer`): said hello to now; those removed
+		// (`remove-peer`), unless this run's `--peer` names them: no more hellos.
+		const port = peer.self().discoveryPort;
+		const canonical = (text: unknown): string | undefined => {
+			try {
+				return typeof text === "string"
+					? formatPeerAddress(parsePeerAddress(text, port))
+					: undefined;
+			} catch {
+				return undefined; // A hand-edited entry that does not parse: skipped.
+			}
+		};
+		const keep = new Set(
+			[...(Array.isArray(stored.peers) ? stored.peers : []), ...(flags.peer ?? [])]
+				.map(canonical)
+				.filter((p): p is string => p !== undefined),
+		);
+		for (const named of keep) peer.addPeer(named);
+		for (const named of peer.namedPeers()) if (!keep.has(named)) peer.removePeer(named);
 		applying = applying
 			.then(() => peer.setLimits(limits))
 			.then(() => peer.changeFolders(folders))

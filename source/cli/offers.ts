@@ -3,6 +3,9 @@
  * `untrust` (the stored list of peers whose offers are accepted without asking), and the
  * offer and text events `serve` prints.
  */
+import dns from "node:dns/promises";
+import { isIP } from "node:net";
+import { parsePeerAddress } from "../discovery/peer-address.js";
 import { OperationError, UsageError } from "../errors.js";
 import type { IncomingOffer, TextMessage } from "../peer/offers.js";
 import { type OfferPolicy, Peer, type PeerOptions } from "../peer/peer.js";
@@ -42,12 +45,46 @@ async function readStdin(): Promise<string> {
 	return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Waits until discovery hears the peer named `query`. */
+/**
+ * The IP addresses `--to` names when it is `HOST[:PORT]` (an IP literal, or a name with a
+ * dot or a port): that host is named as a peer (a hello goes to it) and a peer heard from
+ * one of these addresses is the receiver. Undefined for a peer name or id.
+ */
+async function addressesOf(peer: Peer, query: string): Promise<Set<string> | undefined> {
+	if (!/[.:[]/.test(query)) return undefined;
+	let host: string;
+	try {
+		host = parsePeerAddress(query, peer.self().discoveryPort).host;
+	} catch {
+		return undefined;
+	}
+	try {
+		peer.addPeer(query);
+		const found = isIP(host) ? [{ address: host }] : await dns.lookup(host, { all: true });
+		return new Set(found.map((a) => a.address));
+	} catch {
+		return undefined;
+	}
+}
+
+/** Waits until discovery hears the peer named `query` (name, id, id prefix, HOST[:PORT]). */
 async function findReceiver(peer: Peer, query: string, wait: number): Promise<PeerRecord> {
 	const deadline = Date.now() + Math.min(wait, FIND_MS);
+	const addresses = await addressesOf(peer, query);
 	for (;;) {
 		const found = peer.findPeer(query);
 		if (found) return found;
+		if (addresses) {
+			const at = peer
+				.peers()
+				.filter((p) => p.addresses.some((a) => addresses.has(a.split("%")[0])));
+			if (at.length > 1)
+				throw new OperationError(
+					`${at.length} peers at ${query}: ${at.map((p) => p.id.slice(0, 16)).join(", ")}; give an id`,
+					"AMBIGUOUS",
+				);
+			if (at.length === 1) return at[0];
+		}
 		if (Date.now() >= deadline)
 			throw new OperationError(
 				`no peer ${JSON.stringify(query)} heard on the network`,

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Conf from "conf";
+import { formatPeerAddress, parsePeerAddress } from "../discovery/peer-address.js";
 import { UsageError } from "../errors.js";
 import { isInside } from "../library/paths.js";
 import type { Limits } from "../peer/types.js";
@@ -45,6 +46,8 @@ export interface Settings {
 	 * (`p2p-tui trust ID`); never names or addresses.
 	 */
 	trusted: string[];
+	/** Peers named by address (`add-peer`), canonical `HOST:PORT` (`[v6]:PORT`). */
+	peers: string[];
 }
 
 /** Default number of downloads running at once. */
@@ -72,6 +75,7 @@ export function defaultSettings(): Settings {
 		networkKey: "",
 		seed: true,
 		trusted: [],
+		peers: [],
 	};
 }
 
@@ -155,6 +159,8 @@ export function loadSettings(flags: RunFlags): Settings {
 		// Anything but an explicit false in the file seeds.
 		seed: !flags.noSeed && stored.seed !== false,
 		trusted: storedTrusted(stored.trusted),
+		// `--peer` adds to the stored peers for this run.
+		peers: [...new Set([...storedPeers(stored), ...(flags.peer ?? [])])],
 	};
 }
 
@@ -185,6 +191,51 @@ export function storeTrust(id: string, trust: boolean, configDir?: string): stri
 	} catch (error) {
 		throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
 	}
+}
+
+/** The stored named peers that still parse (a hand-edited settings file may hold others). */
+function storedPeers(stored: Pick<Settings, "peers" | "discoveryPort">): string[] {
+	if (!Array.isArray(stored.peers)) return [];
+	return stored.peers.filter((p): p is string => {
+		try {
+			parsePeerAddress(String(p), stored.discoveryPort);
+			return typeof p === "string";
+		} catch {
+			return false;
+		}
+	});
+}
+
+/**
+ * Stores a peer named by address (`p2p-tui add-peer`, or named in the TUI), or removes one
+ * (`remove-peer`). Stored in canonical form (`HOST:PORT`, `[v6]:PORT`; PORT defaults to the
+ * stored discovery port), so two spellings of one peer are one entry.
+ * @param text - `HOST[:PORT]` as typed
+ * @param remove - true to remove it
+ * @param configDir - the `--config-dir` folder; the OS config folder when absent
+ * @returns the canonical address, whether the list changed, and the settings file's path
+ * @throws UsageError (exit 2) for text that is no peer address, `SETTINGS` when the settings
+ *   cannot be written
+ */
+export function storePeer(
+	text: string,
+	remove: boolean,
+	configDir?: string,
+): { address: string; changed: boolean; file: string } {
+	const conf = openStore(configDir);
+	const stored = storedSettings(configDir);
+	const address = formatPeerAddress(parsePeerAddress(text, stored.discoveryPort));
+	const peers = storedPeers(stored);
+	const has = peers.includes(address);
+	const changed = remove ? has : !has;
+	if (changed) {
+		try {
+			conf.set("peers", remove ? peers.filter((p) => p !== address) : [...peers, address]);
+		} catch (error) {
+			throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
+		}
+	}
+	return { address, changed, file: conf.path };
 }
 
 /**

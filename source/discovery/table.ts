@@ -112,6 +112,8 @@ export class PeerTable {
 	 * @param from - the sender's address (IPv4, or IPv6 with its `%scope` when link-local)
 	 * @param now - wall-clock time in ms
 	 * @param found - how a peer this datagram adds was found (default `lan`)
+	 * @param fromPort - the sender's UDP port (its discovery port), kept on the record
+	 * @param helloVia - set when the announce came inside a hello: how the sender knows us
 	 * @returns the change, or undefined (our own message, a repeat, or dropped and counted)
 	 */
 	recv(
@@ -119,6 +121,8 @@ export class PeerTable {
 		from: string,
 		now: number,
 		found: PeerSource = "lan",
+		fromPort?: number,
+		helloVia?: "named" | "exchange",
 	): TableChange | undefined {
 		const message = decodeMessage(bytes);
 		if (!message || (message.type !== "announce" && message.type !== "leave")) {
@@ -177,6 +181,8 @@ export class PeerTable {
 			revision: message.revision,
 			lastSeen: now,
 			interval: Math.min(message.interval, MAX_INTERVAL_MS),
+			discoveryPort: fromPort ?? known?.discoveryPort,
+			helloVia: helloVia ?? known?.helloVia,
 		};
 		this.tombstones.delete(id);
 		this.states.set(id, next);

@@ -64,8 +64,14 @@ export function attachLog(peer: Peer, file: string): PeerLog {
 
 	on("peer-joined", (p) =>
 		logger.info(
-			{ event: "peer-joined", peer: p.id, name: p.name, address: p.address },
-			`peer joined: ${p.name} (${p.address})`,
+			{
+				event: "peer-joined",
+				peer: p.id,
+				name: p.name,
+				address: p.address,
+				found: p.found ?? "lan",
+			},
+			`peer joined: ${p.name} (${p.address}${p.found && p.found !== "lan" ? `, ${p.found}` : ""})`,
 		),
 	);
 	on("peer-left", (p, why) =>

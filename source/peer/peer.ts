@@ -8,7 +8,12 @@ import { EventEmitter } from "node:events";
 import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { Discovery } from "../discovery/discovery.js";
+import { type ContactStats, Discovery } from "../discovery/discovery.js";
+import {
+	formatPeerAddress,
+	type PeerAddress,
+	parsePeerAddress,
+} from "../discovery/peer-address.js";
 import { OperationError, UsageError } from "../errors.js";
 import { prepareFolder, prepareTarget } from "../library/confine.js";
 import { Library, reason } from "../library/library.js";
@@ -124,6 +129,11 @@ export interface PeerOptions {
 	 * `Library.seed`). Off when absent: one-shot commands leave at once anyway.
 	 */
 	seed?: boolean;
+	/**
+	 * Peers named by address (`--peer`, stored with `add-peer`): said hello to by unicast
+	 * beside the broadcasts, with backoff while they do not answer (docs/protocol.md §15).
+	 */
+	peers?: PeerAddress[];
 }
 
 /** Counters of the peer table: discovery datagrams dropped, by reason. */
@@ -186,6 +196,8 @@ export interface PeerEvents {
 	"offer-updated": [offer: IncomingOffer];
 	/** A peer sent us a text (§16). */
 	"text-received": [message: TextMessage];
+	/** `addPeer` named a peer by address (canonical `HOST:PORT`): for the settings to keep it. */
+	"peer-named": [address: string];
 }
 
 /** Who may have their offers accepted without a person (headless receivers). */
@@ -392,7 +404,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 				guard: {
 					admit: (address, port, bytes) => peer.engine.guard.admitBroadcast(address, port, bytes),
 					bad: (address, port) => peer.engine.guard.bad(address, port),
+					// Proved: validated by a round trip on the transfer ports (§5, §15).
+					proved: (address) => peer.engine.guard.isValidated(address),
 				},
+				named: options.peers,
 				describe: () => ({
 					name: options.name,
 					basePort: peer.engine.ports.receive,
@@ -422,6 +437,8 @@ export class Peer extends EventEmitter<PeerEvents> {
 	}
 
 	private wire(): void {
+		// A newly proved address: peer exchange at once (docs/protocol.md §15).
+		this.engine.guard.onValidated = () => this.discovery.provedNow();
 		this.discovery.on("peer-joined", (p) => {
 			this.engine.peerJoined(p);
 			this.emit("peer-joined", p);
@@ -963,6 +980,43 @@ export class Peer extends EventEmitter<PeerEvents> {
 	/** True when a network key is in force. */
 	get keyed(): boolean {
 		return this.seal.keyed;
+	}
+
+	/**
+	 * Names a peer by address for this run: it is said hello to at once, and its list asked
+	 * for as soon as it answers. Emits `peer-named` (the TUI's settings keep it).
+	 * @param text - `HOST[:PORT]` (PORT: its discovery port, ours by default)
+	 * @returns the canonical `HOST:PORT`
+	 * @throws UsageError for text that is no peer address
+	 */
+	addPeer(text: string): string {
+		const address = parsePeerAddress(text, this.options.discoveryPort);
+		const canonical = formatPeerAddress(address);
+		if (this.discovery.addNamed(address)) this.emit("peer-named", canonical);
+		return canonical;
+	}
+
+	/**
+	 * Stops saying hello to a peer named by address (it stays a peer until it goes quiet).
+	 * @param text - `HOST[:PORT]`, as for `addPeer`
+	 * @returns false when it was not named
+	 * @throws UsageError for text that is no peer address
+	 */
+	removePeer(text: string): boolean {
+		return this.discovery.removeNamed(parsePeerAddress(text, this.options.discoveryPort));
+	}
+
+	/** Peers named by address (canonical `HOST:PORT`), in the order named. */
+	namedPeers(): string[] {
+		return this.discovery.contacts
+			.list()
+			.filter((c) => c.kind === "named")
+			.map((c) => formatPeerAddress(c));
+	}
+
+	/** Counters of unicast discovery and peer exchange. */
+	contactStats(): ContactStats {
+		return { ...this.discovery.contactStats };
 	}
 
 	/**

@@ -158,6 +158,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			} else if (intent.type === "dismiss-text") {
 				texts = texts.filter((t) => t.key !== intent.key);
 				changed();
+			} else if (intent.type === "add-peer") {
+				attempt(() => say(`peer named: ${peer.addPeer(intent.address)}`));
 			} else if (intent.type === "quit" && !quitting) {
 				quitting = true;
 				onQuit();

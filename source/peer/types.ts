@@ -57,6 +57,16 @@ export interface PeerRecord {
 	interval: number;
 	/** Banned for the rest of the session for serving bad pieces (absent means not banned). */
 	banned?: boolean;
+	/**
+	 * The UDP port its discovery messages come from (its discovery port): where unicast
+	 * hellos and peer exchange go.
+	 */
+	discoveryPort?: number;
+	/**
+	 * Set once it reached us with a unicast hello: how it knows us (it named us, or learned
+	 * us by peer exchange). Absent for a peer heard by broadcast only.
+	 */
+	helloVia?: "named" | "exchange";
 	/** Recent rate of data we receive from this peer, in bytes per second (absent: 0). */
 	downRate?: number;
 	/** Recent rate of data we send to this peer (answers and pushes), in bytes per second (absent: 0). */
@@ -268,6 +278,8 @@ export type Intent =
 	| { type: "decline-offer"; key: string }
 	/** Dismisses a text received (its panel closes). */
 	| { type: "dismiss-text"; key: string }
+	/** Names a peer by address (`HOST[:PORT]`): said hello to, its list fetched; stored with the settings. */
+	| { type: "add-peer"; address: string }
 	| { type: "quit" };
 
 /**

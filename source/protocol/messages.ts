@@ -7,6 +7,7 @@
  * keep the two in step. `decodeMessage` never throws: a malformed, truncated, oversized
  * or unknown datagram decodes to `null`, and the caller drops and counts it.
  */
+import { isIPv4, isIPv6 } from "node:net";
 import { Reader, Writer } from "./wire.js";
 
 /** Protocol version carried in every header. */
@@ -61,6 +62,10 @@ export const MessageType = {
 	// identity (issue 12): retired, they decode as malformed.
 	announce: 0x03,
 	leave: 0x04,
+	/** Peer exchange: peers the sender has proved, for a validated peer (docs/protocol.md §15). */
+	pex: 0x05,
+	/** A signed announce sent by unicast to a named peer, padded; asks for an announce back (§15). */
+	hello: 0x06,
 	retry: 0x10,
 	listRequest: 0x11,
 	listPage: 0x12,
@@ -115,6 +120,52 @@ export interface Announce {
 	name: string;
 	/** Ed25519 signature (64 bytes) over the encoding up to this field. */
 	signature: Uint8Array;
+}
+
+/**
+ * A signed announce sent by unicast to a peer named by address (or learned by peer
+ * exchange), whole, with how we came to know the receiver, padded with zeros to
+ * {@link HELLO_SIZE} bytes, so the announce it asks for (at most 203 bytes) is never larger
+ * than what came in (no amplification before the sender's address is validated).
+ */
+export interface Hello {
+	type: "hello";
+	/** How the sender knows the receiver: named by address, or learned by peer exchange. */
+	via: "named" | "exchange";
+	/** The sender's signed announce datagram (header and signature included). */
+	announce: Uint8Array;
+}
+
+/** Offset of the name length byte in an announce datagram. */
+const ANNOUNCE_NAME_LENGTH_AT = HEADER_SIZE + PEER_ID_SIZE + PUBLIC_KEY_SIZE + 8 + 2 + 4 + 4 + 4;
+/**
+ * Size of every `hello` datagram in bytes (208): header, the `via` byte and the longest
+ * announce (203 bytes, a 64-byte name).
+ */
+export const HELLO_SIZE =
+	HEADER_SIZE + 1 + ANNOUNCE_NAME_LENGTH_AT + 1 + MAX_NAME_BYTES + SIGNATURE_SIZE;
+/** The `via` byte of a hello. */
+const HELLO_VIA = { named: 0, exchange: 1 } as const;
+
+/** Most entries in one `pex` message (19 bytes each at most: one small datagram). */
+export const MAX_PEX_ENTRIES = 32;
+
+/** A peer's discovery endpoint in a `pex` message. */
+export interface PexEntry {
+	/** IPv4 dotted quad, or IPv6 text (RFC 5952 form on decode; no zone). */
+	address: string;
+	/** Its discovery UDP port, 1..65535. */
+	port: number;
+}
+
+/**
+ * Peer exchange: discovery endpoints of peers the sender knows and has proved receive
+ * (docs/protocol.md §15). Sent only to validated peers; taken only from them.
+ */
+export interface Pex {
+	type: "pex";
+	/** At most {@link MAX_PEX_ENTRIES}. */
+	entries: PexEntry[];
 }
 
 /** Goodbye on the discovery port: remove this peer at once. Signed like an announce. */
@@ -351,6 +402,8 @@ export interface Interest {
 /** Any decoded message. */
 export type Message =
 	| Announce
+	| Hello
+	| Pex
 	| Leave
 	| Retry
 	| ListRequest
@@ -366,6 +419,46 @@ export type Message =
 	| Interest;
 
 const utf8 = new TextEncoder();
+
+/**
+ * The 4 or 16 bytes of an IPv4 or IPv6 address in text (RFC 4291 §2.2 forms, no zone id),
+ * or undefined when it is neither.
+ */
+export function ipBytes(address: string): Uint8Array | undefined {
+	if (isIPv4(address)) return Uint8Array.from(address.split(".").map(Number));
+	if (!isIPv6(address) || address.includes("%")) return undefined;
+	let text = address;
+	// An IPv4 tail (::ffff:1.2.3.4) as two groups.
+	const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+	if (v4) {
+		const [a, b, c, d] = v4[1].split(".").map(Number);
+		text = `${text.slice(0, -v4[1].length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+	}
+	const [head, tail] = text.split("::");
+	const groups = (part: string | undefined) => (part ? part.split(":") : []);
+	const left = groups(head);
+	const right = groups(tail);
+	const all =
+		tail === undefined
+			? left
+			: [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+	const out = new Uint8Array(16);
+	all.forEach((g, i) => {
+		const v = Number.parseInt(g, 16);
+		out[2 * i] = v >> 8;
+		out[2 * i + 1] = v & 0xff;
+	});
+	return out;
+}
+
+/** The text of 4 or 16 address bytes: dotted IPv4, or IPv6 in the RFC 5952 form. */
+export function ipText(bytes: Uint8Array): string {
+	if (bytes.length === 4) return bytes.join(".");
+	const groups: string[] = [];
+	for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+	// The URL parser writes IPv6 hosts in the RFC 5952 form (longest zero run as ::).
+	return new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
+}
 /** Kind byte of a list delta change. */
 const CHANGE_ADDED = 1;
 const CHANGE_REMOVED = 2;
@@ -473,6 +566,33 @@ export function encodeMessage(message: Message): Buffer {
 			w.u64(message.timestamp).u16(message.basePort);
 			w.u32(message.revision).u32(message.fileCount).u32(message.interval);
 			return w.u8(name.length).bytes(name).bytes(message.signature).finish();
+		}
+		case "hello": {
+			if (decodeMessage(message.announce)?.type !== "announce")
+				throw new RangeError("a hello carries one whole announce");
+			const w = header(new Writer(HELLO_SIZE), MessageType.hello).u8(HELLO_VIA[message.via]);
+			w.bytes(message.announce);
+			return w
+				.bytes(new Uint8Array(HELLO_SIZE - HEADER_SIZE - 1 - message.announce.length))
+				.finish();
+		}
+		case "pex": {
+			if (message.entries.length > MAX_PEX_ENTRIES)
+				throw new RangeError(`over ${MAX_PEX_ENTRIES} pex entries`);
+			const raw = message.entries.map((e) => {
+				const bytes = ipBytes(e.address);
+				if (!bytes) throw new RangeError(`not an IP address: ${e.address}`);
+				if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+					throw new RangeError("pex port out of 1..65535");
+				return { bytes, port: e.port };
+			});
+			const size = raw.reduce((n, e) => n + 3 + e.bytes.length, HEADER_SIZE + 1);
+			const w = header(new Writer(size), MessageType.pex).u8(raw.length);
+			for (const e of raw)
+				w.u8(e.bytes.length === 4 ? 4 : 6)
+					.bytes(e.bytes)
+					.u16(e.port);
+			return w.finish();
 		}
 		case "leave": {
 			checkSigned(message);
@@ -637,6 +757,35 @@ function decodeBody(type: number, r: Reader): Message | null {
 				name,
 				signature,
 			};
+		}
+		case MessageType.hello: {
+			const via = r.u8();
+			if (via !== HELLO_VIA.named && via !== HELLO_VIA.exchange) r.fail();
+			const rest = r.rest();
+			// Exactly HELLO_SIZE bytes: one whole signed announce, then zeros.
+			if (r.buffer.length !== HELLO_SIZE || rest.length <= ANNOUNCE_NAME_LENGTH_AT) {
+				r.fail();
+				return null;
+			}
+			const size = ANNOUNCE_NAME_LENGTH_AT + 1 + rest[ANNOUNCE_NAME_LENGTH_AT] + SIGNATURE_SIZE;
+			const announce = rest.subarray(0, size);
+			for (const b of rest.subarray(size)) if (b !== 0) r.fail();
+			if (decodeMessage(announce)?.type !== "announce") r.fail();
+			return { type: "hello", via: via === HELLO_VIA.exchange ? "exchange" : "named", announce };
+		}
+		case MessageType.pex: {
+			const count = r.u8();
+			if (count > MAX_PEX_ENTRIES) r.fail();
+			const entries: PexEntry[] = [];
+			for (let i = 0; i < count && r.ok; i++) {
+				const family = r.u8();
+				if (family !== 4 && family !== 6) r.fail();
+				const address = ipText(r.bytes(family === 4 ? 4 : 16));
+				const port = r.u16();
+				if (port === 0) r.fail();
+				entries.push({ address, port });
+			}
+			return { type: "pex", entries };
 		}
 		case MessageType.leave:
 			return {

@@ -94,6 +94,11 @@ export class SourceGuard {
 	private readonly budgets = new Map<string, Budget>();
 	/** Validated addresses, with the time they were last validated (ms). */
 	private readonly validatedAt = new Map<string, number>();
+	/**
+	 * Called when an address becomes validated (not when one already validated is again):
+	 * discovery hands a newly proved peer what it knows at once (peer exchange).
+	 */
+	onValidated: ((address: string) => void) | undefined;
 
 	/**
 	 * @param learned - true for an address we learned from the network (a peer known from
@@ -208,6 +213,7 @@ export class SourceGuard {
 		this.validatedAt.set(address, now);
 		this.budgets.delete(address);
 		this.stats.validated = this.validatedAt.size;
+		if (at === undefined) this.onValidated?.(address);
 	}
 
 	/** True when `address` is validated. */

@@ -6,6 +6,7 @@
  */
 
 import { Box, type Key, useApp, useInput } from "ink";
+import { parsePeerAddress } from "../discovery/peer-address.js";
 import "./ink-frame-cache.js";
 import {
 	type JSX,
@@ -53,7 +54,9 @@ import {
 	OFFER_KEYMAP,
 	PANEL_KEY_HINTS,
 	PANEL_KEYMAP,
+	PEER_FORM_KEY_HINTS,
 	PEERS_KEY_HINTS,
+	peerFormActionForKey,
 	SEARCH_KEY_HINTS,
 	searchActionForKey,
 	splitKeys,
@@ -71,7 +74,13 @@ import {
 	parseLimitsForm,
 } from "./limits-form.js";
 import { maxPanelOffset, Panel, panelRows, panelWidth } from "./panel.js";
-import { detailLines, helpLines, limitsFormLines, type PanelLine } from "./panel-content.js";
+import {
+	detailLines,
+	helpLines,
+	limitsFormLines,
+	type PanelLine,
+	peerFormLines,
+} from "./panel-content.js";
 import { FilesPane, type FilesPaneRow, PeersPane, TransfersPane } from "./panes.js";
 import { formatLimit, transferSummary } from "./rows.js";
 import { StatusLine } from "./status-line.js";
@@ -190,6 +199,8 @@ export type Overlay =
 	| { kind: "location"; fileId?: string; folder?: string; offset: number }
 	/** The limits form. */
 	| { kind: "limits"; form: LimitsForm }
+	/** The add-peer form: the text typed, and why the last Enter was refused. */
+	| { kind: "add-peer"; text: string; error?: string }
 	/** The cancel prompt: keep or delete the partial files of these downloads. */
 	| { kind: "confirm"; fileIds: string[]; name: string };
 
@@ -289,6 +300,19 @@ function confirmFor(item: TransferListItem): Overlay | undefined {
 	return ids.length > 0
 		? { kind: "confirm", fileIds: ids, name: `${item.folder.path}/` }
 		: undefined;
+}
+
+/**
+ * Why the add-peer form's text is no peer address (the parser's one line), or undefined.
+ * The port does not matter here: the core fills in its discovery port.
+ */
+function peerAddressError(text: string): string | undefined {
+	try {
+		parsePeerAddress(text, 1);
+		return undefined;
+	} catch (error) {
+		return error instanceof Error ? error.message : String(error);
+	}
 }
 
 /** The limits as a notice: `"limits: ↓ 500.0 KB/s ↑ unlimited · 3 active"`. */
@@ -492,7 +516,9 @@ export function App({
 				? actionForKey(input, key, CONFIRM_KEYMAP)
 				: current.kind === "limits"
 					? formActionForKey(input, key, current.form.field === KEY_FIELD)
-					: actionForKey(input, key, PANEL_KEYMAP);
+					: current.kind === "add-peer"
+						? peerFormActionForKey(input, key)
+						: actionForKey(input, key, PANEL_KEYMAP);
 		if (!action) return;
 		const scrollTo = (offset: number) => {
 			if ("offset" in current) {
@@ -533,6 +559,15 @@ export function App({
 				}
 				return;
 			case "submit":
+				if (current.kind === "add-peer") {
+					// Checked here for an error in the form; the core parses it again.
+					const error = peerAddressError(current.text);
+					if (error) setOverlay({ ...current, error });
+					else {
+						store.dispatch({ type: "add-peer", address: current.text.trim() });
+						setOverlay(undefined);
+					}
+				}
 				if (current.kind === "limits") {
 					const parsed = parseLimitsForm(current.form);
 					if (parsed.ok) {
@@ -558,6 +593,16 @@ export function App({
 			default:
 				if (current.kind === "limits") {
 					setOverlay({ kind: "limits", form: editLimitsForm(current.form, action) });
+				} else if (current.kind === "add-peer") {
+					const text =
+						action.type === "type"
+							? (current.text + action.text).slice(0, 300)
+							: action.type === "erase"
+								? current.text.slice(0, -1)
+								: action.type === "erase-all"
+									? ""
+									: current.text;
+					setOverlay({ kind: "add-peer", text });
 				}
 		}
 	};
@@ -702,6 +747,9 @@ export function App({
 					form: openLimitsForm(snapshot.limits, snapshot.networkKey ?? false),
 				});
 				return;
+			case "add-peer":
+				setOverlay({ kind: "add-peer", text: "" });
+				return;
 			default:
 				return;
 		}
@@ -761,7 +809,9 @@ export function App({
 					? CONFIRM_KEY_HINTS
 					: overlay.kind === "limits"
 						? FORM_KEY_HINTS
-						: PANEL_KEY_HINTS
+						: overlay.kind === "add-peer"
+							? PEER_FORM_KEY_HINTS
+							: PANEL_KEY_HINTS
 				: search?.editing
 					? SEARCH_KEY_HINTS
 					: focus === "files"
@@ -1026,6 +1076,8 @@ function panelContent(
 			};
 		case "limits":
 			return { title: "Limits", lines: limitsFormLines(overlay.form, width) };
+		case "add-peer":
+			return { title: "Add a peer", lines: peerFormLines(overlay.text, overlay.error, width) };
 		case "peer": {
 			const peer = snapshot.peers.find((p) => p.id === overlay.id);
 			return peer

@@ -84,8 +84,8 @@ export function peerNames(
 /** How a peer was found, in words. */
 const FOUND: Record<PeerRecord["found"], string> = {
 	lan: "on the local network (its announces)",
-	named: "named by address (--peer, add-peer)",
-	exchange: "told of by another peer (peer exchange)",
+	named: "named by address (↗: --peer, add-peer, a; or it named us)",
+	exchange: "told of by another peer (⇄: peer exchange)",
 };
 
 /**

@@ -52,6 +52,8 @@ export type UiAction =
 	| { type: "reveal" }
 	/** Open the limits form (download and upload rate, active downloads). */
 	| { type: "limits" }
+	/** Open the form that names a peer by address (`HOST[:PORT]`). */
+	| { type: "add-peer" }
 	/** Close the panel, prompt or form on top. */
 	| { type: "close" }
 	/** Cancel prompt: cancel, keeping (`true`) or deleting the partial file. */
@@ -145,6 +147,7 @@ export const KEYMAP: readonly KeyBinding[] = [
 	{ pattern: plainKey("x"), action: { type: "cancel" } },
 	{ pattern: plainKey("o"), action: { type: "reveal" } },
 	{ pattern: plainKey("L"), action: { type: "limits" } },
+	{ pattern: plainKey("a"), action: { type: "add-peer" } },
 	{ pattern: plainKey("?"), action: { type: "help" } },
 ];
 
@@ -234,6 +237,16 @@ export const TEXT_KEYMAP: readonly KeyBinding[] = [
 	{ pattern: plainKey("q"), action: { type: "close" }, does: "close the message" },
 ];
 
+/** The bindings of the add-peer form (one text field); printable text is typed. */
+export const PEER_FORM_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: { input: "u", ctrl: true }, action: { type: "erase-all" } },
+	{ pattern: { escape: true }, action: { type: "close" }, does: "close without naming a peer" },
+	{ pattern: { return: true }, action: { type: "submit" }, does: "name the peer" },
+	{ pattern: { backspace: true }, action: { type: "erase" } },
+	{ pattern: { delete: true }, action: { type: "erase" } },
+];
+
 /** A mode of the UI with its keymap, as the help overlay lists it. */
 export interface KeyMode {
 	/** Heading in the help, e.g. `"Search box (after /)"`. */
@@ -257,6 +270,11 @@ export const KEY_MODES: readonly KeyMode[] = [
 		title: "Limits form (after L)",
 		bindings: FORM_KEYMAP,
 		typing: { keys: "0-9 .", does: "type a number (empty = unlimited)" },
+	},
+	{
+		title: "Add-peer form (after a)",
+		bindings: PEER_FORM_KEYMAP,
+		typing: { keys: "other keys", does: "type HOST[:PORT] (IPv4, [IPv6]:PORT or a host name)" },
 	},
 	{ title: "Offer panel (a peer offers files)", bindings: OFFER_KEYMAP },
 	{ title: "Message panel (a peer sent a text)", bindings: TEXT_KEYMAP },
@@ -347,6 +365,8 @@ export function describeAction(action: UiAction): string {
 			return "Transfers: show the file's path on disk";
 		case "limits":
 			return "set rate limits and active downloads";
+		case "add-peer":
+			return "name a peer by address (HOST[:PORT]; kept in the settings)";
 		case "close":
 			return "close";
 		case "confirm":
@@ -433,6 +453,7 @@ export const PEERS_KEY_HINTS: readonly KeyHint[] = [
 	{ keys: "Tab", does: "pane", rank: 3 },
 	{ keys: "↑↓/jk", does: "move", rank: 4 },
 	{ keys: "Enter", does: "details", rank: 1 },
+	{ keys: "a", does: "add peer", rank: 5 },
 	{ keys: "?", does: "help", rank: 0 },
 	{ keys: "q", does: "quit", rank: 2 },
 ];
@@ -489,6 +510,12 @@ export const OFFER_KEY_HINTS: readonly KeyHint[] = [
 /** Key help of the message panel. */
 export const TEXT_KEY_HINTS: readonly KeyHint[] = [
 	{ keys: "c", does: "copy", rank: 0 },
+	{ keys: "Esc", does: "close", rank: 1 },
+];
+
+/** Key help of the add-peer form. */
+export const PEER_FORM_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "Enter", does: "add", rank: 0 },
 	{ keys: "Esc", does: "close", rank: 1 },
 ];
 
@@ -600,6 +627,21 @@ export function formActionForKey(input: string, key: KeyFlags, text = false): Ui
 	if (key.ctrl || key.meta || !typed) {
 		return undefined;
 	}
+	return { type: "type", text: input };
+}
+
+/**
+ * Maps a key press to an action in the add-peer form: the bindings of
+ * {@link PEER_FORM_KEYMAP}, else printable text is typed into the field.
+ *
+ * @param input - the text ink's `useInput` reports
+ * @param key - ink's key flags
+ * @returns the action, or `undefined` for a key that does nothing in the form
+ */
+export function peerFormActionForKey(input: string, key: KeyFlags): UiAction | undefined {
+	const bound = actionForKey(input, key, PEER_FORM_KEYMAP);
+	if (bound) return bound;
+	if (key.ctrl || key.meta || input === "" || PRINTABLE_REJECT.test(input)) return undefined;
 	return { type: "type", text: input };
 }
 

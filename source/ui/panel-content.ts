@@ -171,6 +171,39 @@ export function helpLines(
 }
 
 /**
+ * The add-peer form's lines: what naming a peer does, the field (its end shown when
+ * longer, then the cursor), examples, the error of the last Enter and the form's keys.
+ *
+ * @param text - what is typed
+ * @param error - why the last Enter was refused, if it was
+ * @param width - inside width of the panel, in columns
+ * @returns the lines, each exactly `width` columns wide
+ */
+export function peerFormLines(text: string, error: string | undefined, width: number): PanelLine[] {
+	const inputWidth = Math.max(8, Math.min(46, width - 12));
+	const lines: PanelLine[] = [
+		plainLine("Name a peer by address: it is said hello to by unicast, beside the", width),
+		plainLine("broadcasts, and kept in the settings (remove-peer forgets it).", width),
+		plainLine("", width),
+		fitLine(
+			[
+				{ text: "› Peer  [" },
+				{ text: fit(text, inputWidth - 1, "right"), style: "strong" },
+				{ text: " ", style: "cursor" },
+				{ text: "]" },
+			],
+			width,
+		),
+		plainLine("  HOST[:PORT]: 192.168.1.20, [fd00::2]:45454, nas.local", width, "dim"),
+		plainLine("  PORT is its discovery port (ours when left out)", width, "dim"),
+		plainLine("", width),
+	];
+	if (error) lines.push(plainLine(error, width, "error"));
+	lines.push(plainLine("Enter add · Esc close · Ctrl-U clear", width, "dim"));
+	return lines;
+}
+
+/**
  * The limits form's lines: a sentence on what the limits do, one line per field (the
  * edited one marked and its text followed by the cursor), the error of the last Enter
  * (in the error tone) and the form's keys.

@@ -82,7 +82,8 @@ function joined(...parts: string[]): string {
 }
 
 /**
- * The two lines of one peer: name and file count, then address, the rates we receive
+ * The two lines of one peer: name and file count, then address (after `↗` for a peer named
+ * by address, `⇄` for one learned by peer exchange), the rates we receive
  * from and send to it (when any, and when they fit) and seconds since the last announce. A peer banned for bad pieces says `"banned"` before its file count (in
  * place of it when the name would get too narrow).
  *
@@ -103,7 +104,9 @@ export function peerLines(
 		? firstFitting([`banned · ${files}`, "banned"], width - MARKER_WIDTH - 1 - MIN_PEER_NAME_WIDTH)
 		: files;
 	const age = formatAge(peer.lastSeen, now);
-	const address = formatEndpoint(peer.address, peer.ports.receive);
+	// Reached by unicast: ↗ named by address (either way), ⇄ learned by peer exchange.
+	const glyph = peer.found === "named" ? "↗ " : peer.found === "exchange" ? "⇄ " : "";
+	const address = `${glyph}${formatEndpoint(peer.address, peer.ports.receive)}`;
 	const down = peer.downRate ?? 0;
 	const up = peer.upRate ?? 0;
 	// Rates go beside the address while it stays whole; the age always does.

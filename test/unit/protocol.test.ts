@@ -20,6 +20,8 @@ import {
 	decodeMessage,
 	encodeMessage,
 	folderEntry,
+	ipBytes,
+	ipText,
 	isFolderEntry,
 	type ListChange,
 	type ListEntry,
@@ -427,6 +429,20 @@ const leaveArb = fc.record({
 	timestamp: fc.maxSafeNat(),
 	signature: signatureArb,
 });
+const helloArb = fc
+	.tuple(announceArb, fc.constantFrom("named" as const, "exchange" as const))
+	.map(([announce, via]) => ({ type: "hello" as const, via, announce: encodeMessage(announce) }));
+const pexArb = fc.record({
+	type: fc.constant("pex" as const),
+	entries: fc.array(
+		fc.record({
+			// Decoded addresses come back in canonical form (RFC 5952 for IPv6).
+			address: fc.oneof(fc.ipV4(), fc.ipV6()).map((a) => ipText(ipBytes(a) ?? new Uint8Array(4))),
+			port: fc.integer({ min: 1, max: 65535 }),
+		}),
+		{ maxLength: 32 },
+	),
+});
 const retryArb = fc.record({
 	type: fc.constant("retry" as const),
 	requestId: u32,
@@ -570,6 +586,8 @@ const interestArb = fc
 
 const arbitraries: [string, fc.Arbitrary<Message>][] = [
 	["announce", announceArb],
+	["hello", helloArb],
+	["pex", pexArb],
 	["leave", leaveArb],
 	["retry", retryArb],
 	["listRequest", listRequestArb],
