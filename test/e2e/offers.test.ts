@@ -24,9 +24,11 @@ describe("offers and texts, headless", () => {
 	const root = tempDir();
 	const src = path.join(root, "src");
 	let net: string[];
+	let discoveryPort = 0;
 
 	before(async () => {
-		net = loopbackNet(await freePort());
+		discoveryPort = await freePort();
+		net = loopbackNet(discoveryPort);
 		fs.mkdirSync(path.join(src, "album", "disc 2"), { recursive: true });
 		fs.mkdirSync(path.join(src, "album", "empty"), { recursive: true });
 		fs.writeFileSync(path.join(src, "big.bin"), Buffer.alloc(2_500_000, 7).fill(9, 1_000_000));
@@ -162,6 +164,21 @@ describe("offers and texts, headless", () => {
 			const event = await waitFor(() => receiver.event("text"), "text event");
 			assert.equal(event.text, text);
 			assert.equal(event.name, "texter");
+			// The receiver named by address (HOST:PORT, its discovery port), the one peer there.
+			const byAddress = await runCli([
+				"send",
+				"--text",
+				"by address",
+				"--to",
+				`127.0.0.1:${discoveryPort}`,
+				...net,
+				...peerFolders(root, "texter"),
+			]);
+			assert.equal(byAddress.code, 0, byAddress.stderr);
+			await waitFor(
+				() => receiver.events.find((e) => e.event === "text" && e.text === "by address"),
+				"the text sent by address",
+			);
 			const long = "x".repeat(64 * 1024);
 			const piped = await new Promise<number | null>((resolve) => {
 				const child = spawn(process.execPath, [
