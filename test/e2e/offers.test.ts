@@ -5,7 +5,7 @@
  * written), a text shown as a `serve --json` event (also from stdin), and bad usage (exit 2).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -255,6 +255,33 @@ describe("offers and texts, headless", () => {
 			assert.equal(receiver.events.filter((e) => e.event === "text").length, 1);
 		} finally {
 			await receiver.stop();
+		}
+	});
+
+	it("an offer larger than the receiver's free space is refused with the reason, nothing written", async () => {
+		const downloads = path.join(root, "small", "dl");
+		fs.mkdirSync(downloads, { recursive: true });
+		// A 1 MiB file system as the downloads folder (the suite runs as root, as the engine's).
+		execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", downloads], { stdio: "pipe" });
+		const receiver = new ServeProcess([...net, ...peerFolders(root, "small"), "--accept-all"]);
+		try {
+			await waitFor(() => receiver.event("ready"), "receiver ready");
+			const sent = await runCli([
+				"send",
+				path.join(src, "big.bin"),
+				"--to",
+				"small",
+				...net,
+				...peerFolders(root, "sender1"),
+			]);
+			assert.equal(sent.code, 1, sent.stderr);
+			assert.match(sent.stderr, /refused: not enough space: 2500000 bytes offered, \d+ bytes free/);
+			assert.deepEqual(fs.readdirSync(downloads), []);
+			const refused = await waitFor(() => receiver.event("offer-refused"), "offer-refused event");
+			assert.match(String(refused.reason), /not enough space/);
+		} finally {
+			await receiver.stop();
+			execFileSync("umount", ["-l", downloads], { stdio: "pipe" });
 		}
 	});
 
