@@ -45,6 +45,10 @@ describe("offers and texts in a real terminal (tmux)", () => {
 		const dl = path.join(root, "receiver", "dl");
 		try {
 			await term.frame((lines) => lines.some((l) => l.includes("Peers")), "the TUI drawn", 15_000);
+			// Every byte the TUI writes from now on: the bell, notifications, the clipboard.
+			const raw = path.join(root, "receiver.raw");
+			server.run("pipe-pane", "-o", "-t", "receiver", `cat > '${raw}'`);
+			const written = () => (fs.existsSync(raw) ? fs.readFileSync(raw, "latin1") : "");
 			const sending = runCli([
 				"send",
 				path.join(src, "holiday-photos.zip"),
@@ -63,6 +67,13 @@ describe("offers and texts in a real terminal (tmux)", () => {
 			const screen = panel.join("\n");
 			assert.match(screen, new RegExp(senderFingerprint));
 			assert.match(screen, /1 files, 1\.\d+ MiB \(1300000 bytes\)/);
+			// The bell, then OSC 9 and OSC 777 notifications (whether the terminal is in front
+			// cannot be told, so they always go).
+			await waitFor(
+				() => written().includes("\u0007\u001b]9;p2p-tui: offer from sender: 1 files"),
+				"the bell and the OSC 9 notification",
+			);
+			assert.ok(written().includes("\u001b]777;notify;p2p-tui: offer from sender;1 files"));
 			term.keys("y");
 			const sent = await sending;
 			assert.equal(sent.code, 0, sent.stderr);
