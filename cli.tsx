@@ -43,6 +43,7 @@ import {
 } from "./source/cli/control-client.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { doctor } from "./source/cli/doctor.js";
+import { offerPolicy, send, trust } from "./source/cli/offers.js";
 import { loadSettings, settingsFile } from "./source/cli/settings.js";
 import { OperationError, UsageError } from "./source/errors.js";
 import { Peer } from "./source/peer/peer.js";
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
 		io.out(version());
 		return 0;
 	}
-	const { command, flags, target } = parsed;
+	const { command, flags, target, paths } = parsed;
 	// Before any settings or sockets: outside a terminal the TUI must say so at once.
 	if (command === "tui") requireTerminal();
 	// Commands that start no peer: no network settings needed.
@@ -108,6 +109,10 @@ async function main(argv: string[]): Promise<number> {
 		case "network-key":
 			networkKeyCommand(target, flags, io);
 			return 0;
+		case "trust":
+		case "untrust":
+			trust(target ?? "", command === "trust", flags.configDir, io);
+			return 0;
 		case "add-peer":
 		case "remove-peer":
 			peerCommand(target ?? "", command === "remove-peer", flags.configDir, io);
@@ -124,7 +129,21 @@ async function main(argv: string[]): Promise<number> {
 		command === "tui" || command === "serve" || command === "doctor" ? undefined : routeOf(flags);
 	switch (command) {
 		case "serve":
-			await serve(options, flags.json, io, flags, logFile(flags));
+			await serve(options, flags.json, io, flags, logFile(flags), offerPolicy(flags, true));
+			return 0;
+		case "send":
+			await send(
+				options,
+				{
+					to: flags.to ?? "",
+					paths: paths ?? [],
+					text: flags.text,
+					message: flags.message,
+					wait: flags.wait,
+					json: flags.json,
+				},
+				io,
+			);
 			return 0;
 		case "peers":
 			if (!(route && (await peersVia(route, flags.json, io))))
@@ -175,6 +194,7 @@ async function main(argv: string[]): Promise<number> {
 			const demo = flags.demo ? startDemo(settings.discoveryPort, settings.interval) : undefined;
 			try {
 				const peer = await Peer.start(options);
+				peer.setOfferPolicy(offerPolicy(flags, false));
 				// A folder change that cannot be applied leaves the peer as it was; the TUI has
 				// no place for the reason yet (`serve` prints it).
 				const unfollow = followSettings(peer, flags, () => {});

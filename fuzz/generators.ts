@@ -8,6 +8,7 @@ import { Identity } from "../source/protocol/identity.js";
 import { encodeManifest } from "../source/protocol/manifest.js";
 import { encodeManifestFile } from "../source/protocol/manifest-file.js";
 import { encodeMessage, type Message } from "../source/protocol/messages.js";
+import { encodePeerMessage } from "../source/protocol/offers.js";
 import { encodeResume } from "../source/protocol/resume.js";
 import { Channel, NetworkSeal } from "../source/protocol/seal.js";
 import {
@@ -16,6 +17,7 @@ import {
 	messageArbs,
 	resumeArb,
 } from "../test/helpers/arbitraries.js";
+import { peerMessageArb } from "../test/helpers/peer-message-arbs.js";
 import { FUZZ_KEY } from "./targets/seal.js";
 
 /** Identities of fixed seeds that sign the generated announces and leaves. */
@@ -82,6 +84,8 @@ export const generators: Record<string, fc.Arbitrary<Buffer>> = {
 		.tuple(messageArbs.leave, fc.nat(SIGNERS.length - 1))
 		.map(([m, i]) => SIGNERS[i].sign({ ...m, ...signer(SIGNERS[i], m.timestamp) })),
 	retry: encoded(messageArbs.retry),
+	// Signed by the first fixed signer (the key need not match `from`: the decoder does not check).
+	"peer-message": peerMessageArb.map((m) => encodePeerMessage(m, (b) => SIGNERS[0].signBytes(b))),
 	"list-request": encoded(fc.oneof(messageArbs.listRequest, messageArbs.listDeltaRequest)),
 	"list-page": encoded(messageArbs.listPage),
 	"list-delta": encoded(messageArbs.listDelta),

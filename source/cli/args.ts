@@ -23,6 +23,9 @@ export type CommandName =
 	| "config"
 	| "network-key"
 	| "doctor"
+	| "send"
+	| "trust"
+	| "untrust"
 	| "add-peer"
 	| "remove-peer";
 
@@ -39,6 +42,9 @@ const COMMANDS: readonly CommandName[] = [
 	"config",
 	"network-key",
 	"doctor",
+	"send",
+	"trust",
+	"untrust",
 	"add-peer",
 	"remove-peer",
 ];
@@ -61,6 +67,8 @@ const LOCAL_FLAGS: Partial<Record<CommandName, readonly string[]>> = {
 	"download-to": [],
 	config: ["json"],
 	"network-key": ["network-key-file", "clear"],
+	trust: [],
+	untrust: [],
 	"add-peer": [],
 	"remove-peer": [],
 };
@@ -98,6 +106,16 @@ export interface RunFlags {
 	clear?: boolean;
 	/** `--no-seed` (TUI, serve): do not serve what this run downloads. */
 	noSeed?: boolean;
+	/** `send --to PEER`: the receiver (a name, an id or id prefix). */
+	to?: string;
+	/** `send --message TEXT`: a note shown with the offer. */
+	message?: string;
+	/** `send --text TEXT` (or `-`: standard input): a text message instead of files. */
+	text?: string;
+	/** `serve --accept-all`: accept every offer. */
+	acceptAll?: boolean;
+	/** `serve --accept-from ID` (repeatable): accept offers from these peer ids. */
+	acceptFrom?: string[];
 	/** `--peer HOST[:PORT]` (repeatable): peers named by address for this run, as typed. */
 	peer?: string[];
 	/** `--standalone`: start a peer of our own even when one runs (no control socket). */
@@ -110,7 +128,14 @@ export interface RunFlags {
 export type ParsedCommand =
 	| { kind: "help" }
 	| { kind: "version" }
-	| { kind: "run"; command: CommandName; target?: string; flags: RunFlags };
+	| {
+			kind: "run";
+			command: CommandName;
+			target?: string;
+			/** `send`: every path offered. */
+			paths?: string[];
+			flags: RunFlags;
+	  };
 
 /** Usage text printed by `--help`. */
 export const USAGE = `Usage:
@@ -129,6 +154,10 @@ export const USAGE = `Usage:
   p2p-tui network-key [<secret> | --network-key-file PATH | --clear] [--config-dir DIR]
                                                  store, replace or clear the network key (no argument: is one set?)
   p2p-tui doctor [options] [--wait MS] [--json]  why peers are not seen: interfaces, ports, peers, folders
+  p2p-tui send PATH... --to PEER [--message TEXT] [--wait MS] [--json]
+                                                 offer files or folders to one peer; exit 0 once it verified them
+  p2p-tui send --text TEXT|- --to PEER [--wait MS]  send a short text (up to 64 KiB; - reads stdin)
+  p2p-tui trust ID | untrust ID [--config-dir DIR]  accept (or stop accepting) offers from a peer id without asking
   p2p-tui add-peer HOST[:PORT] [--config-dir DIR]     store a peer named by address (PORT: its discovery port)
   p2p-tui remove-peer HOST[:PORT] [--config-dir DIR]  forget a stored named peer
 
@@ -151,6 +180,11 @@ Options:
   --network-key-file PATH  the network key from a file (its bytes, less a final line break)
   -o, --output PATH      (manifest) the .p2p file to write (default ./<name>.p2p; never overwritten)
   --no-seed              (TUI, serve) do not serve what this run downloads (setting "seed")
+  --to PEER              (send) the receiver: a name, a peer id or an id prefix
+  --message TEXT         (send) a note shown with the offer
+  --text TEXT            (send) a text message instead of files (- reads stdin)
+  --accept-all           (serve) accept every offer
+  --accept-from ID       (serve) accept offers from this peer id (repeatable); others are declined
   --demo                 (TUI) also start two demo peers on loopback sharing fixtures/
   --standalone           (peers, list, search, get) start a peer of our own, never ask the running one
   --stdout               (get) write the file's bytes to stdout while it downloads (progress on stderr)
@@ -221,6 +255,35 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		throw new UsageError("expected --name to be 1 to 64 bytes long");
 	}
 	if (values.demo && command !== "tui") throw new UsageError("--demo goes with the TUI only");
+	for (const flag of ["to", "message", "text"] as const)
+		if (values[flag] !== undefined && command !== "send")
+			throw new UsageError(`--${flag} goes with send only (see --help)`);
+	if ((values["accept-all"] || values["accept-from"]) && command !== "serve")
+		throw new UsageError("--accept-all and --accept-from go with serve only");
+	for (const id of values["accept-from"] ?? [])
+		if (!/^[0-9a-f]{32}$/i.test(id))
+			throw new UsageError(
+				`expected --accept-from to be a peer id of 32 hex digits, got ${JSON.stringify(id)}`,
+			);
+	let paths: string[] | undefined;
+	if (command === "send") {
+		paths = rest;
+		if (values.to === undefined || values.to === "")
+			throw new UsageError("send needs --to PEER: p2p-tui send PATH... --to PEER");
+		if (values.text !== undefined && paths.length > 0)
+			throw new UsageError("send takes paths or --text, not both");
+		if (values.text === undefined && paths.length === 0)
+			throw new UsageError(
+				"send takes paths to offer, or --text TEXT: p2p-tui send PATH... --to PEER",
+			);
+		if (values.text !== undefined && values.message !== undefined)
+			throw new UsageError("--message goes with an offer of files, not with --text");
+		if (values.text !== undefined && values.text !== "-" && Buffer.byteLength(values.text) > 65_536)
+			throw new UsageError("a text is at most 64 KiB");
+		if (values.message !== undefined && Buffer.byteLength(values.message) > 1024)
+			throw new UsageError("expected --message to be at most 1024 bytes");
+		if (paths.some((p) => p === "")) throw new UsageError("send takes non-empty paths");
+	}
 	if (command === "peers" || command === "list" || command === "search" || command === "doctor") {
 		// These download nothing and keep no log: the flag would do nothing.
 		for (const flag of ["max-down", "max-active", "log"] as const) {
@@ -254,6 +317,7 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 		kind: "run",
 		command,
 		target,
+		...(paths ? { paths } : {}),
 		flags: {
 			share: values.share,
 			downloads: values.downloads,
@@ -275,6 +339,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 			networkKeyFile: values["network-key-file"],
 			clear: values.clear ?? false,
 			noSeed: values["no-seed"] ?? false,
+			to: values.to,
+			message: values.message,
+			text: values.text,
+			acceptAll: values["accept-all"] ?? false,
+			acceptFrom: values["accept-from"],
 			peer: values.peer,
 			standalone: values.standalone ?? false,
 			stdout: values.stdout ?? false,
@@ -303,6 +372,12 @@ function commandTarget(command: CommandName, rest: string[]): string | undefined
 			return one("share takes one folder: p2p-tui share <dir>");
 		case "download-to":
 			return one("download-to takes one folder: p2p-tui download-to <dir>");
+		case "send":
+			return undefined;
+		case "trust":
+			return one("trust takes one peer id: p2p-tui trust <id>");
+		case "untrust":
+			return one("untrust takes one peer id: p2p-tui untrust <id>");
 		case "add-peer":
 		case "remove-peer": {
 			const address = one(`${command} takes one peer: p2p-tui ${command} HOST[:PORT]`);
@@ -358,6 +433,11 @@ function parse(argv: string[]) {
 			"no-seed": { type: "boolean" },
 			standalone: { type: "boolean" },
 			stdout: { type: "boolean" },
+			to: { type: "string" },
+			message: { type: "string" },
+			text: { type: "string" },
+			"accept-all": { type: "boolean" },
+			"accept-from": { type: "string", multiple: true },
 			help: { type: "boolean", short: "h" },
 			version: { type: "boolean", short: "v" },
 		},

@@ -12,7 +12,7 @@ import { IndexCache } from "../library/index-cache.js";
 import { hashFile, reason } from "../library/library.js";
 import { ControlServer } from "../peer/control.js";
 import { attachLog, LOG_FILE_NAME, type PeerLog } from "../peer/log.js";
-import { Peer, type PeerOptions } from "../peer/peer.js";
+import { type OfferPolicy, Peer, type PeerOptions } from "../peer/peer.js";
 import type {
 	IndexProgress,
 	Limits,
@@ -36,6 +36,7 @@ import { jsonText, printable } from "../protocol/names.js";
 import { waitingReason } from "../ui/waiting.js";
 import type { RunFlags } from "./args.js";
 import { IDENTITY_FILE, loadIdentity, peekIdentity } from "./identity-file.js";
+import { reportOffers } from "./offers.js";
 import type { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
@@ -228,10 +229,13 @@ export async function serve(
 	io: Output,
 	follow?: RunFlags,
 	log?: string,
+	offers?: OfferPolicy,
 ): Promise<void> {
 	const peer = await Peer.start(options);
+	if (offers) peer.setOfferPolicy(offers);
 	const emit = (event: string, fields: Record<string, unknown>, text: string) =>
 		io.out(json ? jsonText({ event, ...fields }) : printable(text));
+	reportOffers(peer, emit);
 	const stopLog = startLog(peer, log, (error) =>
 		emit("log-error", { error }, `log not written: ${error}`),
 	);
@@ -965,6 +969,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		// Never shown: only whether one is set.
 		networkKey: s.networkKey ? "(set)" : "",
 		seed: s.seed !== false,
+		trusted: Array.isArray(s.trusted) ? s.trusted : [],
 		peers: Array.isArray(s.peers) ? s.peers : [],
 	};
 	const keyFile = path.join(path.dirname(file), IDENTITY_FILE);
@@ -999,6 +1004,7 @@ export function config(configDir: string | undefined, json: boolean, io: Output)
 		["max active", String(settings.maxActive)],
 		["network key", settings.networkKey ? "set (hidden)" : "none (open network)"],
 		["seed", settings.seed ? "yes (downloads are served while running)" : "no"],
+		["trusted peers", settings.trusted.length ? settings.trusted.join(", ") : "none"],
 		["named peers", settings.peers.length > 0 ? settings.peers.join(", ") : "none"],
 	];
 	for (const [label, value] of rows) io.out(printable(`${label.padEnd(17)} ${value}`));

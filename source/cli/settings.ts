@@ -41,6 +41,11 @@ export interface Settings {
 	 * (default true; `--no-seed` turns it off for a run).
 	 */
 	seed: boolean;
+	/**
+	 * Peer ids (lasting identities, 32 hex digits) whose offers are accepted without asking
+	 * (`p2p-tui trust ID`); never names or addresses.
+	 */
+	trusted: string[];
 	/** Peers named by address (`add-peer`), canonical `HOST:PORT` (`[v6]:PORT`). */
 	peers: string[];
 }
@@ -69,6 +74,7 @@ export function defaultSettings(): Settings {
 		maxActive: DEFAULT_MAX_ACTIVE,
 		networkKey: "",
 		seed: true,
+		trusted: [],
 		peers: [],
 	};
 }
@@ -152,9 +158,39 @@ export function loadSettings(flags: RunFlags): Settings {
 			flags.networkKey ?? (typeof stored.networkKey === "string" ? stored.networkKey : ""),
 		// Anything but an explicit false in the file seeds.
 		seed: !flags.noSeed && stored.seed !== false,
+		trusted: storedTrusted(stored.trusted),
 		// `--peer` adds to the stored peers for this run.
 		peers: [...new Set([...storedPeers(stored), ...(flags.peer ?? [])])],
 	};
+}
+
+/** The stored trusted peer ids, keeping only well-formed ones. */
+function storedTrusted(stored: unknown): string[] {
+	if (!Array.isArray(stored)) return [];
+	return stored.filter((id): id is string => typeof id === "string" && /^[0-9a-f]{32}$/.test(id));
+}
+
+/**
+ * Adds a peer id to the trusted list, or removes it (`trust` / `untrust`).
+ * @param id - a full peer id, 32 hex digits (the fingerprint alone is too short to trust)
+ * @returns the trusted list after the change
+ * @throws UsageError for an id that is not 32 hex digits, `SETTINGS` when not writable
+ */
+export function storeTrust(id: string, trust: boolean, configDir?: string): string[] {
+	const clean = id.toLowerCase().replace(/\s+/g, "");
+	if (!/^[0-9a-f]{32}$/.test(clean))
+		throw new UsageError(
+			`expected a peer id of 32 hex digits (p2p-tui peers shows them), got ${JSON.stringify(id)}`,
+		);
+	const conf = openStore(configDir);
+	try {
+		const now = storedTrusted(conf.store.trusted).filter((t) => t !== clean);
+		if (trust) now.push(clean);
+		conf.set("trusted", now);
+		return now;
+	} catch (error) {
+		throw new UsageError(`cannot write settings ${conf.path}: ${describe(error)}`, "SETTINGS");
+	}
 }
 
 /** The stored named peers that still parse (a hand-edited settings file may hold others). */

@@ -94,6 +94,14 @@ export class PeerTable {
 	}
 
 	/** The peer with this hex id, if known. */
+	/**
+	 * The newest timestamp of a signed message of a known peer that we believed (its
+	 * identity clock, ms), for the freshness check of §16 messages.
+	 */
+	stampOf(id: string): number | undefined {
+		return this.states.get(id)?.stamp;
+	}
+
 	get(id: string): PeerRecord | undefined {
 		return this.peers.get(id);
 	}

@@ -40,7 +40,16 @@ import type { Download } from "../transfer/download.js";
 import { type EngineStats, type RemoteList, TransferEngine } from "../transfer/engine.js";
 import type { GuardStats } from "../transfer/guard.js";
 import { HashPool, hashFilePrefix } from "../transfer/hash-pool.js";
+import { maxDatagramFor } from "../transfer/path-mtu.js";
 import type { ServeStats } from "../transfer/serve.js";
+import { collectOffer } from "./offer-files.js";
+import {
+	type IncomingOffer,
+	type OfferStats,
+	OffersService,
+	type OfferUpdate,
+	type TextMessage,
+} from "./offers.js";
 import type {
 	FolderTransferState,
 	IndexProgress,
@@ -181,8 +190,33 @@ export interface PeerEvents {
 	"peer-banned": [peerId: string, peer: PeerRecord | undefined];
 	/** `setLimits` changed the limits in force. */
 	"limits-changed": [limits: Limits];
+	/** A peer offers us files (§16); accept or decline it with `acceptOffer`/`declineOffer`. */
+	"offer-received": [offer: IncomingOffer];
+	/** An offer received changed status (accepted, declined, refused, complete, failed, withdrawn). */
+	"offer-updated": [offer: IncomingOffer];
+	/** A peer sent us a text (§16). */
+	"text-received": [message: TextMessage];
 	/** `addPeer` named a peer by address (canonical `HOST:PORT`): for the settings to keep it. */
 	"peer-named": [address: string];
+}
+
+/** Who may have their offers accepted without a person (headless receivers). */
+export interface OfferPolicy {
+	/** Accept every offer. */
+	acceptAll: boolean;
+	/** Accept offers from these peer ids (lasting identities), hex. */
+	acceptFrom: string[];
+	/**
+	 * Decline the others at once (headless) instead of leaving them pending for a person
+	 * (the TUI).
+	 */
+	declineOthers: boolean;
+}
+
+/** How an offer we made ended. */
+export interface OfferResult {
+	files: number;
+	bytes: number;
 }
 
 /** One file of a folder download: a (path, id) pair of the union of the peers' lists. */
@@ -301,6 +335,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 	private readonly seal: NetworkGuard;
 	/** The network key in force, as bytes (to tell a change from the same key again). */
 	private networkKey: Buffer | undefined;
+	/** Offers and texts, both ways (§16). */
+	private offers!: OffersService;
+	private offerPolicy: OfferPolicy = { acceptAll: false, acceptFrom: [], declineOthers: false };
 
 	private constructor(readonly options: PeerOptions) {
 		super();
@@ -386,6 +423,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 			await peer.pool.close();
 			throw error;
 		}
+		peer.offers = new OffersService({
+			identity: peer.identity,
+			send: (datagram, to) => peer.engine.sendControl(datagram, to),
+			peer: (id) => peer.discovery.table.get(id),
+			stampOf: (id) => peer.discovery.table.stampOf(id),
+			maxDatagram: (address) => maxDatagramFor(address, peer.seal.overhead),
+		});
+		peer.engine.setOffers(
+			(bytes, from) => peer.offers.recv(bytes, from),
+			(id, from) => peer.offers.offered(id, from),
+		);
 		peer.wire();
 		return peer;
 	}
@@ -445,6 +493,19 @@ export class Peer extends EventEmitter<PeerEvents> {
 			if (p) this.emit("peer-updated", p);
 			this.emit("peer-banned", id, p);
 		});
+		this.offers.on("offer-received", (offer) => {
+			this.emit("offer-received", offer);
+			const policy = this.offerPolicy;
+			if (policy.acceptAll || policy.acceptFrom.includes(offer.from))
+				void this.acceptOffer(offer.key).catch(() => {});
+			else if (policy.declineOthers)
+				this.declineOffer(
+					offer.key,
+					"not accepted from you: this peer accepts only trusted senders",
+				);
+		});
+		this.offers.on("offer-updated", (offer) => this.emit("offer-updated", offer));
+		this.offers.on("text-received", (message) => this.emit("text-received", message));
 		this.rescanTimer = setInterval(
 			() => void this.library.rescan(),
 			this.options.rescanInterval ?? 30_000,
@@ -1484,17 +1545,239 @@ export class Peer extends EventEmitter<PeerEvents> {
 	 * Says goodbye (leave message) and closes every socket; partial downloads stay on disk.
 	 * Safe to call twice.
 	 */
+	/** Sets who gets offers accepted without a person (`serve --accept-all`, trust). */
+	setOfferPolicy(policy: Partial<OfferPolicy>): void {
+		this.offerPolicy = { ...this.offerPolicy, ...policy };
+	}
+
+	/** Offers received and waiting for a decision, oldest first. */
+	pendingOffers(): IncomingOffer[] {
+		return this.offers.pending();
+	}
+
+	/** Counters of offers and texts dropped or refused. */
+	offerStats(): OfferStats {
+		return { ...this.offers.stats };
+	}
+
+	/**
+	 * Finds a known peer by id, unique id prefix (4+ hex digits), or exact name.
+	 * @throws OperationError `AMBIGUOUS` when several peers match
+	 */
+	findPeer(query: string): PeerRecord | undefined {
+		const all = this.discovery.peers();
+		const q = query.toLowerCase().replace(/\s+/g, "");
+		const byId = all.find((p) => p.id === q);
+		if (byId) return byId;
+		const named = all.filter((p) => p.name === query);
+		const prefixed = /^[0-9a-f]{4,}$/.test(q) ? all.filter((p) => p.id.startsWith(q)) : [];
+		const matches = named.length > 0 ? named : prefixed;
+		if (matches.length > 1)
+			throw new OperationError(
+				`${matches.length} peers match ${JSON.stringify(query)}: ${matches.map((p) => p.id.slice(0, 16)).join(", ")}; give an id`,
+				"AMBIGUOUS",
+			);
+		return matches[0];
+	}
+
+	/**
+	 * Accepts an offer received: checks the downloads folder has room for it (else refuses it
+	 * with the reason), then downloads every file from the sender with the normal engine
+	 * (pulled, verified piece by piece and whole, resumable) into the downloads folder,
+	 * reporting progress to the sender. Emits `offer-updated`.
+	 * @param key - the offer's `key`
+	 * @returns the offer once every file is verified
+	 * @throws OperationError `NOT_FOUND` (no such pending offer), `NO_SPACE`, or `FAILED`
+	 */
+	async acceptOffer(key: string): Promise<IncomingOffer> {
+		const offer = this.offers.incomingOffer(key);
+		if (offer?.status !== "pending")
+			throw new OperationError("no such offer waiting for an answer", "NOT_FOUND");
+		const downloads = path.resolve(this.options.downloadsDir);
+		const free = await freeBytes(downloads);
+		if (free !== undefined && free < offer.totalSize) {
+			const reason = `not enough space: ${offer.totalSize} bytes offered, ${free} bytes free`;
+			this.offers.refuse(key, reason);
+			throw new OperationError(reason, "NO_SPACE");
+		}
+		if (!this.offers.accept(key)) throw new OperationError("the offer is gone", "NOT_FOUND");
+		const done = new Map<string, number>();
+		let filesDone = 0;
+		const bytesDone = () => {
+			let n = 0;
+			for (const e of offer.entries) {
+				if (e.folder) continue;
+				n += done.get(e.id) ?? this.engine.downloads.get(e.id)?.state().bytesDone ?? 0;
+			}
+			return n;
+		};
+		const timer = setInterval(() => this.offers.progress(key, 0, bytesDone(), filesDone), 500);
+		timer.unref();
+		let failure: string | undefined;
+		try {
+			for (const e of offer.entries.filter((x) => x.folder)) {
+				const target = downloadTarget(downloads, e.name);
+				if (!target) throw new OperationError(`unsafe folder name ${e.name}`, "UNSAFE_NAME");
+				await prepareFolder(downloads, target);
+			}
+			const files = offer.entries.filter((x) => !x.folder);
+			let next = 0;
+			const worker = async () => {
+				while (next < files.length && failure === undefined) {
+					const e = files[next++];
+					const target = downloadTarget(downloads, e.name);
+					try {
+						if (!target) throw new OperationError(`unsafe file name ${e.name}`, "UNSAFE_NAME");
+						await prepareDownload(downloads, target);
+						await this.fetchTo(
+							{
+								id: e.id,
+								name: e.name,
+								size: e.size,
+								contentHash: e.contentHash,
+								peers: [offer.from],
+							},
+							target,
+						);
+						done.set(e.id, e.size);
+						filesDone++;
+					} catch (error) {
+						failure ??= `${e.name}: ${reason(error)}`;
+					}
+				}
+			};
+			await Promise.all(Array.from({ length: Math.min(FOLDER_CONCURRENCY, files.length) }, worker));
+		} catch (error) {
+			failure ??= reason(error);
+		} finally {
+			clearInterval(timer);
+		}
+		if (failure !== undefined) {
+			this.offers.progress(key, 2, bytesDone(), filesDone, failure);
+			throw new OperationError(`offer from ${offer.fromName} failed: ${failure}`, "FAILED");
+		}
+		this.offers.progress(key, 1, offer.totalSize, filesDone);
+		return offer;
+	}
+
+	/** Declines an offer received (nothing is written). Emits `offer-updated`. */
+	declineOffer(key: string, why = ""): void {
+		this.offers.decline(key, why);
+	}
+
+	/**
+	 * Offers files and folders to a peer and follows it to the end: the files are hashed
+	 * (they need not be shared) and served to that peer only while the offer stands.
+	 * @param to - the receiver's peer id (known from discovery)
+	 * @param paths - files or folders on our disk
+	 * @param options.note - a note shown with the offer
+	 * @param options.wait - ms to wait for an answer (accept or decline)
+	 * @param options.onUpdate - told of the answer and each progress report
+	 * @returns how many files and bytes the receiver verified
+	 * @throws UsageError for unreadable paths or too many entries; OperationError `DECLINED`,
+	 *   `REFUSED`, `TIMEOUT` or `FAILED`
+	 */
+	async sendOffer(
+		to: string,
+		paths: string[],
+		options: { note?: string; wait: number; onUpdate?: (update: OfferUpdate) => void },
+	): Promise<OfferResult> {
+		const { entries, files } = await collectOffer(paths, this.pool);
+		const total = entries.reduce((n, e) => n + e.size, 0);
+		const fileCount = entries.filter((e) => e.size > 0 || files.has(toHex(e.fileId))).length;
+		let exchange = "";
+		let finished = false;
+		try {
+			return await new Promise<OfferResult>((resolve, reject) => {
+				let accepted = false;
+				let silence: NodeJS.Timeout | undefined;
+				const answerBy = setTimeout(
+					() => reject(new OperationError(`no answer within ${options.wait} ms`, "TIMEOUT")),
+					options.wait,
+				);
+				const watch = () => {
+					clearTimeout(silence);
+					silence = setTimeout(
+						() => reject(new OperationError("the receiver went silent", "FAILED")),
+						30_000,
+					);
+				};
+				const end = (fn: () => void) => {
+					clearTimeout(answerBy);
+					clearTimeout(silence);
+					fn();
+				};
+				exchange = this.offers.startOffer(to, entries, files, options.note ?? "", (u) => {
+					options.onUpdate?.(u);
+					if (u.kind === "answer") {
+						if (u.status === 2)
+							end(() =>
+								reject(
+									new OperationError(`declined${u.reason ? `: ${u.reason}` : ""}`, "DECLINED"),
+								),
+							);
+						else if (u.status === 3)
+							end(() => reject(new OperationError(`refused: ${u.reason}`, "REFUSED")));
+						else if (u.status === 1 && !accepted) {
+							accepted = true;
+							clearTimeout(answerBy);
+							watch();
+						}
+						return;
+					}
+					if (!accepted) {
+						accepted = true;
+						clearTimeout(answerBy);
+					}
+					watch();
+					if (u.state === 1) {
+						finished = true;
+						end(() => resolve({ files: u.filesDone || fileCount, bytes: u.bytesTotal || total }));
+					} else if (u.state === 2)
+						end(() => reject(new OperationError(`the receiver failed: ${u.reason}`, "FAILED")));
+				});
+			});
+		} finally {
+			if (exchange) this.offers.endOffer(to, exchange, !finished);
+		}
+	}
+
+	/**
+	 * Sends a text (at most 64 KiB of UTF-8) to a peer and waits for its acknowledgement.
+	 * @throws UsageError when it is too long; OperationError `TIMEOUT` when unacknowledged
+	 */
+	async sendText(to: string, text: string, wait: number): Promise<void> {
+		if (Buffer.byteLength(text) > 64 * 1024)
+			throw new UsageError("a text is at most 64 KiB", "TEXT_TOO_LONG");
+		try {
+			await this.offers.sendText(to, text, wait);
+		} catch (error) {
+			throw new OperationError(`not delivered: ${reason(error)}`, "TIMEOUT");
+		}
+	}
+
 	stop(): Promise<void> {
 		this.stopping ??= (async () => {
 			clearInterval(this.rescanTimer);
 			clearInterval(this.resupplyTimer);
 			for (const timer of this.refreshTimers.values()) clearTimeout(timer);
+			this.offers.close();
 			await this.discovery.close();
 			await this.engine.close();
 			await this.library.close();
 			await this.pool.close();
 		})();
 		return this.stopping;
+	}
+}
+
+/** Free bytes for us in a folder's file system, or undefined when it cannot be told. */
+async function freeBytes(folder: string): Promise<number | undefined> {
+	try {
+		const s = await fs.statfs(folder);
+		return s.bavail * s.bsize;
+	} catch {
+		return undefined;
 	}
 }
 

@@ -3,6 +3,7 @@
  * out at most every `throttleMs` (so a burst of piece events costs a few renders, not
  * thousands). Intents from the view are turned into calls on the peer.
  */
+import type { TextMessage } from "./offers.js";
 import type { Peer, PeerEvents } from "./peer.js";
 import type { Intent, Limits, Snapshot, Store } from "./types.js";
 
@@ -20,6 +21,8 @@ export interface PeerStore extends Store {
 export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100): PeerStore {
 	const listeners = new Set<() => void>();
 	let message: string | undefined;
+	/** Texts received and not dismissed yet (at most 32 kept: the oldest go first). */
+	let texts: TextMessage[] = [];
 	let snapshot = build();
 	let timer: NodeJS.Timeout | undefined;
 	let quitting = false;
@@ -37,6 +40,8 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 			rates: peer.rates(),
 			limits: peer.limits(),
 			networkKey: peer.keyed,
+			offers: peer.pendingOffers(),
+			texts,
 		};
 	}
 
@@ -91,6 +96,16 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 		if (progress.done) indexedOnce = true;
 		changed();
 	});
+	listen("offer-received", (o) =>
+		say(`offer from ${o.fromName}: ${o.files} files, ${o.totalSize} bytes (y accept, n decline)`),
+	);
+	listen("offer-updated", (o) =>
+		say(`offer from ${o.fromName}: ${o.status}${o.reason ? ` (${o.reason})` : ""}`),
+	);
+	listen("text-received", (m) => {
+		texts = [...texts, m].slice(-32);
+		say(`message from ${m.fromName}`);
+	});
 	listen("folder-progress", changed);
 	listen("folder-complete", (f) => say(`folder downloaded: ${f.target}`));
 	listen("folder-failed", (f) =>
@@ -136,6 +151,15 @@ export function createPeerStore(peer: Peer, onQuit: () => void, throttleMs = 100
 				attempt(() => peer.setLimits(intent.limits));
 			} else if (intent.type === "set-network-key") {
 				attempt(() => peer.setNetworkKey(intent.secret ?? undefined));
+			} else if (intent.type === "accept-offer") {
+				peer.acceptOffer(intent.key).catch((error: Error) => say(error.message));
+				changed();
+			} else if (intent.type === "decline-offer") {
+				attempt(() => peer.declineOffer(intent.key));
+				changed();
+			} else if (intent.type === "dismiss-text") {
+				texts = texts.filter((t) => t.key !== intent.key);
+				changed();
 			} else if (intent.type === "add-peer") {
 				attempt(() => say(`peer named: ${peer.addPeer(intent.address)}`));
 			} else if (intent.type === "quit" && !quitting) {

@@ -2,6 +2,7 @@
  * Shapes shared by the headless core and its consumers (the Ink UI, the `serve --json`
  * reporter, the one-shot commands). Nothing here touches a socket or React.
  */
+import type { IncomingOffer, TextMessage } from "./offers.js";
 
 /** The four UDP transfer ports of a peer: base, base+1, base+2, base+3. */
 export interface TransferPorts {
@@ -236,6 +237,10 @@ export interface Snapshot {
 	limits: Limits;
 	/** True when a network key is in force (the key itself is never in a snapshot). */
 	networkKey?: boolean;
+	/** Offers received and waiting for an answer, oldest first (§16). */
+	offers?: IncomingOffer[];
+	/** Texts received and not yet dismissed, oldest first (§16). */
+	texts?: TextMessage[];
 }
 
 /**
@@ -270,6 +275,12 @@ export type Intent =
 	| { type: "set-limits"; limits: Partial<Limits> }
 	/** Sets the network key (`null`: clears it) at once; also stored with the settings. */
 	| { type: "set-network-key"; secret: string | null }
+	/** Accepts an offer received (by its `key`): its files are downloaded. */
+	| { type: "accept-offer"; key: string }
+	/** Declines an offer received. */
+	| { type: "decline-offer"; key: string }
+	/** Dismisses a text received (its panel closes). */
+	| { type: "dismiss-text"; key: string }
 	/** Names a peer by address (`HOST[:PORT]`): said hello to, its list fetched; stored with the settings. */
 	| { type: "add-peer"; address: string }
 	| { type: "quit" };

@@ -149,6 +149,14 @@ export class Identity {
 	}
 
 	/**
+	 * Signs any bytes with this identity's key (Ed25519, RFC 8032): the §16 messages.
+	 * @returns the 64-byte signature
+	 */
+	signBytes(bytes: Uint8Array): Buffer {
+		return sign(null, bytes, this.privateKey);
+	}
+
+	/**
 	 * Encodes a discovery message and signs it with this identity's key. The message's own
 	 * `peerId`, `publicKey` and `timestamp` are used as given (tests forge with them).
 	 * @throws RangeError when a field is out of its bounds
@@ -198,6 +206,24 @@ export function checkSigned(message: SignedMessage, datagram: Uint8Array): Signa
 		return verify(null, signedPart(datagram), key, message.signature) ? "ok" : "bad-signature";
 	} catch {
 		// Not a point on the curve: no key, so no valid signature.
+		return "bad-signature";
+	}
+}
+
+/**
+ * Checks a §16 message's signature (docs/protocol.md §16): `peerId` must be BLAKE3 of
+ * `publicKey` (first 16 bytes) and `signature` must verify over `signed`. Never throws.
+ */
+export function checkPeerSignature(
+	peerId: Uint8Array,
+	publicKey: Uint8Array,
+	signed: Uint8Array,
+	signature: Uint8Array,
+): SignatureCheck {
+	if (!peerIdOf(publicKey).equals(peerId)) return "wrong-id";
+	try {
+		return verify(null, signed, publicKeyObject(publicKey), signature) ? "ok" : "bad-signature";
+	} catch {
 		return "bad-signature";
 	}
 }

@@ -489,14 +489,16 @@ export const LIST_PAGE_OVERHEAD = HEADER_SIZE + 4 + 4 + 4 + 4 + 2;
 /** Size of a list delta's fixed part (header included), in bytes. */
 export const LIST_DELTA_OVERHEAD = HEADER_SIZE + 4 + 1 + 4 + 4 + 4 + 4 + 2;
 /** Smallest encoded list entry (a 1-byte name), in bytes. */
-const MIN_ENTRY_SIZE = HASH_SIZE * 2 + 10 + 1;
+/** Fewest bytes a list entry takes (a one-byte name). */
+export const MIN_ENTRY_SIZE = HASH_SIZE * 2 + 10 + 1;
 
 /** Encoded size in bytes of a list delta change (its kind byte and its entry). */
 export function listChangeSize(change: ListChange): number {
 	return 1 + listEntrySize(change.entry);
 }
 
-function checkEntry(e: ListEntry): void {
+/** Checks a list entry before encoding it. @throws RangeError for a bad id, hash or name */
+export function checkEntry(e: ListEntry): void {
 	checkFixed("fileId", e.fileId, HASH_SIZE);
 	checkFixed("contentHash", e.contentHash, HASH_SIZE);
 	const bytes = Buffer.byteLength(e.name);
@@ -506,13 +508,14 @@ function checkEntry(e: ListEntry): void {
 		throw new RangeError("a folder entry has size 0 and a zero content hash");
 }
 
-function writeEntry(w: Writer, e: ListEntry): void {
+/** Writes one list entry (§3 listPage entry). */
+export function writeEntry(w: Writer, e: ListEntry): void {
 	const name = utf8.encode(e.name);
 	w.bytes(e.fileId).u64(e.size).bytes(e.contentHash).u16(name.length).bytes(name);
 }
 
 /** Reads one list entry; fails the reader on a bad name length or a malformed folder entry. */
-function readEntry(r: Reader): ListEntry {
+export function readEntry(r: Reader): ListEntry {
 	const fileId = r.bytes(HASH_SIZE);
 	const size = r.u64();
 	const contentHash = r.bytes(HASH_SIZE);

@@ -32,6 +32,7 @@ import {
 	MIN_MANIFEST_CHUNK,
 	TOKEN_SIZE,
 } from "../protocol/messages.js";
+import { isPeerMessageType } from "../protocol/offers.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { DualSocket } from "./dual-socket.js";
@@ -40,7 +41,7 @@ import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
 import { maxDatagramFor } from "./path-mtu.js";
 import { RateMeter, TokenBucket } from "./rates.js";
-import { type Endpoint, SendService } from "./serve.js";
+import { type Endpoint, type OfferedFile, SendService } from "./serve.js";
 import { TokenIssuer } from "./tokens.js";
 
 /** First base port tried when none is configured. */
@@ -257,6 +258,10 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	private tickTurn = 0;
 	/** Seals and opens every datagram when a network key is set. */
 	private readonly seal: NetworkGuard;
+	/** Takes the §16 messages (offers, texts) that arrive on the distribute port. */
+	private controlHandler: ((bytes: Buffer, from: Endpoint) => boolean) | undefined;
+	/** Files offered to a receiver, served on the send port to that receiver only (§16). */
+	private offeredLookup: ((id: string, from: Endpoint) => OfferedFile | undefined) | undefined;
 
 	private constructor(
 		private readonly options: EngineOptions,
@@ -280,6 +285,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			(id, offset, length) => this.readPartial(id, offset, length),
 			(from) => this.guard.validate(from.address),
 			() => this.seal.overhead,
+			(id, from) => this.offeredLookup?.(id, from),
 		);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
 		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
@@ -455,6 +461,31 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// Replies to our requests are asked for: the guard does not charge them.
 		else this.guard.asked(to.address, to.port);
 		this.sockets[port].socket.send(sealed, to.port, to.address);
+	}
+
+	/**
+	 * Routes the §16 messages (types 0x30..0x3f) arriving on the distribute port to
+	 * `handler`, which returns false for one it drops as bad (charged to its source), and
+	 * serves the files `offered` returns on the send port (to the asker it names only).
+	 */
+	setOffers(
+		handler: (bytes: Buffer, from: Endpoint) => boolean,
+		offered: (id: string, from: Endpoint) => OfferedFile | undefined,
+	): void {
+		this.controlHandler = handler;
+		this.offeredLookup = offered;
+	}
+
+	/**
+	 * Sends a §16 message from our distribute port to a peer's distribute port (sealed under
+	 * a network key). Not held to the three-times limit: these go only to peers discovery
+	 * proved (their signed announces), the user asked for them, and the answers only to a
+	 * signed message's source; each is bounded in size and rate by the offers service.
+	 */
+	sendControl(datagram: Buffer, to: Endpoint): void {
+		if (this.closing) return;
+		const sealed = this.seal.outgoing(datagram, Channel.distribute);
+		this.sockets.distribute.socket.send(sealed, to.port, to.address);
 	}
 
 	/** The token we hold for a peer's send (or distribute) port, or zeros. */
@@ -1033,6 +1064,11 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 	 * peer we sent an interest to gives us its token (Retry).
 	 */
 	private onDistribute(bytes: Buffer, from: Endpoint): void {
+		if (isPeerMessageType(bytes)) {
+			// Offers and texts (§16): their handler checks signatures and counts its own drops.
+			if (!this.controlHandler?.(bytes, from)) this.stats.malformed++;
+			return;
+		}
 		const message = decodeMessage(bytes);
 		if (message?.type === "retry") {
 			this.onDistributeRetry(from, message.token);

@@ -86,6 +86,21 @@ interface HistoryStep {
 	changes: ListChange[];
 }
 
+/**
+ * A file served outside the library: one offered to one receiver (docs/protocol.md §16),
+ * answered only to the addresses the lookup accepts.
+ */
+export interface OfferedFile {
+	/** The manifest's encoding (its BLAKE3 is the file id). */
+	manifestBytes: Buffer;
+	/** Size in bytes. */
+	size: number;
+	/** Piece size in bytes (blocks never cross a piece). */
+	pieceSize: number;
+	/** Reads `length` bytes at `offset`; null when the file changed or cannot be read. */
+	read(offset: number, length: number): Promise<Buffer | null>;
+}
+
 /** The library surface the send service needs. */
 export type ServedLibrary = Pick<Library, "files" | "get" | "read" | "revision" | "directories">;
 
@@ -139,6 +154,11 @@ export class SendService {
 		private readonly validated?: (from: Endpoint) => void,
 		/** Bytes an envelope adds to every answer (a network key's seal); 0 when absent. */
 		private readonly overhead: () => number = () => 0,
+		/**
+		 * Files offered to the asker (§16): looked up only when the library does not have the
+		 * id, and only for the asker's address (`from`).
+		 */
+		private readonly offered?: (id: string, from: Endpoint) => OfferedFile | undefined,
 	) {}
 
 	/**
@@ -242,7 +262,8 @@ export class SendService {
 				from,
 			);
 		} else if (message.type === "manifestRequest") {
-			const file = this.library.get(toHex(message.fileId));
+			const id = toHex(message.fileId);
+			const file = this.library.get(id) ?? this.offered?.(id, from);
 			if (!file || message.offset > file.manifestBytes.length) {
 				this.sendError(
 					message.fileId,
@@ -282,11 +303,14 @@ export class SendService {
 				return;
 			}
 			// A failed read is answered as one that found nothing (and gives its bytes back).
-			const reading = this.read(id, message.offset, message.length).catch(() => null);
+			const reading = this.read(id, message.offset, message.length, from).catch(() => null);
 			void reading.then((payload) => {
 				release();
 				if (!payload) {
-					const code = this.library.get(id) ? ErrorCode.badRange : ErrorCode.notFound;
+					const code =
+						this.library.get(id) || this.offered?.(id, from)
+							? ErrorCode.badRange
+							: ErrorCode.notFound;
 					this.sendError(fileId, message.offset, code, from);
 					return;
 				}
@@ -322,11 +346,14 @@ export class SendService {
 			this.stats.busy = (this.stats.busy ?? 0) + 1;
 			return;
 		}
-		const reading = this.read(id, offset, length).catch(() => null);
+		const reading = this.read(id, offset, length, from).catch(() => null);
 		void reading.then((range) => {
 			release();
 			if (!range) {
-				const code = this.library.get(id) ? ErrorCode.badRange : ErrorCode.notFound;
+				const code =
+					this.library.get(id) || this.offered?.(id, from)
+						? ErrorCode.badRange
+						: ErrorCode.notFound;
 				this.sendError(fileId, offset, code, from);
 				return;
 			}
@@ -460,9 +487,27 @@ export class SendService {
 	}
 
 	/** Reads from the library, then from downloads in progress. */
-	private async read(id: string, offset: number, length: number): Promise<Buffer | null> {
+	private async read(
+		id: string,
+		offset: number,
+		length: number,
+		from: Endpoint,
+	): Promise<Buffer | null> {
 		const shared = await this.library.read(id, offset, length);
-		if (shared || !this.partial) return shared;
+		if (shared) return shared;
+		const offered = this.offered?.(id, from);
+		if (offered) {
+			const pieceSize = offered.pieceSize;
+			// Inside the file and inside one piece, as a shared file's blocks.
+			if (
+				length <= 0 ||
+				offset + length > offered.size ||
+				Math.floor(offset / pieceSize) !== Math.floor((offset + length - 1) / pieceSize)
+			)
+				return null;
+			return offered.read(offset, length);
+		}
+		if (!this.partial) return null;
 		return this.partial(id, offset, length);
 	}
 

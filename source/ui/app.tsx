@@ -11,12 +11,14 @@ import "./ink-frame-cache.js";
 import {
 	type JSX,
 	useCallback,
+	useEffect,
 	useLayoutEffect,
 	useMemo,
 	useRef,
 	useState,
 	useSyncExternalStore,
 } from "react";
+import type { IncomingOffer, TextMessage } from "../peer/offers.js";
 import type { Intent, Snapshot, Store, TransferState } from "../peer/types.js";
 import type { FuzzyMatch } from "../search/fuzzy.js";
 import {
@@ -36,6 +38,7 @@ import {
 	type TreeNode,
 	visibleNodes,
 } from "./file-tree.js";
+import { formatBytes } from "./format.js";
 import {
 	actionForKey,
 	CONFIRM_KEY_HINTS,
@@ -47,6 +50,8 @@ import {
 	KEY_HINTS,
 	type KeyFlags,
 	type KeyHint,
+	OFFER_KEY_HINTS,
+	OFFER_KEYMAP,
 	PANEL_KEY_HINTS,
 	PANEL_KEYMAP,
 	PEER_FORM_KEY_HINTS,
@@ -55,6 +60,8 @@ import {
 	SEARCH_KEY_HINTS,
 	searchActionForKey,
 	splitKeys,
+	TEXT_KEY_HINTS,
+	TEXT_KEYMAP,
 	TRANSFERS_KEY_HINTS,
 	type UiAction,
 } from "./keymap.js";
@@ -130,6 +137,13 @@ export interface AppProps {
 	 * snapshot after a quiet spell is drawn at once.
 	 */
 	frameMs?: number;
+	/**
+	 * Gets a person's attention: an offer or a text arrived (the runner rings the bell and
+	 * sends a desktop notification, see `terminal-alerts.ts`).
+	 */
+	notify?: (title: string, body: string) => void;
+	/** Copies a text to the clipboard (the runner writes OSC 52). */
+	copy?: (text: string) => void;
 }
 
 /**
@@ -334,8 +348,36 @@ export function App({
 	store,
 	noColor = noColorRequested(),
 	frameMs = FRAME_MS,
+	notify,
+	copy,
 }: AppProps): JSX.Element {
 	const snapshot = useSnapshot(store, frameMs);
+	// Offers answered and texts closed here, hidden before the next snapshot says so.
+	const handledRef = useRef(new Set<string>());
+	const offerShown = snapshot.offers?.find((o) => !handledRef.current.has(o.key));
+	const textShown = offerShown
+		? undefined
+		: snapshot.texts?.find((t) => !handledRef.current.has(t.key));
+	const incomingRef = useRef<{ offer?: typeof offerShown; text?: typeof textShown }>({});
+	incomingRef.current = { offer: offerShown, text: textShown };
+	// Each new offer or text rings once.
+	const alertedRef = useRef(new Set<string>());
+	useEffect(() => {
+		for (const o of snapshot.offers ?? []) {
+			if (alertedRef.current.has(o.key)) continue;
+			alertedRef.current.add(o.key);
+			notify?.(
+				`p2p-tui: offer from ${o.fromName}`,
+				`${o.files} files, ${formatBytes(o.totalSize)}`,
+			);
+		}
+		for (const t of snapshot.texts ?? []) {
+			if (alertedRef.current.has(t.key)) continue;
+			alertedRef.current.add(t.key);
+			notify?.(`p2p-tui: message from ${t.fromName}`, t.text);
+		}
+	}, [snapshot.offers, snapshot.texts, notify]);
+	const [, setAnswered] = useState(0);
 	const { exit } = useApp();
 	const { columns, rows } = useTerminalSize();
 	const layout = computeLayout(columns, rows);
@@ -572,7 +614,38 @@ export function App({
 		}
 	};
 
+	/** A key while an offer or a text covers the screen. */
+	const incomingKey = (input: string, key: KeyFlags): boolean => {
+		const { offer, text } = incomingRef.current;
+		if (!offer && !text) return false;
+		const action = actionForKey(input, key, offer ? OFFER_KEYMAP : TEXT_KEYMAP);
+		if (!action) return true;
+		const done = (k: string) => {
+			handledRef.current.add(k);
+			incomingRef.current = {};
+			setAnswered((n) => n + 1);
+		};
+		if (action.type === "quit") quit();
+		else if (offer && action.type === "accept-offer") {
+			store.dispatch({ type: "accept-offer", key: offer.key });
+			say(`accepted the offer from ${offer.fromName}: downloading`);
+			done(offer.key);
+		} else if (offer && action.type === "decline-offer") {
+			store.dispatch({ type: "decline-offer", key: offer.key });
+			say(`declined the offer from ${offer.fromName}`);
+			done(offer.key);
+		} else if (text && action.type === "copy") {
+			copy?.(text.text);
+			say("copied the message to the clipboard");
+		} else if (text && action.type === "close") {
+			store.dispatch({ type: "dismiss-text", key: text.key });
+			done(text.key);
+		}
+		return true;
+	};
+
 	const handleKey = (input: string, key: KeyFlags): void => {
+		if (incomingKey(input, key)) return;
 		const open = overlayRef.current;
 		if (open) {
 			overlayKey(open, input, key);
@@ -737,23 +810,27 @@ export function App({
 		}),
 		[snapshot.self, snapshot.indexing, snapshot.message, notice],
 	);
-	const hints: readonly KeyHint[] = overlay
-		? overlay.kind === "confirm"
-			? CONFIRM_KEY_HINTS
-			: overlay.kind === "limits"
-				? FORM_KEY_HINTS
-				: overlay.kind === "add-peer"
-					? PEER_FORM_KEY_HINTS
-					: PANEL_KEY_HINTS
-		: search?.editing
-			? SEARCH_KEY_HINTS
-			: focus === "files"
-				? filtering
-					? FILTER_KEY_HINTS
-					: KEY_HINTS
-				: focus === "peers"
-					? PEERS_KEY_HINTS
-					: TRANSFERS_KEY_HINTS;
+	const hints: readonly KeyHint[] = offerShown
+		? OFFER_KEY_HINTS
+		: textShown
+			? TEXT_KEY_HINTS
+			: overlay
+				? overlay.kind === "confirm"
+					? CONFIRM_KEY_HINTS
+					: overlay.kind === "limits"
+						? FORM_KEY_HINTS
+						: overlay.kind === "add-peer"
+							? PEER_FORM_KEY_HINTS
+							: PANEL_KEY_HINTS
+				: search?.editing
+					? SEARCH_KEY_HINTS
+					: focus === "files"
+						? filtering
+							? FILTER_KEY_HINTS
+							: KEY_HINTS
+						: focus === "peers"
+							? PEERS_KEY_HINTS
+							: TRANSFERS_KEY_HINTS;
 	const prompt =
 		overlay?.kind === "confirm"
 			? `Cancel ${overlay.name}: keep partial file? [k]eep / [d]elete / Esc`
@@ -793,7 +870,23 @@ export function App({
 	panelMaxRef.current = panel ? maxPanelOffset(panel.lines.length, panelHeight) : 0;
 
 	let main: JSX.Element;
-	if (panel && overlay && overlay.kind !== "confirm") {
+	const incoming = offerShown
+		? offerView(offerShown, (snapshot.offers?.length ?? 1) - 1)
+		: textShown
+			? textView(textShown, (snapshot.texts?.length ?? 1) - 1)
+			: undefined;
+	if (incoming) {
+		main = (
+			<Panel
+				title={incoming.title}
+				width={layout.columns}
+				height={panelHeight}
+				lines={detailLines(incoming, panelWidth(layout.columns))}
+				offset={0}
+				footer={offerShown ? "y/Enter accept · n/Esc decline" : "c copy · Esc close"}
+			/>
+		);
+	} else if (panel && overlay && overlay.kind !== "confirm") {
 		main = (
 			<Panel
 				title={panel.title}
@@ -902,6 +995,58 @@ function sameRows(a: readonly FilesPaneRow[], b: readonly FilesPaneRow[]): boole
 			x.peers === y.peers
 		);
 	});
+}
+
+/** The rows of an offer's panel: who offers what, then the files (the first ones). */
+export function offerView(offer: IncomingOffer, more: number): DetailView {
+	const rows: DetailView["rows"] = [
+		{ label: "From", value: offer.fromName, tone: "strong" },
+		{ label: "Fingerprint", value: offer.fingerprint },
+		{ label: "Peer id", value: offer.from },
+		{
+			label: "Offers",
+			value: `${offer.files} files, ${formatBytes(offer.totalSize)} (${offer.totalSize} bytes)`,
+		},
+	];
+	if (offer.note) rows.push({ label: "Note", value: offer.note });
+	offer.entries.slice(0, 20).forEach((e, i) => {
+		rows.push({
+			label: i === 0 ? "Files" : "",
+			value: e.folder ? `${e.name}/ (empty folder)` : `${e.name}  ${formatBytes(e.size)}`,
+		});
+	});
+	if (offer.entries.length > 20)
+		rows.push({ label: "", value: `… and ${offer.entries.length - 20} more` });
+	if (more > 0) rows.push({ label: "Waiting", value: `${more} more offers after this one` });
+	rows.push({ label: "", value: "" });
+	rows.push({
+		label: "Answer",
+		value: "y or Enter: accept and download · n or Esc: decline",
+		tone: "strong",
+	});
+	return { title: `Offer from ${offer.fromName}`, rows };
+}
+
+/** The rows of a text message's panel: sender, time, the text. */
+export function textView(message: TextMessage, more: number): DetailView {
+	const at = new Date(message.receivedAt);
+	const time = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}:${String(at.getSeconds()).padStart(2, "0")}`;
+	const rows: DetailView["rows"] = [
+		{ label: "From", value: message.fromName, tone: "strong" },
+		{ label: "Fingerprint", value: message.fingerprint },
+		{ label: "Received", value: time },
+	];
+	message.text.split("\n").forEach((line, i) => {
+		rows.push({ label: i === 0 ? "Text" : "", value: line });
+	});
+	if (more > 0) rows.push({ label: "Waiting", value: `${more} more messages after this one` });
+	rows.push({ label: "", value: "" });
+	rows.push({
+		label: "Keys",
+		value: "c: copy to the clipboard · Esc or Enter: close",
+		tone: "strong",
+	});
+	return { title: `Message from ${message.fromName}`, rows };
 }
 
 /** A panel's title and lines. */

@@ -64,6 +64,12 @@ export type UiAction =
 	| { type: "field"; delta: number }
 	/** Limits form: apply the values. */
 	| { type: "submit" }
+	/** Offer panel: accept the offer shown (its files are downloaded). */
+	| { type: "accept-offer" }
+	/** Offer panel: decline the offer shown. */
+	| { type: "decline-offer" }
+	/** Message panel: copy the text to the clipboard (OSC 52). */
+	| { type: "copy" }
 	/** Leave the program. */
 	| { type: "quit" };
 
@@ -216,6 +222,24 @@ export const FORM_KEYMAP: readonly KeyBinding[] = [
 	{ pattern: { delete: true }, action: { type: "erase" } },
 ];
 
+/** The bindings while an offer's panel asks (it opens over everything when one arrives). */
+export const OFFER_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: plainKey("y"), action: { type: "accept-offer" } },
+	{ pattern: { return: true }, action: { type: "accept-offer" } },
+	{ pattern: plainKey("n"), action: { type: "decline-offer" } },
+	{ pattern: { escape: true }, action: { type: "decline-offer" } },
+];
+
+/** The bindings while a text message's panel shows. */
+export const TEXT_KEYMAP: readonly KeyBinding[] = [
+	QUIT_BINDING,
+	{ pattern: plainKey("c"), action: { type: "copy" } },
+	{ pattern: { escape: true }, action: { type: "close" }, does: "close the message" },
+	{ pattern: { return: true }, action: { type: "close" }, does: "close the message" },
+	{ pattern: plainKey("q"), action: { type: "close" }, does: "close the message" },
+];
+
 /** The bindings of the add-peer form (one text field); printable text is typed. */
 export const PEER_FORM_KEYMAP: readonly KeyBinding[] = [
 	QUIT_BINDING,
@@ -255,6 +279,8 @@ export const KEY_MODES: readonly KeyMode[] = [
 		bindings: PEER_FORM_KEYMAP,
 		typing: { keys: "other keys", does: "type HOST[:PORT] (IPv4, [IPv6]:PORT or a host name)" },
 	},
+	{ title: "Offer panel (a peer offers files)", bindings: OFFER_KEYMAP },
+	{ title: "Message panel (a peer sent a text)", bindings: TEXT_KEYMAP },
 ];
 
 /** Names of the special keys, in the order a label looks for them. */
@@ -356,6 +382,12 @@ export function describeAction(action: UiAction): string {
 			return action.delta < 0 ? "previous field" : "next field";
 		case "submit":
 			return "apply";
+		case "accept-offer":
+			return "accept: download the files offered";
+		case "decline-offer":
+			return "decline the offer";
+		case "copy":
+			return "copy the text to the clipboard (OSC 52)";
 		case "quit":
 			return "quit";
 	}
@@ -472,6 +504,18 @@ export const CONFIRM_KEY_HINTS: readonly KeyHint[] = [
 	{ keys: "k", does: "keep", rank: 0 },
 	{ keys: "d", does: "delete", rank: 1 },
 	{ keys: "Esc", does: "back", rank: 2 },
+];
+
+/** Key help of the offer panel. */
+export const OFFER_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "y/Enter", does: "accept", rank: 0 },
+	{ keys: "n/Esc", does: "decline", rank: 1 },
+];
+
+/** Key help of the message panel. */
+export const TEXT_KEY_HINTS: readonly KeyHint[] = [
+	{ keys: "c", does: "copy", rank: 0 },
+	{ keys: "Esc", does: "close", rank: 1 },
 ];
 
 /** Key help of the add-peer form. */

@@ -36,6 +36,8 @@ export interface PanelProps {
 	lines: readonly PanelLine[];
 	/** Index of the first line shown (clamped to the content). */
 	offset: number;
+	/** The bottom border's key help when the content fits (default `Esc close`). */
+	footer?: string;
 }
 
 /**
@@ -77,7 +79,7 @@ export const Panel = memo(function Panel(props: PanelProps): JSX.Element {
 	const footer =
 		props.lines.length > rows
 			? `lines ${offset + 1}-${offset + shown.length} of ${props.lines.length} · ↑↓ PgUp PgDn scroll · Esc close`
-			: "Esc close";
+			: (props.footer ?? "Esc close");
 	return (
 		<Pane title={props.title} width={props.width} height={props.height} focused footer={footer}>
 			{shown.map((line, index) => (

@@ -9,6 +9,7 @@ import { createPeerStore } from "../peer/store.js";
 import { App, MAX_FPS } from "./app.js";
 import { type GuardedLine, guardConsole } from "./console-guard.js";
 import { steadyFrames } from "./steady-frames.js";
+import { alertSequence, clipboardSequence } from "./terminal-alerts.js";
 
 const ENTER_ALT_SCREEN = "\u001B[?1049h\u001B[H";
 const LEAVE_ALT_SCREEN = "\u001B[?1049l";
@@ -45,11 +46,19 @@ export async function runTui(peer: Peer, options: TuiOptions = {}): Promise<void
 	process.once("exit", restore);
 	const store = createPeerStore(peer, () => {});
 	// ink's own console patch would print the output above the frame: the guard keeps it off.
-	const app = render(<App store={store} />, {
-		exitOnCtrlC: false,
-		patchConsole: false,
-		maxFps: MAX_FPS,
-	});
+	// Bell, notification and clipboard sequences do not move the cursor: written as they come.
+	const app = render(
+		<App
+			store={store}
+			notify={(title, body) => stdout.write(alertSequence(title, body))}
+			copy={(text) => stdout.write(clipboardSequence(text))}
+		/>,
+		{
+			exitOnCtrlC: false,
+			patchConsole: false,
+			maxFps: MAX_FPS,
+		},
+	);
 	const stop = () => app.unmount();
 	process.once("SIGTERM", stop);
 	try {

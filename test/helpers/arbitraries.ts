@@ -57,7 +57,7 @@ const pathNameArb = fc.oneof(
 	fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }),
 	fc.constant("x".repeat(1024)),
 );
-const entryArb: fc.Arbitrary<ListEntry> = fc.oneof(
+export const entryArb: fc.Arbitrary<ListEntry> = fc.oneof(
 	{
 		arbitrary: fc.record({ fileId: fileIdArb, size: u64, contentHash: hashArb, name: pathNameArb }),
 		weight: 4,

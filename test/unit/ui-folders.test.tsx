@@ -367,6 +367,7 @@ class FakePeer extends EventEmitter {
 	indexProgress = () => network().indexing;
 	rates = () => network().rates;
 	limits = () => network().limits;
+	pendingOffers = () => [];
 	downloadFolder = async (path: string) => {
 		throw new Error(`no folder ${path}`);
 	};
