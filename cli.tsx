@@ -43,7 +43,7 @@ import {
 } from "./source/cli/control-client.js";
 import { DEMO_BROADCAST, startDemo } from "./source/cli/demo.js";
 import { doctor } from "./source/cli/doctor.js";
-import { offerPolicy, send, trust } from "./source/cli/offers.js";
+import { offerPolicy, send, sendVia, trust, withText } from "./source/cli/offers.js";
 import { loadSettings, settingsFile } from "./source/cli/settings.js";
 import { OperationError, UsageError } from "./source/errors.js";
 import { Peer } from "./source/peer/peer.js";
@@ -131,20 +131,20 @@ async function main(argv: string[]): Promise<number> {
 		case "serve":
 			await serve(options, flags.json, io, flags, logFile(flags), offerPolicy(flags, true));
 			return 0;
-		case "send":
-			await send(
-				options,
-				{
-					to: flags.to ?? "",
-					paths: paths ?? [],
-					text: flags.text,
-					message: flags.message,
-					wait: flags.wait,
-					json: flags.json,
-				},
-				io,
-			);
+		case "send": {
+			const request = await withText({
+				to: flags.to ?? "",
+				paths: paths ?? [],
+				text: flags.text,
+				message: flags.message,
+				wait: flags.wait,
+				json: flags.json,
+			});
+			// Through a running peer the offer goes under its lasting identity (which the
+			// receiver may trust); standalone, under a fresh one when that peer holds the folder.
+			if (!(route && (await sendVia(route, request, io)))) await send(options, request, io);
 			return 0;
+		}
 		case "peers":
 			if (!(route && (await peersVia(route, flags.json, io))))
 				await peers(options, wait, flags.json, io);

@@ -304,8 +304,11 @@ export function parseCommandLine(argv: string[]): ParsedCommand {
 	if (values.stdout && command !== "get") throw new UsageError("--stdout goes with get only");
 	if (values.stdout && values.json)
 		throw new UsageError("--stdout and --json do not go together (stdout carries the file)");
-	if (values.standalone && !(["peers", "list", "search", "get"] as CommandName[]).includes(command))
-		throw new UsageError("--standalone goes with peers, list, search and get");
+	if (
+		values.standalone &&
+		!(["peers", "list", "search", "get", "send"] as CommandName[]).includes(command)
+	)
+		throw new UsageError("--standalone goes with peers, list, search, get and send");
 	if (values.clear && command !== "network-key")
 		throw new UsageError("--clear goes with network-key only");
 	if (command === "network-key") {

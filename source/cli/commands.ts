@@ -36,7 +36,7 @@ import { jsonText, printable } from "../protocol/names.js";
 import { waitingReason } from "../ui/waiting.js";
 import type { RunFlags } from "./args.js";
 import { IDENTITY_FILE, loadIdentity, peekIdentity } from "./identity-file.js";
-import { reportOffers } from "./offers.js";
+import { handleSend, reportOffers } from "./offers.js";
 import type { ProgressReport } from "./progress.js";
 import {
 	checkNetworkKey,
@@ -370,6 +370,7 @@ export async function startControl(
 		return async () => {};
 	}
 	const s = server;
+	handleSend(s);
 	report.listening?.(s.path);
 	if (report.request) s.on("request", report.request);
 	return () => s.close();

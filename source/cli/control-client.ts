@@ -156,7 +156,8 @@ export async function ask(
 	});
 }
 
-type Route = NonNullable<ReturnType<typeof routeOf>>;
+/** Where a command finds the running peer, and what it expects of it. */
+export type Route = NonNullable<ReturnType<typeof routeOf>>;
 
 /** `peers` through the running peer; false when none runs (run standalone). */
 export async function peersVia(route: Route, json: boolean, io: Output): Promise<boolean> {

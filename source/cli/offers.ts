@@ -5,13 +5,16 @@
  */
 import dns from "node:dns/promises";
 import { isIP } from "node:net";
+import path from "node:path";
 import { parsePeerAddress } from "../discovery/peer-address.js";
 import { OperationError, UsageError } from "../errors.js";
+import type { ControlServer } from "../peer/control.js";
 import type { IncomingOffer, TextMessage } from "../peer/offers.js";
 import { type OfferPolicy, Peer, type PeerOptions } from "../peer/peer.js";
 import type { PeerRecord } from "../peer/types.js";
 import { printable } from "../protocol/names.js";
 import type { Output } from "./commands.js";
+import { ask, type Route } from "./control-client.js";
 import { storedSettings, storeTrust } from "./settings.js";
 
 /** Default `--wait` of `send`: how long an offer waits for an answer, in ms. */
@@ -102,66 +105,131 @@ async function findReceiver(peer: Peer, query: string, wait: number): Promise<Pe
  *   UsageError (exit 2) for paths that cannot be offered
  */
 export async function send(options: PeerOptions, request: SendRequest, io: Output): Promise<void> {
-	const wait = request.wait ?? SEND_WAIT_MS;
-	const text =
-		request.text === "-"
-			? await readStdin()
-			: request.text === undefined
-				? undefined
-				: request.text;
 	const peer = await Peer.start(options);
 	try {
-		const receiver = await findReceiver(peer, request.to, wait);
-		const who = printable(receiver.name);
-		if (text !== undefined) {
-			await peer.sendText(receiver.id, text, wait);
-			if (request.json)
-				io.out(
-					JSON.stringify({ event: "delivered", peer: receiver.id, bytes: Buffer.byteLength(text) }),
-				);
-			else io.out(`delivered to ${who} (${Buffer.byteLength(text)} bytes)`);
-			return;
-		}
-		if (!request.json)
-			io.err(`offering to ${who} (${receiver.id.slice(0, 16)}); waiting for an answer`);
-		let lastLine = 0;
-		const started = Date.now();
-		const result = await peer.sendOffer(receiver.id, request.paths, {
-			note: request.message,
-			wait,
-			onUpdate: (u) => {
-				if (request.json) return;
-				if (u.kind === "answer") {
-					if (u.status === 0) io.err(`${who} has the offer; waiting for a decision`);
-					else if (u.status === 1) io.err(`${who} accepted`);
-					return;
-				}
-				if (Date.now() - lastLine < 500 && u.state === 0) return;
-				lastLine = Date.now();
-				const pct = u.bytesTotal ? Math.floor((u.bytesDone / u.bytesTotal) * 100) : 100;
-				io.err(
-					`${who}: ${u.bytesDone}/${u.bytesTotal} bytes verified (${pct}%), ${u.filesDone} files`,
-				);
-			},
-		});
-		const seconds = (Date.now() - started) / 1000;
-		if (request.json)
-			io.out(
-				JSON.stringify({
-					event: "complete",
-					peer: receiver.id,
-					files: result.files,
-					bytes: result.bytes,
-					seconds,
-				}),
-			);
-		else
-			io.out(
-				`${who} verified ${result.files} files (${result.bytes} bytes) in ${seconds.toFixed(2)} s`,
-			);
+		await sendOn(peer, request, io);
 	} finally {
 		await peer.stop();
 	}
+}
+
+/**
+ * The request with its text read: standard input for `--text -` (read once, before the
+ * command picks the running peer or a peer of its own).
+ * @throws UsageError when standard input holds over 64 KiB
+ */
+export async function withText(request: SendRequest): Promise<SendRequest> {
+	return request.text === "-" ? { ...request, text: await readStdin() } : request;
+}
+
+/**
+ * `send` through the running peer of the settings folder (see `ControlServer`): the offer
+ * goes out under its lasting identity, its lines come back here. Paths are made absolute
+ * first (the peer has another working folder).
+ * @returns false when no peer runs there (run standalone)
+ */
+export async function sendVia(route: Route, request: SendRequest, io: Output): Promise<boolean> {
+	const answer = await ask(
+		route.dir,
+		{
+			type: "send",
+			expect: route.expect,
+			to: request.to,
+			paths: request.paths.map((p) => path.resolve(p)),
+			text: request.text,
+			message: request.message,
+			wait: request.wait,
+			json: request.json,
+		},
+		(m) => {
+			if (typeof m.text !== "string") return;
+			if (m.type === "out") io.out(m.text);
+			else if (m.type === "err") io.err(m.text);
+		},
+	);
+	return answer !== undefined;
+}
+
+/** Lets commands `send` through this running peer: the control socket's `send` request. */
+export function handleSend(server: ControlServer): void {
+	server.handle("send", async (request, reply) => {
+		const strings = (v: unknown) =>
+			Array.isArray(v) && v.every((x) => typeof x === "string") ? (v as string[]) : undefined;
+		const paths = strings(request.paths);
+		const optional = (v: unknown) => (typeof v === "string" ? v : undefined);
+		if (typeof request.to !== "string" || !paths || (request.text === undefined && !paths.length))
+			throw new UsageError("send needs to and paths or text", "BAD_REQUEST");
+		await sendOn(
+			server.peer,
+			{
+				to: request.to,
+				paths,
+				text: optional(request.text),
+				message: optional(request.message),
+				wait: typeof request.wait === "number" ? request.wait : undefined,
+				json: request.json === true,
+			},
+			{
+				out: (text) => reply.send({ type: "out", text }),
+				err: (text) => reply.send({ type: "err", text }),
+			},
+		);
+		return {};
+	});
+}
+
+/** `send` on a running peer: finds the receiver, offers (or sends the text), follows it. */
+async function sendOn(peer: Peer, request: SendRequest, io: Output): Promise<void> {
+	const wait = request.wait ?? SEND_WAIT_MS;
+	const text = request.text;
+	const receiver = await findReceiver(peer, request.to, wait);
+	const who = printable(receiver.name);
+	if (text !== undefined) {
+		await peer.sendText(receiver.id, text, wait);
+		if (request.json)
+			io.out(
+				JSON.stringify({ event: "delivered", peer: receiver.id, bytes: Buffer.byteLength(text) }),
+			);
+		else io.out(`delivered to ${who} (${Buffer.byteLength(text)} bytes)`);
+		return;
+	}
+	if (!request.json)
+		io.err(`offering to ${who} (${receiver.id.slice(0, 16)}); waiting for an answer`);
+	let lastLine = 0;
+	const started = Date.now();
+	const result = await peer.sendOffer(receiver.id, request.paths, {
+		note: request.message,
+		wait,
+		onUpdate: (u) => {
+			if (request.json) return;
+			if (u.kind === "answer") {
+				if (u.status === 0) io.err(`${who} has the offer; waiting for a decision`);
+				else if (u.status === 1) io.err(`${who} accepted`);
+				return;
+			}
+			if (Date.now() - lastLine < 500 && u.state === 0) return;
+			lastLine = Date.now();
+			const pct = u.bytesTotal ? Math.floor((u.bytesDone / u.bytesTotal) * 100) : 100;
+			io.err(
+				`${who}: ${u.bytesDone}/${u.bytesTotal} bytes verified (${pct}%), ${u.filesDone} files`,
+			);
+		},
+	});
+	const seconds = (Date.now() - started) / 1000;
+	if (request.json)
+		io.out(
+			JSON.stringify({
+				event: "complete",
+				peer: receiver.id,
+				files: result.files,
+				bytes: result.bytes,
+				seconds,
+			}),
+		);
+	else
+		io.out(
+			`${who} verified ${result.files} files (${result.bytes} bytes) in ${seconds.toFixed(2)} s`,
+		);
 }
 
 /** `trust ID` / `untrust ID`: changes the stored list of trusted peer ids. */

@@ -309,3 +309,56 @@ describe("offers and texts, headless", () => {
 		assert.equal(badTrust.code, 2);
 	});
 });
+
+describe("send through the running peer (control socket)", () => {
+	const root = tempDir();
+	let net: string[];
+
+	before(async () => {
+		net = loopbackNet(await freePort());
+	});
+
+	after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+	it("goes out under the running serve's lasting identity, which the receiver trusts", async () => {
+		const file = path.join(root, "note.txt");
+		fs.writeFileSync(file, "from the running peer\n");
+		const home = new ServeProcess([...net, ...peerFolders(root, "home")]);
+		let receiver: ServeProcess | undefined;
+		try {
+			const ready = await waitFor(() => home.event("ready"), "home ready");
+			await waitFor(() => home.event("control-listening"), "home's control socket");
+			receiver = new ServeProcess([
+				...net,
+				...peerFolders(root, "friend"),
+				"--accept-from",
+				String(ready.peer),
+			]);
+			await waitFor(() => receiver?.event("ready"), "friend ready");
+			// Only the settings folder and the network: the running peer takes the command.
+			const sent = await runCli([
+				"send",
+				file,
+				"--to",
+				"friend",
+				...net,
+				"--config-dir",
+				path.join(root, "home", "cfg"),
+			]);
+			assert.equal(sent.code, 0, sent.stderr);
+			assert.match(sent.stdout, /friend verified 1 files/);
+			assert.ok(
+				home.events.some((e) => e.event === "control-request" && e.type === "send"),
+				"home's serve took the send",
+			);
+			assert.equal(receiver.event("offer")?.peer, ready.peer);
+			assert.equal(
+				fs.readFileSync(path.join(root, "friend", "dl", "note.txt"), "utf8"),
+				"from the running peer\n",
+			);
+		} finally {
+			await receiver?.stop();
+			await home.stop();
+		}
+	});
+});
