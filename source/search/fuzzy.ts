@@ -223,11 +223,23 @@ function narrows(before: string, after: string): boolean {
 	const word = was[end];
 	const longer = now[end];
 	if (!longer.startsWith(word)) return false;
+	// The same words and more after them: a match of all of them in order matches these.
+	if (longer === word && now.length > was.length) return true;
 	// Words of one or two letters, and numbers, match exactly: a longer exact word narrows.
 	const exactly = (w: string) => w.length <= 2 || !/\D/.test(w);
 	if (exactly(word) && exactly(longer)) return true;
 	return word.length >= 5 && /\D/.test(word);
 }
+
+/** What a finished search matched (see `FuzzyIndex.recent`). */
+interface Remembered {
+	text: string;
+	matched: Uint8Array;
+	candidates: Uint32Array;
+}
+
+/** Finished searches kept for the next keystrokes (each up to 5 bytes per item). */
+const REMEMBERED = 6;
 
 /** What a search gathers, chunk by chunk, before ranking. */
 interface Found {
@@ -270,11 +282,13 @@ export class FuzzyIndex<T> {
 	private readonly lower: (string | undefined)[] = [];
 	private readonly chunkSize: number;
 	/**
-	 * The last search that ran to its end: its query, which items it matched (exact or
-	 * typo-tolerant), as a mask and in list order. The next keystroke usually extends the
-	 * query, and then looks at these items only.
+	 * The last few searches that ran to their end: each one's query, which items it matched
+	 * (exact or typo-tolerant), as a mask and in list order. The next keystroke usually
+	 * extends a query, and then looks at the fewest of these items it may: the last query's
+	 * (see `narrows`), or, when a word of 3-4 letters grows (its typos are not a subset), an
+	 * earlier query of the words before it ("alpha" for "alpha arch").
 	 */
-	private last: { text: string; matched: Uint8Array; candidates: Uint32Array } | undefined;
+	private recent: Remembered[] = [];
 
 	/**
 	 * @param items - what to search; the array is not copied, do not change it afterwards
@@ -365,10 +379,20 @@ export class FuzzyIndex<T> {
 		};
 		const matched = new Uint8Array(n);
 		const fuzzy = typoText(parsed);
-		const last = this.last;
-		// Typing on: what the longer query matches, the shorter one matched (see `narrows`).
-		const exactScope = last && parsed.text.startsWith(last.text) ? last.matched : undefined;
-		if (last && exactScope && (fuzzy === undefined || narrows(last.text, parsed.text))) {
+		// Typing on: what the longer query matches, a shorter one matched (see `narrows`).
+		let last: Remembered | undefined;
+		for (const earlier of this.recent)
+			if (
+				parsed.text.startsWith(earlier.text) &&
+				(fuzzy === undefined || narrows(earlier.text, parsed.text)) &&
+				(last === undefined || earlier.candidates.length < last.candidates.length)
+			)
+				last = earlier;
+		const previous = this.recent.at(-1);
+		const exactScope =
+			last?.matched ??
+			(previous && parsed.text.startsWith(previous.text) ? previous.matched : undefined);
+		if (last) {
 			const size = this.chunkSize;
 			const candidates = last.candidates;
 			for (let from = 0; from < candidates.length; from += size) {
@@ -393,7 +417,7 @@ export class FuzzyIndex<T> {
 		return this.rank(found, parsed, fuzzy ?? "");
 	}
 
-	/** Keeps what a finished search matched for the next keystroke (see `last`). */
+	/** Keeps what a finished search matched for the next keystroke (see `recent`). */
 	private remember(text: string, matched: Uint8Array, fuzzy: readonly number[]): void {
 		for (const index of fuzzy) matched[index] = 1;
 		let count = 0;
@@ -401,7 +425,9 @@ export class FuzzyIndex<T> {
 		const candidates = new Uint32Array(count);
 		for (let index = 0, at = 0; index < matched.length; index++)
 			if (matched[index] === 1) candidates[at++] = index;
-		this.last = { text, matched, candidates };
+		this.recent = this.recent.filter((earlier) => earlier.text !== text);
+		this.recent.push({ text, matched, candidates });
+		if (this.recent.length > REMEMBERED) this.recent.shift();
 	}
 
 	/** Looks at items `start` to `end` (excluded) for exact-tier matches (within `scope`). */
