@@ -231,6 +231,46 @@ function narrows(before: string, after: string): boolean {
 	return word.length >= 5 && /\D/.test(word);
 }
 
+/**
+ * Letters every typo-tolerant match of one word of the query holds: uFuzzy keeps a word's
+ * first letter and, for words of 1-4 letters, all of them (exact, or one swap or
+ * insertion); a longer word may lose one letter (substituted or deleted).
+ */
+interface LetterNeed {
+	/** The word's letters a-z, as bits 0-25. */
+	mask: number;
+	/** How many of them a match may lack. */
+	missing: number;
+}
+
+/** The letters a-z of `text` (case-insensitively, as uFuzzy matches them) as bits 0-25. */
+function letterMask(text: string): number {
+	let mask = 0;
+	for (let at = 0; at < text.length; at++) {
+		let code = text.charCodeAt(at);
+		if (code >= 65 && code <= 90) code += 32;
+		if (code >= 97 && code <= 122) mask |= 1 << (code - 97);
+		// Case-insensitive Unicode matching folds the Kelvin sign to k and the long s to s.
+		else if (code === 0x212a) mask |= 1 << 10;
+		else if (code === 0x17f) mask |= 1 << 18;
+	}
+	return mask;
+}
+
+/** What {@link LetterNeed}s the words of a typo-tolerant query (as uFuzzy splits it) make. */
+function letterNeeds(fuzzy: string): LetterNeed[] {
+	return matcher
+		.split(fuzzy)
+		.map((word) => ({ mask: letterMask(word), missing: word.length >= 5 ? 1 : 0 }));
+}
+
+/** Number of bits set in a 32-bit integer. */
+function popcount(bits: number): number {
+	let n = bits - ((bits >>> 1) & 0x55555555);
+	n = (n & 0x33333333) + ((n >>> 2) & 0x33333333);
+	return (((n + (n >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
 /** What a finished search matched (see `FuzzyIndex.recent`). */
 interface Remembered {
 	text: string;
@@ -289,6 +329,8 @@ export class FuzzyIndex<T> {
 	 * earlier query of the words before it ("alpha" for "alpha arch").
 	 */
 	private recent: Remembered[] = [];
+	/** By item: the letters a-z its name holds, as bits 0-25 (see {@link letterMask}). */
+	private letters: Int32Array | undefined;
 
 	/**
 	 * @param items - what to search; the array is not copied, do not change it afterwards
@@ -392,6 +434,7 @@ export class FuzzyIndex<T> {
 		const exactScope =
 			last?.matched ??
 			(previous && parsed.text.startsWith(previous.text) ? previous.matched : undefined);
+		const needs = fuzzy === undefined ? [] : letterNeeds(fuzzy);
 		if (last) {
 			const size = this.chunkSize;
 			const candidates = last.candidates;
@@ -399,8 +442,7 @@ export class FuzzyIndex<T> {
 				const indices = candidates.subarray(from, from + size);
 				for (let k = 0; k < indices.length; k++) this.exact(indices[k], parsed, found, matched);
 				if (fuzzy !== undefined)
-					for (const index of matcher.filter(this.names, fuzzy, Array.from(indices)) ?? [])
-						if (!matched[index]) found.fuzzy.push(index);
+					this.typos(indices, 0, indices.length, fuzzy, needs, found, matched);
 				yield from + indices.length;
 			}
 		} else {
@@ -408,13 +450,55 @@ export class FuzzyIndex<T> {
 				const end = chunk.start + chunk.items.length;
 				this.exactRange(chunk.start, end, exactScope, parsed, found, matched);
 				if (fuzzy !== undefined)
-					for (const at of matcher.filter(chunk.names, fuzzy) ?? [])
-						if (!matched[chunk.start + at]) found.fuzzy.push(chunk.start + at);
+					this.typos(undefined, chunk.start, end, fuzzy, needs, found, matched);
 				yield end;
 			}
 		}
 		this.remember(parsed.text, matched, found.fuzzy);
 		return this.rank(found, parsed, fuzzy ?? "");
+	}
+
+	/**
+	 * Adds the typo-tolerant matches among items `from` to `to` (excluded) of `indices` (or
+	 * of the whole list) that matched no exact tier: uFuzzy's regular expression runs only
+	 * on the names holding the letters every match must hold (see {@link letterNeeds}).
+	 */
+	private typos(
+		indices: Uint32Array | undefined,
+		from: number,
+		to: number,
+		fuzzy: string,
+		needs: readonly LetterNeed[],
+		found: Found,
+		matched: Uint8Array,
+	): void {
+		const letters = this.letterMasks();
+		const pass: number[] = [];
+		for (let k = from; k < to; k++) {
+			const index = indices === undefined ? k : indices[k];
+			if (matched[index] === 1) continue;
+			const has = letters[index];
+			let ok = true;
+			for (const need of needs)
+				if (popcount(need.mask & ~has) > need.missing) {
+					ok = false;
+					break;
+				}
+			if (ok) pass.push(index);
+		}
+		if (pass.length === 0) return;
+		for (const index of matcher.filter(this.names, fuzzy, pass) ?? []) found.fuzzy.push(index);
+	}
+
+	/** {@link FuzzyIndex.letters}, made on first use. */
+	private letterMasks(): Int32Array {
+		if (this.letters === undefined) {
+			const letters = new Int32Array(this.names.length);
+			for (let index = 0; index < letters.length; index++)
+				letters[index] = letterMask(this.names[index]);
+			this.letters = letters;
+		}
+		return this.letters;
 	}
 
 	/** Keeps what a finished search matched for the next keystroke (see `recent`). */
