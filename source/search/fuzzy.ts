@@ -329,6 +329,10 @@ export class FuzzyIndex<T> {
 	 * earlier query of the words before it ("alpha" for "alpha arch").
 	 */
 	private recent: Remembered[] = [];
+	/** By item: its name's length (at most 65,535), read in order when ranking. */
+	private readonly lengths: Uint16Array;
+	/** The longest name's {@link FuzzyIndex.lengths}. */
+	private longest = 0;
 	/** By item: the letters a-z its name holds, as bits 0-25 (see {@link letterMask}). */
 	private letters: Int32Array | undefined;
 
@@ -345,6 +349,11 @@ export class FuzzyIndex<T> {
 		const size = Math.max(1, Math.floor(chunkSize));
 		this.chunkSize = size;
 		for (const item of items) this.names.push(name(item));
+		this.lengths = new Uint16Array(this.names.length);
+		for (let index = 0; index < this.names.length; index++) {
+			this.lengths[index] = Math.min(0xffff, this.names[index].length);
+			this.longest = Math.max(this.longest, this.lengths[index]);
+		}
 		for (let start = 0; start < items.length; start += size) {
 			this.chunks.push({
 				start,
@@ -548,7 +557,7 @@ export class FuzzyIndex<T> {
 
 	/** Orders what a search found: the exact tiers, then the typo-tolerant matches. */
 	private rank(found: Found, query: Query, fuzzyText: string): RankedMatches<T> {
-		const spans = byTierAndLength(found.tierOf, this.names);
+		const spans = byTierAndLength(found.tierOf, this.lengths, this.longest);
 		const starts = new Int32Array(spans.length);
 		for (let k = 0; k < spans.length; k++) starts[k] = found.startOf[spans[k]];
 		const objects: FuzzyMatch<T>[] = [];
@@ -653,26 +662,21 @@ export class RankedMatches<T> {
  * names (shorter first), list order among equals. A stable counting sort over `tierOf`
  * (names are short), so the 95,000 hits of a one-letter query cost no comparison sort.
  * @param tierOf - by item, its tier or {@link NO_TIER}
+ * @param lengths - by item, its name's length
+ * @param longest - the largest of `lengths`
  */
-function byTierAndLength(tierOf: Uint8Array, names: readonly string[]): Uint32Array {
-	let longest = 0;
-	let hits = 0;
-	for (let index = 0; index < tierOf.length; index++) {
-		if (tierOf[index] === NO_TIER) continue;
-		hits++;
-		longest = Math.max(longest, names[index].length);
-	}
+function byTierAndLength(tierOf: Uint8Array, lengths: Uint16Array, longest: number): Uint32Array {
 	const stride = longest + 1;
 	const counts = new Uint32Array(Tier.AllWords * stride + 1);
 	for (let index = 0; index < tierOf.length; index++) {
 		const tier = tierOf[index];
-		if (tier !== NO_TIER) counts[tier * stride + names[index].length + 1]++;
+		if (tier !== NO_TIER) counts[tier * stride + lengths[index] + 1]++;
 	}
 	for (let n = 1; n < counts.length; n++) counts[n] += counts[n - 1];
-	const order = new Uint32Array(hits);
+	const order = new Uint32Array(counts[counts.length - 1]);
 	for (let index = 0; index < tierOf.length; index++) {
 		const tier = tierOf[index];
-		if (tier !== NO_TIER) order[counts[tier * stride + names[index].length]++] = index;
+		if (tier !== NO_TIER) order[counts[tier * stride + lengths[index]]++] = index;
 	}
 	return order;
 }
