@@ -20,7 +20,7 @@ import {
 } from "react";
 import type { IncomingOffer, TextMessage } from "../peer/offers.js";
 import type { Intent, Snapshot, Store, TransferState } from "../peer/types.js";
-import type { FuzzyMatch } from "../search/fuzzy.js";
+import type { FuzzyMatch, RankedMatches } from "../search/fuzzy.js";
 import {
 	type DetailView,
 	fileDetails,
@@ -434,7 +434,7 @@ export function App({
 
 	/** The selected node of the Files pane (tree row or search match). */
 	const selectedNode = (filteringNow: boolean): TreeNode | undefined =>
-		filteringNow ? results.matches[resultList.selected]?.item : treeRows[treeList.selected];
+		filteringNow ? results.matches.at(resultList.selected)?.item : treeRows[treeList.selected];
 
 	/** Enter in the Files pane: download the selected file or folder. */
 	const activate = (filteringNow: boolean) => {
@@ -960,7 +960,7 @@ export function App({
  * @returns the rows, each with its absolute index
  */
 function filesWindow(
-	matches: readonly FuzzyMatch<TreeNode>[] | undefined,
+	matches: RankedMatches<TreeNode> | undefined,
 	treeRows: readonly TreeNode[],
 	start: number,
 	end: number,
@@ -968,7 +968,7 @@ function filesWindow(
 ): FilesPaneRow[] {
 	const rows: FilesPaneRow[] = [];
 	for (let index = start; index < end; index++) {
-		const match = matches?.[index];
+		const match = matches?.at(index);
 		const node = match ? match.item : treeRows[index];
 		if (node) rows.push({ id: nodeId(node), index, entry: entry(node, match) });
 	}

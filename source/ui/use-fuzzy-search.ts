@@ -6,12 +6,15 @@
  */
 
 import { useEffect, useMemo, useRef, useState } from "react";
-import { FuzzyIndex, type FuzzyMatch } from "../search/fuzzy.js";
+import { FuzzyIndex, RankedMatches } from "../search/fuzzy.js";
 
 /** What {@link useFuzzySearch} returns. */
 export interface SearchResults<T> {
-	/** Ranked matches: of `query` when not `pending`, else of an earlier query (or none). */
-	matches: readonly FuzzyMatch<T>[];
+	/**
+	 * Ranked matches: of `query` when not `pending`, else of an earlier query (or none);
+	 * each made when asked for with `at`, so only the rows drawn cost anything.
+	 */
+	matches: RankedMatches<T>;
 	/** A search of a large list is still running for the current query. */
 	pending: boolean;
 }
@@ -19,7 +22,7 @@ export interface SearchResults<T> {
 /** Time one slice of a stepped search may take before it yields to input, in ms. */
 const SLICE_MS = 6;
 
-const NONE: readonly never[] = [];
+const NONE: RankedMatches<never> = RankedMatches.empty();
 
 /**
  * Searches `items` for `query` (see {@link FuzzyIndex} for the ranking). Lists of one
@@ -46,13 +49,13 @@ export function useFuzzySearch<T>(
 	const index = active ? cache.current?.index : undefined;
 	const stepped = index !== undefined && index.chunkCount > 1;
 	const direct = useMemo(
-		() => (index && !stepped ? index.search(query) : undefined),
+		() => (index && !stepped ? index.ranked(query) : undefined),
 		[index, stepped, query],
 	);
 	const [finished, setFinished] = useState<{
 		index: FuzzyIndex<T>;
 		query: string;
-		matches: FuzzyMatch<T>[];
+		matches: RankedMatches<T>;
 	}>();
 	useEffect(() => {
 		if (!index || !stepped) {

@@ -141,7 +141,40 @@ describe("FuzzyIndex", () => {
 			next = steps.next();
 		}
 		assert.deepEqual(done, [16, 32, 48, 51]);
-		assert.deepEqual(next.value, index.search("slicon valey"));
-		assert.equal(next.value[0]?.item, "Silicon Valley.mkv");
+		assert.deepEqual(next.value.toArray(), index.search("slicon valey"));
+		assert.equal(next.value.at(0)?.item, "Silicon Valley.mkv");
+	});
+
+	it("ranks lazily: each match made when asked for equals the one search() makes", () => {
+		const words = ["alpha", "archive", "beta", "arch", "notes", "apple"];
+		const names = Array.from(
+			{ length: 3000 },
+			(_, i) => `${words[i % 6]}-${words[(i >> 2) % 6]} ${words[(i >> 4) % 6]} ${i}.txt`,
+		);
+		const index = new FuzzyIndex(names, same, 256);
+		const ranked = index.ranked("a");
+		const all = index.search("a");
+		assert.equal(ranked.length, all.length);
+		assert.ok(all.length > 2000);
+		for (const at of [0, 1, 500, all.length - 1]) assert.deepEqual(ranked.at(at), all[at]);
+		assert.equal(ranked.at(all.length), undefined);
+		assert.equal(ranked.at(-1), undefined);
+	});
+
+	it("typing on, narrowed from earlier queries, finds what a fresh search finds", () => {
+		const words = ["alpha", "archive", "beta", "arch", "notes", "apple", "alhpa", "acrh"];
+		const names = Array.from(
+			{ length: 5000 },
+			(_, i) => `${words[i % 8]}-${words[(i >> 3) % 8]} ${words[(i >> 6) % 8]} ${i}.txt`,
+		);
+		names.push("tv/Silicon Valley S02E03.mkv", "ſilicon ᴋ.txt");
+		const typed = new FuzzyIndex(names, same, 512);
+		for (const query of ["alpha arch", "slicon valey", "alp aplh", "beta arhc"]) {
+			for (let end = 1; end <= query.length; end++) {
+				const text = query.slice(0, end);
+				assert.deepEqual(typed.search(text), new FuzzyIndex(names, same).search(text), text);
+			}
+		}
+		assert.equal(typed.search("slicon valey")[0]?.item, "tv/Silicon Valley S02E03.mkv");
 	});
 });
