@@ -35,6 +35,7 @@ import {
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { DualSocket } from "./dual-socket.js";
+import type { OutDatagram } from "./gso.js";
 import { SourceGuard } from "./guard.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
@@ -151,6 +152,11 @@ export interface EngineOptions {
 	 * sealed and opened there. Without one, the plain protocol.
 	 */
 	seal?: NetworkGuard;
+	/**
+	 * Whether the send port may use UDP GSO for range answers (default true; also off with
+	 * `P2P_TUI_NO_GSO=1`, or where the kernel refuses it: see gso.ts).
+	 */
+	gso?: boolean;
 }
 
 /** Events of the engine. */
@@ -280,7 +286,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			(id, offset, length) => this.readPartial(id, offset, length),
 			(from) => this.guard.validate(from.address),
 			() => this.seal.overhead,
+			(datagrams, to) => this.sendMany(datagrams, to),
 		);
+		sockets.send.enableGso(options.gso !== false);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
 		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
 		// does not overflow it, while the window is large enough for a busy peer's latency.
@@ -455,6 +463,33 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// Replies to our requests are asked for: the guard does not charge them.
 		else this.guard.asked(to.address, to.port);
 		this.sockets[port].socket.send(sealed, to.port, to.address);
+	}
+
+	/**
+	 * Sends a range answer's data datagrams from the send port in as few system calls as
+	 * GSO allows; each goes through the seal, the three-times limit and the upload meter as
+	 * `sendFrom` does. Not under an upload cap (it paces one datagram at a time).
+	 * @returns false when the caller must send them one by one instead
+	 */
+	private sendMany(datagrams: Buffer[][], to: Endpoint): boolean {
+		if (this.limitsNow.maxUp) return false;
+		if (this.closing) return true;
+		const out: OutDatagram[] = [];
+		for (const datagram of datagrams) {
+			const length = byteLength(datagram) + this.seal.overhead;
+			if (!this.guard.allowSend(to.address, length)) continue;
+			const sealed = this.seal.outgoing(datagram, Channel.receive);
+			if (Array.isArray(sealed)) this.garbage.note(length);
+			this.upMeter.add(to.address, to.port, length);
+			out.push({ parts: Array.isArray(sealed) ? sealed : [sealed], length });
+		}
+		this.sockets.send.socket.sendMany(out, to.port, to.address);
+		return true;
+	}
+
+	/** GSO on the send port: whether on, and its counters (see gso.ts). */
+	gsoStats(): ReturnType<DualSocket["gsoStats"]> {
+		return this.sockets.send.gsoStats();
 	}
 
 	/** The token we hold for a peer's send (or distribute) port, or zeros. */
