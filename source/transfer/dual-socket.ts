@@ -6,7 +6,7 @@
  */
 import type { RemoteInfo } from "node:dgram";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
-import { GsoSender, type GsoStats, type OutDatagram } from "./gso.js";
+import { enableGro, GsoSender, type GsoStats, type OutDatagram } from "./gso.js";
 
 /** The part of a dgram socket the engine uses, over both families. */
 export interface PortSocket {
@@ -109,6 +109,17 @@ export class DualSocket {
 			v6: this.v6 ? new GsoSender(this.v6.socket, allow) : undefined,
 		};
 		return this.gso.v4.enabled;
+	}
+
+	/**
+	 * Switches UDP GRO on for both sockets (see gso.ts): a receive may then hold a coalesced
+	 * run of datagrams. @returns whether a socket took it (then split every receive: a
+	 *   buffer holding one datagram splits into itself)
+	 */
+	enableGro(): boolean {
+		const v4 = enableGro(this.v4.socket);
+		const v6 = this.v6 ? enableGro(this.v6.socket) : false;
+		return v4 || v6;
 	}
 
 	/** GSO counters over both sockets (zeros without `enableGso`). */

@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { UsageError } from "../errors.js";
 import type { Library } from "../library/library.js";
 import type { Limits, PeerRecord, TransferPorts } from "../peer/types.js";
+import { splitCoalesced } from "../protocol/coalesced.js";
 import { fromHex, toHex } from "../protocol/hash.js";
 import { decodeManifest, type Manifest, manifestId, pieceLength } from "../protocol/manifest.js";
 import {
@@ -157,6 +158,11 @@ export interface EngineOptions {
 	 * `P2P_TUI_NO_GSO=1`, or where the kernel refuses it: see gso.ts).
 	 */
 	gso?: boolean;
+	/**
+	 * Whether the receive port may take coalesced datagrams (UDP GRO; default true; also off
+	 * with `P2P_TUI_NO_GRO=1`, or where the kernel refuses it).
+	 */
+	gro?: boolean;
 }
 
 /** Events of the engine. */
@@ -215,6 +221,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		pushRefused: 0,
 		interestRetries: 0,
 	};
+	/** UDP GRO on the receive port: whether on, coalesced receives and the datagrams in them. */
+	readonly groStats = { enabled: false, buffers: 0, segments: 0 };
 	/** Rate limits, bans and the amplification limit, for every port. */
 	readonly guard: SourceGuard;
 	/** Downloads by hex file id. */
@@ -305,7 +313,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// token) is charged to its source, so a flood of them gets it banned.
 		const stats = this.stats;
 		const served = this.service.stats;
-		sockets.receive.socket.on("message", (m, r) => {
+		const received = (m: Buffer, r: Endpoint) => {
 			if (!this.guard.admit(r.address, r.port, m.length, true)) return;
 			this.garbage.note(m.length);
 			const plain = this.opened(m, r, Channel.receive);
@@ -314,7 +322,26 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			const bad = stats.malformed;
 			this.onReceive(plain, r);
 			if (stats.malformed !== bad) this.guard.bad(r.address, r.port);
-		});
+		};
+		// With UDP GRO, one receive may hold a run of a sender's datagrams: each is split off
+		// and meets the guard, the seal and the decoder on its own (docs/protocol.md §6).
+		this.groStats.enabled = options.gro !== false && sockets.receive.enableGro();
+		const gro = this.groStats;
+		sockets.receive.socket.on(
+			"message",
+			gro.enabled
+				? (m, r) => {
+						const parts = splitCoalesced(m);
+						if (parts.length === 1) {
+							received(m, r);
+							return;
+						}
+						gro.buffers++;
+						gro.segments += parts.length;
+						for (const part of parts) received(part, r);
+					}
+				: received,
+		);
 		sockets.send.socket.on("message", (m, r) => {
 			if (!this.guard.admit(r.address, r.port, m.length)) return;
 			const plain = this.opened(m, r, Channel.send);

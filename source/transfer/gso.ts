@@ -20,6 +20,8 @@ import { createRequire } from "node:module";
 const SOL_UDP = 17;
 /** `UDP_SEGMENT`: the GSO segment size of later sends, in bytes (Linux 4.18). */
 const UDP_SEGMENT = 103;
+/** `UDP_GRO`: receive coalesced runs of datagrams in one buffer (Linux 5.0). */
+const UDP_GRO = 104;
 /** The kernel's `UDP_MAX_SEGMENTS`. */
 const MAX_SEGMENTS = 64;
 /** Bytes of one GSO send: under the 65,507 a UDP datagram over IPv4 can carry. */
@@ -51,6 +53,30 @@ function loadSetsockopt(): SetSockOpt | null {
 export function gsoDisabledByEnv(): boolean {
 	const value = process.env.P2P_TUI_NO_GSO;
 	return value !== undefined && value !== "" && value !== "0";
+}
+
+/** Whether GRO is refused by the environment (`P2P_TUI_NO_GRO=1`). */
+export function groDisabledByEnv(): boolean {
+	const value = process.env.P2P_TUI_NO_GRO;
+	return value !== undefined && value !== "" && value !== "0";
+}
+
+/**
+ * Switches UDP GRO on for a bound socket: from then on one receive may hold several
+ * datagrams (split them with `splitCoalesced`).
+ * @returns whether the kernel took it (false: plain datagrams, nothing to split)
+ */
+export function enableGro(socket: Socket): boolean {
+	if (groDisabledByEnv()) return false;
+	const set = loadSetsockopt();
+	const fd = fdOf(socket);
+	if (!set || fd === undefined) return false;
+	try {
+		set({ _handle: { fd } }, SOL_UDP, UDP_GRO, 1);
+		return true;
+	} catch {
+		return false;
+	}
 }
 
 /** One datagram: its parts (sent as one, never copied) and their total length in bytes. */
