@@ -979,6 +979,17 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return { ...this.seal.stats };
 	}
 
+	/**
+	 * The kernel's help with datagrams (see source/transfer/gso.ts): GSO on the send port
+	 * (batches and the datagrams in them) and GRO on the receive port (coalesced receives).
+	 */
+	offloadStats(): {
+		gso: ReturnType<TransferEngine["gsoStats"]>;
+		gro: TransferEngine["groStats"];
+	} {
+		return { gso: this.engine.gsoStats(), gro: { ...this.engine.groStats } };
+	}
+
 	/** True when a network key is in force. */
 	get keyed(): boolean {
 		return this.seal.keyed;

@@ -6,6 +6,7 @@
  */
 import type { RemoteInfo } from "node:dgram";
 import DgramAsPromised, { type SocketAsPromised } from "dgram-as-promised";
+import { enableGro, GsoSender, type GsoStats, type OutDatagram } from "./gso.js";
 
 /** The part of a dgram socket the engine uses, over both families. */
 export interface PortSocket {
@@ -18,6 +19,11 @@ export interface PortSocket {
 		address: string,
 		callback?: (error: Error | null, bytes: number) => void,
 	): void;
+	/**
+	 * Sends datagrams to one destination, as few `sendmsg` calls as GSO allows (after
+	 * `enableGso`; one send per datagram otherwise). Each must be a complete datagram.
+	 */
+	sendMany(datagrams: OutDatagram[], port: number, address: string): void;
 	/** Datagrams queued for sending, over both sockets. */
 	getSendQueueSize(): number;
 }
@@ -25,6 +31,8 @@ export interface PortSocket {
 /** A transfer port bound on IPv4 and (where possible) IPv6. */
 export class DualSocket {
 	readonly socket: PortSocket;
+	/** The GSO senders of both sockets, once `enableGso` was called. */
+	private gso: { v4: GsoSender; v6: GsoSender | undefined } | undefined;
 
 	private constructor(
 		readonly v4: SocketAsPromised,
@@ -38,9 +46,24 @@ export class DualSocket {
 				s6?.on(event, listener);
 			},
 			send: (msg, port, address, callback) => {
-				const s = s6 && address.includes(":") ? s6 : s4;
+				const v6 = s6 !== undefined && address.includes(":");
+				const gso = this.gso && (v6 ? this.gso.v6 : this.gso.v4);
+				if (gso && !callback) {
+					gso.send(msg, port, address);
+					return;
+				}
+				const s = v6 ? (s6 as typeof s4) : s4;
 				if (callback) s.send(msg, port, address, callback);
 				else s.send(msg, port, address);
+			},
+			sendMany: (datagrams, port, address) => {
+				const v6 = s6 !== undefined && address.includes(":");
+				const gso = this.gso && (v6 ? this.gso.v6 : this.gso.v4);
+				if (gso) gso.sendMany(datagrams, port, address);
+				else {
+					const s = v6 ? (s6 as typeof s4) : s4;
+					for (const d of datagrams) s.send(d.parts, port, address);
+				}
 			},
 			getSendQueueSize: () => s4.getSendQueueSize() + (s6?.getSendQueueSize() ?? 0),
 		};
@@ -73,6 +96,42 @@ export class DualSocket {
 			// No IPv6 on this host (EAFNOSUPPORT, EADDRNOTAVAIL): IPv4 alone.
 			return new DualSocket(v4, undefined);
 		}
+	}
+
+	/**
+	 * Routes this port's sends through GSO senders (UDP_SEGMENT, see gso.ts); every later
+	 * send must go through `socket`. @param allow - false for the plain path (one send each)
+	 * @returns whether GSO is on (the kernel took the option)
+	 */
+	enableGso(allow = true): boolean {
+		this.gso = {
+			v4: new GsoSender(this.v4.socket, allow),
+			v6: this.v6 ? new GsoSender(this.v6.socket, allow) : undefined,
+		};
+		return this.gso.v4.enabled;
+	}
+
+	/**
+	 * Switches UDP GRO on for both sockets (see gso.ts): a receive may then hold a coalesced
+	 * run of datagrams. @returns whether a socket took it (then split every receive: a
+	 *   buffer holding one datagram splits into itself)
+	 */
+	enableGro(): boolean {
+		const v4 = enableGro(this.v4.socket);
+		const v6 = this.v6 ? enableGro(this.v6.socket) : false;
+		return v4 || v6;
+	}
+
+	/** GSO counters over both sockets (zeros without `enableGso`). */
+	gsoStats(): GsoStats & { enabled: boolean } {
+		const a = this.gso?.v4.stats;
+		const b = this.gso?.v6?.stats;
+		return {
+			enabled: this.gso?.v4.enabled ?? false,
+			batches: (a?.batches ?? 0) + (b?.batches ?? 0),
+			segments: (a?.segments ?? 0) + (b?.segments ?? 0),
+			failed: (a?.failed ?? 0) + (b?.failed ?? 0),
+		};
 	}
 
 	/** Adds an error listener to both sockets (send errors must not crash the peer). */

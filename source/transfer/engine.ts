@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { UsageError } from "../errors.js";
 import type { Library } from "../library/library.js";
 import type { Limits, PeerRecord, TransferPorts } from "../peer/types.js";
+import { splitCoalesced } from "../protocol/coalesced.js";
 import { fromHex, toHex } from "../protocol/hash.js";
 import { decodeManifest, type Manifest, manifestId, pieceLength } from "../protocol/manifest.js";
 import {
@@ -36,6 +37,7 @@ import { isPeerMessageType } from "../protocol/offers.js";
 import { Channel, NetworkGuard } from "../protocol/seal.js";
 import { Download, type PieceHasher, type SourceInfo } from "./download.js";
 import { DualSocket } from "./dual-socket.js";
+import type { OutDatagram } from "./gso.js";
 import { SourceGuard } from "./guard.js";
 import { HashPool } from "./hash-pool.js";
 import { DatagramGarbage } from "./memory.js";
@@ -152,6 +154,16 @@ export interface EngineOptions {
 	 * sealed and opened there. Without one, the plain protocol.
 	 */
 	seal?: NetworkGuard;
+	/**
+	 * Whether the send port may use UDP GSO for range answers (default true; also off with
+	 * `P2P_TUI_NO_GSO=1`, or where the kernel refuses it: see gso.ts).
+	 */
+	gso?: boolean;
+	/**
+	 * Whether the receive port may take coalesced datagrams (UDP GRO; default true; also off
+	 * with `P2P_TUI_NO_GRO=1`, or where the kernel refuses it).
+	 */
+	gro?: boolean;
 }
 
 /** Events of the engine. */
@@ -210,6 +222,8 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		pushRefused: 0,
 		interestRetries: 0,
 	};
+	/** UDP GRO on the receive port: whether on, coalesced receives and the datagrams in them. */
+	readonly groStats = { enabled: false, buffers: 0, segments: 0 };
 	/** Rate limits, bans and the amplification limit, for every port. */
 	readonly guard: SourceGuard;
 	/** Downloads by hex file id. */
@@ -286,7 +300,9 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			(from) => this.guard.validate(from.address),
 			() => this.seal.overhead,
 			(id, from) => this.offeredLookup?.(id, from),
+			(datagrams, to) => this.sendMany(datagrams, to),
 		);
+		sockets.send.enableGso(options.gso !== false);
 		// Linux reports twice the buffer asked for (half of it is bookkeeping); keep the bytes
 		// in flight inside what it holds (5 MiB of an 8 MiB report) so a burst of answers
 		// does not overflow it, while the window is large enough for a busy peer's latency.
@@ -303,7 +319,7 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		// token) is charged to its source, so a flood of them gets it banned.
 		const stats = this.stats;
 		const served = this.service.stats;
-		sockets.receive.socket.on("message", (m, r) => {
+		const received = (m: Buffer, r: Endpoint) => {
 			if (!this.guard.admit(r.address, r.port, m.length, true)) return;
 			this.garbage.note(m.length);
 			const plain = this.opened(m, r, Channel.receive);
@@ -312,7 +328,26 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 			const bad = stats.malformed;
 			this.onReceive(plain, r);
 			if (stats.malformed !== bad) this.guard.bad(r.address, r.port);
-		});
+		};
+		// With UDP GRO, one receive may hold a run of a sender's datagrams: each is split off
+		// and meets the guard, the seal and the decoder on its own (docs/protocol.md §6).
+		this.groStats.enabled = options.gro !== false && sockets.receive.enableGro();
+		const gro = this.groStats;
+		sockets.receive.socket.on(
+			"message",
+			gro.enabled
+				? (m, r) => {
+						const parts = splitCoalesced(m);
+						if (parts.length === 1) {
+							received(m, r);
+							return;
+						}
+						gro.buffers++;
+						gro.segments += parts.length;
+						for (const part of parts) received(part, r);
+					}
+				: received,
+		);
 		sockets.send.socket.on("message", (m, r) => {
 			if (!this.guard.admit(r.address, r.port, m.length)) return;
 			const plain = this.opened(m, r, Channel.send);
@@ -486,6 +521,33 @@ export class TransferEngine extends EventEmitter<EngineEvents> {
 		if (this.closing) return;
 		const sealed = this.seal.outgoing(datagram, Channel.distribute);
 		this.sockets.distribute.socket.send(sealed, to.port, to.address);
+	}
+
+	/**
+	 * Sends a range answer's data datagrams from the send port in as few system calls as
+	 * GSO allows; each goes through the seal, the three-times limit and the upload meter as
+	 * `sendFrom` does. Not under an upload cap (it paces one datagram at a time).
+	 * @returns false when the caller must send them one by one instead
+	 */
+	private sendMany(datagrams: Buffer[][], to: Endpoint): boolean {
+		if (this.limitsNow.maxUp) return false;
+		if (this.closing) return true;
+		const out: OutDatagram[] = [];
+		for (const datagram of datagrams) {
+			const length = byteLength(datagram) + this.seal.overhead;
+			if (!this.guard.allowSend(to.address, length)) continue;
+			const sealed = this.seal.outgoing(datagram, Channel.receive);
+			if (Array.isArray(sealed)) this.garbage.note(length);
+			this.upMeter.add(to.address, to.port, length);
+			out.push({ parts: Array.isArray(sealed) ? sealed : [sealed], length });
+		}
+		this.sockets.send.socket.sendMany(out, to.port, to.address);
+		return true;
+	}
+
+	/** GSO on the send port: whether on, and its counters (see gso.ts). */
+	gsoStats(): ReturnType<DualSocket["gsoStats"]> {
+		return this.sockets.send.gsoStats();
 	}
 
 	/** The token we hold for a peer's send (or distribute) port, or zeros. */

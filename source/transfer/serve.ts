@@ -159,6 +159,11 @@ export class SendService {
 		 * id, and only for the asker's address (`from`).
 		 */
 		private readonly offered?: (id: string, from: Endpoint) => OfferedFile | undefined,
+		/**
+		 * Sends a range answer's datagrams (each its parts) to `to` in one go (GSO); returns
+		 * false when they must go one by one through `send` instead (an upload cap).
+		 */
+		private readonly sendMany?: (datagrams: Buffer[][], to: Endpoint) => boolean,
 	) {}
 
 	/**
@@ -357,12 +362,20 @@ export class SendService {
 				this.sendError(fileId, offset, code, from);
 				return;
 			}
+			const datagrams: Buffer[][] = [];
 			for (let at = 0; at < range.length; at += blockSize) {
 				const payload = range.subarray(at, Math.min(range.length, at + blockSize));
 				const data = { type: "data" as const, fileId, offset: offset + at, payload };
-				const key = `${from.address}:${from.port}:${id}:${offset + at}`;
-				if (this.send([encodeDataHeader(data), payload], from, key) !== false)
-					this.stats.uploaded += payload.length;
+				datagrams.push([encodeDataHeader(data), payload]);
+			}
+			if (this.sendMany?.(datagrams, from)) {
+				this.stats.uploaded += range.length;
+				return;
+			}
+			for (const datagram of datagrams) {
+				const at = datagram[0].readBigUInt64BE(datagram[0].length - 8);
+				const key = `${from.address}:${from.port}:${id}:${at}`;
+				if (this.send(datagram, from, key) !== false) this.stats.uploaded += datagram[1].length;
 			}
 		});
 	}
