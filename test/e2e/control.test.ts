@@ -108,7 +108,8 @@ describe("commands drive the running peer over its control socket", () => {
 			["list"],
 		);
 
-		const searched = await runCli(["search", "clp", "--config-dir", userCfg, ...netFlags]);
+		// A transposed query: found by the typo-tolerant tier.
+		const searched = await runCli(["search", "clpi", "--config-dir", userCfg, ...netFlags]);
 		assert.equal(searched.code, 0, searched.stderr);
 		assert.match(searched.stdout, /clip\.bin/);
 		const peers = await runCli(["peers", "--json", "--config-dir", userCfg]);
