@@ -96,7 +96,15 @@ describe("commands drive the running peer over its control socket", () => {
 
 		// `--wait 0`: a routed list answers at once from what the peer knows.
 		const started = Date.now();
-		const listed = await runCli(["list", "--json", "--wait", "0", "--config-dir", userCfg]);
+		const listed = await runCli([
+			"list",
+			"--json",
+			"--wait",
+			"0",
+			"--config-dir",
+			userCfg,
+			...netFlags,
+		]);
 		assert.equal(listed.code, 0, listed.stderr);
 		assert.deepEqual(
 			(JSON.parse(listed.stdout) as { name: string }[]).map((f) => f.name),
@@ -112,7 +120,7 @@ describe("commands drive the running peer over its control socket", () => {
 		const searched = await runCli(["search", "clpi", "--config-dir", userCfg, ...netFlags]);
 		assert.equal(searched.code, 0, searched.stderr);
 		assert.match(searched.stdout, /clip\.bin/);
-		const peers = await runCli(["peers", "--json", "--config-dir", userCfg]);
+		const peers = await runCli(["peers", "--json", "--config-dir", userCfg, ...netFlags]);
 		assert.equal(peers.code, 0, peers.stderr);
 		assert.equal((JSON.parse(peers.stdout) as unknown[]).length, 1);
 
@@ -161,10 +169,18 @@ describe("commands drive the running peer over its control socket", () => {
 			`${JSON.stringify({ v: CONTROL_VERSION, type: "get", query: 42 })}\n`,
 		);
 		assert.equal(badGet.at(-1)?.code, "BAD_REQUEST");
-		const missing = await runCli(["get", "nothing.bin", "--wait", "100", "--config-dir", userCfg]);
+		const missing = await runCli([
+			"get",
+			"nothing.bin",
+			"--wait",
+			"100",
+			"--config-dir",
+			userCfg,
+			...netFlags,
+		]);
 		assert.equal(missing.code, 1);
 		assert.match(missing.stderr.trim(), /^p2p-tui: no peer shares "nothing\.bin"/);
-		const still = await runCli(["list", "--config-dir", userCfg]);
+		const still = await runCli(["list", "--config-dir", userCfg, ...netFlags]);
 		assert.equal(still.code, 0, still.stderr);
 		assert.match(still.stdout, /clip\.bin/);
 	});

@@ -176,7 +176,12 @@ describe("get --stdout streams a file in order while it downloads", () => {
 		]);
 		servers.push(user);
 		await waitFor(() => user.event("control-listening"), "the user's control socket");
-		const result = await stream(["film.mkv", "--config-dir", path.join(root, "user", "cfg")]);
+		const result = await stream([
+			"film.mkv",
+			"--config-dir",
+			path.join(root, "user", "cfg"),
+			...netFlags,
+		]);
 		assert.equal(result.code, 0, result.stderr);
 		assert.ok(hash(result.bytes).equals(digest));
 		assert.ok(user.events.some((e) => e.event === "control-request" && e.type === "get"));
